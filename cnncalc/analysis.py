@@ -1,0 +1,34 @@
+"""Propagate shapes through a network and count what every layer costs."""
+
+from __future__ import annotations
+
+from .errors import EXIT_INCONSISTENT, CnnCalcError, Diagnostic, SettingError
+from .report import Report, Row, Totals
+from .spec import INPUT, Network, from_setting_error
+
+
+def analyze(network: Network) -> Report:
+    """Shapes, counts and warnings for every node; raises CnnCalcError at the first impossibility."""
+    shapes = {INPUT: network.input_shape}
+    rows, warnings = [], []
+    for index, node in enumerate(network.nodes):
+        ins = tuple(shapes[i] for i in node.inputs)
+        layer = node.layer
+        try:
+            out = layer.infer(ins)
+            advice = layer.advice(ins[0]) if len(ins) == 1 else []
+        except SettingError as exc:
+            exc.inconsistent = True
+            raise from_setting_error(exc, node.span_of(exc.key), node.name) from None
+        if out.h < 1 or out.w < 1 or out.c < 1:
+            raise CnnCalcError(Diagnostic(node.span, f"output shape {out} is empty",
+                                          layer=node.name, exit_code=EXIT_INCONSISTENT))
+        shapes[index] = out
+        counts = layer.counts(ins[0], out) if len(ins) == 1 else layer.counts_many(ins, out)
+        rows.append(Row(index + 1, node.name, layer.type_name, layer.describe(), ins, out,
+                        Totals.of(counts, out.size), node.span,
+                        notes=layer.notes(ins[0], out) if len(ins) == 1 else [],
+                        tiles=not advice))
+        warnings += [Diagnostic(node.span, text, severity="warning", layer=node.name,
+                                rule="window-tiling") for text in advice]
+    return Report(network.name, network.file, network.input_shape, rows, warnings)

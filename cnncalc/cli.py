@@ -1,0 +1,129 @@
+"""The command line: thin. Load, analyse, render; catch the one domain exception and exit."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from . import __version__
+from .errors import EXIT_OK, CnnCalcError, Span
+
+app = typer.Typer(add_completion=True, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Shapes, parameters, connections, MACs and FLOPs of a CNN written as YAML.")
+
+SPEC_HELP = "a spec file, a built-in network name (see `cnncalc zoo`), or - for standard input"
+
+
+def _version(value: bool):
+    if value:
+        typer.echo(f"cnncalc {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(version: bool = typer.Option(False, "--version", callback=_version,
+                                              is_eager=True, help="print the version")):
+    """cnncalc: what a convolutional network costs, before any framework code."""
+
+
+def load_network(spec: str, input_override: Optional[str] = None):
+    """A file path, a zoo name, or '-' -> Network (CnnCalcError on any problem)."""
+    from . import spec as specmod
+    from . import yamlsource, zoo
+    if spec == "-":
+        doc = yamlsource.load_bytes(sys.stdin.buffer.read(), "<stdin>")
+        network = specmod.parse_document(doc, "<stdin>")
+    else:
+        path = Path(spec)
+        if not path.exists() and zoo.path_of(spec):
+            path = zoo.path_of(spec)
+            network = specmod.load(path, str(path.name))
+        else:
+            network = specmod.load(path, spec)
+    if input_override:
+        network.input_shape = specmod.parse_input(input_override, Span("--input"))
+    return network
+
+
+def fail(exc: CnnCalcError):
+    typer.echo(exc.diagnostic.format(), err=True)
+    raise typer.Exit(exc.exit_code)
+
+
+def console():
+    """Rich console; off a terminal, wide enough that tables are never cut."""
+    import os
+
+    from rich.console import Console
+    width = None if sys.stdout.isatty() else int(os.environ.get("COLUMNS", 0) or 160)
+    return Console(highlight=False, width=width)
+
+
+@app.command()
+def summarize(
+    spec: str = typer.Argument(..., help=SPEC_HELP),
+    input: Optional[str] = typer.Option(None, "--input", help="override the input, HxWxC"),
+    format: str = typer.Option("table", "--format", help="table or json"),
+):
+    """Per-layer output shape, params, connections, MACs and FLOPs, with totals."""
+    from .analysis import analyze
+    if format not in ("table", "json"):
+        typer.echo(f"--format: error: must be table or json (received: {format!r})", err=True)
+        raise typer.Exit(2)
+    try:
+        report = analyze(load_network(spec, input))
+    except CnnCalcError as exc:
+        fail(exc)
+    if format == "json":
+        import json
+        typer.echo(json.dumps(report.as_dict(), indent=2))
+        return
+    from .render.table import summary_table
+    console().print(summary_table(report))
+    for warning in report.warnings:
+        typer.echo(warning.format(), err=True)
+
+
+@app.command()
+def validate(
+    specs: list[str] = typer.Argument(..., help="spec files or built-in names"),
+    strict: bool = typer.Option(False, "--strict", help="warnings fail too"),
+):
+    """Check specs: exit 0 if all are valid, 1 if a network is inconsistent, 2 if unreadable."""
+    from .analysis import analyze
+    worst = EXIT_OK
+    for spec in specs:
+        try:
+            report = analyze(load_network(spec))
+        except CnnCalcError as exc:
+            typer.echo(exc.diagnostic.format())
+            worst = max(worst, exc.exit_code)
+            continue
+        for warning in report.warnings:
+            typer.echo(warning.format())
+        if strict and report.warnings:
+            worst = max(worst, 1)
+        t = report.totals
+        typer.echo(f"{spec}: ok: {len(report.rows)} layers, output {report.output_shape}, "
+                   f"{t.params:,} params, {t.macs:,} MACs"
+                   + (f", {len(report.warnings)} warning(s)" if report.warnings else ""))
+    raise typer.Exit(worst)
+
+
+@app.command()
+def layers():
+    """The layer reference: every type, its settings, defaults and meaning."""
+    from .render.reference import layer_reference
+    console().print(layer_reference())
+
+
+def main():
+    """Entry point: no traceback ever reaches the user."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        raise SystemExit(130) from None

@@ -1,0 +1,48 @@
+"""Every counting convention cnncalc uses, stated once (docs/counting.md says the same in prose).
+
+- Shapes are per sample, height x width x channels (`224x224x64`); an fc output is `1x1xK`.
+- Output size per axis: floor((W + P_total - D(F-1) - 1)/S) + 1, which for D=1 is the notes'
+  (W - F + 2P)/S + 1. Dilation D=1 means a contiguous kernel (PyTorch's and Keras's meaning).
+  `padding: same` is TensorFlow's: out = ceil(W/S), the odd pixel of padding at the bottom/right.
+- Params: weights plus biases that training updates (trainable) and stored values it does not
+  (non-trainable: batch-norm running mean and variance, LeNet-5's fixed RBF prototypes).
+- Connections (LeNet-5, LeCun et al. 1998, as the notes count them): for every output unit, the
+  inputs it reads plus one for its bias. Counted for layers that read a window or a vector
+  (conv, fc, subsample, rbf, pooling); elementwise layers and reshapes have none. A kernel tap
+  that falls on zero padding still counts as read.
+- MACs: one multiply-accumulate per weight use: for a conv, output elements x Cin/groups x kh x kw.
+  This is the convention behind torchvision's published "GFLOPS" and the ResNet paper's "FLOPs".
+- FLOPs: 2 x MACs (a MAC is one multiply and one add), plus one per bias add, plus the
+  per-element costs below for layers without weights. One fused multiply-add = two FLOPs.
+- Activations: output elements of each layer, per sample.
+- Every figure is an exact Python integer; readable forms (138.4 M) are for display only.
+"""
+
+from __future__ import annotations
+
+# FLOPs per output element of any elementwise activation (relu, sigmoid, softmax, ...): one,
+# as ptflops counts ReLU, ELU, LeakyReLU and ReLU6. Transcendentals are not weighted more.
+ACTIVATION_FLOPS = 1
+
+# FLOPs per output element of pooling over a window of `taps` inputs.
+POOL_FLOPS = {
+    "max": lambda taps: taps - 1,  # taps - 1 comparisons
+    "min": lambda taps: taps - 1,  # taps - 1 comparisons
+    "avg": lambda taps: taps,  # taps - 1 adds and one divide
+    "l2": lambda taps: 2 * taps,  # taps squares, taps - 1 adds, one square root
+}
+
+BATCHNORM_FLOPS = 2  # per element at inference: scale and shift (statistics folded)
+
+
+def lrn_flops(size: int) -> int:
+    """Per element: `size` squares, size - 1 adds, x alpha/n, + k, a power and a divide."""
+    return 2 * size + 3
+
+
+def readable(n: int | float, unit: str = "") -> str:
+    """138357544 -> '138.4 M' (decimal prefixes, as papers print counts)."""
+    for factor, prefix in ((10**12, "T"), (10**9, "G"), (10**6, "M"), (10**3, "K")):
+        if abs(n) >= factor:
+            return f"{n / factor:.1f} {prefix}{unit}"
+    return f"{n:,}" + (f" {unit}" if unit else "")

@@ -1,0 +1,97 @@
+"""Errors are data: every problem carries its place in the YAML and a one-line message."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Exit codes shared by every command.
+EXIT_OK = 0
+EXIT_INCONSISTENT = 1  # the network is readable but impossible (shapes, channels, groups)
+EXIT_UNREADABLE = 2  # the file cannot be read or parsed, or a setting is malformed
+
+
+@dataclass(frozen=True)
+class Span:
+    """A position in a spec file; line and column count from 1."""
+
+    file: str
+    line: int = 0
+    column: int = 0
+
+    def __str__(self) -> str:
+        if self.line:
+            return f"{self.file}:{self.line}:{self.column}"
+        return self.file
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """One problem found in a spec: an error or a warning, with where and why."""
+
+    span: Span
+    message: str
+    severity: str = "error"  # "error" or "warning"
+    received: str | None = None
+    layer: str | None = None  # the layer's name, when the problem belongs to one
+    rule: str | None = None  # lint rule id for warnings
+    exit_code: int = EXIT_UNREADABLE
+
+    def format(self) -> str:
+        """`file:line:col: error: what is wrong (received: ...)`, on one line."""
+        text = self.message
+        if self.layer and not text.startswith(f"layer '{self.layer}'"):
+            text = f"layer '{self.layer}': {text}"
+        if self.received is not None:
+            text = f"{text} (received: {self.received})"
+        if self.rule:
+            text = f"{text} [{self.rule}]"
+        return f"{self.span}: {self.severity}: {' '.join(text.split())}"
+
+
+class CnnCalcError(Exception):
+    """The one domain exception: the CLI catches it, prints `diagnostic.format()` and exits."""
+
+    def __init__(self, diagnostic: Diagnostic):
+        super().__init__(diagnostic.format())
+        self.diagnostic = diagnostic
+
+    @property
+    def exit_code(self) -> int:
+        return self.diagnostic.exit_code
+
+
+class SettingError(Exception):
+    """Raised by a setting check or a layer's shape rule; the caller adds the YAML position.
+
+    `key` names the setting at fault (None: the layer as a whole); `inconsistent` marks a
+    network-level impossibility (exit 1) rather than a malformed value (exit 2).
+    """
+
+    def __init__(self, message: str, key: str | None = None, received: object = None,
+                 inconsistent: bool = False, has_received: bool | None = None,
+                 on_key: bool = False):
+        super().__init__(message)
+        self.on_key = on_key  # point at the key itself (an unknown key), not its value
+        self.message = message
+        self.key = key
+        self.received = received
+        self.has_received = received is not None if has_received is None else has_received
+        self.inconsistent = inconsistent
+
+
+def show(value: object) -> str:
+    """A received value as the user wrote it, shortened to one line."""
+    if isinstance(value, bool):
+        text = "true" if value else "false"
+    elif value is None:
+        text = "null"
+    elif isinstance(value, str):
+        text = repr(value)
+    elif isinstance(value, dict):
+        text = "a mapping {" + ", ".join(str(k) for k in list(value)[:5]) + "}"
+    elif isinstance(value, list):
+        text = "[" + ", ".join(show(v) for v in value[:6]) + (", ..." if len(value) > 6 else "") + "]"
+    else:
+        text = str(value)
+    text = " ".join(text.split())
+    return text if len(text) <= 80 else text[:77] + "..."

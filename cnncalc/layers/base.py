@@ -1,0 +1,102 @@
+"""The layer contract and the registry keyed by the spec's `type:` string.
+
+A layer is a frozen dataclass of its settings (declared with `settings.setting`) plus:
+  shape(x)      -> the output Shape for one input (the shape rule),
+  counts(x, y)  -> Counts: params, connections, MACs, FLOPs (formulas commented in place),
+  describe()    -> the short settings text shown in tables (`3x3/1 p1`),
+  advice(x)     -> warnings about the settings on this input (a window that does not tile),
+  forward(...)  -> the NumPy computation (NumPy imported inside, never at module import).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from ..errors import SettingError
+from ..settings import check_settings, declared
+from ..shapes import Shape
+
+REGISTRY: dict[str, type[Layer]] = {}
+
+
+def register(cls):
+    """Class decorator: make a layer type available under `cls.type_name`."""
+    if cls.type_name in REGISTRY:
+        raise RuntimeError(f"layer type {cls.type_name!r} registered twice")
+    REGISTRY[cls.type_name] = cls
+    return cls
+
+
+@dataclass(frozen=True)
+class Counts:
+    """What one layer costs for one sample."""
+
+    params: int = 0  # trainable values
+    non_trainable: int = 0  # stored but not trained (running statistics, fixed prototypes)
+    connections: int = 0  # LeNet-5 convention: inputs read + 1 bias, per output unit
+    macs: int = 0  # multiply-accumulates
+    flops: int = 0  # 2 x MACs + bias adds + elementwise operations
+
+
+@dataclass(frozen=True)
+class Layer:
+    """Base of every layer type; subclasses are dataclasses of their declared settings."""
+
+    type_name: ClassVar[str] = ""
+    summary: ClassVar[str] = ""  # one line for `cnncalc layers` and docs
+    example: ClassVar[str] = ""  # a YAML example for docs/spec.md
+
+    @classmethod
+    def from_settings(cls, values: dict, common: tuple = ()) -> Layer:
+        """Build from a spec mapping; SettingError names the key at fault."""
+        layer = cls(**check_settings(cls, values, common))
+        layer.validate()
+        return layer
+
+    @classmethod
+    def settings(cls):
+        return declared(cls)
+
+    def validate(self) -> None:
+        """Cross-setting checks that do not need the input shape."""
+
+    def infer(self, inputs: tuple[Shape, ...]) -> Shape:
+        if len(inputs) != 1:
+            raise SettingError(f"{self.type_name} takes one input, got {len(inputs)}",
+                               inconsistent=True)
+        return self.shape(inputs[0])
+
+    def shape(self, x: Shape) -> Shape:
+        return x
+
+    def counts(self, x: Shape, y: Shape) -> Counts:
+        return Counts()
+
+    def describe(self) -> str:
+        return ""
+
+    def notes(self, x: Shape, y: Shape) -> list[str]:
+        return []
+
+    def advice(self, x: Shape) -> list[str]:
+        return []
+
+
+def pair_text(pair: tuple[int, int]) -> str:
+    return str(pair[0]) if pair[0] == pair[1] else f"{pair[0]}x{pair[1]}"
+
+
+def kernel_text(kernel: tuple[int, int]) -> str:
+    return f"{kernel[0]}x{kernel[1]}"
+
+
+def padding_text(padding) -> str:
+    if padding == "same":
+        return "same"
+    top, bottom, left, right = padding
+    if top == bottom == left == right:
+        return str(top)
+    if top == bottom and left == right:
+        return f"{top}x{left}"
+    return f"{top},{bottom},{left},{right}"

@@ -1,0 +1,84 @@
+"""Layers that see the whole input as one vector: fully-connected, flatten, LeNet-5's RBF."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..conventions import ACTIVATION_FLOPS
+from ..settings import Bool, Choice, Int, setting
+from ..shapes import Shape
+from .activation import ACTIVATIONS
+from .base import Counts, Layer, register
+
+
+def flatten_note(x: Shape) -> list[str]:
+    if x.h == 1 and x.w == 1:
+        return []
+    return [f"flattens {x} = {x.size:,} values in C,H,W order"]
+
+
+@register
+@dataclass(frozen=True)
+class FC(Layer):
+    type_name = "fc"
+    summary = "fully-connected: every output unit reads every input value (flattened C,H,W)"
+    example = "- {type: fc, units: 4096, activation: relu}"
+
+    units: int = setting(Int(), "number of output units")
+    bias: bool = setting(Bool(), "one bias per unit", True)
+    activation: str | None = setting(Choice(ACTIVATIONS), "activation fused into this row", None)
+
+    def shape(self, x: Shape) -> Shape:
+        return Shape(1, 1, self.units)
+
+    def counts(self, x: Shape, y: Shape) -> Counts:
+        weights = x.size * self.units  # one weight per (input value, unit)
+        biases = self.units if self.bias else 0
+        act = ACTIVATION_FLOPS * self.units if self.activation else 0
+        return Counts(params=weights + biases,
+                      connections=weights + biases,  # inputs read + bias, per unit
+                      macs=weights,  # each weight used once
+                      flops=2 * weights + biases + act)
+
+    def describe(self) -> str:
+        return f"{self.units}" + ("" if self.bias else " nobias") + (
+            f" +{self.activation}" if self.activation else "")
+
+    def notes(self, x: Shape, y: Shape) -> list[str]:
+        return flatten_note(x)
+
+
+@register
+@dataclass(frozen=True)
+class Flatten(Layer):
+    type_name = "flatten"
+    summary = "reshape HxWxC to 1x1x(H*W*C), in C,H,W order as PyTorch"
+    example = "- flatten"
+
+    def shape(self, x: Shape) -> Shape:
+        return Shape(1, 1, x.size)
+
+
+@register
+@dataclass(frozen=True)
+class RBF(Layer):
+    type_name = "rbf"
+    summary = "LeNet-5's Euclidean RBF output: sum of (x - w)^2 per unit; fixed (non-trainable) w"
+    example = "- {type: rbf, units: 10}"
+
+    units: int = setting(Int(), "number of output units (classes)")
+
+    def shape(self, x: Shape) -> Shape:
+        return Shape(1, 1, self.units)
+
+    def counts(self, x: Shape, y: Shape) -> Counts:
+        links = x.size * self.units  # one fixed prototype value per (input, unit); no bias
+        return Counts(non_trainable=links, connections=links,
+                      macs=links,  # (x - w)^2 accumulated: one multiply-accumulate per link
+                      flops=3 * links)  # subtract, multiply, add
+
+    def describe(self) -> str:
+        return f"{self.units}"
+
+    def notes(self, x: Shape, y: Shape) -> list[str]:
+        return flatten_note(x)

@@ -1,0 +1,111 @@
+"""Pooling: a fixed reduction over each window (max, avg, min, L2), and LeNet-5's subsampling."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..conventions import POOL_FLOPS
+from ..errors import SettingError
+from ..settings import Bool, Choice, Padding, Pair, setting
+from ..shapes import Shape, slide2d, tiling_warnings
+from .base import Counts, Layer, kernel_text, padding_text, pair_text, register
+
+
+@register
+@dataclass(frozen=True)
+class Pool(Layer):
+    type_name = "pool"
+    summary = "pooling: max, avg, min or L2 norm over each window, per channel; no parameters"
+    example = "- {type: pool, mode: max, kernel: 2, stride: 2}"
+
+    mode: str = setting(Choice(("max", "avg", "min", "l2")), "the reduction", "max")
+    kernel: tuple | None = setting(Pair(), "window size F, or [height, width]", None)
+    stride: tuple | None = setting(Pair(), "step between windows; default: the kernel", None)
+    padding: object = setting(Padding(), "padding at the borders (at most half the kernel)",
+                              (0, 0, 0, 0))
+    ceil_mode: bool = setting(Bool(), "round the output size up (PyTorch's rule)", False)
+    global_: bool = setting(Bool(), "the window is the whole input", False, key="global")
+
+    def validate(self):
+        if self.global_:
+            if self.kernel is not None or self.stride is not None:
+                raise SettingError("a global pool takes no kernel or stride",
+                                   key="kernel" if self.kernel is not None else "stride")
+            return
+        if self.kernel is None:
+            raise SettingError("pool needs 'kernel' (or `global: true`)")
+        if self.padding != "same":
+            top, bottom, left, right = self.padding
+            if max(top, bottom) * 2 > self.kernel[0] or max(left, right) * 2 > self.kernel[1]:
+                raise SettingError(
+                    f"pool padding must be at most half the kernel ({pair_text(self.kernel)}), "
+                    "as in PyTorch", key="padding", received=padding_text(self.padding))
+
+    def window(self, x: Shape):
+        """kernel, stride, padding actually used on input x."""
+        if self.global_:
+            return (x.h, x.w), (1, 1), (0, 0, 0, 0)
+        return self.kernel, self.stride or self.kernel, self.padding
+
+    def shape(self, x: Shape) -> Shape:
+        kernel, stride, padding = self.window(x)
+        rows, cols = slide2d(x, kernel, stride, padding, ceil_mode=self.ceil_mode)
+        return Shape(rows.out, cols.out, x.c)
+
+    def counts(self, x: Shape, y: Shape) -> Counts:
+        kernel, _, _ = self.window(x)
+        taps = kernel[0] * kernel[1]  # inputs in one window
+        return Counts(connections=y.size * taps,  # each output reads its window; no bias
+                      flops=y.size * POOL_FLOPS[self.mode](taps))
+
+    def describe(self) -> str:
+        if self.global_:
+            return f"{self.mode} global"
+        kernel, stride, padding = self.window(None)
+        text = f"{self.mode} {kernel_text(kernel)}/{pair_text(stride)}"
+        if padding != (0, 0, 0, 0):
+            text += f" p{padding_text(padding)}"
+        return text + (" ceil" if self.ceil_mode else "")
+
+    def advice(self, x: Shape) -> list[str]:
+        if self.global_ or self.ceil_mode:
+            return []
+        kernel, stride, padding = self.window(x)
+        return tiling_warnings(x, kernel, stride, padding)
+
+
+@register
+@dataclass(frozen=True)
+class Subsample(Layer):
+    type_name = "subsample"
+    summary = ("LeNet-5's trainable subsampling: window sum x one coefficient + one bias, "
+               "per map")
+    example = "- {type: subsample, kernel: 2, activation: sigmoid}"
+
+    kernel: tuple = setting(Pair(), "window size, or [height, width]")
+    stride: tuple | None = setting(Pair(), "step between windows; default: the kernel", None)
+    padding: object = setting(Padding(), "padding at the borders", (0, 0, 0, 0))
+    activation: str | None = setting(Choice(("sigmoid", "tanh", "relu")),
+                                     "activation fused into this row", None)
+
+    def shape(self, x: Shape) -> Shape:
+        rows, cols = slide2d(x, self.kernel, self.stride or self.kernel, self.padding)
+        return Shape(rows.out, cols.out, x.c)
+
+    def counts(self, x: Shape, y: Shape) -> Counts:
+        taps = self.kernel[0] * self.kernel[1]  # inputs summed per output
+        return Counts(
+            params=2 * x.c,  # one coefficient and one bias per map
+            connections=y.size * (taps + 1),  # window inputs + bias, per output unit
+            macs=y.size,  # coefficient x window sum, accumulated onto the bias
+            flops=y.size * (taps - 1) + 2 * y.size + (y.size if self.activation else 0),
+        )
+
+    def describe(self) -> str:
+        text = f"{kernel_text(self.kernel)}/{pair_text(self.stride or self.kernel)}"
+        if self.padding != (0, 0, 0, 0):
+            text += f" p{padding_text(self.padding)}"
+        return text + (f" +{self.activation}" if self.activation else "")
+
+    def advice(self, x: Shape) -> list[str]:
+        return tiling_warnings(x, self.kernel, self.stride or self.kernel, self.padding)

@@ -1,0 +1,1 @@
+"""Output formats, each built from a report object and nothing else."""

@@ -1,0 +1,159 @@
+"""Read a spec with a safe YAML loader, keeping the line and column of every value.
+
+Mappings become `YMap` and sequences `YList`: ordinary dict and list, plus the position of
+each key and item. Scalars stay plain Python values. Only the standard YAML tags are
+accepted; anything else (`!!python/object/apply:...`) is refused before it is constructed.
+Aliases are followed but the expanded document is capped, so an alias bomb is refused quickly.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from .errors import EXIT_UNREADABLE, CnnCalcError, Diagnostic, Span
+
+MAX_FILE_BYTES = 16 * 1024 * 1024  # refuse larger files up front (a spec is a few KB)
+MAX_NODES = 2_000_000  # values in the expanded document, aliases counted each time used
+MAX_DEPTH = 200  # nesting of mappings and lists
+
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_SCALAR_TAGS = {
+    "tag:yaml.org,2002:str", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float",
+    "tag:yaml.org,2002:bool", "tag:yaml.org,2002:null",
+}
+_MAP_TAG = "tag:yaml.org,2002:map"
+_SEQ_TAG = "tag:yaml.org,2002:seq"
+
+
+class YMap(dict):
+    """A mapping that remembers where it, each key and each value stand in the file."""
+
+    span: Span
+    key_spans: dict
+    value_spans: dict
+
+    def key_span(self, key) -> Span:
+        return self.key_spans.get(key, self.span)
+
+    def value_span(self, key) -> Span:
+        return self.value_spans.get(key, self.span)
+
+
+class YList(list):
+    """A sequence that remembers where it and each item stand in the file."""
+
+    span: Span
+    item_spans: list
+
+    def item_span(self, index: int) -> Span:
+        return self.item_spans[index] if index < len(self.item_spans) else self.span
+
+
+def _span(file: str, mark) -> Span:
+    return Span(file, mark.line + 1, mark.column + 1)
+
+
+def _fail(span: Span, message: str, received: str | None = None) -> CnnCalcError:
+    return CnnCalcError(Diagnostic(span, message, received=received, exit_code=EXIT_UNREADABLE))
+
+
+class _Converter:
+    def __init__(self, file: str):
+        self.file = file
+        self.count = 0
+        self.scalars = yaml.constructor.SafeConstructor()
+
+    def convert(self, node, depth: int = 0):
+        self.count += 1
+        span = _span(self.file, node.start_mark)
+        if self.count > MAX_NODES:
+            raise _fail(span, f"the document expands to more than {MAX_NODES:,} values "
+                              "(an alias bomb?); refused")
+        if depth > MAX_DEPTH:
+            raise _fail(span, f"nesting deeper than {MAX_DEPTH} levels; refused")
+        if isinstance(node, yaml.MappingNode):
+            if node.tag != _MAP_TAG:
+                raise _fail(span, "YAML tags are not allowed", node.tag)
+            result = YMap()
+            result.span, result.key_spans, result.value_spans = span, {}, {}
+            for key_node, value_node in node.value:
+                key = self.convert(key_node, depth + 1)
+                if isinstance(key, (dict, list)):
+                    raise _fail(_span(self.file, key_node.start_mark), "a mapping key must be a scalar")
+                if key in result:
+                    raise _fail(_span(self.file, key_node.start_mark), "duplicate key", repr(key))
+                result[key] = self.convert(value_node, depth + 1)
+                result.key_spans[key] = _span(self.file, key_node.start_mark)
+                result.value_spans[key] = _span(self.file, value_node.start_mark)
+            return result
+        if isinstance(node, yaml.SequenceNode):
+            if node.tag != _SEQ_TAG:
+                raise _fail(span, "YAML tags are not allowed", node.tag)
+            result = YList(self.convert(item, depth + 1) for item in node.value)
+            result.span = span
+            result.item_spans = [_span(self.file, item.start_mark) for item in node.value]
+            return result
+        if node.tag not in _SCALAR_TAGS:
+            raise _fail(span, "YAML tags are not allowed", node.tag)
+        try:
+            return self.scalars.construct_object(node)
+        except (yaml.YAMLError, ValueError, OverflowError) as exc:
+            raise _fail(span, "unreadable value", " ".join(str(exc).split())) from None
+
+
+def load_text(text: str, file: str = "<string>"):
+    """Parse YAML text into plain values with positions (YMap, YList, scalars)."""
+    try:
+        node = yaml.compose(text, Loader=_Loader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        span = _span(file, mark) if mark else Span(file)
+        problem = exc.problem or exc.context or "invalid YAML"
+        raise _fail(span, f"not valid YAML: {problem}") from None
+    except yaml.YAMLError as exc:
+        raise _fail(Span(file), f"not valid YAML: {' '.join(str(exc).split())}") from None
+    except RecursionError:
+        raise _fail(Span(file), "nesting too deep to read; refused") from None
+    if node is None:
+        raise _fail(Span(file, 1, 1), "the file is empty; a spec needs `input` and `layers`")
+    try:
+        return _Converter(file).convert(node)
+    except RecursionError:
+        raise _fail(Span(file), "nesting too deep to read; refused") from None
+
+
+def read_file(path: str | Path, display: str | None = None):
+    """Read and parse a spec file; every failure is a one-line CnnCalcError (exit 2)."""
+    path = Path(path)
+    name = display or str(path)
+    try:
+        if path.is_dir():
+            raise _fail(Span(name), "is a directory, not a spec file")
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise _fail(Span(name), f"file is {size:,} bytes; specs above "
+                                    f"{MAX_FILE_BYTES:,} bytes are refused")
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise _fail(Span(name), "no such file") from None
+    except PermissionError:
+        raise _fail(Span(name), "permission denied") from None
+    except OSError as exc:
+        raise _fail(Span(name), f"cannot read: {exc.strerror or exc}") from None
+    return load_bytes(data, name)
+
+
+def load_bytes(data: bytes, name: str):
+    """Decode UTF-8 (a BOM allowed) and parse."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise _fail(Span(name, line, column), "not UTF-8 text",
+                    f"byte 0x{data[exc.start]:02x}") from None
+    if "\x00" in text:
+        raise _fail(Span(name), "binary data, not a YAML spec (a NUL byte)")
+    return load_text(text, name)

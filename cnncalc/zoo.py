@@ -1,0 +1,25 @@
+"""The built-in networks: the YAML specs shipped inside the package."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def spec_dir() -> Path:
+    """Installed: cnncalc/specs; in a source checkout: the top-level specs/ folder."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "specs", here.parent / "specs"):
+        if candidate.is_dir() and any(candidate.glob("*.yaml")):
+            return candidate
+    return here / "specs"
+
+
+def names() -> list[str]:
+    return sorted(p.stem for p in spec_dir().glob("*.yaml"))
+
+
+def path_of(name: str) -> Path | None:
+    """The shipped spec called `name` (with or without .yaml), if there is one."""
+    stem = name[:-5] if name.endswith(".yaml") else name
+    candidate = spec_dir() / f"{stem}.yaml"
+    return candidate if "/" not in stem and candidate.is_file() else None

@@ -1,0 +1,32 @@
+"""Shared helpers: build a report from inline YAML or a shipped spec."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from cnncalc.analysis import analyze
+from cnncalc.errors import CnnCalcError
+from cnncalc.spec import load, loads
+from cnncalc.zoo import path_of
+
+
+def report_of(text: str, file: str = "test.yaml"):
+    return analyze(loads(textwrap.dedent(text), file))
+
+
+def zoo_report(name: str):
+    return analyze(load(path_of(name)))
+
+
+def error_of(text: str, file: str = "test.yaml"):
+    """The diagnostic raised by a spec that must fail."""
+    with pytest.raises(CnnCalcError) as info:
+        report_of(text, file)
+    return info.value.diagnostic
+
+
+def one_layer(layer: str, input_shape="[32, 32, 3]"):
+    """The single row of a one-layer network."""
+    return report_of(f"input: {input_shape}\nlayers:\n  - {layer}\n").rows[0]
