@@ -33,14 +33,17 @@ class Diagnostic:
     severity: str = "error"  # "error" or "warning"
     received: str | None = None
     layer: str | None = None  # the layer's name, when the problem belongs to one
+    path: str | None = None  # where the layer sits in the spec (layers[3]) when unnamed yet
     rule: str | None = None  # lint rule id for warnings
     exit_code: int = EXIT_UNREADABLE
 
     def format(self) -> str:
         """`file:line:col: error: what is wrong (received: ...)`, on one line."""
         text = self.message
-        if self.layer and not text.startswith(f"layer '{self.layer}'"):
+        if self.layer:
             text = f"layer '{self.layer}': {text}"
+        elif self.path:
+            text = f"{self.path}: {text}"
         if self.received is not None:
             text = f"{text} (received: {self.received})"
         if self.rule:

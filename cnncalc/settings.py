@@ -224,7 +224,12 @@ def declared(cls) -> list[Declared]:
 
 
 def did_you_mean(word: str, options) -> str:
-    close = difflib.get_close_matches(str(word), list(options), 1, 0.6)
+    """'; did you mean X?' for a near miss or a known name the word starts with, else ''."""
+    options = [str(o) for o in options]
+    close = difflib.get_close_matches(word, options, 1, 0.6)
+    if not close:
+        close = sorted((o for o in options if len(o) >= 2 and word.lower().startswith(o)),
+                       key=len, reverse=True)
     return f"; did you mean '{close[0]}'?" if close else ""
 
 

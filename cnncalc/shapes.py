@@ -60,10 +60,11 @@ def slide(size: int, kernel: int, stride: int, pad_before: int, pad_after: int,
     effective = dilation * (kernel - 1) + 1  # span of the dilated kernel
     span = size + pad_before + pad_after - effective  # room left to slide in
     if span < 0:
+        dilated = f" (kernel {kernel}, dilation {dilation})" if dilation > 1 else ""
         raise SettingError(
-            f"the {axis} window ({effective}, kernel {kernel} dilation {dilation}) is larger "
-            f"than the padded input ({size} + {pad_before + pad_after} padding)",
-            inconsistent=True)
+            f"the window spans {effective} in {axis}{dilated} but the padded input has only "
+            f"{size + pad_before + pad_after} ({size} + {pad_before + pad_after} padding)",
+            key="kernel", inconsistent=True)
     if ceil_mode:
         out = -(-span // stride) + 1
         # PyTorch: the last window must start inside the input or the left padding.

@@ -43,14 +43,15 @@ class Network:
     input_span: Span | None = None
 
 
-def fail(span: Span, message: str, received=None, layer=None, inconsistent=False):
-    return CnnCalcError(Diagnostic(span, message, received=received, layer=layer,
+def fail(span: Span, message: str, received=None, layer=None, inconsistent=False, path=None):
+    return CnnCalcError(Diagnostic(span, message, received=received, layer=layer, path=path,
                                    exit_code=EXIT_INCONSISTENT if inconsistent else EXIT_UNREADABLE))
 
 
-def from_setting_error(exc: SettingError, span: Span, layer: str | None) -> CnnCalcError:
+def from_setting_error(exc: SettingError, span: Span, layer: str | None,
+                       path: str | None = None) -> CnnCalcError:
     return fail(span, exc.message, exc.received if exc.has_received else None, layer,
-                exc.inconsistent)
+                exc.inconsistent, path)
 
 
 def parse_input(value, span: Span) -> Shape:
@@ -81,19 +82,19 @@ def parse_layer(item, span: Span, path: str) -> tuple[str, dict, dict, Span]:
     if isinstance(item, str):
         return item, {}, {}, span
     if not isinstance(item, yamlsource.YMap):
-        raise fail(span, f"{path}: a layer must be a type name or a mapping with 'type'",
-                   _show(item))
+        raise fail(span, "a layer must be a type name or a mapping with 'type'", _show(item),
+                   path=path)
     if "type" not in item:
-        raise fail(span, f"{path}: layer has no 'type' (types: {known_types()})")
+        raise fail(span, f"layer has no 'type' (types: {known_types()})", path=path)
     return item["type"], dict(item), dict(item.value_spans), item.value_span("type")
 
 
 def build_layer(type_name, values: dict, key_spans: dict, type_span: Span, item_span: Span,
-                label: str | None) -> Layer:
+                label: str | None, path: str) -> Layer:
     if not isinstance(type_name, str) or type_name not in REGISTRY:
         hint = did_you_mean(str(type_name), REGISTRY)
         raise fail(type_span, f"unknown layer type{hint} (types: {known_types()})",
-                   _show(type_name), label)
+                   _show(type_name), label, path=path)
     cls = REGISTRY[type_name]
     try:
         return cls.from_settings({k: v for k, v in values.items() if k != "type"}, COMMON_KEYS)
@@ -101,7 +102,7 @@ def build_layer(type_name, values: dict, key_spans: dict, type_span: Span, item_
         span = key_spans.get(exc.key, item_span) if exc.key else item_span
         if exc.on_key and isinstance(values, yamlsource.YMap):
             span = values.key_span(exc.key)
-        raise from_setting_error(exc, span, label) from None
+        raise from_setting_error(exc, span, label, path) from None
 
 
 def parse_document(doc, file: str) -> Network:
@@ -131,9 +132,9 @@ def parse_document(doc, file: str) -> Network:
         label = values.get("name")
         if label is not None and (not isinstance(label, str) or not label.strip()):
             raise fail(key_spans.get("name", span), "'name' must be a non-empty string",
-                       _show(label))
+                       _show(label), path=path)
         layer = build_layer(type_name, item if isinstance(item, yamlsource.YMap) else values,
-                            key_spans, type_span, span, label)
+                            key_spans, type_span, span, label, path)
         parsed.append((label, layer, span, key_spans, path))
 
     names = assign_names([(label, layer.type_name, key_spans.get("name", span))
