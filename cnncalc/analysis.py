@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .errors import EXIT_INCONSISTENT, CnnCalcError, Diagnostic, SettingError
 from .report import Report, Row, Totals
-from .spec import INPUT, Network, from_setting_error
+from .nodes import INPUT, Network, from_setting_error
 
 
 def analyze(network: Network) -> Report:
@@ -16,7 +16,7 @@ def analyze(network: Network) -> Report:
         layer = node.layer
         try:
             out = layer.infer(ins)
-            advice = layer.advice(ins[0]) if len(ins) == 1 else []
+            advice = layer.warnings(ins)
         except SettingError as exc:
             exc.inconsistent = True
             raise from_setting_error(exc, node.span_of(exc.key), node.name) from None
@@ -24,11 +24,11 @@ def analyze(network: Network) -> Report:
             raise CnnCalcError(Diagnostic(node.span, f"output shape {out} is empty",
                                           layer=node.name, exit_code=EXIT_INCONSISTENT))
         shapes[index] = out
-        counts = layer.counts(ins[0], out) if len(ins) == 1 else layer.counts_many(ins, out)
         rows.append(Row(index + 1, node.name, layer.type_name, layer.describe(), ins, out,
-                        Totals.of(counts, out.size), node.span,
-                        notes=layer.notes(ins[0], out) if len(ins) == 1 else [],
-                        tiles=not advice))
+                        Totals.of(layer.cost(ins, out), out.size), node.span,
+                        notes=layer.row_notes(ins, out), tiles=not advice,
+                        groups=node.groups))
         warnings += [Diagnostic(node.span, text, severity="warning", layer=node.name,
                                 rule="window-tiling") for text in advice]
-    return Report(network.name, network.file, network.input_shape, rows, warnings)
+    return Report(network.name, network.file, network.input_shape, rows, warnings,
+                  dict(network.group_kinds))

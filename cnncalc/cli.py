@@ -9,7 +9,7 @@ from typing import Optional
 import typer
 
 from . import __version__
-from .errors import EXIT_OK, CnnCalcError, Span
+from .errors import EXIT_OK, CnnCalcError, Diagnostic, Span
 
 app = typer.Typer(add_completion=True, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Shapes, parameters, connections, MACs and FLOPs of a CNN written as YAML.")
@@ -29,20 +29,32 @@ def main_options(version: bool = typer.Option(False, "--version", callback=_vers
     """cnncalc: what a convolutional network costs, before any framework code."""
 
 
-def load_network(spec: str, input_override: Optional[str] = None):
+def parse_args(pairs: list[str]) -> dict:
+    """--arg NAME=VALUE pairs; values are read as YAML scalars (2 -> int, true -> bool)."""
+    from . import yamlsource
+    out = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise CnnCalcError(Diagnostic(Span("--arg"), "must be NAME=VALUE", received=pair))
+        out[name] = yamlsource.load_text(value or "null", "--arg") if value else None
+    return out
+
+
+def load_network(spec: str, input_override: Optional[str] = None, args: dict | None = None):
     """A file path, a zoo name, or '-' -> Network (CnnCalcError on any problem)."""
     from . import spec as specmod
     from . import yamlsource, zoo
     if spec == "-":
         doc = yamlsource.load_bytes(sys.stdin.buffer.read(), "<stdin>")
-        network = specmod.parse_document(doc, "<stdin>")
+        network = specmod.parse_document(doc, "<stdin>", args)
     else:
         path = Path(spec)
         if not path.exists() and zoo.path_of(spec):
             path = zoo.path_of(spec)
-            network = specmod.load(path, str(path.name))
+            network = specmod.load(path, str(path.name), args)
         else:
-            network = specmod.load(path, spec)
+            network = specmod.load(path, spec, args)
     if input_override:
         network.input_shape = specmod.parse_input(input_override, Span("--input"))
     return network
@@ -67,6 +79,9 @@ def summarize(
     spec: str = typer.Argument(..., help=SPEC_HELP),
     input: Optional[str] = typer.Option(None, "--input", help="override the input, HxWxC"),
     format: str = typer.Option("table", "--format", help="table or json"),
+    depth: Optional[int] = typer.Option(None, "--depth", min=0,
+                                        help="collapse blocks nested deeper than N"),
+    arg: list[str] = typer.Option([], "--arg", help="set a spec argument, NAME=VALUE"),
 ):
     """Per-layer output shape, params, connections, MACs and FLOPs, with totals."""
     from .analysis import analyze
@@ -74,7 +89,7 @@ def summarize(
         typer.echo(f"--format: error: must be table or json (received: {format!r})", err=True)
         raise typer.Exit(2)
     try:
-        report = analyze(load_network(spec, input))
+        report = analyze(load_network(spec, input, parse_args(arg)))
     except CnnCalcError as exc:
         fail(exc)
     if format == "json":
@@ -82,7 +97,8 @@ def summarize(
         typer.echo(json.dumps(report.as_dict(), indent=2))
         return
     from .render.table import summary_table
-    console().print(summary_table(report))
+    out = console()
+    out.print(summary_table(report, depth, out))
     for warning in report.warnings:
         typer.echo(warning.format(), err=True)
 

@@ -51,14 +51,32 @@ class Row:
     span: Span
     notes: list[str] = field(default_factory=list)
     tiles: bool = True
+    groups: tuple = ()  # enclosing groups, outermost first
 
     def as_dict(self) -> dict:
         return {"index": self.index, "name": self.name, "type": self.type,
+                "groups": list(self.groups),
                 "settings": self.settings,
                 "input_shapes": [s.as_list() for s in self.input_shapes],
                 "output_shape": self.output_shape.as_list(),
                 **self.totals.as_dict(), "notes": self.notes,
                 "line": self.span.line}
+
+
+@dataclass(frozen=True)
+class Line:
+    """One line of a nested summary: a layer, or a group (block, stage, residual) with the
+    sum of its layers."""
+
+    level: int
+    label: str  # the last part of the name, to be indented by `level`
+    type: str
+    settings: str
+    output_shape: Shape
+    totals: Totals
+    is_group: bool
+    expanded: bool = False  # a group whose layers follow
+    tiles: bool = True
 
 
 @dataclass
@@ -68,6 +86,36 @@ class Report:
     input_shape: Shape
     rows: list[Row]
     warnings: list[Diagnostic] = field(default_factory=list)
+    group_kinds: dict = field(default_factory=dict)  # group name -> block/residual/...
+
+    def outline(self, depth: int | None = None) -> list[Line]:
+        """Rows with their groups: groups deeper than `depth` collapse into one line each;
+        totals are unchanged because group lines are sums of layer rows."""
+        sums: dict[str, Totals] = {}
+        outputs: dict[str, Shape] = {}
+        for row in self.rows:
+            for g in row.groups:
+                sums[g] = sums.get(g, Totals()) + row.totals
+                outputs[g] = row.output_shape
+        lines, opened = [], ()
+        for row in self.rows:
+            common = 0
+            while (common < len(opened) and common < len(row.groups)
+                   and opened[common] == row.groups[common]):
+                common += 1
+            for level in range(common, len(row.groups)):
+                if depth is not None and level > depth:
+                    break
+                g = row.groups[level]
+                lines.append(Line(level, g.rsplit(".", 1)[-1], self.group_kinds.get(g, "group"),
+                                  "", outputs[g], sums[g], True,
+                                  expanded=depth is None or level < depth))
+            opened = row.groups
+            if depth is None or len(row.groups) <= depth:
+                lines.append(Line(len(row.groups), row.name.rsplit(".", 1)[-1], row.type,
+                                  row.settings, row.output_shape, row.totals, False,
+                                  tiles=row.tiles))
+        return lines
 
     @property
     def totals(self) -> Totals:
@@ -84,5 +132,6 @@ class Report:
         return {"name": self.name, "file": self.file, "input": self.input_shape.as_list(),
                 "output_shape": self.output_shape.as_list(),
                 "layers": [row.as_dict() for row in self.rows],
+                "groups": [{"name": g, "kind": k} for g, k in self.group_kinds.items()],
                 "totals": self.totals.as_dict(),
                 "warnings": [w.format() for w in self.warnings]}

@@ -35,13 +35,18 @@ class Window:
     """The outcome of sliding a window along one axis."""
 
     out: int  # output size
-    leftover: int  # input rows/columns (padding included) that no window reaches
+    leftover: int  # rows/columns of the padded input that no window reaches, at its end
     pad_before: int
     pad_after: int
 
     @property
+    def unread(self) -> int:
+        """Rows/columns of the input itself never read (skipped padding is harmless)."""
+        return max(self.leftover - self.pad_after, 0)
+
+    @property
     def tiles(self) -> bool:
-        return self.leftover == 0
+        return self.unread == 0
 
 
 def same_padding(size: int, kernel: int, stride: int, dilation: int = 1) -> tuple[int, int]:
@@ -107,14 +112,14 @@ def tiling_warnings(x: Shape, kernel, stride, padding, dilation=(1, 1)) -> list[
     for axis, size, window, k, s, d in zip(("row", "column"), (x.h, x.w),
                                            slide2d(x, kernel, stride, padding, dilation),
                                            kernel, stride, dilation):
-        if window.tiles:
+        effective = d * (k - 1) + 1
+        if window.tiles or s > effective:  # windows that skip rows anyway: a different matter
             continue
         pad = window.pad_before + window.pad_after
-        effective = d * (k - 1) + 1
         exact = f"({size} - {effective} + {pad})/{s} + 1 = {(size - effective + pad) / s + 1:g}"
-        gap = f"{window.leftover} {axis}{'s' if window.leftover > 1 else ''}"
+        gap = f"{window.unread} {axis}{'s' if window.unread > 1 else ''}"
         found.append([exact, gap, tiling_advice(size, k, s, pad, d)])
     if len(found) == 2 and found[0][0] == found[1][0]:
         found = [[found[0][0], f"{found[0][1]} and {found[1][1]}", found[0][2]]]
-    return [f"window does not tile the input: {exact}; the last {gap} of the padded input "
+    return [f"window does not tile the input: {exact}; the last {gap} of the input "
             f"{'is' if gap.startswith('1 ') and ' and ' not in gap else 'are'} never read; use {advice}" for exact, gap, advice in found]

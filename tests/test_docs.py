@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from cnncalc.analysis import analyze
 from cnncalc.cli import app
 from cnncalc.layers import REGISTRY
 from cnncalc.render.markdown_reference import layer_markdown
@@ -43,12 +44,17 @@ def test_every_example_in_spec_md_builds():
     assert len(blocks) >= 2
     for block in blocks:
         doc = yaml.safe_load(block)
-        layers = doc["layers"] if isinstance(doc, dict) else doc
-        net = loads(yaml.safe_dump({"input": [32, 32, 6], "layers": layers}))
-        assert len(net.nodes) == len(layers)
+        if isinstance(doc, list):  # a list of layer examples
+            net = loads(yaml.safe_dump({"input": [32, 32, 6], "layers": doc}))
+            assert len(net.nodes) == len(doc)
+        else:  # a whole spec
+            net = loads(yaml.safe_dump({"input": [32, 32, 6], **doc}))
+            analyze(net)
 
 
-def test_every_layer_class_example_builds():
-    for name, cls in REGISTRY.items():
-        net = loads(f"input: [32, 32, 6]\nlayers:\n  {cls.example}\n")
-        assert net.nodes[0].layer.type_name == name
+@pytest.mark.parametrize("name", sorted(REGISTRY))
+def test_every_layer_class_example_builds(name):
+    item = yaml.safe_load(REGISTRY[name].example)[0]
+    values = {} if isinstance(item, str) else item
+    layer = REGISTRY[name].from_settings(values, ("type", "name", "inputs"))
+    assert layer.type_name == name

@@ -1,7 +1,8 @@
 """The layer contract and the registry keyed by the spec's `type:` string.
 
 A layer is a frozen dataclass of its settings (declared with `settings.setting`) plus:
-  shape(x)      -> the output Shape for one input (the shape rule),
+  shape(x)      -> the output Shape for one input (the shape rule; merge layers, which take
+                   several inputs, override infer/cost instead),
   counts(x, y)  -> Counts: params, connections, MACs, FLOPs (formulas commented in place),
   describe()    -> the short settings text shown in tables (`3x3/1 p1`),
   advice(x)     -> warnings about the settings on this input (a window that does not tile),
@@ -61,11 +62,20 @@ class Layer:
     def validate(self) -> None:
         """Cross-setting checks that do not need the input shape."""
 
+    arity: ClassVar[tuple] = (1, 1)  # fewest and most inputs (None: no limit)
+
     def infer(self, inputs: tuple[Shape, ...]) -> Shape:
-        if len(inputs) != 1:
-            raise SettingError(f"{self.type_name} takes one input, got {len(inputs)}",
-                               inconsistent=True)
+        """Output shape from the input shapes (one, for all but merge layers)."""
         return self.shape(inputs[0])
+
+    def cost(self, inputs: tuple[Shape, ...], out: Shape) -> Counts:
+        return self.counts(inputs[0], out)
+
+    def row_notes(self, inputs: tuple[Shape, ...], out: Shape) -> list[str]:
+        return self.notes(inputs[0], out)
+
+    def warnings(self, inputs: tuple[Shape, ...]) -> list[str]:
+        return self.advice(inputs[0])
 
     def shape(self, x: Shape) -> Shape:
         return x

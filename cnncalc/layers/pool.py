@@ -25,8 +25,15 @@ class Pool(Layer):
                               (0, 0, 0, 0))
     ceil_mode: bool = setting(Bool(), "round the output size up (PyTorch's rule)", False)
     global_: bool = setting(Bool(), "the window is the whole input", False, key="global")
+    output: tuple | None = setting(Pair(), "adaptive pooling to [height, width] with PyTorch's "
+                                   "bins", None)
 
     def validate(self):
+        if self.output is not None:
+            if self.kernel is not None or self.stride is not None or self.global_:
+                raise SettingError("adaptive pooling (`output`) takes no kernel, stride or "
+                                   "global", key="output")
+            return
         if self.global_:
             if self.kernel is not None or self.stride is not None:
                 raise SettingError("a global pool takes no kernel or stride",
@@ -48,17 +55,26 @@ class Pool(Layer):
         return self.kernel, self.stride or self.kernel, self.padding
 
     def shape(self, x: Shape) -> Shape:
+        if self.output is not None:
+            return Shape(self.output[0], self.output[1], x.c)
         kernel, stride, padding = self.window(x)
         rows, cols = slide2d(x, kernel, stride, padding, ceil_mode=self.ceil_mode)
         return Shape(rows.out, cols.out, x.c)
 
     def counts(self, x: Shape, y: Shape) -> Counts:
+        if self.output is not None:
+            rows, cols = adaptive_bins(x.h, y.h), adaptive_bins(x.w, y.w)
+            taps = sum(rows) * sum(cols)  # inputs read by all windows of one channel
+            flops = sum(POOL_FLOPS[self.mode](r * c) for r in rows for c in cols)
+            return Counts(connections=x.c * taps, flops=x.c * flops)
         kernel, _, _ = self.window(x)
         taps = kernel[0] * kernel[1]  # inputs in one window
         return Counts(connections=y.size * taps,  # each output reads its window; no bias
                       flops=y.size * POOL_FLOPS[self.mode](taps))
 
     def describe(self) -> str:
+        if self.output is not None:
+            return f"{self.mode} adaptive {self.output[0]}x{self.output[1]}"
         if self.global_:
             return f"{self.mode} global"
         kernel, stride, padding = self.window(None)
@@ -68,10 +84,15 @@ class Pool(Layer):
         return text + (" ceil" if self.ceil_mode else "")
 
     def advice(self, x: Shape) -> list[str]:
-        if self.global_ or self.ceil_mode:
+        if self.global_ or self.ceil_mode or self.output is not None:
             return []
         kernel, stride, padding = self.window(x)
         return tiling_warnings(x, kernel, stride, padding)
+
+
+def adaptive_bins(size: int, out: int) -> list[int]:
+    """PyTorch's adaptive pooling: bin i spans floor(i*size/out) to ceil((i+1)*size/out)."""
+    return [-(-(i + 1) * size // out) - (i * size // out) for i in range(out)]
 
 
 @register

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
+
 from rich import box
-from rich.console import Group
+from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
@@ -21,22 +23,55 @@ TOTAL_LABELS = (
 )
 
 
-def summary_table(report: Report) -> Group:
-    """Per-layer table, then totals with exact and readable figures."""
+def layer_table(report: Report, depth: int | None, compact: bool) -> Table:
+    """One line per layer or group; `compact` (for narrow terminals) prints counts as 1.2M and
+    leaves out the running index and the connections column."""
+    number = (lambda n: readable(n).replace(" ", "")) if compact else (lambda n: f"{n:,}")
     table = Table(title=Text(f"{report.name}  (input {report.input_shape})"),
                   title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
-    table.add_column("#", justify="right", style="dim", no_wrap=True)
-    for label in ("name", "type", "settings"):
-        table.add_column(label, no_wrap=True, overflow="fold")
-    table.add_column("output", justify="right", no_wrap=True)
-    for label in ("params", "connections", "MACs", "FLOPs"):
-        table.add_column(label, justify="right", no_wrap=True)
-    for row in report.rows:
-        settings = row.settings + ("" if row.tiles else " !")
-        t = row.totals
-        table.add_row(str(row.index), Text(row.name), row.type, Text(settings),
-                      str(row.output_shape), f"{t.params:,}", f"{t.connections:,}",
-                      f"{t.macs:,}", f"{t.flops:,}")
+    if not compact:
+        table.add_column("#", justify="right", style="dim", no_wrap=True)
+    for label, narrow in (("name", 18), ("type", 9), ("settings", 14)):
+        table.add_column(label, no_wrap=True, overflow="ellipsis",
+                         max_width=narrow if compact else None)
+    lines = report.outline(depth)
+    widest = max(len(str(line.output_shape)) for line in lines)
+    table.add_column("output", justify="right", no_wrap=True, min_width=widest)
+    counts = ("params", "MACs", "FLOPs") if compact else ("params", "connections", "MACs", "FLOPs")
+    for label in counts:  # numbers are never cut: narrow terminals get short forms instead
+        table.add_column(label, justify="right", no_wrap=True, min_width=7 if compact else None)
+    index = 0
+    for line in lines:
+        settings = line.settings + ("" if line.tiles else " !")
+        t = line.totals
+        label = Text("  " * line.level + line.label, style="bold" if line.is_group else "")
+        if not line.is_group:
+            index += 1
+        elif line.expanded:
+            label.append(" :", style="dim")
+        cells = [label, line.type, Text(settings), str(line.output_shape), number(t.params),
+                 number(t.connections), number(t.macs), number(t.flops)]
+        if compact:
+            del cells[5]  # connections: in the totals, the wide table and the JSON
+        if not compact:
+            cells.insert(0, "" if line.is_group else str(index))
+        table.add_row(*cells, style="dim" if line.is_group and line.expanded else None)
+    return table
+
+
+def natural_width(table: Table) -> int:
+    """Width the table takes when nothing limits it."""
+    wide = Console(width=10_000, file=io.StringIO())
+    return wide.measure(table).maximum
+
+
+def summary_table(report: Report, depth: int | None = None,
+                  console: Console | None = None) -> Group:
+    """Per-layer table (groups nested, collapsed below `depth`), then totals, exact and
+    readable. Exact counts are shown whenever they fit the console's width."""
+    table = layer_table(report, depth, compact=False)
+    if console is not None and natural_width(table) > console.width:
+        table = layer_table(report, depth, compact=True)
     totals = Table.grid(padding=(0, 2))
     totals.add_column()
     totals.add_column(justify="right")

@@ -1,0 +1,353 @@
+"""Expand a spec's structures into a flat graph of nodes.
+
+Items of a layer list are: a layer (a type name or a mapping with `type`), a nested list
+(`layers:`), a block call (`block:`), a `residual:` or `branches:`. Any item may carry
+`repeat: N` and `name:`; layers may carry `inputs: [...]` naming earlier layers. Blocks are
+expanded by substituting `$arg` values, nothing else: no expression is ever evaluated.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .errors import SettingError, Span, show
+from .settings import did_you_mean
+from .nodes import INPUT, Node, build_layer, fail, known_types
+from .yamlsource import YList, YMap
+
+STRUCTURE_KEYS = ("layers", "block", "residual", "branches")
+MAX_NODES = 1_000_000  # layers after expansion
+
+
+@dataclass
+class Block:
+    name: str
+    args: dict  # name -> default (REQUIRED_ARG when none)
+    layers: YList
+    span: Span
+
+
+REQUIRED_ARG = object()
+
+
+@dataclass
+class Scope:
+    prefix: str  # full name of the enclosing group ("" at top level)
+    groups: tuple  # full names of all enclosing groups
+    args: dict | None  # block arguments in force
+    stack: tuple  # block names being expanded (recursion check)
+
+
+@dataclass
+class Expander:
+    file: str
+    blocks: dict
+    reserved: set  # every explicit name in the document, never generated
+    nodes: list = field(default_factory=list)
+    index: dict = field(default_factory=dict)  # full name -> node index (groups too)
+    counters: dict = field(default_factory=dict)
+    group_kinds: dict = field(default_factory=dict)  # group full name -> block name or kind
+
+    # --- names -----------------------------------------------------------------------------
+    def full(self, scope: Scope, local: str) -> str:
+        return f"{scope.prefix}.{local}" if scope.prefix else local
+
+    def generate(self, scope: Scope, base: str) -> str:
+        n = self.counters.get((scope.prefix, base), 0) + 1
+        while f"{base}{n}" in self.reserved or self.full(scope, f"{base}{n}") in self.index:
+            n += 1
+        self.counters[(scope.prefix, base)] = n
+        return f"{base}{n}"
+
+    def claim(self, scope: Scope, local, span: Span, base: str, path: str) -> str:
+        """The full name of a new node or group: the given one, or a generated one."""
+        if local is None:
+            return self.full(scope, self.generate(scope, base))
+        if not isinstance(local, str) or not local.strip() or "." in local:
+            raise fail(span, "'name' must be a non-empty string without '.'", show(local),
+                       path=path)
+        name = self.full(scope, local)
+        if name in self.index:
+            first = self.index[name]
+            where = f" (first used at line {self.nodes[first].span.line})" if first >= 0 else ""
+            raise fail(span, f"duplicate layer name '{name}'{where}", path=path)
+        return name
+
+    def resolve(self, ref, scope: Scope, span: Span, name: str) -> int:
+        """An `inputs:` name -> node index, searching the enclosing groups outwards."""
+        if ref == "input":
+            return INPUT
+        if not isinstance(ref, str):
+            raise fail(span, "'inputs' must list layer names", show(ref), layer=name)
+        prefixes = [g + "." for g in reversed(scope.groups)] + [""]
+        for prefix in prefixes:
+            found = self.index.get(prefix + ref)
+            if found is not None and found >= 0:
+                return found
+        known = [n.name for n in self.nodes]
+        raise fail(span, f"'inputs' names no earlier layer{did_you_mean(ref, known)} "
+                         "(a later layer or a cycle cannot be an input)", show(ref), layer=name)
+
+    # --- structure ---------------------------------------------------------------------------
+    def sequence(self, items, tail: int, scope: Scope, path: str) -> int:
+        if not isinstance(items, YList) or not items:
+            span = getattr(items, "span", Span(self.file))
+            raise fail(span, "a layer list must be a non-empty list", show(items), path=path)
+        for i, item in enumerate(items):
+            tail = self.item(item, items.item_span(i), tail, scope, f"{path}[{i}]")
+        return tail
+
+    def item(self, item, span: Span, tail: int, scope: Scope, path: str) -> int:
+        item = substitute(item, scope.args, span, path)
+        if isinstance(item, YMap) and "repeat" in item:
+            return self.repeated(item, span, tail, scope, path)
+        if isinstance(item, YMap):
+            kinds = [k for k in STRUCTURE_KEYS if k in item]
+            if "type" in item and kinds:
+                raise fail(item.key_span(kinds[0]), f"a layer with 'type' cannot also have "
+                                                   f"'{kinds[0]}'", path=path)
+            if len(kinds) > 1:
+                raise fail(item.key_span(kinds[1]), f"an item takes one of {', '.join(STRUCTURE_KEYS)}"
+                                                   f"; this one has {' and '.join(kinds)}", path=path)
+            if kinds:
+                return getattr(self, kinds[0])(item, span, tail, scope, path)
+        return self.layer(item, span, tail, scope, path)
+
+    def repeated(self, item: YMap, span, tail, scope, path) -> int:
+        count = item["repeat"]
+        if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= MAX_NODES:
+            raise fail(item.value_span("repeat"), "'repeat' must be a positive integer",
+                       show(count), path=path)
+        body = copy_map(item, drop=("repeat", "name"))
+        if "name" not in item:
+            for _ in range(count):
+                tail = self.item(body, span, tail, scope, path)
+            return tail
+        group = self.open_group(scope, item.get("name"), item.value_span("name"), "", path)
+        for i in range(1, count + 1):
+            inner = self.open_group(group, str(i), span, "", path,
+                                    kind=str(body.get("block") or body.get("type") or "group"))
+            tail = self.close(inner, self.item(body, span, tail, inner, path))
+        return self.close(group, tail)
+
+    def close(self, group: Scope, tail: int) -> int:
+        """A group's name, used in `inputs:`, stands for its last layer."""
+        self.index[group.prefix] = tail
+        return tail
+
+    def open_group(self, scope: Scope, local, span, base: str, path: str,
+                   kind: str | None = None) -> Scope:
+        name = self.claim(scope, local, span, base, path)
+        self.index[name] = -1  # a group: a name, not a node
+        self.group_kinds[name] = kind or base or "repeat"
+        return Scope(name, scope.groups + (name,), scope.args, scope.stack)
+
+    def layers(self, item: YMap, span, tail, scope, path) -> int:
+        check_keys(item, ("layers", "name"), path)
+        group = self.open_group(scope, item.get("name"), item.value_span("name"), "group", path)
+        return self.close(group, self.sequence(item["layers"], tail, group, f"{path}.layers"))
+
+    def block(self, item: YMap, span, tail, scope, path) -> int:
+        name = item["block"]
+        if name not in self.blocks:
+            raise fail(item.value_span("block"), f"unknown block{did_you_mean(str(name), self.blocks)}"
+                       f" (blocks: {', '.join(self.blocks) or 'none defined'})", show(name),
+                       path=path)
+        block = self.blocks[name]
+        if name in scope.stack:
+            chain = " -> ".join(scope.stack[scope.stack.index(name):] + (name,))
+            raise fail(item.value_span("block"), f"block '{name}' uses itself ({chain})",
+                       path=path)
+        args = {}
+        for key, value in item.items():
+            if key in ("block", "name"):
+                continue
+            if key not in block.args:
+                raise fail(item.key_span(key), f"block '{name}' has no argument '{key}'"
+                           f"{did_you_mean(str(key), block.args)} (arguments: "
+                           f"{', '.join(block.args) or 'none'})", path=path)
+            args[key] = value
+        for key, default in block.args.items():
+            if key not in args:
+                if default is REQUIRED_ARG:
+                    raise fail(span, f"block '{name}' needs argument '{key}'", path=path)
+                args[key] = default
+        group = self.open_group(scope, item.get("name"), item.value_span("name"), name, path)
+        inner = Scope(group.prefix, group.groups, args, scope.stack + (name,))
+        return self.close(group, self.sequence(block.layers, tail, inner, f"blocks.{name}.layers"))
+
+    def residual(self, item: YMap, span, tail, scope, path) -> int:
+        check_keys(item, ("residual", "name"), path)
+        body = item["residual"]
+        shortcut = None
+        if isinstance(body, YMap):
+            check_keys(body, ("body", "shortcut"), path + ".residual")
+            if "body" not in body:
+                raise fail(body.span, "residual needs a 'body' list", path=path)
+            shortcut = body.get("shortcut")
+            body = body["body"]
+        group = self.open_group(scope, item.get("name"), item.value_span("name"), "residual",
+                                path)
+        end = self.sequence(body, tail, group, f"{path}.residual.body")
+        short_end = tail
+        if shortcut:
+            inner = self.open_group(group, "shortcut", span, "", path, "shortcut")
+            short_end = self.close(inner, self.sequence(shortcut, tail, inner,
+                                                        f"{path}.residual.shortcut"))
+        return self.close(group, self.merge_node("add", (end, short_end), span, group, path))
+
+    def branches(self, item: YMap, span, tail, scope, path) -> int:
+        check_keys(item, ("branches", "name", "merge"), path)
+        lists = item["branches"]
+        if not isinstance(lists, YList) or len(lists) < 2:
+            raise fail(item.value_span("branches"), "'branches' must be a list of two or more "
+                       "layer lists", show(lists), path=path)
+        merge = item.get("merge", "concat")
+        if merge not in ("concat", "add", "multiply"):
+            raise fail(item.value_span("merge"), "'merge' must be concat, add or multiply",
+                       show(merge), path=path)
+        group = self.open_group(scope, item.get("name"), item.value_span("name"), "branches",
+                                path)
+        ends = []
+        for i, branch in enumerate(lists):
+            if isinstance(branch, YList) and not branch:
+                ends.append(tail)  # an empty branch passes its input through (DenseNet)
+                continue
+            inner = self.open_group(group, f"b{i + 1}", lists.item_span(i), "", path, "branch")
+            ends.append(self.close(inner, self.sequence(branch, tail, inner,
+                                                        f"{path}.branches[{i}]")))
+        return self.close(group, self.merge_node(merge, tuple(ends), span, group, path))
+
+    def merge_node(self, type_name, inputs, span, scope, path) -> int:
+        from .layers import REGISTRY
+        name = self.claim(scope, type_name, span, type_name, path)
+        return self.add_node(Node(name, REGISTRY[type_name](), inputs, span, {}, path,
+                                  scope.groups))
+
+    def layer(self, item, span, tail, scope, path) -> int:
+        if isinstance(item, str):
+            values, key_spans, type_name, type_span = {}, {}, item, span
+        elif isinstance(item, YMap):
+            if "type" not in item:
+                raise fail(span, f"layer has no 'type' (types: {known_types()}; or one of "
+                                 f"{', '.join(STRUCTURE_KEYS)})", path=path)
+            values, key_spans = item, dict(item.value_spans)
+            type_name, type_span = item["type"], item.value_span("type")
+        else:
+            raise fail(span, "a layer must be a type name or a mapping with 'type'", show(item),
+                       path=path)
+        label = values.get("name")
+        layer = build_layer(type_name, values, key_spans, type_span, span,
+                            label if isinstance(label, str) else None, path,
+                            extra=("inputs",))
+        name = self.claim(scope, label, key_spans.get("name", span), layer.type_name, path)
+        inputs = (tail,)
+        if "inputs" in values:
+            refs = values["inputs"]
+            refs = refs if isinstance(refs, list) else [refs]
+            inputs = tuple(self.resolve(r, scope, key_spans["inputs"], name) for r in refs)
+        low, high = layer.arity
+        if len(inputs) < low or (high is not None and len(inputs) > high):
+            want = f"{low}" if low == high else f"{low} or more" if high is None else f"{low} to {high}"
+            raise fail(key_spans.get("inputs", span), f"{layer.type_name} takes {want} inputs, "
+                       f"given {len(inputs)}", layer=name, path=path)
+        return self.add_node(Node(name, layer, inputs, span, key_spans, path, scope.groups))
+
+    def add_node(self, node: Node) -> int:
+        if len(self.nodes) >= MAX_NODES:
+            raise fail(node.span, f"the network expands to more than {MAX_NODES:,} layers; "
+                                  "refused", path=node.path)
+        self.nodes.append(node)
+        self.index[node.name] = len(self.nodes) - 1
+        return len(self.nodes) - 1
+
+
+def check_keys(item: YMap, allowed: tuple, path: str) -> None:
+    for key in item:
+        if key not in allowed:
+            raise fail(item.key_span(key), f"unknown key{did_you_mean(str(key), allowed)} "
+                       f"(keys here: {', '.join(allowed)})", show(key), path=path)
+
+
+def copy_map(item: YMap, drop=()) -> YMap:
+    out = YMap((k, v) for k, v in item.items() if k not in drop)
+    out.span = item.span
+    out.key_spans = {k: v for k, v in item.key_spans.items() if k not in drop}
+    out.value_spans = {k: v for k, v in item.value_spans.items() if k not in drop}
+    return out
+
+
+def substitute(value, args: dict | None, span: Span, path: str):
+    """Replace every string "$name" by the block argument `name` (structure only, no eval)."""
+    if isinstance(value, str) and value.startswith("$"):
+        key = value[1:]
+        if args is None:
+            raise fail(span, f"'{value}' outside a block: arguments exist only in blocks",
+                       path=path)
+        if key not in args:
+            raise fail(span, f"unknown block argument '{value}'{did_you_mean(key, args)} "
+                       f"(arguments: {', '.join(args) or 'none'})", path=path)
+        return args[key]
+    if args is None or not isinstance(value, (YMap, YList)) or not _has_dollar(value):
+        return value
+    if isinstance(value, YMap):
+        out = copy_map(value)
+        for key in value:
+            out[key] = substitute(value[key], args, value.value_span(key), path)
+        return out
+    out = YList(substitute(v, args, value.item_span(i), path) for i, v in enumerate(value))
+    out.span, out.item_spans = value.span, value.item_spans
+    return out
+
+
+def _has_dollar(value) -> bool:
+    if isinstance(value, str):
+        return value.startswith("$")
+    if isinstance(value, dict):
+        return any(_has_dollar(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_dollar(v) for v in value)
+    return False
+
+
+def parse_blocks(doc: YMap, file: str) -> dict:
+    if "blocks" not in doc:
+        return {}
+    blocks = doc["blocks"]
+    if not isinstance(blocks, YMap):
+        raise fail(doc.value_span("blocks"), "'blocks' must map block names to definitions",
+                   show(blocks))
+    out = {}
+    for name, body in blocks.items():
+        span = blocks.value_span(name)
+        if not isinstance(body, YMap) or "layers" not in body:
+            raise fail(span, f"block '{name}' must be a mapping with 'layers' (and 'args')",
+                       show(body))
+        check_keys(body, ("args", "layers", "description"), f"blocks.{name}")
+        args = body.get("args", {})
+        if isinstance(args, YList):  # [a, b]: all required
+            args = {a: REQUIRED_ARG for a in args}
+        elif isinstance(args, YMap):
+            args = {k: (REQUIRED_ARG if v is None else v) for k, v in args.items()}
+        else:
+            raise fail(body.value_span("args"), "'args' must map argument names to defaults "
+                       "(null: required)", show(args))
+        out[name] = Block(name, args, body["layers"], span)
+    return out
+
+
+def collect_names(value, found: set) -> set:
+    """Every string under a `name:` key anywhere in the document."""
+    if isinstance(value, dict):
+        name = value.get("name")
+        if isinstance(name, str):
+            found.add(name)
+        for v in value.values():
+            collect_names(v, found)
+    elif isinstance(value, list):
+        for v in value:
+            collect_names(v, found)
+    return found
+
+
+__all__ = ["Expander", "Scope", "SettingError", "parse_blocks", "collect_names"]
