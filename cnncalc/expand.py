@@ -327,7 +327,7 @@ def parse_blocks(doc: YMap, file: str) -> dict:
         args = body.get("args", {})
         if isinstance(args, YList):  # [a, b]: all required
             args = {a: REQUIRED_ARG for a in args}
-        elif isinstance(args, YMap):
+        elif isinstance(args, dict):
             args = {k: (REQUIRED_ARG if v is None else v) for k, v in args.items()}
         else:
             raise fail(body.value_span("args"), "'args' must map argument names to defaults "
