@@ -124,10 +124,10 @@ class Expander:
                 tail = self.item(body, span, tail, scope, path)
             return tail
         group = self.open_group(scope, item.get("name"), item.value_span("name"), "", path)
-        for i in range(1, count + 1):
-            inner = self.open_group(group, str(i), span, "", path,
-                                    kind=str(body.get("block") or body.get("type") or "group"))
-            tail = self.close(inner, self.item(body, span, tail, inner, path))
+        for i in range(1, count + 1):  # copies named X.1 ... X.N
+            copy = copy_map(body)
+            copy["name"] = str(i)
+            tail = self.item(copy, span, tail, group, path)
         return self.close(group, tail)
 
     def close(self, group: Scope, tail: int) -> int:
@@ -244,8 +244,11 @@ class Expander:
         inputs = (tail,)
         if "inputs" in values:
             refs = values["inputs"]
-            refs = refs if isinstance(refs, list) else [refs]
-            inputs = tuple(self.resolve(r, scope, key_spans["inputs"], name) for r in refs)
+            if not isinstance(refs, YList):
+                refs = YList([refs])
+                refs.span, refs.item_spans = key_spans["inputs"], [key_spans["inputs"]]
+            inputs = tuple(self.resolve(r, scope, refs.item_span(i), name)
+                           for i, r in enumerate(refs))
         low, high = layer.arity
         if len(inputs) < low or (high is not None and len(inputs) > high):
             want = f"{low}" if low == high else f"{low} or more" if high is None else f"{low} to {high}"
@@ -288,7 +291,7 @@ def substitute(value, args: dict | None, span: Span, path: str):
             raise fail(span, f"unknown block argument '{value}'{did_you_mean(key, args)} "
                        f"(arguments: {', '.join(args) or 'none'})", path=path)
         return args[key]
-    if args is None or not isinstance(value, (YMap, YList)) or not _has_dollar(value):
+    if not isinstance(value, (YMap, YList)) or not _has_dollar(value):
         return value
     if isinstance(value, YMap):
         out = copy_map(value)

@@ -1,0 +1,224 @@
+"""Graph structures: repeat, blocks, residual, branches, inputs; correct use and each error."""
+
+import pytest
+
+from cnncalc.errors import EXIT_INCONSISTENT, EXIT_UNREADABLE
+from tests.conftest import error_of, report_of
+
+
+def shapes(report):
+    return {r.name: r.output_shape.as_list() for r in report.rows}
+
+
+def test_repeat_a_layer_and_a_named_list():
+    report = report_of("""
+        input: [8, 8, 3]
+        layers:
+          - {type: conv, filters: 4, kernel: 3, padding: 1, repeat: 3}
+          - name: stage
+            repeat: 2
+            layers:
+              - {type: conv, filters: 4, kernel: 1}
+        """)
+    assert [r.name for r in report.rows] == ["conv1", "conv2", "conv3", "stage.1.conv1",
+                                             "stage.2.conv1"]
+    # (3x3x3 + 1) x 4, then twice (3x3x4 + 1) x 4, then twice (1x1x4 + 1) x 4
+    assert report.totals.params == 28 * 4 + 2 * 37 * 4 + 2 * 5 * 4
+
+
+def test_block_with_arguments_and_defaults():
+    report = report_of("""
+        input: [16, 16, 3]
+        blocks:
+          cbr:
+            args: {out: null, stride: 1}
+            layers:
+              - {name: conv, type: conv, filters: $out, kernel: 3, stride: $stride, padding: 1}
+              - relu
+        layers:
+          - {block: cbr, out: 8}
+          - {block: cbr, name: down, out: 16, stride: 2}
+        """)
+    assert shapes(report)["cbr1.conv"] == [16, 16, 8]
+    assert shapes(report)["down.conv"] == [8, 8, 16]
+    assert report.group_kinds["down"] == "cbr"
+
+
+def test_residual_identity_and_projection():
+    report = report_of("""
+        input: [8, 8, 4]
+        layers:
+          - name: r1
+            residual:
+              - {type: conv, filters: 4, kernel: 3, padding: 1}
+          - name: r2
+            residual:
+              body: [{type: conv, filters: 8, kernel: 3, stride: 2, padding: 1}]
+              shortcut: [{type: conv, filters: 8, kernel: 1, stride: 2}]
+        """)
+    s = shapes(report)
+    assert s["r1.add"] == [8, 8, 4] and s["r2.add"] == [4, 4, 8]
+    add = next(r for r in report.rows if r.name == "r1.add")
+    assert len(add.input_shapes) == 2
+    assert add.totals.flops == 8 * 8 * 4  # one add per element
+
+
+def test_branches_concat_and_identity_branch():
+    report = report_of("""
+        input: [8, 8, 16]
+        layers:
+          - name: mix
+            branches:
+              - [{type: conv, filters: 8, kernel: 1}]
+              - [{type: conv, filters: 4, kernel: 3, padding: 1}]
+              - []
+        """)
+    assert report.output_shape.as_list() == [8, 8, 8 + 4 + 16]
+
+
+def test_inputs_reach_back_and_group_names_stand_for_their_last_layer():
+    report = report_of("""
+        input: [8, 8, 3]
+        layers:
+          - {name: a, type: conv, filters: 4, kernel: 1}
+          - name: body
+            layers:
+              - {type: conv, filters: 4, kernel: 3, padding: 1}
+              - relu
+          - {name: sum, type: add, inputs: [a, body]}
+          - {name: cat, type: concat, inputs: [sum, input]}
+        """)
+    assert shapes(report)["cat"] == [8, 8, 4 + 3]
+
+
+def test_crop_with_two_inputs_centres_the_first():
+    report = report_of("""
+        input: [64, 64, 8]
+        layers:
+          - {name: skip, type: conv, filters: 8, kernel: 1}
+          - {name: small, type: pool, kernel: 2}
+          - {name: crop, type: crop, inputs: [skip, small]}
+        """)
+    assert shapes(report)["crop"] == [32, 32, 8]
+
+
+def test_nesting_and_depth_keep_totals():
+    report = report_of("""
+        input: [8, 8, 3]
+        blocks:
+          two:
+            layers: [{type: conv, filters: 3, kernel: 1}, relu]
+        layers:
+          - {block: two, name: s, repeat: 2}
+          - flatten
+        """)
+    full = report.outline()
+    assert [(l.level, l.label, l.is_group) for l in full][:4] == [
+        (0, "s", True), (1, "1", True), (2, "conv1", False), (2, "relu1", False)]
+    collapsed = report.outline(depth=0)
+    assert [(l.label, l.is_group) for l in collapsed] == [("s", True), ("flatten1", False)]
+    assert collapsed[0].totals.params == 2 * (3 * 3 + 3)  # both copies of the 1x1 conv
+    assert sum(l.totals.macs for l in collapsed) == report.totals.macs
+
+
+# (spec text, line, column, exit code, words the message must contain)
+BAD = [
+    ("""input: [8, 8, 3]
+layers:
+  - {block: nope}
+""", 3, 13, EXIT_UNREADABLE, ["unknown block", "none defined"]),
+    ("""input: [8, 8, 3]
+blocks:
+  a:
+    layers: [{block: b}]
+  b:
+    layers: [{block: a}]
+layers:
+  - {block: a}
+""", 6, 22, EXIT_UNREADABLE, ["block 'a' uses itself (a -> b -> a)"]),
+    ("""input: [8, 8, 3]
+blocks:
+  a:
+    layers: [{block: a}]
+layers:
+  - {block: a}
+""", 4, 22, EXIT_UNREADABLE, ["block 'a' uses itself (a -> a)"]),
+    ("""input: [8, 8, 3]
+blocks:
+  c:
+    args: {out: null}
+    layers: [{type: conv, filters: $out, kernel: 1}]
+layers:
+  - {block: c}
+""", 7, 5, EXIT_UNREADABLE, ["block 'c' needs argument 'out'"]),
+    ("""input: [8, 8, 3]
+blocks:
+  c:
+    args: {out: null}
+    layers: [{type: conv, filters: $out, kernel: 1}]
+layers:
+  - {block: c, out: 4, outs: 5}
+""", 7, 24, EXIT_UNREADABLE, ["block 'c' has no argument 'outs'", "did you mean 'out'?"]),
+    ("""input: [8, 8, 3]
+blocks:
+  c:
+    args: {out: null}
+    layers: [{type: conv, filters: $width, kernel: 1}]
+layers:
+  - {block: c, out: 4}
+""", 5, 36, EXIT_UNREADABLE, ["unknown block argument '$width'"]),
+    ("""input: [8, 8, 3]
+layers:
+  - {type: conv, filters: $out, kernel: 1}
+""", 3, 27, EXIT_UNREADABLE, ["outside a block"]),
+    ("""input: [8, 8, 3]
+layers:
+  - residual:
+      body: [{type: conv, filters: 5, kernel: 1}]
+""", 3, 5, EXIT_INCONSISTENT, ["add needs inputs of one shape", "8x8x5", "8x8x3"]),
+    ("""input: [8, 8, 3]
+layers:
+  - {name: a, type: conv, filters: 4, kernel: 1, inputs: [b]}
+  - {name: b, type: relu}
+""", 3, 59, EXIT_UNREADABLE, ["names no earlier layer", "received: 'b'"]),
+    ("""input: [8, 8, 3]
+layers:
+  - {name: a, type: relu, inputs: [a]}
+""", 3, 36, EXIT_UNREADABLE, ["names no earlier layer"]),
+    ("""input: [8, 8, 3]
+layers:
+  - {name: a, type: relu}
+  - {type: add, inputs: [a]}
+""", 4, 25, EXIT_UNREADABLE, ["add takes 2 or more inputs, given 1"]),
+    ("""input: [8, 8, 3]
+layers:
+  - {name: a, type: conv, filters: 2, kernel: 3}
+  - {type: concat, inputs: [a, input]}
+""", 4, 28, EXIT_INCONSISTENT, ["concat needs inputs of one height and width", "6x6x2",
+                                 "8x8x3"]),
+    ("""input: [8, 8, 3]
+layers:
+  - {repeat: 0, type: relu}
+""", 3, 14, EXIT_UNREADABLE, ["'repeat' must be a positive integer"]),
+    ("""input: [8, 8, 3]
+layers:
+  - {branches: [[relu]]}
+""", 3, 16, EXIT_UNREADABLE, ["two or more"]),
+    ("""input: [8, 8, 3]
+layers:
+  - {branches: [[relu], [relu]], merge: sum}
+""", 3, 41, EXIT_UNREADABLE, ["'merge' must be concat, add or multiply"]),
+    ("""input: [8, 8, 3]
+layers:
+  - {type: relu, layers: [relu]}
+""", 3, 18, EXIT_UNREADABLE, ["cannot also have 'layers'"]),
+]
+
+
+@pytest.mark.parametrize("text, line, column, code, words", BAD)
+def test_graph_errors(text, line, column, code, words):
+    diagnostic = error_of(text, "g.yaml")
+    assert (diagnostic.span.line, diagnostic.span.column, diagnostic.exit_code) == \
+        (line, column, code), diagnostic.format()
+    for word in words:
+        assert word in diagnostic.format()
