@@ -144,3 +144,32 @@ def test_entry_point_runs_without_traceback(tmp_path):
                           capture_output=True, text=True)
     assert done.returncode == 2
     assert done.stderr.strip().count("\n") == 0 and "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("name", ["resnet50", "googlenet", "unet", "densenet121"])
+def test_nested_summary_fits_a_100_column_terminal(name):
+    result = runner.invoke(app, ["summarize", name], env={"COLUMNS": "100"})
+    assert result.exit_code == 0
+    lines = result.stdout.splitlines()
+    assert max(len(line.rstrip()) for line in lines) <= 100
+    header = next(line for line in lines if " name " in line)
+    assert "FLOPs" in header and "params" in header  # no column cut off
+    assert not any("…" in line.split("  ")[-1] for line in lines)  # numbers never truncated
+
+
+def test_depth_collapses_and_keeps_totals():
+    full = run("summarize", "resnet50")
+    shallow = run("summarize", "resnet50", "--depth", "0")
+    assert shallow.exit_code == 0
+    assert len(shallow.stdout.splitlines()) < len(full.stdout.splitlines()) / 5
+    total = [line for line in shallow.stdout.splitlines() if line.startswith("MACs")]
+    assert total == [line for line in full.stdout.splitlines() if line.startswith("MACs")]
+
+
+def test_arg_sets_a_spec_argument_and_rejects_unknown_ones():
+    paper = json.loads(run("summarize", "resnet50", "--arg", "s1x1=2", "--arg", "s3x3=1",
+                           "--format", "json").stdout)
+    default = json.loads(run("summarize", "resnet50", "--format", "json").stdout)
+    assert paper["totals"]["macs"] < default["totals"]["macs"]
+    bad = run("summarize", "resnet50", "--arg", "stride=2")
+    assert bad.exit_code == 2 and "no argument 'stride'" in bad.stderr

@@ -162,3 +162,65 @@ def test_output_size_equals_counting_window_positions(size, k, s, p, d):
     assert window.out == positions == torch_out(size, k, s, p, d)
     last_end = (positions - 1) * s + effective
     assert window.leftover == size + 2 * p - last_end
+
+
+def torch_deconv_out(size, k, s=1, p=0, op=0, d=1):
+    """ConvTranspose2d's documented size: (H-1)S - 2P + D(K-1) + output_padding + 1."""
+    return (size - 1) * s - 2 * p + d * (k - 1) + op + 1
+
+
+DECONV = [
+    ("{type: deconv, filters: 16, kernel: 2, stride: 2}", "[28, 28, 32]",
+     [torch_deconv_out(28, 2, 2)] * 2 + [16], 32 * 16 * 2 * 2 + 16),
+    ("{type: deconv, filters: 8, kernel: 3, stride: 2, padding: 1, output_padding: 1}",
+     "[7, 7, 4]", [torch_deconv_out(7, 3, 2, 1, 1)] * 2 + [8], 4 * 8 * 9 + 8),
+    ("{type: deconv, filters: 8, kernel: 3, dilation: 2, groups: 2}", "[5, 6, 4]",
+     [torch_deconv_out(5, 3, d=2), torch_deconv_out(6, 3, d=2), 8], 4 * (8 // 2) * 9 + 8),
+]
+
+
+@pytest.mark.parametrize("layer, shape, out, params", DECONV)
+def test_deconv(layer, shape, out, params):
+    row = one_layer(layer, shape)
+    assert row.output_shape.as_list() == out
+    assert row.totals.params == params  # weight [in, out/groups, kh, kw] + bias
+    h, w, c = (int(v) for v in shape.strip("[]").split(","))
+    assert row.totals.macs == h * w * (params - out[2])  # every input meets its group's weights
+
+
+def test_deconv_output_padding_must_be_below_stride_or_dilation():
+    from tests.conftest import error_of
+    diagnostic = error_of("input: [4, 4, 1]\nlayers:\n  - {type: deconv, filters: 1, kernel: 3, "
+                          "stride: 2, output_padding: 2}\n")
+    assert "smaller than the stride or the dilation" in diagnostic.message
+
+
+def torch_adaptive_bins(size, out):
+    """PyTorch: bin i covers floor(i*size/out) .. ceil((i+1)*size/out)."""
+    import math
+    return [math.ceil((i + 1) * size / out) - math.floor(i * size / out) for i in range(out)]
+
+
+@pytest.mark.parametrize("size, out", [(7, 1), (7, 7), (10, 3), (13, 6), (5, 8)])
+def test_adaptive_pool_matches_pytorch_bins(size, out):
+    row = one_layer(f"{{type: pool, mode: avg, output: [{out}, {out}]}}", f"[{size}, {size}, 2]")
+    assert row.output_shape.as_list() == [out, out, 2]
+    bins = torch_adaptive_bins(size, out)
+    assert row.totals.connections == 2 * sum(bins) * sum(bins)  # inputs read, all windows
+
+
+@pytest.mark.parametrize("layer, shape, out", [
+    ("{type: upsample, scale: 2}", "[14, 14, 8]", [28, 28, 8]),
+    ("{type: upsample, scale: [2, 3], mode: bilinear}", "[4, 5, 1]", [8, 15, 1]),
+    ("{type: zeropad, padding: [1, 2, 3, 4]}", "[10, 10, 3]", [10 + 1 + 2, 10 + 3 + 4, 3]),
+    ("{type: crop, amount: [1, 2, 3, 4]}", "[10, 10, 3]", [10 - 1 - 2, 10 - 3 - 4, 3]),
+    ("{type: crop, size: [6, 4]}", "[10, 10, 3]", [6, 4, 3]),
+    ("{type: local, filters: 4, kernel: 3}", "[5, 5, 2]", [3, 3, 4]),
+])
+def test_resizing_and_local_shapes(layer, shape, out):
+    assert one_layer(layer, shape).output_shape.as_list() == out
+
+
+def test_local_layer_has_one_weight_set_per_output_unit():
+    row = one_layer("{type: local, filters: 4, kernel: 3}", "[5, 5, 2]")
+    assert row.totals.params == 3 * 3 * 4 * (3 * 3 * 2 + 1)

@@ -183,6 +183,19 @@ def test_densenet121_block_outputs():
     assert last["denseblock4"] == [7, 7, 512 + 16 * 32]
 
 
+def test_inception_v3_without_its_auxiliary_head():
+    report = zoo_report("inception_v3")
+    aux_head = (768 * 128 + 2 * 128) + (128 * 5 * 5 * 768 + 2 * 768) + (768 * 1000 + 1000)
+    assert aux_head == 3_326_696
+    assert report.totals.trainable_params == 27_161_264 - aux_head  # torchvision num_params
+    assert round(report.totals.macs / 1e9, 3) == 5.713  # torchvision _ops
+    last = {r.groups[0]: r.output_shape.as_list() for r in report.rows if r.groups}
+    # Szegedy et al. 2016, Table 1: 35x35x288, 17x17x768, 8x8x2048
+    assert last["Mixed_5d"] == [35, 35, 288]
+    assert last["Mixed_6e"] == [17, 17, 768]
+    assert last["Mixed_7c"] == [8, 8, 2048]
+
+
 def test_every_zoo_network_validates_and_sums():
     for name in names():
         report = zoo_report(name)
