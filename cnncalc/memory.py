@@ -1,0 +1,227 @@
+"""Memory: activations, parameters, gradients, optimizer state and workspace, at any batch size.
+
+The rules (docs/memory.md says the same in prose):
+- Every layer's output is one tensor of `batch x output values x bytes per value`, except
+  layers that reuse their input: ReLU-like activations and dropout work in place (as the
+  notes' VGG16 table assumes; `inplace=False` counts them), flatten is a view.
+- forward: all outputs kept, the input included - what training must hold for backward.
+- training: forward outputs (less the input) twice (the activations and their gradients), the
+  input batch once, the trainable parameters k times: weights and gradients (SGD, k=2), plus a
+  momentum buffer (k=3), plus Adam's two moments (k=4); non-trainable values once.
+- peak inference: a liveness pass in graph order; a tensor is freed once its last reader has
+  run, so a residual's shortcut stays alive until its add. Parameters are held throughout.
+- im2col: the largest column matrix a conv (or local) layer unrolls, (C_in x kh x kw) rows by
+  (out_h x out_w) columns per sample (AlexNet conv1: 363 x 3025), reported on its own.
+All figures are exact integers.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .errors import CnnCalcError, Diagnostic, Span
+from .nodes import INPUT, Network
+from .report import Report
+
+DTYPES = {"float64": 8, "float32": 4, "float16": 2, "bfloat16": 2, "int8": 1}
+OPTIMIZER_COPIES = {"sgd": 2, "momentum": 3, "adam": 4}  # parameter-sized tensors held
+INPLACE = {"relu", "relu6", "leaky_relu", "dropout"}  # may overwrite their input
+VIEWS = {"flatten"}  # never copy
+UNITS = {"": 1, "b": 1, "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40,
+         "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12}
+
+
+@dataclass(frozen=True)
+class LayerMemory:
+    name: str
+    type: str
+    values: int  # output values per sample
+    allocates: str  # "yes", "in place" or "view"
+
+    @property
+    def held(self) -> int:
+        """Values per sample this layer adds to memory."""
+        return self.values if self.allocates == "yes" else 0
+
+
+@dataclass(frozen=True)
+class MemoryModel:
+    """Everything that does not depend on batch size or dtype, computed once."""
+
+    input_values: int
+    layers: tuple[LayerMemory, ...]
+    param_values: int
+    trainable_values: int
+    peak_values: int  # liveness peak of activations, per sample, input included
+    peak_layer: str  # the layer during which the peak occurs
+    im2col_values: int  # largest im2col matrix, per sample
+    im2col_layer: str | None
+
+    @property
+    def output_values(self) -> int:
+        return sum(layer.held for layer in self.layers)
+
+    @property
+    def activation_values(self) -> int:
+        """Per sample, every output kept, the input included (the notes' "memory" column)."""
+        return self.input_values + self.output_values
+
+    def forward_bytes(self, batch: int, width: int) -> int:
+        return batch * self.activation_values * width
+
+    def training_bytes(self, batch: int, width: int, optimizer: str) -> int:
+        activations = 2 * batch * self.output_values  # outputs and their gradients
+        frozen = self.param_values - self.trainable_values  # no gradient, no optimizer state
+        return width * (activations + batch * self.input_values + frozen
+                        + OPTIMIZER_COPIES[optimizer] * self.trainable_values)
+
+    def peak_inference_bytes(self, batch: int, width: int) -> int:
+        return width * (batch * self.peak_values + self.param_values)
+
+    def im2col_bytes(self, batch: int, width: int) -> int:
+        return batch * self.im2col_values * width
+
+    def total(self, mode: str, batch: int, width: int, optimizer: str) -> int:
+        if mode == "training":
+            return self.training_bytes(batch, width, optimizer)
+        return self.peak_inference_bytes(batch, width)
+
+    def max_batch(self, budget: int, mode: str, width: int, optimizer: str) -> int:
+        """Largest batch whose total fits in `budget` bytes (0 if none): binary search."""
+        if self.total(mode, 1, width, optimizer) > budget:
+            return 0
+        low, high = 1, 2
+        while self.total(mode, high, width, optimizer) <= budget:
+            low, high = high, high * 2
+        while high - low > 1:  # total(low) fits, total(high) does not
+            mid = (low + high) // 2
+            if self.total(mode, mid, width, optimizer) <= budget:
+                low = mid
+            else:
+                high = mid
+        return low
+
+
+def readers(network: Network) -> dict[int, list[int]]:
+    """For every tensor (node index, or INPUT), the nodes that read it."""
+    out: dict[int, list[int]] = {INPUT: []}
+    for index, node in enumerate(network.nodes):
+        out.setdefault(index, [])
+        for source in node.inputs:
+            out[source].append(index)
+    return out
+
+
+def build(network: Network, report: Report, inplace: bool = True) -> MemoryModel:
+    read_by = readers(network)
+    # buffer[i]: the tensor whose storage node i's output lives in (itself unless in place)
+    buffer: dict[int, int] = {INPUT: INPUT}
+    size = {INPUT: report.input_shape.size}
+    layers, im2col, im2col_layer = [], 0, None
+    for index, (node, row) in enumerate(zip(network.nodes, report.rows)):
+        source = node.inputs[0]
+        kind = "yes"
+        if node.layer.type_name in VIEWS:
+            kind = "view"
+        elif inplace and node.layer.type_name in INPLACE and read_by[source] == [index]:
+            kind = "in place"  # safe only when nothing else reads the input
+        buffer[index] = buffer[source] if kind != "yes" else index
+        size[index] = row.output_shape.size
+        layers.append(LayerMemory(node.name, node.layer.type_name, row.output_shape.size, kind))
+        if node.layer.type_name in ("conv", "local"):
+            x, y, k = row.input_shapes[0], row.output_shape, node.layer.kernel
+            columns = (x.c * k[0] * k[1]) * (y.h * y.w)  # rows x columns of X_col
+            if columns > im2col:
+                im2col, im2col_layer = columns, node.name
+    peak, peak_layer = liveness(network, read_by, buffer, size)
+    totals = report.totals
+    return MemoryModel(report.input_shape.size, tuple(layers), totals.params,
+                       totals.trainable_params, peak, peak_layer, im2col, im2col_layer)
+
+
+def liveness(network: Network, read_by, buffer, size) -> tuple[int, str]:
+    """Peak of live activation values per sample, walking the nodes in order: a buffer is
+    freed after the last node that reads it (or reads a tensor sharing it) has run."""
+    last = len(network.nodes) - 1
+    last_use: dict[int, int] = {}
+    for tensor, nodes in read_by.items():
+        owner = buffer[tensor]
+        last_use[owner] = max(last_use.get(owner, -1), tensor, *nodes)
+    last_use[buffer[last]] = last + 1  # the network's output is kept
+    live = {INPUT: size[INPUT]}
+    peak, peak_layer = size[INPUT], "input"
+    for index, node in enumerate(network.nodes):
+        if buffer[index] == index:
+            live[index] = size[index]
+        current = sum(live.values())
+        if current > peak:
+            peak, peak_layer = current, node.name
+        for owner in [o for o in live if last_use[o] <= index]:
+            del live[owner]
+    return peak, peak_layer
+
+
+def parse_size(text: str) -> int:
+    """'24GiB', '512 MiB', '1.5GB', '1000000' -> bytes."""
+    match = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([A-Za-z]*)\s*", text)
+    unit = match.group(2).lower() if match else None
+    if not match or unit not in UNITS:
+        raise CnnCalcError(Diagnostic(Span("--device-memory"), "must be a size such as 24GiB, "
+                                      "512MiB or 16GB", received=repr(text)))
+    return int(float(match.group(1)) * UNITS[unit])
+
+
+def binary(n: int) -> str:
+    """Bytes in binary units: 60,950,432 -> '58.1 MiB'."""
+    for unit, factor in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= factor:
+            return f"{n / factor:.1f} {unit}"
+    return f"{n} B"
+
+
+@dataclass(frozen=True)
+class MemoryReport:
+    """The memory figures of one network at one setting; every format renders this."""
+
+    name: str
+    model: MemoryModel
+    batch: int
+    dtype: str
+    mode: str
+    optimizer: str
+    device_bytes: int | None = None
+    note: str | None = None  # e.g. the VGG16 table's "24M" total
+
+    @property
+    def width(self) -> int:
+        return DTYPES[self.dtype]
+
+    def figures(self, batch: int | None = None) -> dict:
+        b, w, m = batch or self.batch, self.width, self.model
+        out = {
+            "batch": b, "dtype": self.dtype, "bytes_per_value": w, "mode": self.mode,
+            "optimizer": self.optimizer,
+            "activation_values": m.activation_values, "param_values": m.param_values,
+            "trainable_values": m.trainable_values,
+            "forward_bytes": m.forward_bytes(b, w),
+            "peak_inference_bytes": m.peak_inference_bytes(b, w),
+            "peak_layer": m.peak_layer,
+            "training_bytes": m.training_bytes(b, w, self.optimizer),
+            "im2col_bytes": m.im2col_bytes(b, w), "im2col_layer": m.im2col_layer,
+        }
+        if self.device_bytes is not None:
+            out["device_bytes"] = self.device_bytes
+            out["max_batch"] = m.max_batch(self.device_bytes, self.mode, w, self.optimizer)
+        return out
+
+    def as_dict(self, batches: list[int]) -> dict:
+        data = {"name": self.name, **self.figures(),
+                "layers": [{"name": l.name, "type": l.type, "values": l.values,
+                            "allocates": l.allocates, "bytes": self.batch * l.held * self.width}
+                           for l in self.model.layers]}
+        if len(batches) > 1:
+            data["batches"] = [self.figures(b) for b in batches]
+        if self.note:
+            data["note"] = self.note
+        return data

@@ -1,0 +1,72 @@
+"""`cnncalc memory` as rich tables: per layer, then totals (or one row per batch size)."""
+
+from __future__ import annotations
+
+from rich import box
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+from ..memory import MemoryReport, binary
+
+BAR = 20  # characters of the share bar at 100 %
+
+
+def memory_tables(report: MemoryReport, batches: list[int]) -> Group:
+    f = report.figures()
+    m = report.model
+    title = (f"{report.name}: batch {report.batch}, {report.dtype} ({report.width} bytes), "
+             f"{report.mode}")
+    table = Table(title=Text(title), title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    for label, justify in (("name", "left"), ("type", "left"), ("values/sample", "right"),
+                           ("bytes", "right"), ("share", "left"), ("allocates", "left")):
+        table.add_column(label, justify=justify, no_wrap=True)
+    total = max(m.output_values, 1)
+    for layer in m.layers:
+        nbytes = report.batch * layer.held * report.width
+        share = layer.held / total
+        bar = "#" * round(share * BAR)
+        table.add_row(Text(layer.name), layer.type, f"{layer.values:,}", binary(nbytes),
+                      f"{bar:<{BAR}} {share:5.1%}", layer.allocates)
+    totals = Table.grid(padding=(0, 2))
+    totals.add_column()
+    totals.add_column(justify="right")
+    totals.add_column()
+    rows = [
+        ("Activations, all kept (with input)", f["forward_bytes"],
+         f"{m.activation_values:,} values x {report.batch} x {report.width} B"),
+        ("Peak at inference (+ parameters)", f["peak_inference_bytes"],
+         f"at {m.peak_layer}: {m.peak_values:,} values live"),
+        (f"Training ({report.optimizer})", f["training_bytes"],
+         f"2 x activations + input + {_copies(report)} x {m.trainable_values:,} trainable"),
+        ("Parameters", m.param_values * report.width, f"{m.param_values:,} values"),
+        ("im2col workspace (largest conv)", f["im2col_bytes"],
+         f"{m.im2col_layer or '-'}: {m.im2col_values:,} values per sample"),
+    ]
+    for label, nbytes, rule in rows:
+        totals.add_row(label, f"{binary(nbytes)}  ({nbytes:,} B)", Text(rule, style="dim"))
+    parts = [table, totals]
+    if "max_batch" in f:
+        parts.append(Text(f"Largest batch in {binary(f['device_bytes'])} ({report.mode}): "
+                          f"{f['max_batch']:,}", style="bold"))
+    if len(batches) > 1:
+        parts.append(batch_table(report, batches))
+    if report.note:
+        parts.append(Text(report.note, style="dim"))
+    return Group(*parts)
+
+
+def batch_table(report: MemoryReport, batches: list[int]) -> Table:
+    table = Table(title="By batch size", title_justify="left", box=box.SIMPLE_HEAD)
+    for label in ("batch", "activations", "peak inference", "training"):
+        table.add_column(label, justify="right")
+    for b in batches:
+        f = report.figures(b)
+        table.add_row(f"{b:,}", binary(f["forward_bytes"]), binary(f["peak_inference_bytes"]),
+                      binary(f["training_bytes"]))
+    return table
+
+
+def _copies(report: MemoryReport) -> int:
+    from ..memory import OPTIMIZER_COPIES
+    return OPTIMIZER_COPIES[report.optimizer]
