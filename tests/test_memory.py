@@ -183,3 +183,16 @@ def test_cli_bad_options_are_one_line(args, words):
     result = runner.invoke(app, ["memory", "vgg16", *args])
     assert result.exit_code == 2
     assert result.stderr.startswith(words) and result.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("name, published", [("vgg16", 108.45), ("resnet50", 177.83)])
+def test_torchinfo_forward_backward_figures(name, published):
+    """torchinfo prints 'Forward/backward pass size (MB)': 108.45 for torchvision's vgg16 and
+    177.83 for resnet50. Its rule: the outputs of the layers that hold parameters (conv,
+    batch norm, linear), x 2 for gradients, x 4 bytes, in decimal megabytes."""
+    report = analyze(load(path_of(name)))
+    with_params = sum(r.output_shape.size for r in report.rows if r.totals.params)
+    assert round(with_params * 2 * 4 / 1e6, 2) == published
+    # and its "Params size (MB)": 553.43 and 102.23
+    assert round(report.totals.trainable_params * 4 / 1e6, 2) == {"vgg16": 553.43,
+                                                                  "resnet50": 102.23}[name]
