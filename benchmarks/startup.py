@@ -26,7 +26,7 @@ def wall(args: list[str], runs: int) -> float:
 
 def heaviest_imports(args: list[str], top: int = 8) -> list[tuple[int, str]]:
     done = subprocess.run([sys.executable, "-X", "importtime", "-m", "cnncalc", *args],
-                          capture_output=True, text=True)
+                          capture_output=True, text=True, check=False)
     rows = []
     for line in done.stderr.splitlines():
         match = re.match(r"import time:\s+\d+ \|\s+(\d+) \|( *)(\S+)", line)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from .errors import EXIT_INCONSISTENT, CnnCalcError, Diagnostic, SettingError
-from .report import Report, Row, Totals
 from .nodes import INPUT, Network, from_setting_error
+from .report import Report, Row, Totals
 
 
 def analyze(network: Network) -> Report:

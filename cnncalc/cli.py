@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -41,7 +40,7 @@ def parse_args(pairs: list[str]) -> dict:
     return out
 
 
-def load_network(spec: str, input_override: Optional[str] = None, args: dict | None = None):
+def load_network(spec: str, input_override: str | None = None, args: dict | None = None):
     """A file path, a zoo name, or '-' -> Network (CnnCalcError on any problem)."""
     from . import spec as specmod
     from . import yamlsource, zoo
@@ -70,16 +69,16 @@ def console():
     import os
 
     from rich.console import Console
-    width = None if sys.stdout.isatty() else int(os.environ.get("COLUMNS", 0) or 160)
+    width = None if sys.stdout.isatty() else int(os.environ.get("COLUMNS") or 160)
     return Console(highlight=False, width=width)
 
 
 @app.command()
 def summarize(
     spec: str = typer.Argument(..., help=SPEC_HELP),
-    input: Optional[str] = typer.Option(None, "--input", help="override the input, HxWxC"),
+    input: str | None = typer.Option(None, "--input", help="override the input, HxWxC"),
     format: str = typer.Option("table", "--format", help="table or json"),
-    depth: Optional[int] = typer.Option(None, "--depth", min=0,
+    depth: int | None = typer.Option(None, "--depth", min=0,
                                         help="collapse blocks nested deeper than N"),
     arg: list[str] = typer.Option([], "--arg", help="set a spec argument, NAME=VALUE"),
 ):
@@ -135,11 +134,11 @@ def memory(
                               help="float32, float16, bfloat16, float64 or int8"),
     mode: str = typer.Option("inference", "--mode", help="inference or training"),
     optimizer: str = typer.Option("sgd", "--optimizer", help="sgd, momentum or adam"),
-    device_memory: Optional[str] = typer.Option(None, "--device-memory",
+    device_memory: str | None = typer.Option(None, "--device-memory",
                                                 help="answer the largest batch that fits, e.g. 24GiB"),
     inplace: bool = typer.Option(True, "--inplace/--no-inplace",
                                  help="ReLU and dropout overwrite their input (default)"),
-    input: Optional[str] = typer.Option(None, "--input", help="override the input, HxWxC"),
+    input: str | None = typer.Option(None, "--input", help="override the input, HxWxC"),
     format: str = typer.Option("table", "--format", help="table or json"),
     arg: list[str] = typer.Option([], "--arg", help="set a spec argument, NAME=VALUE"),
 ):

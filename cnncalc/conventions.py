@@ -40,7 +40,7 @@ def lrn_flops(size: int) -> int:
     return 2 * size + 3
 
 
-def readable(n: int | float, unit: str = "") -> str:
+def readable(n: float, unit: str = "") -> str:
     """138357544 -> '138.4 M' (decimal prefixes, as papers print counts)."""
     for factor, prefix in ((10**12, "T"), (10**9, "G"), (10**6, "M"), (10**3, "K")):
         if abs(n) >= factor:

@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .errors import SettingError, Span, show
-from .settings import did_you_mean
 from .nodes import INPUT, Node, build_layer, fail, known_types
+from .settings import did_you_mean
 from .yamlsource import YList, YMap
 
 STRUCTURE_KEYS = ("layers", "block", "residual", "branches")
@@ -353,4 +353,4 @@ def collect_names(value, found: set) -> set:
     return found
 
 
-__all__ = ["Expander", "Scope", "SettingError", "parse_blocks", "collect_names"]
+__all__ = ["Expander", "Scope", "SettingError", "collect_names", "parse_blocks"]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 from dataclasses import dataclass
 
 from .errors import SettingError, show
@@ -163,7 +164,7 @@ class Number(Kind):
         ok = isinstance(value, (int, float)) and not isinstance(value, bool)
         if ok:
             ok = value > self.min if self.open_min else value >= self.min
-            ok = ok and (self.max is None or value <= self.max) and value == value
+            ok = ok and (self.max is None or value <= self.max) and not math.isnan(value)
         if not ok:
             self.fail(key, value)
         return float(value)

@@ -20,6 +20,6 @@ def names() -> list[str]:
 
 def path_of(name: str) -> Path | None:
     """The shipped spec called `name` (with or without .yaml), if there is one."""
-    stem = name[:-5] if name.endswith(".yaml") else name
+    stem = name.removesuffix(".yaml")
     candidate = spec_dir() / f"{stem}.yaml"
     return candidate if "/" not in stem and candidate.is_file() else None

@@ -40,7 +40,7 @@ def test_every_command_is_documented():
 
 def test_every_example_in_spec_md_builds():
     spec_md = (ROOT / "docs" / "spec.md").read_text()
-    blocks = re.findall(r"```yaml\n(.*?)```", spec_md, re.S)
+    blocks = re.findall(r"```yaml\n(.*?)```", spec_md, re.DOTALL)
     assert len(blocks) >= 2
     for block in blocks:
         doc = yaml.safe_load(block)

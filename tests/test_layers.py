@@ -63,7 +63,7 @@ def test_conv_fused_activation_adds_one_flop_per_output():
 
 def test_same_padding_puts_the_odd_pixel_after():
     # TensorFlow: pad_along = max((out-1)*S + F - W, 0); top = pad_along // 2, rest at bottom
-    rows, cols = slide2d(Shape(8, 8, 1), (3, 3), (2, 2), "same")
+    rows, _ = slide2d(Shape(8, 8, 1), (3, 3), (2, 2), "same")
     pad_along = max((4 - 1) * 2 + 3 - 8, 0)
     assert (rows.pad_before, rows.pad_after) == (pad_along // 2, pad_along - pad_along // 2)
     assert (rows.pad_before, rows.pad_after) == (0, 1)
@@ -184,7 +184,7 @@ def test_deconv(layer, shape, out, params):
     row = one_layer(layer, shape)
     assert row.output_shape.as_list() == out
     assert row.totals.params == params  # weight [in, out/groups, kh, kw] + bias
-    h, w, c = (int(v) for v in shape.strip("[]").split(","))
+    h, w, _ = (int(v) for v in shape.strip("[]").split(","))
     assert row.totals.macs == h * w * (params - out[2])  # every input meets its group's weights
 
 

@@ -39,7 +39,7 @@ def test_fc_over_7x7x512_equals_conv_f7_k4096():
 
 
 def test_vgg16_at_384_reaches_12x12x512_before_the_head():
-    report = report_of(open(_vgg_path()).read().replace("[224, 224, 3]", "[384, 384, 3]"))
+    report = report_of(_vgg_path().read_text().replace("[224, 224, 3]", "[384, 384, 3]"))
     pool5 = next(r for r in report.rows if r.name == "pool5")
     assert pool5.output_shape.as_list() == [384 // 2 // 2 // 2 // 2 // 2, 12, 512]
 

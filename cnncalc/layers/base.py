@@ -14,7 +14,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from ..errors import SettingError
 from ..settings import check_settings, declared
 from ..shapes import Shape
 
