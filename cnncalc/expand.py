@@ -140,7 +140,7 @@ class Expander:
         name = self.claim(scope, local, span, base, path)
         self.index[name] = -1  # a group: a name, not a node
         self.group_kinds[name] = kind or base or "repeat"
-        return Scope(name, scope.groups + (name,), scope.args, scope.stack)
+        return Scope(name, (*scope.groups, name), scope.args, scope.stack)
 
     def layers(self, item: YMap, span, tail, scope, path) -> int:
         check_keys(item, ("layers", "name"), path)
@@ -155,7 +155,7 @@ class Expander:
                        path=path)
         block = self.blocks[name]
         if name in scope.stack:
-            chain = " -> ".join(scope.stack[scope.stack.index(name):] + (name,))
+            chain = " -> ".join((*scope.stack[scope.stack.index(name):], name))
             raise fail(item.value_span("block"), f"block '{name}' uses itself ({chain})",
                        path=path)
         args = {}
@@ -173,7 +173,7 @@ class Expander:
                     raise fail(span, f"block '{name}' needs argument '{key}'", path=path)
                 args[key] = default
         group = self.open_group(scope, item.get("name"), item.value_span("name"), name, path)
-        inner = Scope(group.prefix, group.groups, args, scope.stack + (name,))
+        inner = Scope(group.prefix, group.groups, args, (*scope.stack, name))
         return self.close(group, self.sequence(block.layers, tail, inner, f"blocks.{name}.layers"))
 
     def residual(self, item: YMap, span, tail, scope, path) -> int:

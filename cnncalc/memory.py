@@ -119,7 +119,7 @@ def build(network: Network, report: Report, inplace: bool = True) -> MemoryModel
     buffer: dict[int, int] = {INPUT: INPUT}
     size = {INPUT: report.input_shape.size}
     layers, im2col, im2col_layer = [], 0, None
-    for index, (node, row) in enumerate(zip(network.nodes, report.rows)):
+    for index, (node, row) in enumerate(zip(network.nodes, report.rows, strict=False)):
         source = node.inputs[0]
         kind = "yes"
         if node.layer.type_name in VIEWS:
@@ -217,9 +217,10 @@ class MemoryReport:
 
     def as_dict(self, batches: list[int]) -> dict:
         data = {"name": self.name, **self.figures(),
-                "layers": [{"name": l.name, "type": l.type, "values": l.values,
-                            "allocates": l.allocates, "bytes": self.batch * l.held * self.width}
-                           for l in self.model.layers]}
+                "layers": [{"name": layer.name, "type": layer.type, "values": layer.values,
+                            "allocates": layer.allocates,
+                            "bytes": self.batch * layer.held * self.width}
+                           for layer in self.model.layers]}
         if len(batches) > 1:
             data["batches"] = [self.figures(b) for b in batches]
         if self.note:

@@ -111,7 +111,7 @@ def tiling_warnings(x: Shape, kernel, stride, padding, dilation=(1, 1)) -> list[
     found = []
     for axis, size, window, k, s, d in zip(("row", "column"), (x.h, x.w),
                                            slide2d(x, kernel, stride, padding, dilation),
-                                           kernel, stride, dilation):
+                                           kernel, stride, dilation, strict=False):
         effective = d * (k - 1) + 1
         if window.tiles or s > effective:  # windows that skip rows anyway: a different matter
             continue
@@ -121,5 +121,9 @@ def tiling_warnings(x: Shape, kernel, stride, padding, dilation=(1, 1)) -> list[
         found.append([exact, gap, tiling_advice(size, k, s, pad, d)])
     if len(found) == 2 and found[0][0] == found[1][0]:
         found = [[found[0][0], f"{found[0][1]} and {found[1][1]}", found[0][2]]]
-    return [f"window does not tile the input: {exact}; the last {gap} of the input "
-            f"{'is' if gap.startswith('1 ') and ' and ' not in gap else 'are'} never read; use {advice}" for exact, gap, advice in found]
+    messages = []
+    for exact, gap, advice in found:
+        verb = "is" if gap.startswith("1 ") and " and " not in gap else "are"
+        messages.append(f"window does not tile the input: {exact}; the last {gap} of the input "
+                        f"{verb} never read; use {advice}")
+    return messages

@@ -113,12 +113,12 @@ def test_nesting_and_depth_keep_totals():
           - flatten
         """)
     full = report.outline()
-    assert [(l.level, l.label, l.is_group) for l in full][:4] == [
+    assert [(x.level, x.label, x.is_group) for x in full][:4] == [
         (0, "s", True), (1, "1", True), (2, "conv1", False), (2, "relu1", False)]
     collapsed = report.outline(depth=0)
-    assert [(l.label, l.is_group) for l in collapsed] == [("s", True), ("flatten1", False)]
+    assert [(x.label, x.is_group) for x in collapsed] == [("s", True), ("flatten1", False)]
     assert collapsed[0].totals.params == 2 * (3 * 3 + 3)  # both copies of the 1x1 conv
-    assert sum(l.totals.macs for l in collapsed) == report.totals.macs
+    assert sum(x.totals.macs for x in collapsed) == report.totals.macs
 
 
 # (spec text, line, column, exit code, words the message must contain)

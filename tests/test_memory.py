@@ -85,7 +85,7 @@ def test_inplace_relu_and_dropout_allocate_nothing_unless_told():
     text = "input: [4, 4, 2]\nlayers:\n  - {type: conv, filters: 2, kernel: 1}\n  - relu\n" \
            "  - {type: dropout, rate: 0.5}\n  - flatten\n"
     default, counted = model_of(text=text), model_of(text=text, inplace=False)
-    assert [l.allocates for l in default.layers] == ["yes", "in place", "in place", "view"]
+    assert [x.allocates for x in default.layers] == ["yes", "in place", "in place", "view"]
     assert default.activation_values == 32 + 32
     assert counted.activation_values == 32 + 3 * 32  # relu and dropout now allocate
 

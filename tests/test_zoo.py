@@ -144,8 +144,10 @@ def test_unet_figure_1_sizes():
                      56, 54, 52, 104, 102, 100, 200, 198, 196, 392, 390, 388, 388]
     assert report.output_shape.as_list() == [388, 388, 2]
     # 3x3 convs (9 c_in + 1) c_out, 2x2 up-convs (4 c_in + 1) c_out, the final 1x1 to 2 classes
-    conv = lambda i, o: (9 * i + 1) * o
-    up = lambda i, o: (4 * i + 1) * o
+    def conv(i, o):
+        return (9 * i + 1) * o
+    def up(i, o):
+        return (4 * i + 1) * o
     expected = (conv(1, 64) + conv(64, 64) + conv(64, 128) + conv(128, 128) + conv(128, 256)
                 + conv(256, 256) + conv(256, 512) + conv(512, 512) + conv(512, 1024)
                 + conv(1024, 1024)

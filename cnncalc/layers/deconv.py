@@ -47,7 +47,7 @@ class Deconv(Layer):
                                key="groups", inconsistent=True)
         size = [(n - 1) * s - 2 * p + d * (k - 1) + op + 1
                 for n, s, p, d, k, op in zip((x.h, x.w), self.stride, self.padding,
-                                             self.dilation, self.kernel, self.output_padding)]
+                                             self.dilation, self.kernel, self.output_padding, strict=False)]
         if min(size) < 1:
             raise SettingError(f"the output would be {size[0]}x{size[1]}: padding too large",
                                key="padding", inconsistent=True)
