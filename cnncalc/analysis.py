@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .errors import EXIT_INCONSISTENT, CnnCalcError, Diagnostic, SettingError
 from .nodes import INPUT, Network, from_setting_error
+from .receptive import propagate
 from .report import Report, Row, Totals
 
 
@@ -30,5 +31,13 @@ def analyze(network: Network) -> Report:
                         groups=node.groups))
         warnings += [Diagnostic(node.span, text, severity="warning", layer=node.name,
                                 rule="window-tiling") for text in advice]
-    return Report(network.name, network.file, network.input_shape, rows, warnings,
-                  dict(network.group_kinds))
+    report = Report(network.name, network.file, network.input_shape, rows, warnings,
+                    dict(network.group_kinds))
+    fields, misaligned = propagate(network, report)
+    for row, field in zip(rows, fields):
+        row.field = field
+    for index, text in misaligned:
+        node = network.nodes[index]
+        warnings.append(Diagnostic(node.span, text, severity="warning", layer=node.name,
+                                   rule="rf-misaligned"))
+    return report

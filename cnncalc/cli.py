@@ -81,12 +81,14 @@ def summarize(
     depth: int | None = typer.Option(None, "--depth", min=0,
                                         help="collapse blocks nested deeper than N"),
     arg: list[str] = typer.Option([], "--arg", help="set a spec argument, NAME=VALUE"),
+    rf: bool = typer.Option(True, "--rf/--no-rf", help="show the receptive-field column"),
 ):
     """Per-layer output shape, params, connections, MACs and FLOPs, with totals."""
     from .analysis import analyze
     try:
         check_choice("--format", format, ("table", "json"))
-        report = analyze(load_network(spec, input, parse_args(arg)))
+        network = load_network(spec, input, parse_args(arg))
+        report = analyze(network)
     except CnnCalcError as exc:
         fail(exc)
     if format == "json":
@@ -95,34 +97,45 @@ def summarize(
         return
     from .render.table import summary_table
     out = console()
-    out.print(summary_table(report, depth, out))
+    out.print(summary_table(report, depth, out, rf))
     for warning in report.warnings:
-        typer.echo(warning.format(), err=True)
+        if warning.rule not in network.lint_ignore:
+            typer.echo(warning.format(), err=True)
 
 
 @app.command()
 def validate(
     specs: list[str] = typer.Argument(..., help="spec files or built-in names"),
     strict: bool = typer.Option(False, "--strict", help="warnings fail too"),
+    ignore: list[str] = typer.Option([], "--ignore", help="lint rule ids to skip (repeatable "
+                                     "or comma-separated)"),
 ):
     """Check specs: exit 0 if all are valid, 1 if a network is inconsistent, 2 if unreadable."""
+    from . import lint
     from .analysis import analyze
+    from .spec import rule_ids
     worst = EXIT_OK
+    try:
+        skipped = rule_ids(",".join(ignore), Span("--ignore")) if ignore else frozenset()
+    except CnnCalcError as exc:
+        fail(exc)
     for spec in specs:
         try:
-            report = analyze(load_network(spec))
+            network = load_network(spec)
+            report = analyze(network)
         except CnnCalcError as exc:
             typer.echo(exc.diagnostic.format())
             worst = max(worst, exc.exit_code)
             continue
-        for warning in report.warnings:
+        warnings = lint.check(network, report, skipped | network.lint_ignore)
+        for warning in warnings:
             typer.echo(warning.format())
-        if strict and report.warnings:
+        if strict and warnings:
             worst = max(worst, 1)
         t = report.totals
         typer.echo(f"{spec}: ok: {len(report.rows)} layers, output {report.output_shape}, "
                    f"{t.params:,} params, {t.macs:,} MACs"
-                   + (f", {len(report.warnings)} warning(s)" if report.warnings else ""))
+                   + (f", {len(warnings)} warning(s)" if warnings else ""))
     raise typer.Exit(worst)
 
 

@@ -38,6 +38,7 @@ class Network:
     file: str
     input_span: Span | None = None
     group_kinds: dict = field(default_factory=dict)  # group full name -> its kind
+    lint_ignore: frozenset = frozenset()  # lint rule ids the spec switches off
 
 
 def fail(span: Span, message: str, received=None, layer=None, inconsistent=False, path=None):

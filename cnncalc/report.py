@@ -52,6 +52,7 @@ class Row:
     notes: list[str] = field(default_factory=list)
     tiles: bool = True
     groups: tuple = ()  # enclosing groups, outermost first
+    field: object = None  # receptive.Field, set after shapes are known
 
     def as_dict(self) -> dict:
         return {"index": self.index, "name": self.name, "type": self.type,
@@ -59,8 +60,16 @@ class Row:
                 "settings": self.settings,
                 "input_shapes": [s.as_list() for s in self.input_shapes],
                 "output_shape": self.output_shape.as_list(),
-                **self.totals.as_dict(), "notes": self.notes,
+                **self.totals.as_dict(), **self.field_dict(), "notes": self.notes,
                 "line": self.span.line}
+
+    def field_dict(self) -> dict:
+        if self.field is None:
+            return {}
+        from .receptive import number
+        f = self.field
+        return {"receptive_field": [number(v) for v in f.size],
+                "jump": [number(v) for v in f.jump], "start": [number(v) for v in f.start]}
 
 
 @dataclass(frozen=True)
@@ -77,6 +86,7 @@ class Line:
     is_group: bool
     expanded: bool = False  # a group whose layers follow
     tiles: bool = True
+    field: object = None
 
 
 @dataclass
@@ -114,7 +124,7 @@ class Report:
             if depth is None or len(row.groups) <= depth:
                 lines.append(Line(len(row.groups), row.name.rsplit(".", 1)[-1], row.type,
                                   row.settings, row.output_shape, row.totals, False,
-                                  tiles=row.tiles))
+                                  tiles=row.tiles, field=row.field))
         return lines
 
     @property

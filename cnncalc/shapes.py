@@ -87,10 +87,11 @@ def tiling_advice(size: int, kernel: int, stride: int, pad_total: int, dilation:
     rem = span % stride
     more = stride - rem
     strides = [s for s in range(1, max(stride, kernel) + 1) if s != stride and span % s == 0]
-    advice = f"{more} more padding (total {pad_total + more})"
+    options = [f"{more} more padding (total {pad_total + more})"]
     if strides:
-        advice += " or stride " + " or ".join(str(s) for s in strides[:3])
-    return advice
+        options.append("stride " + " or ".join(str(s) for s in strides[:3]))
+    options.append(f"an input of {size + more}")
+    return ", ".join(options[:-1]) + " or " + options[-1]
 
 
 def slide2d(x: Shape, kernel, stride, padding, dilation=(1, 1),

@@ -12,7 +12,7 @@ from .nodes import INPUT, Network, Node, fail  # noqa: F401  (re-exported)
 from .settings import did_you_mean
 from .shapes import Shape
 
-TOP_LEVEL_KEYS = ("name", "input", "layers", "description", "blocks", "args")
+TOP_LEVEL_KEYS = ("name", "input", "layers", "description", "blocks", "args", "lint")
 MAX_SIDE = 10**12  # largest input side accepted; counts stay exact integers at any size
 
 
@@ -69,7 +69,31 @@ def parse_document(doc, file: str, args: dict | None = None) -> Network:
     expander = Expander(file, parse_blocks(doc, file), collect_names(doc["layers"], set()))
     expander.sequence(doc["layers"], INPUT, Scope("", (), spec_args(doc, args), ()), "layers")
     return Network(name, shape, expander.nodes, file, doc.value_span("input"),
-                   expander.group_kinds)
+                   expander.group_kinds, parse_lint(doc))
+
+
+def rule_ids(values, span: Span) -> frozenset:
+    """Lint rule ids, each checked against the known rules."""
+    from .lint import RULES
+    if isinstance(values, str):
+        values = [v.strip() for v in values.split(",") if v.strip()]
+    if not isinstance(values, list):
+        raise fail(span, "lint rules to ignore must be a list of rule ids", show(values))
+    for value in values:
+        if value not in RULES:
+            raise fail(span, f"unknown lint rule{did_you_mean(str(value), RULES)} (rules: "
+                       f"{', '.join(RULES)})", show(value))
+    return frozenset(values)
+
+
+def parse_lint(doc) -> frozenset:
+    if "lint" not in doc:
+        return frozenset()
+    lint = doc["lint"]
+    if not isinstance(lint, yamlsource.YMap) or set(lint) - {"ignore"}:
+        raise fail(doc.value_span("lint"), "'lint' must be a mapping with 'ignore: [rule, ...]'",
+                   show(lint))
+    return rule_ids(lint.get("ignore", []), lint.value_span("ignore"))
 
 
 def load(path: str | Path, display: str | None = None, args: dict | None = None) -> Network:

@@ -23,7 +23,14 @@ TOTAL_LABELS = (
 )
 
 
-def layer_table(report: Report, depth: int | None, compact: bool) -> Table:
+def rf_text(field) -> str:
+    if field is None:
+        return ""
+    rows, cols = (int(v) if v == int(v) else round(float(v), 1) for v in field.size)
+    return f"{rows}" if rows == cols else f"{rows}x{cols}"
+
+
+def layer_table(report: Report, depth: int | None, compact: bool, rf: bool = True) -> Table:
     """One line per layer or group; `compact` (for narrow terminals) prints counts as 1.2M and
     leaves out the running index and the connections column."""
     number = (lambda n: readable(n).replace(" ", "")) if compact else (lambda n: f"{n:,}")
@@ -31,12 +38,14 @@ def layer_table(report: Report, depth: int | None, compact: bool) -> Table:
                   title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
     if not compact:
         table.add_column("#", justify="right", style="dim", no_wrap=True)
-    for label, narrow in (("name", 18), ("type", 9), ("settings", 14)):
+    for label, narrow in (("name", 16), ("type", 9), ("settings", 14)):
         table.add_column(label, no_wrap=True, overflow="ellipsis",
                          max_width=narrow if compact else None)
     lines = report.outline(depth)
     widest = max(len(str(line.output_shape)) for line in lines)
     table.add_column("output", justify="right", no_wrap=True, min_width=widest)
+    if rf:
+        table.add_column("RF", justify="right", no_wrap=True)
     counts = ("params", "MACs", "FLOPs") if compact else ("params", "connections", "MACs", "FLOPs")
     for label in counts:  # numbers are never cut: narrow terminals get short forms instead
         table.add_column(label, justify="right", no_wrap=True, min_width=7 if compact else None)
@@ -53,6 +62,8 @@ def layer_table(report: Report, depth: int | None, compact: bool) -> Table:
                  number(t.connections), number(t.macs), number(t.flops)]
         if compact:
             del cells[5]  # connections: in the totals, the wide table and the JSON
+        if rf:
+            cells.insert(4, "" if line.is_group else rf_text(line.field))
         if not compact:
             cells.insert(0, "" if line.is_group else str(index))
         table.add_row(*cells, style="dim" if line.is_group and line.expanded else None)
@@ -66,12 +77,12 @@ def natural_width(table: Table) -> int:
 
 
 def summary_table(report: Report, depth: int | None = None,
-                  console: Console | None = None) -> Group:
+                  console: Console | None = None, rf: bool = True) -> Group:
     """Per-layer table (groups nested, collapsed below `depth`), then totals, exact and
     readable. Exact counts are shown whenever they fit the console's width."""
-    table = layer_table(report, depth, compact=False)
+    table = layer_table(report, depth, compact=False, rf=rf)
     if console is not None and natural_width(table) > console.width:
-        table = layer_table(report, depth, compact=True)
+        table = layer_table(report, depth, compact=True, rf=rf)
     totals = Table.grid(padding=(0, 2))
     totals.add_column()
     totals.add_column(justify="right")

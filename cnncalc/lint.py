@@ -1,0 +1,154 @@
+"""Design lints: the notes' rules of thumb, each with an id, a one-line reason and its source.
+
+A rule is a function of the network and its report returning (node index, message) pairs;
+RULES lists them with the advice they come from. `window-tiling` and `rf-misaligned` are found
+by the analysis itself and share the same ids, ignore lists and --strict.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .errors import Diagnostic, Span
+from .nodes import INPUT, Network
+from .report import Report
+
+CS231N = "CS231n notes (shared/seeds/001), 'Layer sizing patterns'"
+NOTES_000 = "notes on CNN structure (shared/seeds/000), 'sensible CNN parameters'"
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    reason: str
+    source: str
+    check: Callable[[Network, Report], list[tuple[int, str]]] | None  # None: found by analysis
+
+
+def input_divisible(network, report):
+    shape = report.input_shape
+    odd = [side for side in (shape.h, shape.w) if side % 4]
+    if not odd:
+        return []
+    return [(INPUT, f"input {shape.h}x{shape.w} is not divisible by 2 twice; common sizes are "
+                    "32, 64, 96, 224, 384 and 512")]
+
+
+def conv_keeps_size(network, report):
+    out = []
+    for i, (node, row) in enumerate(zip(network.nodes, report.rows)):
+        layer = node.layer
+        if layer.type_name != "conv" or layer.stride != (1, 1) or layer.padding == "same":
+            continue
+        k_eff = [d * (k - 1) + 1 for k, d in zip(layer.kernel, layer.dilation)]
+        top, bottom, left, right = layer.padding
+        if [top + bottom, left + right] != [k - 1 for k in k_eff]:
+            want = "/".join(str((k - 1) / 2).removesuffix(".0") for k in k_eff)
+            out.append((i, f"stride-1 conv changes the size ({row.input_shapes[0].h}x"
+                           f"{row.input_shapes[0].w} -> {row.output_shape.h}x"
+                           f"{row.output_shape.w}); P = (F-1)/2 = {want} keeps it"))
+    return out
+
+
+def large_filter(network, report):
+    out, seen_conv = [], False
+    for i, node in enumerate(network.nodes):
+        layer = node.layer
+        if layer.type_name not in ("conv", "local"):
+            continue
+        kh, kw = layer.kernel
+        if seen_conv and kh * kw > 9 and max(kh, kw) > 3:
+            out.append((i, f"{kh}x{kw} filter after the first layer; a stack of 3x3 convs sees "
+                           "as far with fewer parameters and more non-linearities"))
+        seen_conv = True
+    return out
+
+
+def pool_window(network, report):
+    out = []
+    for i, (node, row) in enumerate(zip(network.nodes, report.rows)):
+        layer, x = node.layer, row.input_shapes[0]
+        if layer.type_name != "pool" or layer.global_ or layer.output is not None:
+            continue
+        kernel, stride, _ = layer.window(x)
+        if kernel == (x.h, x.w):
+            continue  # a window over the whole input is global pooling
+        if max(kernel) > 3:
+            out.append((i, f"{kernel[0]}x{kernel[1]} pooling window; windows above 3 discard "
+                           "too much (F=2, S=2 or F=3, S=2 are usual)"))
+        elif max(stride) > max(kernel):
+            out.append((i, f"pooling stride {max(stride)} above its window {max(kernel)} "
+                           "skips inputs"))
+    return out
+
+
+def fc_dominates(network, report):
+    total = report.totals.params
+    out = []
+    for i, row in enumerate(report.rows):
+        if row.type == "fc" and total and row.totals.params * 2 > total:
+            out.append((i, f"this fully-connected layer holds {row.totals.params / 1e6:.1f}M of "
+                           f"the {total / 1e6:.1f}M parameters"))
+    return out
+
+
+def rf_exceeds_input(network, report):
+    shape = report.input_shape
+    for i, row in enumerate(report.rows):
+        field, layer = row.field, network.nodes[i].layer
+        if layer.type_name not in ("conv", "local", "pool", "subsample") or field is None:
+            continue  # fc, flatten and global pooling see the whole input by design
+        if layer.type_name == "pool" and (layer.global_ or layer.output is not None):
+            continue
+        if field.size[0] > shape.h or field.size[1] > shape.w:
+            return [(i, f"from here on, units see more than the input "
+                        f"({field.size[0]}x{field.size[1]} > {shape.h}x{shape.w}); the "
+                        "excess is padding")]
+    return []
+
+
+def fc_large_input(network, report):
+    out = []
+    for i, row in enumerate(report.rows):
+        x = row.input_shapes[0]
+        if row.type == "fc" and x.h * x.w > 7 * 7:
+            out.append((i, f"fully-connected layer reads a {x.h}x{x.w} map; pool or stride "
+                           "down to 7x7 or less first"))
+    return out
+
+
+RULES = {rule.id: rule for rule in (
+    Rule("window-tiling", "a window that does not tile its input leaves rows unread",
+         CS231N + ": (W - F + 2P)/S + 1 must be an integer", None),
+    Rule("rf-misaligned", "merged paths whose units sit at different places", "Araujo et al., "
+         "Distill 2019: receptive fields of multi-path networks", None),
+    Rule("input-divisible", "an input side not divisible by 2 several times",
+         CS231N + "; " + NOTES_000, input_divisible),
+    Rule("conv-keeps-size", "a stride-1 conv that does not keep its input size",
+         CS231N + ": P = (F - 1)/2 with S = 1 preserves the size", conv_keeps_size),
+    Rule("large-filter", "a filter larger than 3x3 after the first layer",
+         CS231N + ": prefer a stack of small filters", large_filter),
+    Rule("pool-window", "a pooling window above 3 or a stride above its window",
+         CS231N + ": F=2, S=2 or F=3, S=2", pool_window),
+    Rule("fc-dominates", "one fully-connected layer holding most of the parameters",
+         CS231N + ": VGG16's first FC holds 102.8M of 138.4M", fc_dominates),
+    Rule("rf-exceeds-input", "units that see more than the input (it is all padding beyond)",
+         "Araujo et al., Distill 2019", rf_exceeds_input),
+    Rule("fc-large-input", "a fully-connected layer fed by a large spatial map",
+         NOTES_000 + ": FC after 7x7x512", fc_large_input),
+)}
+
+
+def check(network: Network, report: Report, ignore: set[str] = frozenset()) -> list[Diagnostic]:
+    """Every warning for the network, minus the ignored rules, in layer order."""
+    found = [w for w in report.warnings if w.rule not in ignore]
+    for rule in RULES.values():
+        if rule.check is None or rule.id in ignore:
+            continue
+        for index, message in rule.check(network, report):
+            node = network.nodes[index] if index != INPUT else None
+            span = node.span if node else (network.input_span or Span(network.file))
+            found.append(Diagnostic(span, message, severity="warning",
+                                    layer=node.name if node else None, rule=rule.id))
+    return sorted(found, key=lambda d: (d.span.line, d.span.column))
