@@ -44,7 +44,7 @@ def conv_keeps_size(network, report):
         k_eff = [d * (k - 1) + 1 for k, d in zip(layer.kernel, layer.dilation)]
         top, bottom, left, right = layer.padding
         if [top + bottom, left + right] != [k - 1 for k in k_eff]:
-            want = "/".join(str((k - 1) / 2).removesuffix(".0") for k in k_eff)
+            want = "/".join(dict.fromkeys(str((k - 1) / 2).removesuffix(".0") for k in k_eff))
             out.append((i, f"stride-1 conv changes the size ({row.input_shapes[0].h}x"
                            f"{row.input_shapes[0].w} -> {row.output_shape.h}x"
                            f"{row.output_shape.w}); P = (F-1)/2 = {want} keeps it"))
