@@ -1,0 +1,79 @@
+"""Shared by every command: the app, loading a spec, one-line failures, the console."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import typer
+
+from .. import __version__
+from ..errors import CnnCalcError, Diagnostic, Span
+
+app = typer.Typer(add_completion=True, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Shapes, parameters, connections, MACs and FLOPs of a CNN written as YAML.")
+
+SPEC_HELP = "a spec file, a built-in network name (see `cnncalc zoo`), or - for standard input"
+
+
+def _version(value: bool):
+    if value:
+        typer.echo(f"cnncalc {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(version: bool = typer.Option(False, "--version", callback=_version,
+                                              is_eager=True, help="print the version")):
+    """cnncalc: what a convolutional network costs, before any framework code."""
+
+
+def parse_args(pairs: list[str]) -> dict:
+    """--arg NAME=VALUE pairs; values are read as YAML scalars (2 -> int, true -> bool)."""
+    from .. import yamlsource
+    out = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise CnnCalcError(Diagnostic(Span("--arg"), "must be NAME=VALUE", received=pair))
+        out[name] = yamlsource.load_text(value or "null", "--arg") if value else None
+    return out
+
+
+def load_network(spec: str, input_override: str | None = None, args: dict | None = None):
+    """A file path, a zoo name, or '-' -> Network (CnnCalcError on any problem)."""
+    from .. import spec as specmod
+    from .. import yamlsource, zoo
+    if spec == "-":
+        doc = yamlsource.load_bytes(sys.stdin.buffer.read(), "<stdin>")
+        network = specmod.parse_document(doc, "<stdin>", args)
+    else:
+        path = Path(spec)
+        if not path.exists() and zoo.path_of(spec):
+            path = zoo.path_of(spec)
+            network = specmod.load(path, str(path.name), args)
+        else:
+            network = specmod.load(path, spec, args)
+    if input_override:
+        network.input_shape = specmod.parse_input(input_override, Span("--input"))
+    return network
+
+
+def fail(exc: CnnCalcError):
+    typer.echo(exc.diagnostic.format(), err=True)
+    raise typer.Exit(exc.exit_code)
+
+
+def console():
+    """Rich console; off a terminal, wide enough that tables are never cut."""
+    import os
+
+    from rich.console import Console
+    width = None if sys.stdout.isatty() else int(os.environ.get("COLUMNS") or 160)
+    return Console(highlight=False, width=width)
+
+
+def check_choice(option: str, value: str, options: tuple) -> None:
+    if value not in options:
+        raise CnnCalcError(Diagnostic(Span(option), f"must be one of {', '.join(options)}",
+                                      received=repr(value)))

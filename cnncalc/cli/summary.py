@@ -1,0 +1,122 @@
+"""summarize, explain and convert: the report of one network, in its forms."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from ..errors import CnnCalcError, Diagnostic, Span
+from .common import SPEC_HELP, app, check_choice, console, fail, load_network, parse_args
+
+
+@app.command()
+def summarize(
+    spec: str = typer.Argument(..., help=SPEC_HELP),
+    input: str | None = typer.Option(None, "--input", help="override the input, HxWxC"),
+    format: str = typer.Option("table", "--format", help="table or json"),
+    depth: int | None = typer.Option(None, "--depth", min=0,
+                                        help="collapse blocks nested deeper than N"),
+    arg: list[str] = typer.Option([], "--arg", help="set a spec argument, NAME=VALUE"),
+    rf: bool = typer.Option(True, "--rf/--no-rf", help="show the receptive-field column"),
+    fc_as_conv: bool = typer.Option(False, "--fc-as-conv",
+                                    help="every fully-connected layer as the equivalent conv"),
+):
+    """Per-layer output shape, params, connections, MACs and FLOPs, with totals."""
+    from ..analysis import analyze
+    slide = None
+    try:
+        check_choice("--format", format, ("table", "json"))
+        if fc_as_conv:
+            network, report, slide = converted(spec, input, parse_args(arg))
+        else:
+            network = load_network(spec, input, parse_args(arg))
+            report = analyze(network)
+    except CnnCalcError as exc:
+        fail(exc)
+    if format == "json":
+        import json
+        data = report.as_dict()
+        if slide:
+            data["sliding"] = {"positions": list(slide.positions), "stride": slide.stride,
+                               "crop": list(slide.crop), "macs_one_pass": slide.macs_one_pass,
+                               "macs_separate": slide.macs_separate}
+        typer.echo(json.dumps(data, indent=2))
+        return
+    from ..render.table import summary_table
+    out = console()
+    out.print(summary_table(report, depth, out, rf))
+    if slide:
+        out.print(slide.sentence())
+    for warning in report.warnings:
+        if warning.rule not in network.lint_ignore:
+            typer.echo(warning.format(), err=True)
+
+
+def converted(spec: str, input: str | None, args: dict):
+    """The spec with fc layers as convs (kernels from its own input size), analysed at
+    `input` if given, and what one pass over that input equals."""
+    from .. import spec as specmod
+    from ..analysis import analyze
+    from ..convert import fc_as_conv, sliding
+    network = load_network(spec, None, args)
+    original = analyze(network)
+    conv_net = fc_as_conv(network, original)
+    if input:
+        conv_net.input_shape = specmod.parse_input(input, Span("--input"))
+    report = analyze(conv_net)
+    return conv_net, report, sliding(original, report, network)
+
+
+@app.command()
+def convert(
+    spec: str = typer.Argument(..., help=SPEC_HELP),
+    fc_as_conv: bool = typer.Option(False, "--fc-as-conv", help="fc layers become convs"),
+    output: str = typer.Option(..., "-o", "--output", help="the spec file to write"),
+    force: bool = typer.Option(False, "--force", help="overwrite an existing file"),
+    arg: list[str] = typer.Option([], "--arg", help="set a spec argument, NAME=VALUE"),
+):
+    """Write a flat spec of the network (with --fc-as-conv, its FC layers as convs)."""
+    import yaml
+
+    from ..analysis import analyze
+    from ..convert import to_spec
+    try:
+        if Path(output).exists() and not force:
+            raise CnnCalcError(Diagnostic(Span(output), "exists; pass --force to overwrite it"))
+        if fc_as_conv:
+            network = converted(spec, None, parse_args(arg))[0]
+        else:
+            network = load_network(spec, None, parse_args(arg))
+            analyze(network)
+    except CnnCalcError as exc:
+        fail(exc)
+    text = f"# written by cnncalc convert{' --fc-as-conv' if fc_as_conv else ''} from {spec}\n"
+    text += yaml.safe_dump(to_spec(network), sort_keys=False, default_flow_style=None, width=100)
+    try:
+        Path(output).write_text(text)
+    except OSError as exc:
+        fail(CnnCalcError(Diagnostic(Span(output), f"cannot write: {exc.strerror or exc}")))
+    typer.echo(f"wrote {output}")
+
+
+@app.command()
+def explain(
+    spec: str = typer.Argument(..., help=SPEC_HELP),
+    layer: str = typer.Argument(..., help="the layer's name (or the last part of it)"),
+    input: str | None = typer.Option(None, "--input", help="override the input, HxWxC"),
+    dtype: str = typer.Option("float32", "--dtype", help="for the memory line"),
+    arg: list[str] = typer.Option([], "--arg", help="set a spec argument, NAME=VALUE"),
+):
+    """Show the arithmetic of one layer: shape, params, connections, MACs, FLOPs, memory, RF."""
+    from .. import memory as mem
+    from ..analysis import analyze
+    from ..explain import explain as explain_layer
+    try:
+        check_choice("--dtype", dtype, tuple(mem.DTYPES))
+        network = load_network(spec, input, parse_args(arg))
+        lines = explain_layer(network, analyze(network), layer, dtype)
+    except CnnCalcError as exc:
+        fail(exc)
+    for line in lines:
+        typer.echo(line)

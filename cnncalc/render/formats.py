@@ -1,0 +1,66 @@
+"""Plain-text formats of a summary report: CSV, Markdown, and rich's HTML and SVG export."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from ..conventions import readable
+from ..report import Report
+from .table import rf_text
+
+COLUMNS = ("index", "name", "type", "settings", "output", "receptive_field", "params",
+           "trainable_params", "connections", "macs", "flops", "activations")
+
+
+def rows_of(report: Report) -> list[list]:
+    out = []
+    for row in report.rows:
+        t = row.totals
+        out.append([row.index, row.name, row.type, row.settings, str(row.output_shape),
+                    rf_text(row.field), t.params, t.trainable_params, t.connections, t.macs,
+                    t.flops, t.activations])
+    return out
+
+
+def to_csv(report: Report) -> str:
+    """One row per layer, exact integers, and a final TOTAL row."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    writer.writerows(rows_of(report))
+    totals = report.totals.as_dict()
+    writer.writerow(["", "TOTAL", "", "", str(report.output_shape), "", totals["params"],
+                     totals["trainable_params"], totals["connections"], totals["macs"],
+                     totals["flops"], totals["activations"]])
+    return buffer.getvalue()
+
+
+def to_markdown(report: Report) -> str:
+    """A GitHub table of the layers, then the totals."""
+    header = ["#", "name", "type", "settings", "output", "RF", "params", "MACs", "FLOPs"]
+    lines = [f"### {report.name} (input {report.input_shape})", "",
+             "| " + " | ".join(header) + " |",
+             "|" + "|".join("---:" if h in ("#", "params", "MACs", "FLOPs") else "---"
+                            for h in header) + "|"]
+    for row in report.rows:
+        t = row.totals
+        cells = [str(row.index), f"`{row.name}`", row.type, row.settings or "",
+                 str(row.output_shape), rf_text(row.field), f"{t.params:,}", f"{t.macs:,}",
+                 f"{t.flops:,}"]
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    totals = report.totals.as_dict()
+    lines += ["", "| total | exact | readable |", "|---|---:|---:|"]
+    for key in ("params", "trainable_params", "connections", "macs", "flops", "activations"):
+        lines.append(f"| {key} | {totals[key]:,} | {readable(totals[key])} |")
+    return "\n".join(lines) + "\n"
+
+
+def export(renderable, kind: str, width: int = 140) -> str:
+    """rich's HTML or SVG export of a renderable (the same table the terminal shows)."""
+    from rich.console import Console
+    console = Console(record=True, width=width, file=io.StringIO(), force_terminal=True)
+    console.print(renderable)
+    if kind == "html":
+        return console.export_html(inline_styles=True)
+    return console.export_svg(title="cnncalc")
