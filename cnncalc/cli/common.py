@@ -77,3 +77,39 @@ def check_choice(option: str, value: str, options: tuple) -> None:
     if value not in options:
         raise CnnCalcError(Diagnostic(Span(option), f"must be one of {', '.join(options)}",
                                       received=repr(value)))
+
+
+FORMATS = ("table", "json", "csv", "markdown", "html", "svg")
+
+
+def emit(text: str, output: str | None) -> None:
+    """Print, or write to --output (never the spec itself)."""
+    if output is None:
+        typer.echo(text, nl=not text.endswith("\n"))
+        return
+    try:
+        Path(output).write_text(text)
+    except OSError as exc:
+        fail(CnnCalcError(Diagnostic(Span(output), f"cannot write: {exc.strerror or exc}")))
+
+
+def plain(renderable, width: int = 160) -> str:
+    """A rich renderable as plain text (for --output with the table format)."""
+    import io
+
+    from rich.console import Console
+    buffer = io.StringIO()
+    Console(file=buffer, width=width, no_color=True, highlight=False).print(renderable)
+    return buffer.getvalue()
+
+
+def parse_inputs(text: str | None, channels: int | None = None) -> list | None:
+    """--input: 'HxWxC', or a sweep '224,320,384' (square sides, the spec's channels)."""
+    from ..spec import parse_input
+    if text is None:
+        return None
+    shapes = []
+    for item in (part.strip() for part in text.split(",")):
+        square = f"{item}x{item}x{channels or 3}" if item.isdigit() else item
+        shapes.append(parse_input(square, Span("--input")))
+    return shapes

@@ -7,7 +7,8 @@ from pathlib import Path
 import typer
 
 from ..errors import CnnCalcError, Diagnostic, Span
-from .common import SPEC_HELP, app, check_choice, console, fail, load_network, parse_args
+from .common import (FORMATS, SPEC_HELP, app, check_choice, console, emit, fail, load_network,
+                     parse_args, parse_inputs, plain)
 
 
 @app.command()
@@ -22,8 +23,11 @@ def memory(
                                                 help="answer the largest batch that fits, e.g. 24GiB"),
     inplace: bool = typer.Option(True, "--inplace/--no-inplace",
                                  help="ReLU and dropout overwrite their input (default)"),
-    input: str | None = typer.Option(None, "--input", help="override the input, HxWxC"),
-    format: str = typer.Option("table", "--format", help="table or json"),
+    input: str | None = typer.Option(None, "--input",
+                                     help="override the input: HxWxC, or a sweep 224,320,384"),
+    format: str = typer.Option("table", "--format",
+                               help="table, json, csv, markdown, html or svg"),
+    output: str | None = typer.Option(None, "--output", help="write to FILE instead"),
     arg: list[str] = typer.Option([], "--arg", help="set a spec argument, NAME=VALUE"),
 ):
     """Memory for inference and training at any batch size and dtype."""
@@ -34,20 +38,57 @@ def memory(
         check_choice("--dtype", dtype, tuple(mem.DTYPES))
         check_choice("--mode", mode, ("inference", "training"))
         check_choice("--optimizer", optimizer, tuple(mem.OPTIMIZER_COPIES))
-        check_choice("--format", format, ("table", "json"))
+        check_choice("--format", format, FORMATS)
         device = mem.parse_size(device_memory) if device_memory else None
-        network = load_network(spec, input, parse_args(arg))
-        model = mem.build(network, analyze(network), inplace)
+        network = load_network(spec, None, parse_args(arg))
+        shapes = parse_inputs(input, network.input_shape.c) or [network.input_shape]
+        reports = []
+        for shape in shapes:
+            network.input_shape = shape
+            model = mem.build(network, analyze(network), inplace)
+            reports.append(mem.MemoryReport(network.name, model, batches[0], dtype, mode,
+                                            optimizer, device, notes_total_remark(network, model)))
     except CnnCalcError as exc:
         fail(exc)
-    report = mem.MemoryReport(network.name, model, batches[0], dtype, mode, optimizer, device,
-                              notes_total_remark(network, model))
+    if len(reports) > 1:
+        return emit(memory_sweep(reports, shapes, format), output)
+    report = reports[0]
     if format == "json":
         import json
-        typer.echo(json.dumps(report.as_dict(batches), indent=2))
-        return
+        return emit(json.dumps(report.as_dict(batches), indent=2) + "\n", output)
+    from ..render import formats
+    if format in ("csv", "markdown"):
+        return emit(formats.memory_rows(report, format), output)
     from ..render.memory_table import memory_tables
-    console().print(memory_tables(report, batches))
+    tables = memory_tables(report, batches)
+    if format in ("html", "svg"):
+        return emit(formats.export(tables, format), output)
+    if output:
+        return emit(plain(tables), output)
+    console().print(tables)
+
+
+def memory_sweep(reports, shapes, format: str) -> str:
+    """One row of memory totals per input size."""
+    rows = [{"input": s.as_list(), **r.figures()} for r, s in zip(reports, shapes)]
+    if format == "json":
+        import json
+        return json.dumps({"name": reports[0].name, "sweep": rows}, indent=2) + "\n"
+    from ..memory import binary
+    keys = ("forward_bytes", "peak_inference_bytes", "training_bytes")
+    header = ["input", "activations", "peak inference", "training"]
+    body = [["x".join(map(str, r["input"])), *(binary(r[k]) for k in keys)] for r in rows]
+    if format == "csv":
+        return "input," + ",".join(keys) + "\n" + "".join(
+            f"{b[0]}," + ",".join(str(r[k]) for k in keys) + "\n" for b, r in zip(body, rows))
+    if format == "markdown":
+        lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+        return "\n".join(lines + ["| " + " | ".join(b) + " |" for b in body]) + "\n"
+    widths = [max(len(h), *(len(b[i]) for b in body)) for i, h in enumerate(header)]
+    lines = ["  ".join(h.rjust(w) for h, w in zip(header, widths))]
+    lines += ["  ".join(c.rjust(w) for c, w in zip(b, widths)) for b in body]
+    return (f"{reports[0].name}: memory by input size (batch {reports[0].batch}, "
+            f"{reports[0].dtype})\n" + "\n".join(lines) + "\n")
 
 
 def parse_batches(text: str) -> list[int]:

@@ -7,16 +7,20 @@ from pathlib import Path
 import typer
 
 from ..errors import CnnCalcError, Diagnostic, Span
-from .common import SPEC_HELP, app, check_choice, console, fail, load_network, parse_args
+from .common import (FORMATS, SPEC_HELP, app, check_choice, console, emit, fail, load_network,
+                     parse_args, parse_inputs, plain)
 
 
 @app.command()
 def summarize(
     spec: str = typer.Argument(..., help=SPEC_HELP),
-    input: str | None = typer.Option(None, "--input", help="override the input, HxWxC"),
-    format: str = typer.Option("table", "--format", help="table or json"),
+    input: str | None = typer.Option(None, "--input",
+                                     help="override the input: HxWxC, or a sweep 224,320,384"),
+    format: str = typer.Option("table", "--format",
+                               help="table, json, csv, markdown, html or svg"),
+    output: str | None = typer.Option(None, "--output", help="write to FILE instead"),
     depth: int | None = typer.Option(None, "--depth", min=0,
-                                        help="collapse blocks nested deeper than N"),
+                                     help="collapse blocks nested deeper than N"),
     arg: list[str] = typer.Option([], "--arg", help="set a spec argument, NAME=VALUE"),
     rf: bool = typer.Option(True, "--rf/--no-rf", help="show the receptive-field column"),
     fc_as_conv: bool = typer.Option(False, "--fc-as-conv",
@@ -26,11 +30,16 @@ def summarize(
     from ..analysis import analyze
     slide = None
     try:
-        check_choice("--format", format, ("table", "json"))
+        check_choice("--format", format, FORMATS)
+        args = parse_args(arg)
+        if input and "," in input:
+            network = load_network(spec, None, args)
+            shapes = parse_inputs(input, network.input_shape.c)
+            return emit(sweep_text(network, shapes, format), output)
         if fc_as_conv:
-            network, report, slide = converted(spec, input, parse_args(arg))
+            network, report, slide = converted(spec, input, args)
         else:
-            network = load_network(spec, input, parse_args(arg))
+            network = load_network(spec, input, args)
             report = analyze(network)
     except CnnCalcError as exc:
         fail(exc)
@@ -41,16 +50,59 @@ def summarize(
             data["sliding"] = {"positions": list(slide.positions), "stride": slide.stride,
                                "crop": list(slide.crop), "macs_one_pass": slide.macs_one_pass,
                                "macs_separate": slide.macs_separate}
-        typer.echo(json.dumps(data, indent=2))
-        return
+        return emit(json.dumps(data, indent=2) + "\n", output)
+    from ..render import formats
+    if format == "csv":
+        return emit(formats.to_csv(report), output)
+    if format == "markdown":
+        return emit(formats.to_markdown(report) + (f"\n{slide.sentence()}\n" if slide else ""),
+                    output)
+    from rich.console import Group
+    from rich.text import Text
+
     from ..render.table import summary_table
     out = console()
-    out.print(summary_table(report, depth, out, rf))
+    table = summary_table(report, depth, None if output or format != "table" else out, rf)
     if slide:
-        out.print(slide.sentence())
+        table = Group(table, Text(slide.sentence()))
+    if format in ("html", "svg"):
+        return emit(formats.export(table, format), output)
+    if output:
+        return emit(plain(table), output)
+    out.print(table)
     for warning in report.warnings:
         if warning.rule not in network.lint_ignore:
             typer.echo(warning.format(), err=True)
+
+
+def sweep_text(network, shapes, format: str) -> str:
+    """One row of totals per input size."""
+    from ..analysis import analyze
+    rows = []
+    for shape in shapes:
+        network.input_shape = shape
+        report = analyze(network)
+        rows.append({"input": shape.as_list(), "output_shape": report.output_shape.as_list(),
+                     **report.totals.as_dict()})
+    if format == "json":
+        import json
+        return json.dumps({"name": network.name, "sweep": rows}, indent=2) + "\n"
+    keys = ("params", "macs", "flops", "activations")
+    header = ["input", "output", *keys]
+    body = [[ "x".join(map(str, r["input"])), "x".join(map(str, r["output_shape"])),
+             *(f"{r[k]:,}" for k in keys)] for r in rows]
+    if format == "csv":
+        lines = [",".join(header)] + [",".join([b[0], b[1], *(str(r[k]) for k in keys)])
+                                      for b, r in zip(body, rows)]
+        return "\n".join(lines) + "\n"
+    widths = [max(len(h), *(len(b[i]) for b in body)) for i, h in enumerate(header)]
+    if format == "markdown":
+        lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+        lines += ["| " + " | ".join(b) + " |" for b in body]
+        return "\n".join(lines) + "\n"
+    lines = ["  ".join(h.rjust(w) for h, w in zip(header, widths))]
+    lines += ["  ".join(c.rjust(w) for c, w in zip(b, widths)) for b in body]
+    return f"{network.name}: totals by input size\n" + "\n".join(lines) + "\n"
 
 
 def converted(spec: str, input: str | None, args: dict):

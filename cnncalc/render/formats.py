@@ -64,3 +64,26 @@ def export(renderable, kind: str, width: int = 140) -> str:
     if kind == "html":
         return console.export_html(inline_styles=True)
     return console.export_svg(title="cnncalc")
+
+
+def memory_rows(report, format: str) -> str:
+    """Per-layer memory as CSV or a Markdown table, then the totals."""
+    from ..memory import binary
+    f = report.figures()
+    layers = [(m.name, m.type, m.values, report.batch * m.held * report.width, m.allocates)
+              for m in report.model.layers]
+    totals = [(key, f[key]) for key in ("forward_bytes", "peak_inference_bytes",
+                                        "training_bytes", "im2col_bytes")]
+    if format == "csv":
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(["name", "type", "values_per_sample", "bytes", "allocates"])
+        writer.writerows(layers)
+        writer.writerows([["TOTAL", key, "", value, ""] for key, value in totals])
+        return buffer.getvalue()
+    lines = [f"### {report.name}: batch {report.batch}, {report.dtype}, {report.mode}", "",
+             "| name | type | values/sample | bytes | allocates |", "|---|---|---:|---:|---|"]
+    lines += [f"| `{n}` | {t} | {v:,} | {binary(b)} | {a} |" for n, t, v, b, a in layers]
+    lines += ["", "| total | bytes | readable |", "|---|---:|---:|"]
+    lines += [f"| {key} | {value:,} | {binary(value)} |" for key, value in totals]
+    return "\n".join(lines) + "\n"
