@@ -162,13 +162,13 @@ def liveness(network: Network, read_by, buffer, size) -> tuple[int, str]:
     return peak, peak_layer
 
 
-def parse_size(text: str) -> int:
+def parse_size(text: str, span: Span | None = None) -> int:
     """'24GiB', '512 MiB', '1.5GB', '1000000' -> bytes."""
     match = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([A-Za-z]*)\s*", text)
     unit = match.group(2).lower() if match else None
     if not match or unit not in UNITS:
-        raise CnnCalcError(Diagnostic(Span("--device-memory"), "must be a size such as 24GiB, "
-                                      "512MiB or 16GB", received=repr(text)))
+        raise CnnCalcError(Diagnostic(span or Span("--device-memory"), "must be a size such as "
+                                      "24GiB, 512MiB or 16GB", received=repr(text)))
     return int(float(match.group(1)) * UNITS[unit])
 
 

@@ -39,6 +39,7 @@ class Network:
     input_span: Span | None = None
     group_kinds: dict = field(default_factory=dict)  # group full name -> its kind
     lint_ignore: frozenset = frozenset()  # lint rule ids the spec switches off
+    budget: object = None  # budget.Budget from the spec's `budget:`, if any
 
 
 def fail(span: Span, message: str, received=None, layer=None, inconsistent=False, path=None):

@@ -12,7 +12,7 @@ from .nodes import INPUT, Network, Node, fail  # noqa: F401  (re-exported)
 from .settings import did_you_mean
 from .shapes import Shape
 
-TOP_LEVEL_KEYS = ("name", "input", "layers", "description", "blocks", "args", "lint")
+TOP_LEVEL_KEYS = ("name", "input", "layers", "description", "blocks", "args", "lint", "budget")
 MAX_SIDE = 10**12  # largest input side accepted; counts stay exact integers at any size
 
 
@@ -68,8 +68,9 @@ def parse_document(doc, file: str, args: dict | None = None) -> Network:
     shape = parse_input(doc["input"], doc.value_span("input"))
     expander = Expander(file, parse_blocks(doc, file), collect_names(doc["layers"], set()))
     expander.sequence(doc["layers"], INPUT, Scope("", (), spec_args(doc, args), ()), "layers")
+    from .budget import parse_budget
     return Network(name, shape, expander.nodes, file, doc.value_span("input"),
-                   expander.group_kinds, parse_lint(doc))
+                   expander.group_kinds, parse_lint(doc), parse_budget(doc, file))
 
 
 def rule_ids(values, span: Span) -> frozenset:

@@ -30,3 +30,13 @@ def error_of(text: str, file: str = "test.yaml"):
 def one_layer(layer: str, input_shape="[32, 32, 3]"):
     """The single row of a one-layer network."""
     return report_of(f"input: {input_shape}\nlayers:\n  - {layer}\n").rows[0]
+
+
+def pytest_addoption(parser):
+    parser.addoption("--update-golden", action="store_true",
+                     help="rewrite tests/golden/ from the current output")
+
+
+@pytest.fixture
+def update_golden(request):
+    return request.config.getoption("--update-golden")

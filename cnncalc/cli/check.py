@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 import typer
 
-from ..errors import EXIT_OK, CnnCalcError, Span
-from .common import app, fail, load_network
+from ..errors import EXIT_INCONSISTENT, EXIT_OK, CnnCalcError, Diagnostic, Span
+from .common import app, check_choice, fail, load_network
 
 
 @app.command()
@@ -14,31 +16,93 @@ def validate(
     strict: bool = typer.Option(False, "--strict", help="warnings fail too"),
     ignore: list[str] = typer.Option([], "--ignore", help="lint rule ids to skip (repeatable "
                                      "or comma-separated)"),
+    format: str = typer.Option("text", "--format", help="text, json or github"),
+    max_params: str | None = typer.Option(None, "--max-params", help="fail above this many "
+                                          "parameters, e.g. 5M"),
+    max_macs: str | None = typer.Option(None, "--max-macs", help="fail above this many MACs, "
+                                        "e.g. 1G"),
+    max_memory: str | None = typer.Option(None, "--max-memory", help="fail above this much "
+                                          "memory (the spec's budget batch, dtype and mode)"),
 ):
-    """Check specs: exit 0 if all are valid, 1 if a network is inconsistent, 2 if unreadable."""
-    from .. import lint
-    from ..analysis import analyze
+    """Check specs: exit 0 if all are valid, 1 if a network is inconsistent or over budget,
+    2 if a file cannot be read."""
+    from ..budget import Budget, parse_count
+    from ..memory import parse_size
     from ..spec import rule_ids
-    worst = EXIT_OK
     try:
+        check_choice("--format", format, ("text", "json", "github"))
         skipped = rule_ids(",".join(ignore), Span("--ignore")) if ignore else frozenset()
+        limits = {
+            "params": parse_count(max_params, Span("--max-params"), "params") if max_params
+            else None,
+            "macs": parse_count(max_macs, Span("--max-macs"), "macs") if max_macs else None,
+            "memory": parse_size(max_memory, Span("--max-memory")) if max_memory else None,
+        }
     except CnnCalcError as exc:
         fail(exc)
-    for spec in specs:
-        try:
-            network = load_network(spec)
-            report = analyze(network)
-        except CnnCalcError as exc:
-            typer.echo(exc.diagnostic.format())
-            worst = max(worst, exc.exit_code)
-            continue
-        warnings = lint.check(network, report, skipped | network.lint_ignore)
-        for warning in warnings:
-            typer.echo(warning.format())
-        if strict and warnings:
-            worst = max(worst, 1)
-        t = report.totals
-        typer.echo(f"{spec}: ok: {len(report.rows)} layers, output {report.output_shape}, "
-                   f"{t.params:,} params, {t.macs:,} MACs"
-                   + (f", {len(warnings)} warning(s)" if warnings else ""))
+    results = [check_one(spec, skipped, limits, Budget) for spec in specs]
+    worst = EXIT_OK
+    for result in results:
+        problems = result["problems"]
+        errors = [p for p in problems if p.severity == "error"]
+        code = max((p.exit_code for p in errors), default=EXIT_OK)
+        if strict and problems and not errors:
+            code = EXIT_INCONSISTENT
+        worst = max(worst, code)
+        result["exit_code"] = code
+    typer.echo(render(results, format), nl=False)
     raise typer.Exit(worst)
+
+
+def check_one(spec: str, skipped, limits: dict, Budget) -> dict:
+    """Every problem of one spec: parse errors, or shape errors, or lints and budgets."""
+    from .. import budget, lint
+    from ..analysis import analyze
+    try:
+        network = load_network(spec)
+        report = analyze(network)
+    except CnnCalcError as exc:
+        return {"spec": spec, "problems": [exc.diagnostic], "report": None}
+    problems = lint.check(network, report, skipped | network.lint_ignore)
+    plan = (network.budget or Budget()).merged(**limits)
+    problems += budget.check(plan, network, report)
+    return {"spec": spec, "problems": problems, "report": report}
+
+
+def render(results: list[dict], format: str) -> str:
+    if format == "json":
+        return json.dumps([as_json(r) for r in results], indent=2) + "\n"
+    lines = []
+    for result in results:
+        for problem in result["problems"]:
+            lines.append(github(problem) if format == "github" else problem.format())
+        report = result["report"]
+        if report is not None and format == "text":
+            t = report.totals
+            status = "ok" if result["exit_code"] == EXIT_OK else "failed"
+            warnings = sum(p.severity == "warning" for p in result["problems"])
+            lines.append(f"{result['spec']}: {status}: {len(report.rows)} layers, output "
+                         f"{report.output_shape}, {t.params:,} params, {t.macs:,} MACs"
+                         + (f", {warnings} warning(s)" if warnings else ""))
+    return "".join(line + "\n" for line in lines)
+
+
+def github(problem: Diagnostic) -> str:
+    """A GitHub Actions workflow command, shown on the line of a pull request."""
+    span = problem.span
+    where = f"file={span.file}" + (f",line={span.line},col={span.column}" if span.line else "")
+    title = f",title=cnncalc {problem.rule}" if problem.rule else ""
+    text = problem.format().split(": ", 2)[-1] if span.line else problem.format()
+    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return f"::{problem.severity} {where}{title}::{text}"
+
+
+def as_json(result: dict) -> dict:
+    out = {"spec": result["spec"], "exit_code": result["exit_code"],
+           "problems": [{"file": p.span.file, "line": p.span.line, "column": p.span.column,
+                         "severity": p.severity, "rule": p.rule, "layer": p.layer,
+                         "message": p.message, "received": p.received, "text": p.format()}
+                        for p in result["problems"]]}
+    if result["report"] is not None:
+        out["totals"] = result["report"].totals.as_dict()
+    return out
