@@ -37,7 +37,7 @@ def test_golden(name, args, update_golden):
     path = GOLDEN / name
     if update_golden:
         path.write_text(result.stdout)
-    assert result.stdout == path.read_text(), f"differs; rerun with --update-golden if intended"
+    assert result.stdout == path.read_text(), "differs; rerun with --update-golden if intended"
 
 
 def test_golden_numbers_come_from_the_notes():
