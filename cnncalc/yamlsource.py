@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import re
+
 import yaml
 
 from .errors import EXIT_UNREADABLE, CnnCalcError, Diagnostic, Span
@@ -64,6 +66,29 @@ class _Converter:
         self.file = file
         self.count = 0
         self.scalars = yaml.constructor.SafeConstructor()
+        self.sizes: dict[int, int] = {}
+
+    def measure(self, node, depth: int = 0) -> int:
+        """Values in the expanded document, each shared (aliased) node measured once, so an
+        alias bomb is refused in time linear in the file, before anything is expanded."""
+        known = self.sizes.get(id(node))
+        if known is not None:
+            return known
+        if depth > MAX_DEPTH:
+            raise _fail(_span(self.file, node.start_mark),
+                        f"nesting deeper than {MAX_DEPTH} levels; refused")
+        total = 1
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                total += self.measure(key, depth + 1) + self.measure(value, depth + 1)
+        elif isinstance(node, yaml.SequenceNode):
+            for item in node.value:
+                total += self.measure(item, depth + 1)
+        if total > MAX_NODES:
+            raise _fail(_span(self.file, node.start_mark), f"the document expands to more than "
+                        f"{MAX_NODES:,} values (an alias bomb?); refused")
+        self.sizes[id(node)] = total
+        return total
 
     def convert(self, node, depth: int = 0):
         self.count += 1
@@ -103,8 +128,22 @@ class _Converter:
             raise _fail(span, "unreadable value", " ".join(str(exc).split())) from None
 
 
+def flow_depth(text: str) -> int:
+    """The deepest nesting of [ and { (quotes ignored: an over-estimate is safe). libyaml
+    recurses on flow collections, so very deep ones must be refused before it sees them."""
+    if text.count("[") + text.count("{") <= MAX_DEPTH:
+        return 0
+    depth = deepest = 0
+    for match in re.finditer(r"[\[\]{}]", text):
+        depth = depth + 1 if match.group() in "[{" else max(depth - 1, 0)
+        deepest = max(deepest, depth)
+    return deepest
+
+
 def load_text(text: str, file: str = "<string>"):
     """Parse YAML text into plain values with positions (YMap, YList, scalars)."""
+    if flow_depth(text) > MAX_DEPTH:
+        raise _fail(Span(file), f"brackets nested deeper than {MAX_DEPTH} levels; refused")
     try:
         node = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
@@ -119,7 +158,9 @@ def load_text(text: str, file: str = "<string>"):
     if node is None:
         raise _fail(Span(file, 1, 1), "the file is empty; a spec needs `input` and `layers`")
     try:
-        return _Converter(file).convert(node)
+        converter = _Converter(file)
+        converter.measure(node)
+        return converter.convert(node)
     except RecursionError:
         raise _fail(Span(file), "nesting too deep to read; refused") from None
 
