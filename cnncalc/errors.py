@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 # Exit codes shared by every command.
 EXIT_OK = 0
@@ -10,9 +11,8 @@ EXIT_INCONSISTENT = 1  # the network is readable but impossible (shapes, channel
 EXIT_UNREADABLE = 2  # the file cannot be read or parsed, or a setting is malformed
 
 
-@dataclass(frozen=True)
-class Span:
-    """A position in a spec file; line and column count from 1."""
+class Span(NamedTuple):
+    """A position in a spec file; line and column count from 1 (0: the file as a whole)."""
 
     file: str
     line: int = 0

@@ -32,7 +32,7 @@ def window(layer, x):
     t = layer.type_name
     if t in ("conv", "local", "subsample", "pool"):
         if t == "pool" and layer.output is not None:  # adaptive: bins of about size/out
-            return [(-(-n // o), Fraction(n, o), 0, 1)
+            return [(-(-n // o), exact(n, o), 0, 1)
                     for n, o in ((x.h, layer.output[0]), (x.w, layer.output[1]))]
         if t == "pool":
             kernel, stride, padding = layer.window(x)
@@ -52,8 +52,7 @@ def window(layer, x):
 
 def propagate(network: Network, report: Report) -> tuple[list[Field], list[tuple[int, str]]]:
     """The field of every node, and (node index, message) for misaligned merges."""
-    one = Fraction(1)
-    fields = {INPUT: Field((1, 1), (one, one), (Fraction(0), Fraction(0)))}
+    fields = {INPUT: Field((1, 1), (1, 1), (0, 0))}
     notes = []
     for index, (node, row) in enumerate(zip(network.nodes, report.rows)):
         ins = [fields[i] for i in node.inputs]
@@ -74,7 +73,7 @@ def propagate(network: Network, report: Report) -> tuple[list[Field], list[tuple
             for a, (k, s, p, d) in enumerate(slid):
                 k_eff = d * (k - 1) + 1
                 size.append(f.size[a] + (k_eff - 1) * f.jump[a])
-                start.append(f.start[a] + (Fraction(k_eff - 1, 2) - p) * f.jump[a])
+                start.append(f.start[a] + exact((k_eff - 1 - 2 * p) * f.jump[a], 2))
                 jump.append(f.jump[a] * s)
             fields[index] = Field(tuple(size), tuple(jump), tuple(start))
         elif t == "deconv":  # the adjoint of a conv: input unit i sits at output i S - P + (k-1)/2
@@ -83,13 +82,13 @@ def propagate(network: Network, report: Report) -> tuple[list[Field], list[tuple
                 k_eff = layer.dilation[a] * (layer.kernel[a] - 1) + 1
                 taps = -(-k_eff // layer.stride[a])  # inputs one output reads, at most
                 size.append(f.size[a] + (taps - 1) * f.jump[a])
-                jump.append(f.jump[a] / layer.stride[a])
-                start.append(f.start[a] + (layer.padding[a] - Fraction(k_eff - 1, 2)) * jump[-1])
+                jump.append(exact(f.jump[a], layer.stride[a]))
+                start.append(f.start[a] + exact((2 * layer.padding[a] - k_eff + 1) * jump[-1], 2))
             fields[index] = Field(tuple(size), tuple(jump), tuple(start))
         elif t == "upsample":
             extra = 1 if layer.mode == "bilinear" else 0  # bilinear reads two neighbours
             fields[index] = Field(tuple(f.size[a] + extra * f.jump[a] for a in (0, 1)),
-                                  tuple(f.jump[a] / layer.scale[a] for a in (0, 1)),
+                                  tuple(exact(f.jump[a], layer.scale[a]) for a in (0, 1)),
                                   f.start)
         elif t in ("zeropad", "crop"):
             y = row.output_shape
@@ -106,8 +105,18 @@ def propagate(network: Network, report: Report) -> tuple[list[Field], list[tuple
     return [fields[i] for i in range(len(network.nodes))], notes
 
 
-def number(value: Fraction):
+def exact(numerator, denominator):
+    """numerator / denominator as an int when it divides, else an exact Fraction (ints are
+    much faster, and nearly every layer keeps them)."""
+    if isinstance(numerator, int) and numerator % denominator == 0:
+        return numerator // denominator
+    return Fraction(numerator) / denominator
+
+
+def number(value):
     """An exact int when whole, else a float (JSON)."""
+    if isinstance(value, int):
+        return value
     return int(value) if value.denominator == 1 else float(value)
 
 

@@ -54,7 +54,7 @@ class YList(list):
 
 
 def _span(file: str, mark) -> Span:
-    return Span(file, mark.line + 1, mark.column + 1)
+    return Span(file, mark.line + 1, mark.column + 1)  # libyaml counts from 0
 
 
 def _fail(span: Span, message: str, received: str | None = None) -> CnnCalcError:
@@ -66,6 +66,8 @@ class _Converter:
         self.file = file
         self.count = 0
         self.scalars = yaml.constructor.SafeConstructor()
+        self.constructors = {tag: yaml.constructor.SafeConstructor.yaml_constructors[tag]
+                             for tag in _SCALAR_TAGS}  # only the standard scalar tags
         self.sizes: dict[int, int] = {}
 
     def measure(self, node, depth: int = 0) -> int:
@@ -90,42 +92,40 @@ class _Converter:
         self.sizes[id(node)] = total
         return total
 
-    def convert(self, node, depth: int = 0):
-        self.count += 1
-        span = _span(self.file, node.start_mark)
-        if self.count > MAX_NODES:
-            raise _fail(span, f"the document expands to more than {MAX_NODES:,} values "
-                              "(an alias bomb?); refused")
-        if depth > MAX_DEPTH:
-            raise _fail(span, f"nesting deeper than {MAX_DEPTH} levels; refused")
+    def convert(self, node):
+        """Node -> YMap, YList or a scalar; `measure` has already bounded size and depth."""
+        file = self.file
         if isinstance(node, yaml.MappingNode):
             if node.tag != _MAP_TAG:
-                raise _fail(span, "YAML tags are not allowed", node.tag)
+                raise _fail(_span(file, node.start_mark), "YAML tags are not allowed", node.tag)
             result = YMap()
-            result.span, result.key_spans, result.value_spans = span, {}, {}
+            result.span, result.key_spans, result.value_spans = _span(file, node.start_mark), {}, {}
             for key_node, value_node in node.value:
-                key = self.convert(key_node, depth + 1)
+                key = self.convert(key_node)
+                key_span = _span(file, key_node.start_mark)
                 if isinstance(key, (dict, list)):
-                    raise _fail(_span(self.file, key_node.start_mark), "a mapping key must be a scalar")
+                    raise _fail(key_span, "a mapping key must be a scalar")
                 if key in result:
-                    raise _fail(_span(self.file, key_node.start_mark), "duplicate key", repr(key))
-                result[key] = self.convert(value_node, depth + 1)
-                result.key_spans[key] = _span(self.file, key_node.start_mark)
-                result.value_spans[key] = _span(self.file, value_node.start_mark)
+                    raise _fail(key_span, "duplicate key", repr(key))
+                result[key] = self.convert(value_node)
+                result.key_spans[key] = key_span
+                result.value_spans[key] = _span(file, value_node.start_mark)
             return result
         if isinstance(node, yaml.SequenceNode):
             if node.tag != _SEQ_TAG:
-                raise _fail(span, "YAML tags are not allowed", node.tag)
-            result = YList(self.convert(item, depth + 1) for item in node.value)
-            result.span = span
-            result.item_spans = [_span(self.file, item.start_mark) for item in node.value]
+                raise _fail(_span(file, node.start_mark), "YAML tags are not allowed", node.tag)
+            result = YList(self.convert(item) for item in node.value)
+            result.span = _span(file, node.start_mark)
+            result.item_spans = [_span(file, item.start_mark) for item in node.value]
             return result
-        if node.tag not in _SCALAR_TAGS:
-            raise _fail(span, "YAML tags are not allowed", node.tag)
+        construct = self.constructors.get(node.tag)
+        if construct is None:
+            raise _fail(_span(file, node.start_mark), "YAML tags are not allowed", node.tag)
         try:
-            return self.scalars.construct_object(node)
+            return construct(self.scalars, node)
         except (yaml.YAMLError, ValueError, OverflowError) as exc:
-            raise _fail(span, "unreadable value", " ".join(str(exc).split())) from None
+            raise _fail(_span(file, node.start_mark), "unreadable value",
+                        " ".join(str(exc).split())) from None
 
 
 def flow_depth(text: str) -> int:

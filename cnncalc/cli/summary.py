@@ -60,7 +60,9 @@ def summarize(
     from rich.console import Group
     from rich.text import Text
 
-    from ..render.table import summary_table
+    from ..render.table import PLAIN_ABOVE, plain_summary, summary_table
+    if format == "table" and len(report.rows) > PLAIN_ABOVE:
+        return emit(plain_summary(report, depth, rf), output)
     out = console()
     table = summary_table(report, depth, None if output or format != "table" else out, rf)
     if slide:

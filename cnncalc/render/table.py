@@ -70,6 +70,36 @@ def layer_table(report: Report, depth: int | None, compact: bool, rf: bool = Tru
     return table
 
 
+PLAIN_ABOVE = 2000  # rows; rich lays out a table in time that grows too fast beyond this
+
+
+def plain_summary(report: Report, depth: int | None, rf: bool) -> str:
+    """The same columns and totals as `summary_table`, formatted directly: for networks of
+    many thousand layers, where rich's layout would take minutes."""
+    header = ["#", "name", "type", "settings", "output", *(["RF"] if rf else []), "params",
+              "connections", "MACs", "FLOPs"]
+    rows, index = [], 0
+    for line in report.outline(depth):
+        t = line.totals
+        if not line.is_group:
+            index += 1
+        rows.append(["" if line.is_group else str(index), "  " * line.level + line.label,
+                     line.type, line.settings + ("" if line.tiles else " !"),
+                     str(line.output_shape), *([rf_text(line.field)] if rf else []),
+                     f"{t.params:,}", f"{t.connections:,}", f"{t.macs:,}", f"{t.flops:,}"])
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
+    left = {1, 2, 3}
+    def fmt(cells):
+        return "  ".join(c.ljust(w) if i in left else c.rjust(w)
+                         for i, (c, w) in enumerate(zip(cells, widths)))
+    figures = report.totals.as_dict()
+    text = [f"{report.name}  (input {report.input_shape})", fmt(header),
+            "  ".join("-" * w for w in widths), *(fmt(r) for r in rows), ""]
+    text += [f"{label:<22}{figures[key]:>20,}  {readable(figures[key])}"
+             for key, label in TOTAL_LABELS]
+    return "\n".join(text) + "\n"
+
+
 def natural_width(table: Table) -> int:
     """Width the table takes when nothing limits it."""
     wide = Console(width=10_000, file=io.StringIO())
