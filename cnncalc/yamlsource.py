@@ -157,6 +157,9 @@ def load_text(text: str, file: str = "<string>"):
         raise _fail(Span(file), "nesting too deep to read; refused") from None
     if node is None:
         raise _fail(Span(file, 1, 1), "the file is empty; a spec needs `input` and `layers`")
+    if isinstance(node, yaml.ScalarNode):
+        raise _fail(_span(file, node.start_mark), "a spec must be a mapping with 'input' and "
+                    "'layers'", " ".join(str(node.value).split())[:80])
     try:
         converter = _Converter(file)
         converter.measure(node)
