@@ -64,7 +64,9 @@ def slide(size: int, kernel: int, stride: int, pad_before: int, pad_after: int,
     """
     effective = dilation * (kernel - 1) + 1  # span of the dilated kernel
     span = size + pad_before + pad_after - effective  # room left to slide in
-    if span < 0:
+    if span < 0 and not (ceil_mode and -(-span // stride) + 1 >= 1):
+        # PyTorch's ceil_mode rounds ceil(span/S) + 1 and so accepts a window up to S - 1
+        # larger than the padded input; otherwise the window must fit
         dilated = f" (kernel {kernel}, dilation {dilation})" if dilation > 1 else ""
         raise SettingError(
             f"the window spans {effective} in {axis}{dilated} but the padded input has only "

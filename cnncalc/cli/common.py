@@ -36,7 +36,7 @@ def parse_args(pairs: list[str]) -> dict:
         name, sep, value = pair.partition("=")
         if not sep or not name:
             raise CnnCalcError(Diagnostic(Span("--arg"), "must be NAME=VALUE", received=pair))
-        out[name] = yamlsource.load_text(value or "null", "--arg") if value else None
+        out[name] = yamlsource.load_text(f"v: {value}", "--arg")["v"] if value else None
     return out
 
 
