@@ -178,3 +178,22 @@ def test_input_sweep_one_row_per_size():
     assert macs[1] - 512_000 == 4 * (macs[0] - 512_000)  # convs scale with area; fc does not
     memory = json.loads(run("memory", "vgg16", "--input", "224,384", "--format", "json").stdout)
     assert memory["sweep"][0]["activation_values"] == 15_237_608
+
+
+def test_schema_and_graph_write_files(tmp_path):
+    schema_file, graph_file = tmp_path / "s.json", tmp_path / "g.mmd"
+    assert run("schema", "--output", str(schema_file)).exit_code == 0
+    assert json.loads(schema_file.read_text())["$schema"].endswith("2020-12/schema")
+    assert run("graph", "lenet5", "--output", str(graph_file)).exit_code == 0
+    assert graph_file.read_text().startswith("flowchart TD")
+    assert run("graph", "lenet5", "--format", "png").exit_code == 2
+
+
+def test_memory_output_file_and_formats(tmp_path):
+    out = tmp_path / "m.txt"
+    assert run("memory", "vgg16", "--output", str(out)).exit_code == 0
+    assert "58.1 MiB" in out.read_text() and "\x1b[" not in out.read_text()
+    rows = list(csv.reader(io.StringIO(run("memory", "lenet5", "--format", "csv").stdout)))
+    assert rows[0] == ["name", "type", "values_per_sample", "bytes", "allocates"]
+    assert ["TOTAL", "forward_bytes", "", str(4 * 9118), ""] in rows  # LeNet-5: 9,118 values
+    assert "<svg" in run("memory", "lenet5", "--format", "svg").stdout
