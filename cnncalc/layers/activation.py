@@ -17,6 +17,17 @@ class Activation(Layer):
     def counts(self, x: Shape, y: Shape) -> Counts:
         return Counts(flops=ACTIVATION_FLOPS * y.size)  # one FLOP per output element
 
+    def options(self) -> dict:
+        return {f: getattr(self, f) for f in ("negative_slope", "alpha") if hasattr(self, f)}
+
+    def forward(self, xs, w):
+        from ..numeric import activation
+        return activation(self.type_name, xs[0], self.options()).astype(xs[0].dtype)
+
+    def backward(self, xs, w, y, dy):
+        from ..numeric import activation_grad
+        return [activation_grad(self.type_name, xs[0], y, dy, self.options())], {}
+
 
 def _simple(name: str, summary: str):
     cls = dataclass(frozen=True)(type(name.title().replace("_", ""), (Activation,),

@@ -91,6 +91,34 @@ class Layer:
     def advice(self, x: Shape) -> list[str]:
         return []
 
+    # --- NumPy (NCHW arrays; NumPy is imported by the methods, never at import time) ---
+    def weight_shapes(self, x: Shape) -> dict[str, tuple]:
+        """Arrays this layer holds, in PyTorch's layouts."""
+        return {}
+
+    def forward(self, xs: list, w: dict):
+        """Output for the input arrays `xs` with weights `w`."""
+        raise NotImplementedError(self.type_name)
+
+    def backward(self, xs: list, w: dict, y, dy) -> tuple[list, dict]:
+        """(gradients of the inputs, gradients of the weights) from the output gradient."""
+        raise NotImplementedError(self.type_name)
+
+    def fused(self, z):
+        """The fused activation (if any) applied to pre-activation z."""
+        activation = getattr(self, "activation", None)
+        if not activation:
+            return z
+        from ..numeric import activation as apply
+        return apply(activation, z)
+
+    def fused_grad(self, z, y, dy):
+        activation = getattr(self, "activation", None)
+        if not activation:
+            return dy
+        from ..numeric import activation_grad
+        return activation_grad(activation, z, y, dy)
+
 
 def pair_text(pair: tuple[int, int]) -> str:
     return str(pair[0]) if pair[0] == pair[1] else f"{pair[0]}x{pair[1]}"

@@ -93,3 +93,47 @@ class Conv(Layer):
 
     def advice(self, x: Shape) -> list[str]:
         return tiling_warnings(x, self.kernel, self.stride, self.padding, self.dilation)
+
+    def weight_shapes(self, x: Shape) -> dict:
+        cin = x.c if self.connections is not None else x.c // self.groups
+        shapes = {"weight": (self.filters, cin, *self.kernel)}
+        if self.bias:
+            shapes["bias"] = (self.filters,)
+        return shapes
+
+    def pads(self, x_shape) -> tuple:
+        if self.padding != "same":
+            return self.padding
+        from ..shapes import same_padding
+        top, bottom = same_padding(x_shape[2], self.kernel[0], self.stride[0], self.dilation[0])
+        left, right = same_padding(x_shape[3], self.kernel[1], self.stride[1], self.dilation[1])
+        return top, bottom, left, right
+
+    def mask(self, weight):
+        """A connection table as a 0/1 mask over the dense [out, in, kh, kw] weight."""
+        if self.connections is None:
+            return weight
+        import numpy as np
+        mask = np.zeros(weight.shape[:2], dtype=weight.dtype)
+        for out, row in enumerate(self.connections):
+            mask[out, list(row)] = 1
+        return weight * mask[:, :, None, None]
+
+    def forward(self, xs, w):
+        from ..numeric import conv2d
+        z = conv2d(xs[0], self.mask(w["weight"]), w.get("bias"), self.stride,
+                   self.pads(xs[0].shape), self.dilation, self.groups)
+        return self.fused(z)
+
+    def backward(self, xs, w, y, dy):
+        from ..numeric import conv2d, conv_input_grad, conv_weight_grad
+        x, weight, pads = xs[0], self.mask(w["weight"]), self.pads(xs[0].shape)
+        if self.activation:
+            z = conv2d(x, weight, w.get("bias"), self.stride, pads, self.dilation, self.groups)
+            dy = self.fused_grad(z, y, dy)
+        grads = {"weight": self.mask(conv_weight_grad(x, dy, weight.shape, self.stride, pads,
+                                                      self.dilation, self.groups))}
+        if self.bias:
+            grads["bias"] = dy.sum(axis=(0, 2, 3))  # the notes: the sum of the delta
+        dx = conv_input_grad(dy, weight, x.shape, self.stride, pads, self.dilation, self.groups)
+        return [dx], grads

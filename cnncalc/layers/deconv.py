@@ -72,6 +72,44 @@ class Deconv(Layer):
             text += f" d{pair_text(self.dilation)}"
         return text + (f" g{self.groups}" if self.groups != 1 else "")
 
+    def weight_shapes(self, x: Shape) -> dict:
+        shapes = {"weight": (x.c, self.filters // self.groups, *self.kernel)}  # PyTorch's
+        if self.bias:
+            shapes["bias"] = (self.filters,)
+        return shapes
+
+    def pre(self, x, w):
+        from ..numeric import conv_transpose
+        z = conv_transpose(x, w["weight"], self.stride, self.padding, self.output_padding,
+                           self.dilation, self.groups)
+        return z + w["bias"][None, :, None, None] if self.bias else z
+
+    def forward(self, xs, w):
+        return self.fused(self.pre(xs[0], w))
+
+    def backward(self, xs, w, y, dy):
+        import numpy as np
+
+        from ..numeric import conv2d, pad4, windows
+        x = xs[0]
+        dz = self.fused_grad(self.pre(x, w), y, dy) if self.activation else dy
+        ph, pw = self.padding
+        # the adjoint of a transposed conv is a conv with the same weight, stride and padding
+        dx = conv2d(dz, w["weight"], None, self.stride, (ph, ph, pw, pw), self.dilation,
+                    self.groups)[:, :, :x.shape[2], :x.shape[3]]
+        win = windows(pad4(dz, ph, ph, pw, pw), self.kernel, self.stride, self.dilation,
+                      x.shape[2:])  # N, Cout, H, W, kh, kw
+        c_group, o_group = x.shape[1] // self.groups, self.filters // self.groups
+        dw = np.empty(w["weight"].shape, dtype=x.dtype)
+        for g in range(self.groups):
+            dw[g * c_group:(g + 1) * c_group] = np.einsum(
+                "nihw,nohwab->ioab", x[:, g * c_group:(g + 1) * c_group],
+                win[:, g * o_group:(g + 1) * o_group], optimize=True)
+        grads = {"weight": dw}
+        if self.bias:
+            grads["bias"] = dz.sum(axis=(0, 2, 3))
+        return [dx], grads
+
 
 @register
 @dataclass(frozen=True)
@@ -105,3 +143,51 @@ class Local(Layer):
 
     def advice(self, x: Shape) -> list[str]:
         return tiling_warnings(x, self.kernel, self.stride, self.padding)
+
+    def weight_shapes(self, x: Shape) -> dict:
+        y = self.shape(x)
+        shapes = {"weight": (y.h, y.w, self.filters, x.c, *self.kernel)}  # one set per position
+        if self.bias:
+            shapes["bias"] = (self.filters, y.h, y.w)
+        return shapes
+
+    def columns(self, x):
+        from ..numeric import pad4, starts, windows
+        pads = self.padding if self.padding != "same" else (0, 0, 0, 0)
+        xp = pad4(x, *pads)
+        out = (starts(xp.shape[2], self.kernel[0], self.stride[0]),
+               starts(xp.shape[3], self.kernel[1], self.stride[1]))
+        win = windows(xp, self.kernel, self.stride, (1, 1), out)  # N, C, OH, OW, kh, kw
+        return win.transpose(0, 2, 3, 1, 4, 5).reshape(x.shape[0], *out, -1), pads, xp.shape
+
+    def pre(self, x, w):
+        import numpy as np
+        cols, _, _ = self.columns(x)
+        weight = w["weight"].reshape(*w["weight"].shape[:3], -1)
+        z = np.einsum("nijc,ijkc->nkij", cols, weight, optimize=True)
+        return z + w["bias"][None] if self.bias else z
+
+    def forward(self, xs, w):
+        return self.fused(self.pre(xs[0], w))
+
+    def backward(self, xs, w, y, dy):
+        import numpy as np
+        x = xs[0]
+        dz = self.fused_grad(self.pre(x, w), y, dy) if self.activation else dy
+        cols, pads, padded = self.columns(x)
+        weight = w["weight"].reshape(*w["weight"].shape[:3], -1)
+        grads = {"weight": np.einsum("nkij,nijc->ijkc", dz, cols,
+                                     optimize=True).reshape(w["weight"].shape)}
+        if self.bias:
+            grads["bias"] = dz.sum(axis=0)
+        dcols = np.einsum("nkij,ijkc->nijc", dz, weight, optimize=True)
+        dcols = dcols.reshape(*dcols.shape[:3], x.shape[1], *self.kernel)
+        grad = np.zeros(padded, dtype=x.dtype)
+        oh, ow = dz.shape[2:]
+        for a in range(self.kernel[0]):  # col2im: a loop over kernel taps only
+            for b in range(self.kernel[1]):
+                grad[:, :, a:a + (oh - 1) * self.stride[0] + 1:self.stride[0],
+                     b:b + (ow - 1) * self.stride[1] + 1:self.stride[1]] += \
+                    dcols[..., a, b].transpose(0, 3, 1, 2)
+        top, _, left, _ = pads
+        return [grad[:, :, top:top + x.shape[2], left:left + x.shape[3]]], grads

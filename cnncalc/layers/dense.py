@@ -47,6 +47,26 @@ class FC(Layer):
     def notes(self, x: Shape, y: Shape) -> list[str]:
         return flatten_note(x)
 
+    def weight_shapes(self, x: Shape) -> dict:
+        shapes = {"weight": (self.units, x.size)}  # PyTorch Linear: [out, in]
+        if self.bias:
+            shapes["bias"] = (self.units,)
+        return shapes
+
+    def forward(self, xs, w):
+        x = xs[0].reshape(xs[0].shape[0], -1)  # C,H,W order, as torch.flatten
+        z = x @ w["weight"].T + (w["bias"] if self.bias else 0)
+        return self.fused(z).reshape(x.shape[0], self.units, 1, 1)
+
+    def backward(self, xs, w, y, dy):
+        x = xs[0].reshape(xs[0].shape[0], -1)
+        z = x @ w["weight"].T + (w["bias"] if self.bias else 0)
+        dz = self.fused_grad(z, y.reshape(z.shape), dy.reshape(z.shape))
+        grads = {"weight": dz.T @ x}
+        if self.bias:
+            grads["bias"] = dz.sum(axis=0)
+        return [(dz @ w["weight"]).reshape(xs[0].shape)], grads
+
 
 @register
 @dataclass(frozen=True)
@@ -57,6 +77,12 @@ class Flatten(Layer):
 
     def shape(self, x: Shape) -> Shape:
         return Shape(1, 1, x.size)
+
+    def forward(self, xs, w):
+        return xs[0].reshape(xs[0].shape[0], -1, 1, 1)  # a view
+
+    def backward(self, xs, w, y, dy):
+        return [dy.reshape(xs[0].shape)], {}
 
 
 @register
@@ -82,3 +108,17 @@ class RBF(Layer):
 
     def notes(self, x: Shape, y: Shape) -> list[str]:
         return flatten_note(x)
+
+    def weight_shapes(self, x: Shape) -> dict:
+        return {"weight": (self.units, x.size)}  # one prototype per unit
+
+    def forward(self, xs, w):
+        x = xs[0].reshape(xs[0].shape[0], -1)
+        d = x[:, None, :] - w["weight"][None]  # N, units, in
+        return (d * d).sum(axis=2).reshape(x.shape[0], self.units, 1, 1)
+
+    def backward(self, xs, w, y, dy):
+        x = xs[0].reshape(xs[0].shape[0], -1)
+        d = x[:, None, :] - w["weight"][None]
+        g = 2 * dy.reshape(x.shape[0], self.units, 1) * d
+        return [g.sum(axis=1).reshape(xs[0].shape)], {}  # the prototypes are fixed

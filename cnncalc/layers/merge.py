@@ -34,6 +34,15 @@ class Add(Merge):
     summary = "elementwise sum of inputs of one shape (residual connections)"
     example = "- {type: add, inputs: [conv2, shortcut]}"
 
+    def forward(self, xs, w):
+        total = xs[0].copy()
+        for x in xs[1:]:
+            total += x
+        return total
+
+    def backward(self, xs, w, y, dy):
+        return [dy for _ in xs], {}
+
     def infer(self, inputs):
         if len(set(inputs)) != 1:
             raise SettingError(f"add needs inputs of one shape, got {_shapes(inputs)}",
@@ -47,6 +56,23 @@ class Multiply(Merge):
     type_name = "multiply"
     summary = "elementwise product; a 1x1xC input scales every position (squeeze-excitation)"
     example = "- {type: multiply, inputs: [features, gate]}"
+
+    def forward(self, xs, w):
+        total = xs[0]
+        for x in xs[1:]:
+            total = total * x  # 1x1xC gates broadcast
+        return total
+
+    def backward(self, xs, w, y, dy):
+        grads = []
+        for i, x in enumerate(xs):
+            others = dy
+            for j, other in enumerate(xs):
+                if j != i:
+                    others = others * other
+            grads.append(others.sum(axis=(2, 3), keepdims=True) if others.shape != x.shape
+                         else others)
+        return grads, {}
 
     def infer(self, inputs):
         full = max(inputs, key=lambda s: s.h * s.w)
@@ -72,3 +98,12 @@ class Concat(Merge):
 
     def cost(self, inputs, out):
         return Counts()  # a copy, no arithmetic
+
+    def forward(self, xs, w):
+        import numpy as np
+        return np.concatenate(xs, axis=1)
+
+    def backward(self, xs, w, y, dy):
+        import numpy as np
+        edges = np.cumsum([x.shape[1] for x in xs])[:-1]
+        return list(np.split(dy, edges, axis=1)), {}

@@ -24,6 +24,24 @@ class BatchNorm(Layer):
                       non_trainable=2 * x.c,  # running mean and variance per channel
                       flops=BATCHNORM_FLOPS * y.size)  # scale and shift each element
 
+    def weight_shapes(self, x: Shape) -> dict:
+        return {name: (x.c,) for name in ("weight", "bias", "running_mean", "running_var")}
+
+    def scale(self, w):
+        import numpy as np
+        return (w["weight"] / np.sqrt(w["running_var"] + self.eps))[None, :, None, None]
+
+    def forward(self, xs, w):  # inference: the running statistics
+        return (xs[0] - w["running_mean"][None, :, None, None]) * self.scale(w) + \
+            w["bias"][None, :, None, None]
+
+    def backward(self, xs, w, y, dy):
+        import numpy as np
+        normal = (xs[0] - w["running_mean"][None, :, None, None]) / \
+            np.sqrt(w["running_var"] + self.eps)[None, :, None, None]
+        return [dy * self.scale(w)], {"weight": (dy * normal).sum(axis=(0, 2, 3)),
+                                      "bias": dy.sum(axis=(0, 2, 3))}
+
 
 @register
 @dataclass(frozen=True)
@@ -43,6 +61,28 @@ class LRN(Layer):
     def describe(self) -> str:
         return f"n={self.size}"
 
+    def window_sum(self, a, before: int, after: int):
+        """Sum over channels c - before .. c + after of `a`, for every c."""
+        import numpy as np
+        padded = np.pad(a, ((0, 0), (before, after), (0, 0), (0, 0)))
+        total = np.cumsum(padded, axis=1)
+        total = np.concatenate([np.zeros_like(total[:, :1]), total], axis=1)
+        return total[:, before + after + 1:] - total[:, :-(before + after + 1)]
+
+    def forward(self, xs, w):  # PyTorch's LocalResponseNorm
+        x = xs[0]
+        d = self.k + self.alpha / self.size * self.window_sum(x * x, self.size // 2,
+                                                              (self.size - 1) // 2)
+        return (x / d ** self.beta).astype(x.dtype)
+
+    def backward(self, xs, w, y, dy):
+        x = xs[0]
+        d = self.k + self.alpha / self.size * self.window_sum(x * x, self.size // 2,
+                                                              (self.size - 1) // 2)
+        t = dy * x * d ** (-self.beta - 1)
+        back = self.window_sum(t, (self.size - 1) // 2, self.size // 2)  # the mirrored window
+        return [dy * d ** -self.beta - 2 * self.beta * self.alpha / self.size * x * back], {}
+
 
 @register
 @dataclass(frozen=True)
@@ -55,3 +95,9 @@ class Dropout(Layer):
 
     def describe(self) -> str:
         return f"rate {self.rate:g}"
+
+    def forward(self, xs, w):  # inference: the identity
+        return xs[0]
+
+    def backward(self, xs, w, y, dy):
+        return [dy], {}

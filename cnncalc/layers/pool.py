@@ -89,6 +89,28 @@ class Pool(Layer):
         kernel, stride, padding = self.window(x)
         return tiling_warnings(x, kernel, stride, padding)
 
+    def geometry(self, x_shape):
+        """kernel, stride, (top, bottom, left, right) on an NCHW array shape."""
+        from ..shapes import Shape, same_padding
+        kernel, stride, padding = self.window(Shape(x_shape[2], x_shape[3], x_shape[1]))
+        if padding == "same":
+            padding = (*same_padding(x_shape[2], kernel[0], stride[0]),
+                       *same_padding(x_shape[3], kernel[1], stride[1]))
+        return kernel, stride, padding
+
+    def forward(self, xs, w):
+        from ..numeric import adaptive_pool, pool2d
+        if self.output is not None:
+            return adaptive_pool(xs[0], self.mode, self.output)
+        return pool2d(xs[0], self.mode, *self.geometry(xs[0].shape), self.ceil_mode)
+
+    def backward(self, xs, w, y, dy):
+        from ..numeric import adaptive_pool, pool2d_grad
+        if self.output is not None:
+            return [adaptive_pool(xs[0], self.mode, self.output, grad=dy, y=y)], {}
+        return [pool2d_grad(xs[0], y, dy, self.mode, *self.geometry(xs[0].shape),
+                            self.ceil_mode)], {}
+
 
 def adaptive_bins(size: int, out: int) -> list[int]:
     """PyTorch's adaptive pooling: bin i spans floor(i*size/out) to ceil((i+1)*size/out)."""
@@ -130,3 +152,29 @@ class Subsample(Layer):
 
     def advice(self, x: Shape) -> list[str]:
         return tiling_warnings(x, self.kernel, self.stride or self.kernel, self.padding)
+
+    def weight_shapes(self, x: Shape) -> dict:
+        return {"weight": (x.c,), "bias": (x.c,)}  # one coefficient and one bias per map
+
+    def window_sum(self, x):
+        from ..numeric import pool2d
+        taps = self.kernel[0] * self.kernel[1]
+        padding = self.padding if self.padding != "same" else (0, 0, 0, 0)
+        return pool2d(x, "avg", self.kernel, self.stride or self.kernel, padding, False) * taps
+
+    def forward(self, xs, w):
+        z = self.window_sum(xs[0]) * w["weight"][None, :, None, None] + \
+            w["bias"][None, :, None, None]
+        return self.fused(z)
+
+    def backward(self, xs, w, y, dy):
+        from ..numeric import pool2d_grad
+        s = self.window_sum(xs[0])
+        z = s * w["weight"][None, :, None, None] + w["bias"][None, :, None, None]
+        dz = self.fused_grad(z, y, dy)
+        taps = self.kernel[0] * self.kernel[1]
+        padding = self.padding if self.padding != "same" else (0, 0, 0, 0)
+        ds = dz * w["weight"][None, :, None, None] * taps  # the window sum spreads evenly
+        dx = pool2d_grad(xs[0], None, ds, "avg", self.kernel, self.stride or self.kernel,
+                         padding, False)
+        return [dx], {"weight": (dz * s).sum(axis=(0, 2, 3)), "bias": dz.sum(axis=(0, 2, 3))}

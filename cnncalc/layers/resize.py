@@ -31,6 +31,32 @@ class Upsample(Layer):
     def describe(self) -> str:
         return f"x{pair_text(self.scale)} {self.mode}"
 
+    def matrices(self, h: int, w: int, dtype):
+        """Interpolation matrices A_h, A_w with y = A_h x A_w^T (PyTorch, align_corners=False)."""
+        import numpy as np
+
+        def along(size, scale):
+            out = np.zeros((size * scale, size), dtype=dtype)
+            if self.mode == "nearest":
+                out[np.arange(size * scale), np.arange(size * scale) // scale] = 1
+                return out
+            src = np.maximum((np.arange(size * scale) + 0.5) / scale - 0.5, 0)
+            low = np.minimum(np.floor(src).astype(int), size - 1)
+            high = np.minimum(low + 1, size - 1)
+            frac = src - low
+            np.add.at(out, (np.arange(size * scale), low), 1 - frac)
+            np.add.at(out, (np.arange(size * scale), high), frac)
+            return out
+        return along(h, self.scale[0]), along(w, self.scale[1])
+
+    def forward(self, xs, w):
+        a_h, a_w = self.matrices(xs[0].shape[2], xs[0].shape[3], xs[0].dtype)
+        return a_h @ xs[0] @ a_w.T
+
+    def backward(self, xs, w, y, dy):
+        a_h, a_w = self.matrices(xs[0].shape[2], xs[0].shape[3], dy.dtype)
+        return [a_h.T @ dy @ a_w], {}
+
 
 @register
 @dataclass(frozen=True)
@@ -52,6 +78,15 @@ class ZeroPad(Layer):
 
     def describe(self) -> str:
         return padding_text(self.padding)
+
+    def forward(self, xs, w):
+        from ..numeric import pad4
+        return pad4(xs[0], *self.padding)
+
+    def backward(self, xs, w, y, dy):
+        top, _, left, _ = self.padding
+        h, wd = xs[0].shape[2:]
+        return [dy[:, :, top:top + h, left:left + wd]], {}
 
 
 @register
@@ -104,6 +139,24 @@ class Crop(Layer):
 
     def warnings(self, inputs):
         return []
+
+    def cut(self, xs):
+        from ..shapes import Shape
+        x = xs[0].shape
+        target = (xs[1].shape[2], xs[1].shape[3]) if len(xs) == 2 else self.size
+        return self.borders(Shape(x[2], x[3], x[1]), target)
+
+    def forward(self, xs, w):
+        top, bottom, left, right = self.cut(xs)
+        h, wd = xs[0].shape[2:]
+        return xs[0][:, :, top:h - bottom, left:wd - right]
+
+    def backward(self, xs, w, y, dy):
+        import numpy as np
+
+        from ..numeric import pad4
+        grads = [pad4(dy, *self.cut(xs))]
+        return grads + [np.zeros_like(x) for x in xs[1:]], {}
 
     def describe(self) -> str:
         if self.amount is not None:
