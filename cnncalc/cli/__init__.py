@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from . import check, memory_cmd, summary, tools  # noqa: F401  (each registers its commands)
+from . import check, memory_cmd, run_cmd, summary, tools  # noqa: F401  (each registers commands)
 from .common import app
 
 __all__ = ["app", "main"]

@@ -23,6 +23,8 @@ def validate(
                                         "e.g. 1G"),
     max_memory: str | None = typer.Option(None, "--max-memory", help="fail above this much "
                                           "memory (the spec's budget batch, dtype and mode)"),
+    forward: bool = typer.Option(False, "--forward", help="also run one NumPy forward pass "
+                                 "and compare every layer's real shape with the prediction"),
 ):
     """Check specs: exit 0 if all are valid, 1 if a network is inconsistent or over budget,
     2 if a file cannot be read."""
@@ -40,7 +42,7 @@ def validate(
         }
     except CnnCalcError as exc:
         fail(exc)
-    results = [check_one(spec, skipped, limits, Budget) for spec in specs]
+    results = [check_one(spec, skipped, limits, Budget, forward) for spec in specs]
     worst = EXIT_OK
     for result in results:
         problems = result["problems"]
@@ -54,7 +56,7 @@ def validate(
     raise typer.Exit(worst)
 
 
-def check_one(spec: str, skipped, limits: dict, Budget) -> dict:
+def check_one(spec: str, skipped, limits: dict, Budget, forward: bool = False) -> dict:
     """Every problem of one spec: parse errors, or shape errors, or lints and budgets."""
     from .. import budget, lint
     from ..analysis import analyze
@@ -66,7 +68,24 @@ def check_one(spec: str, skipped, limits: dict, Budget) -> dict:
     problems = lint.check(network, report, skipped | network.lint_ignore)
     plan = (network.budget or Budget()).merged(**limits)
     problems += budget.check(plan, network, report)
+    if forward and not any(p.severity == "error" for p in problems):
+        problems += run_forward(network, report)
     return {"spec": spec, "problems": problems, "report": report}
+
+
+def run_forward(network, report) -> list[Diagnostic]:
+    """One NumPy pass at batch 1: the first layer whose real shape differs is an error."""
+    from .run_cmd import execute
+    try:
+        result, _ = execute(network, report, 1, 0, None, None, False, show_progress=False)
+    except CnnCalcError as exc:
+        return [exc.diagnostic]
+    for node, step in zip(network.nodes, result.steps):
+        if step.real != step.predicted:
+            real, predicted = ("x".join(map(str, s)) for s in (step.real, step.predicted))
+            return [Diagnostic(node.span, f"the forward pass gives {real}, the prediction is "
+                               f"{predicted}", layer=node.name, exit_code=EXIT_INCONSISTENT)]
+    return []
 
 
 def render(results: list[dict], format: str) -> str:
