@@ -48,11 +48,12 @@ def conv2d(x, w, b, stride, pads, dilation, groups):
     k_group = k_out // groups
     y = np.empty((n, k_out, out[0], out[1]), dtype=x.dtype)
     for g in range(groups):
-        cols = win[:, g * c_group:(g + 1) * c_group]  # N, Cg, OH, OW, kh, kw
-        cols = cols.transpose(0, 2, 3, 1, 4, 5).reshape(n * out[0] * out[1], -1)  # im2col
-        wg = w[g * k_group:(g + 1) * k_group].reshape(k_group, -1)
-        y[:, g * k_group:(g + 1) * k_group] = (cols @ wg.T).reshape(
-            n, out[0], out[1], k_group).transpose(0, 3, 1, 2)
+        # im2col: X_col is (Cg x kh x kw) rows by (N x OH x OW) columns, as in the notes
+        cols = win[:, g * c_group:(g + 1) * c_group].transpose(1, 4, 5, 0, 2, 3)
+        cols = cols.reshape(c_group * kh * kw, -1)
+        wg = w[g * k_group:(g + 1) * k_group].reshape(k_group, -1)  # W_row
+        y[:, g * k_group:(g + 1) * k_group] = (wg @ cols).reshape(
+            k_group, n, out[0], out[1]).transpose(1, 0, 2, 3)
     if b is not None:
         y += b.reshape(1, -1, 1, 1)
     return y
@@ -66,12 +67,11 @@ def conv_weight_grad(x, dy, w_shape, stride, pads, dilation, groups):
     win = windows(xp, (kh, kw), stride, dilation, out)
     k_group = k_out // groups
     dw = np.empty(w_shape, dtype=dy.dtype)
-    n = x.shape[0]
     for g in range(groups):
-        cols = win[:, g * c_group:(g + 1) * c_group].transpose(0, 2, 3, 1, 4, 5)
-        cols = cols.reshape(n * out[0] * out[1], -1)
-        d = dy[:, g * k_group:(g + 1) * k_group].transpose(0, 2, 3, 1).reshape(-1, k_group)
-        dw[g * k_group:(g + 1) * k_group] = (d.T @ cols).reshape(k_group, c_group, kh, kw)
+        cols = win[:, g * c_group:(g + 1) * c_group].transpose(1, 4, 5, 0, 2, 3)
+        cols = cols.reshape(c_group * kh * kw, -1)
+        d = dy[:, g * k_group:(g + 1) * k_group].transpose(1, 0, 2, 3).reshape(k_group, -1)
+        dw[g * k_group:(g + 1) * k_group] = (d @ cols.T).reshape(k_group, c_group, kh, kw)
     return dw
 
 
