@@ -121,6 +121,7 @@ def run(network: Network, report: Report, x: np.ndarray, weights: dict,
         inplace = (layer.type_name in INPLACE and len(node.inputs) == 1
                    and read_by[node.inputs[0]] == [i])
         y = layer.forward(xs, layer_weights[i])
+        inplace = inplace and y.shape == xs[0].shape
         if inplace:
             if y is not xs[0]:
                 np.copyto(xs[0], y)  # the result lives in the input's buffer

@@ -243,3 +243,14 @@ def test_run_and_validate_forward_refuse_astronomical_sizes_up_front(tmp_path):
 def test_validate_forward_passes_for_small_specs():
     result = runner.invoke(app, ["validate", "--forward", "lenet5", "keras_mnist", "alexnet"])
     assert result.exit_code == 0, result.stdout
+
+
+def test_validate_forward_names_the_first_mismatch(monkeypatch):
+    """A kernel that disagreed with its shape rule would be caught, with both shapes."""
+    from cnncalc.layers.activation import Relu
+    monkeypatch.setattr(Relu, "forward", lambda self, xs, w: xs[0][:, :, 1:, :])
+    text = "input: [8, 8, 3]\nlayers:\n  - {type: conv, filters: 4, kernel: 1}\n  - relu\n"
+    result = runner.invoke(app, ["validate", "--forward", "-"], input=text)
+    assert result.exit_code == 1
+    assert result.stdout.startswith("<stdin>:4:5: error: layer 'relu1': the forward pass gives "
+                                    "7x8x4, the prediction is 8x8x4")
