@@ -156,11 +156,19 @@ class Subsample(Layer):
     def weight_shapes(self, x: Shape) -> dict:
         return {"weight": (x.c,), "bias": (x.c,)}  # one coefficient and one bias per map
 
+    def pads(self, x_shape) -> tuple:
+        if self.padding != "same":
+            return self.padding
+        from ..shapes import same_padding
+        stride = self.stride or self.kernel
+        return (*same_padding(x_shape[2], self.kernel[0], stride[0]),
+                *same_padding(x_shape[3], self.kernel[1], stride[1]))
+
     def window_sum(self, x):
         from ..numeric import pool2d
         taps = self.kernel[0] * self.kernel[1]
-        padding = self.padding if self.padding != "same" else (0, 0, 0, 0)
-        return pool2d(x, "avg", self.kernel, self.stride or self.kernel, padding, False) * taps
+        return pool2d(x, "avg", self.kernel, self.stride or self.kernel, self.pads(x.shape),
+                      False) * taps
 
     def forward(self, xs, w):
         z = self.window_sum(xs[0]) * w["weight"][None, :, None, None] + \
@@ -173,8 +181,7 @@ class Subsample(Layer):
         z = s * w["weight"][None, :, None, None] + w["bias"][None, :, None, None]
         dz = self.fused_grad(z, y, dy)
         taps = self.kernel[0] * self.kernel[1]
-        padding = self.padding if self.padding != "same" else (0, 0, 0, 0)
         ds = dz * w["weight"][None, :, None, None] * taps  # the window sum spreads evenly
         dx = pool2d_grad(xs[0], None, ds, "avg", self.kernel, self.stride or self.kernel,
-                         padding, False)
+                         self.pads(xs[0].shape), False)
         return [dx], {"weight": (dz * s).sum(axis=(0, 2, 3)), "bias": dz.sum(axis=(0, 2, 3))}
