@@ -58,3 +58,14 @@ def test_every_layer_class_example_builds(name):
     values = {} if isinstance(item, str) else item
     layer = REGISTRY[name].from_settings(values, ("type", "name", "inputs"))
     assert layer.type_name == name
+
+
+def test_every_package_is_installed():
+    """pyproject.toml lists packages explicitly (specs/ is mapped into cnncalc.specs): a new
+    subpackage must be listed, or `pip install .` would leave it out."""
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+                 ["packages"])
+    found = {"cnncalc"} | {"cnncalc." + p.parent.name
+                           for p in (ROOT / "cnncalc").glob("*/__init__.py")}
+    assert found | {"cnncalc.specs"} == listed
