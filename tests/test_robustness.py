@@ -29,7 +29,7 @@ def corpus():
         yield pytest.param(path, int(code), where, message, id=path.stem)
 
 
-@pytest.mark.parametrize("path, code, where, message", corpus())
+@pytest.mark.parametrize("path, code, where, message", list(corpus()))
 def test_corpus(path, code, where, message):
     result = runner.invoke(app, ["validate", str(path)])
     assert result.exit_code == code, result.output
