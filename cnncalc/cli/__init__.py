@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import typer
 
-from . import check, memory_cmd, run_cmd, summary, tools  # noqa: F401  (each registers commands)
+# each module registers its commands; this order is the order of `cnncalc --help`
+from . import summary  # noqa: F401, I001  summarize, convert, explain
+from . import check  # noqa: F401  validate
+from . import memory_cmd  # noqa: F401  memory
+from . import run_cmd  # noqa: F401  run
+from . import tools  # noqa: F401  layers, schema, zoo, init, compare, graph
 from .common import app
 
 __all__ = ["app", "main"]
