@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 # each module registers its commands; this order is the order of `cnncalc --help`
-from . import summary  # noqa: F401, I001  summarize, convert, explain
+from . import summary  # noqa: F401  summarize, convert, explain
 from . import check  # noqa: F401  validate
 from . import memory_cmd  # noqa: F401  memory
 from . import run_cmd  # noqa: F401  run
