@@ -70,25 +70,17 @@ def memory(
 
 def memory_sweep(reports, shapes, format: str) -> str:
     """One row of memory totals per input size."""
-    rows = [{"input": s.as_list(), **r.figures()} for r, s in zip(reports, shapes)]
-    if format == "json":
-        import json
-        return json.dumps({"name": reports[0].name, "sweep": rows}, indent=2) + "\n"
     from ..memory import binary
-    keys = ("forward_bytes", "peak_inference_bytes", "training_bytes")
-    header = ["input", "activations", "peak inference", "training"]
-    body = [["x".join(map(str, r["input"])), *(binary(r[k]) for k in keys)] for r in rows]
-    if format == "csv":
-        return "input," + ",".join(keys) + "\n" + "".join(
-            f"{b[0]}," + ",".join(str(r[k]) for k in keys) + "\n" for b, r in zip(body, rows))
-    if format == "markdown":
-        lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-        return "\n".join(lines + ["| " + " | ".join(b) + " |" for b in body]) + "\n"
-    widths = [max(len(h), *(len(b[i]) for b in body)) for i, h in enumerate(header)]
-    lines = ["  ".join(h.rjust(w) for h, w in zip(header, widths))]
-    lines += ["  ".join(c.rjust(w) for c, w in zip(b, widths)) for b in body]
-    return (f"{reports[0].name}: memory by input size (batch {reports[0].batch}, "
-            f"{reports[0].dtype})\n" + "\n".join(lines) + "\n")
+    from ..render.formats import sweep
+    rows = [{"input": s.as_list(), **r.figures()} for r, s in zip(reports, shapes)]
+    columns = [("input", "input", lambda v: "x".join(map(str, v))),
+               ("activations", "forward_bytes", binary),
+               ("peak inference", "peak_inference_bytes", binary),
+               ("training", "training_bytes", binary)]
+    first = reports[0]
+    texts = sweep(first.name, f"memory by input size (batch {first.batch}, {first.dtype})",
+                  rows, columns)
+    return texts.get(format, texts["table"])
 
 
 def parse_batches(text: str) -> list[int]:

@@ -80,31 +80,20 @@ def summarize(
 def sweep_text(network, shapes, format: str) -> str:
     """One row of totals per input size."""
     from ..analysis import analyze
+    from ..render.formats import sweep
     rows = []
     for shape in shapes:
         network.input_shape = shape
         report = analyze(network)
         rows.append({"input": shape.as_list(), "output_shape": report.output_shape.as_list(),
                      **report.totals.as_dict()})
-    if format == "json":
-        import json
-        return json.dumps({"name": network.name, "sweep": rows}, indent=2) + "\n"
-    keys = ("params", "macs", "flops", "activations")
-    header = ["input", "output", *keys]
-    body = [[ "x".join(map(str, r["input"])), "x".join(map(str, r["output_shape"])),
-             *(f"{r[k]:,}" for k in keys)] for r in rows]
-    if format == "csv":
-        lines = [",".join(header)] + [",".join([b[0], b[1], *(str(r[k]) for k in keys)])
-                                      for b, r in zip(body, rows)]
-        return "\n".join(lines) + "\n"
-    widths = [max(len(h), *(len(b[i]) for b in body)) for i, h in enumerate(header)]
-    if format == "markdown":
-        lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-        lines += ["| " + " | ".join(b) + " |" for b in body]
-        return "\n".join(lines) + "\n"
-    lines = ["  ".join(h.rjust(w) for h, w in zip(header, widths))]
-    lines += ["  ".join(c.rjust(w) for c, w in zip(b, widths)) for b in body]
-    return f"{network.name}: totals by input size\n" + "\n".join(lines) + "\n"
+    shape_text = "x".join
+    columns = [("input", "input", lambda v: shape_text(map(str, v))),
+               ("output", "output_shape", lambda v: shape_text(map(str, v))),
+               *((key, key, lambda v: f"{v:,}") for key in ("params", "macs", "flops",
+                                                           "activations"))]
+    texts = sweep(network.name, "totals by input size", rows, columns)
+    return texts.get(format, texts["table"])
 
 
 def converted(spec: str, input: str | None, args: dict):

@@ -87,3 +87,24 @@ def memory_rows(report, format: str) -> str:
     lines += ["", "| total | bytes | readable |", "|---|---:|---:|"]
     lines += [f"| {key} | {value:,} | {binary(value)} |" for key, value in totals]
     return "\n".join(lines) + "\n"
+
+
+def sweep(name: str, title: str, rows: list[dict], columns: list[tuple]) -> dict:
+    """One row per input size, in every format: `columns` is (header, key, show) with `show`
+    turning the exact value into its display text. Returns {format: text}."""
+    import json
+    header = [h for h, _, _ in columns]
+    body = [[show(row[key]) for _, key, show in columns] for row in rows]
+    exact = [[str(row[key]) if not isinstance(row[key], list) else show(row[key])
+              for _, key, show in columns] for row in rows]
+    widths = [max(len(h), *(len(b[i]) for b in body)) for i, h in enumerate(header)]
+    return {
+        "json": json.dumps({"name": name, "sweep": rows}, indent=2) + "\n",
+        "csv": "\n".join(",".join(line) for line in [[k for _, k, _ in columns], *exact]) + "\n",
+        "markdown": "\n".join(["| " + " | ".join(header) + " |",
+                               "|" + "|".join("---" for _ in header) + "|",
+                               *("| " + " | ".join(b) + " |" for b in body)]) + "\n",
+        "table": f"{name}: {title}\n" + "\n".join(
+            "  ".join(c.rjust(w) for c, w in zip(line, widths)) for line in [header, *body])
+        + "\n",
+    }
