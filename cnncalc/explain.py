@@ -5,7 +5,7 @@ from __future__ import annotations
 from .memory import DTYPES, binary
 from .nodes import Network
 from .report import Report, Row
-from .shapes import same_padding
+from .shapes import resolve_padding
 
 
 def _n(value) -> str:
@@ -19,12 +19,10 @@ def _axes(layer, x) -> list[tuple[str, int, int, int, int, int, int]]:
     else:
         kernel, stride, padding = layer.kernel, layer.stride or layer.kernel, layer.padding
     dilation = getattr(layer, "dilation", (1, 1))
+    pads = resolve_padding(padding, x.h, x.w, kernel, stride, dilation)
     out = []
     for a, (axis, size) in enumerate((("height", x.h), ("width", x.w))):
-        if padding == "same":
-            before, after = same_padding(size, kernel[a], stride[a], dilation[a])
-        else:
-            before, after = padding[2 * a], padding[2 * a + 1]
+        before, after = pads[2 * a], pads[2 * a + 1]
         out.append((axis, size, kernel[a], stride[a], before, after, dilation[a]))
     return out
 

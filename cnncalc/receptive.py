@@ -16,7 +16,7 @@ from fractions import Fraction
 
 from .nodes import INPUT, Network
 from .report import Report
-from .shapes import same_padding
+from .shapes import resolve_padding
 
 
 @dataclass(frozen=True)
@@ -39,11 +39,8 @@ def window(layer, x):
         else:
             kernel, stride, padding = layer.kernel, layer.stride or layer.kernel, layer.padding
         dilation = getattr(layer, "dilation", (1, 1))
-        if padding == "same":
-            before = (same_padding(x.h, kernel[0], stride[0], dilation[0])[0],
-                      same_padding(x.w, kernel[1], stride[1], dilation[1])[0])
-        else:
-            before = (padding[0], padding[2])
+        pads = resolve_padding(padding, x.h, x.w, kernel, stride, dilation)
+        before = (pads[0], pads[2])
         return [(kernel[a], stride[a], before[a], dilation[a]) for a in (0, 1)]
     if t in ("fc", "flatten", "rbf"):  # every unit sees the whole input
         return [(x.h, x.h, 0, 1), (x.w, x.w, 0, 1)]

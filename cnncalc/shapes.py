@@ -56,6 +56,15 @@ def same_padding(size: int, kernel: int, stride: int, dilation: int = 1) -> tupl
     return total // 2, total - total // 2
 
 
+def resolve_padding(padding, h: int, w: int, kernel, stride,
+                    dilation=(1, 1)) -> tuple[int, int, int, int]:
+    """(top, bottom, left, right): 'same' worked out for an h x w input, else as given."""
+    if padding != "same":
+        return padding
+    return (*same_padding(h, kernel[0], stride[0], dilation[0]),
+            *same_padding(w, kernel[1], stride[1], dilation[1]))
+
+
 def slide(size: int, kernel: int, stride: int, pad_before: int, pad_after: int,
           dilation: int = 1, ceil_mode: bool = False, axis: str = "height") -> Window:
     """Output size floor((W + P_total - D(F-1) - 1)/S) + 1, with PyTorch's ceil_mode rule.
@@ -99,11 +108,7 @@ def tiling_advice(size: int, kernel: int, stride: int, pad_total: int, dilation:
 def slide2d(x: Shape, kernel, stride, padding, dilation=(1, 1),
             ceil_mode: bool = False) -> tuple[Window, Window]:
     """Slide a window over both axes; padding is 'same' or (top, bottom, left, right)."""
-    if padding == "same":
-        top, bottom = same_padding(x.h, kernel[0], stride[0], dilation[0])
-        left, right = same_padding(x.w, kernel[1], stride[1], dilation[1])
-    else:
-        top, bottom, left, right = padding
+    top, bottom, left, right = resolve_padding(padding, x.h, x.w, kernel, stride, dilation)
     return (slide(x.h, kernel[0], stride[0], top, bottom, dilation[0], ceil_mode, "height"),
             slide(x.w, kernel[1], stride[1], left, right, dilation[1], ceil_mode, "width"))
 

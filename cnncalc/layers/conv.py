@@ -102,12 +102,9 @@ class Conv(Layer):
         return shapes
 
     def pads(self, x_shape) -> tuple:
-        if self.padding != "same":
-            return self.padding
-        from ..shapes import same_padding
-        top, bottom = same_padding(x_shape[2], self.kernel[0], self.stride[0], self.dilation[0])
-        left, right = same_padding(x_shape[3], self.kernel[1], self.stride[1], self.dilation[1])
-        return top, bottom, left, right
+        from ..shapes import resolve_padding
+        return resolve_padding(self.padding, x_shape[2], x_shape[3], self.kernel, self.stride,
+                               self.dilation)
 
     def mask(self, weight):
         """A connection table as a 0/1 mask over the dense [out, in, kh, kw] weight."""

@@ -91,12 +91,9 @@ class Pool(Layer):
 
     def geometry(self, x_shape):
         """kernel, stride, (top, bottom, left, right) on an NCHW array shape."""
-        from ..shapes import Shape, same_padding
+        from ..shapes import Shape, resolve_padding
         kernel, stride, padding = self.window(Shape(x_shape[2], x_shape[3], x_shape[1]))
-        if padding == "same":
-            padding = (*same_padding(x_shape[2], kernel[0], stride[0]),
-                       *same_padding(x_shape[3], kernel[1], stride[1]))
-        return kernel, stride, padding
+        return kernel, stride, resolve_padding(padding, x_shape[2], x_shape[3], kernel, stride)
 
     def forward(self, xs, w):
         from ..numeric import adaptive_pool, pool2d
@@ -157,12 +154,9 @@ class Subsample(Layer):
         return {"weight": (x.c,), "bias": (x.c,)}  # one coefficient and one bias per map
 
     def pads(self, x_shape) -> tuple:
-        if self.padding != "same":
-            return self.padding
-        from ..shapes import same_padding
-        stride = self.stride or self.kernel
-        return (*same_padding(x_shape[2], self.kernel[0], stride[0]),
-                *same_padding(x_shape[3], self.kernel[1], stride[1]))
+        from ..shapes import resolve_padding
+        return resolve_padding(self.padding, x_shape[2], x_shape[3], self.kernel,
+                               self.stride or self.kernel)
 
     def window_sum(self, x):
         from ..numeric import pool2d
