@@ -8,9 +8,9 @@ import time
 
 import numpy as np
 
-from cnncalc import engine
-from cnncalc.analysis import analyze
-from cnncalc.spec import load
+from cnncalc.analysis.analyze import analyze
+from cnncalc.compute import engine
+from cnncalc.spec.document import load
 from cnncalc.zoo import path_of
 
 

@@ -98,3 +98,14 @@ def show(value: object) -> str:
         text = str(value)
     text = " ".join(text.split())
     return text if len(text) <= 80 else text[:77] + "..."
+
+
+def fail(span: Span, message: str, received=None, layer=None, inconsistent=False, path=None):
+    return CnnCalcError(Diagnostic(span, message, received=received, layer=layer, path=path,
+                                   exit_code=EXIT_INCONSISTENT if inconsistent else EXIT_UNREADABLE))
+
+
+def from_setting_error(exc: SettingError, span: Span, layer: str | None,
+                       path: str | None = None) -> CnnCalcError:
+    return fail(span, exc.message, exc.received if exc.has_received else None, layer,
+                exc.inconsistent, path)

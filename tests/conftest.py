@@ -6,9 +6,9 @@ import textwrap
 
 import pytest
 
-from cnncalc.analysis import analyze
+from cnncalc.analysis.analyze import analyze
 from cnncalc.errors import CnnCalcError
-from cnncalc.spec import load, loads
+from cnncalc.spec.document import load, loads
 from cnncalc.zoo import path_of
 
 

@@ -6,10 +6,10 @@ from fractions import Fraction
 import pytest
 from typer.testing import CliRunner
 
+from cnncalc.analysis.analyze import analyze
+from cnncalc.analysis.convert import fc_as_conv, sliding
 from cnncalc.cli import app
-from cnncalc.convert import fc_as_conv, sliding
-from cnncalc.analysis import analyze
-from cnncalc.spec import load
+from cnncalc.spec.document import load
 from cnncalc.zoo import path_of
 from tests.conftest import report_of
 

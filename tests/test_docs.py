@@ -6,11 +6,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from cnncalc.analysis import analyze
+from cnncalc.analysis.analyze import analyze
 from cnncalc.cli import app
 from cnncalc.layers import REGISTRY
 from cnncalc.render.markdown_reference import layer_markdown
-from cnncalc.spec import loads
+from cnncalc.spec.document import loads
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = "\n".join(p.read_text() for p in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))])
@@ -61,11 +61,11 @@ def test_every_layer_class_example_builds(name):
 
 
 def test_every_package_is_installed():
-    """pyproject.toml lists packages explicitly (specs/ is mapped into cnncalc.specs): a new
+    """pyproject.toml lists packages explicitly: a new
     subpackage must be listed, or `pip install .` would leave it out."""
     tomllib = pytest.importorskip("tomllib")  # Python 3.11+
     listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
                  ["packages"])
     found = {"cnncalc"} | {"cnncalc." + p.parent.name
                            for p in (ROOT / "cnncalc").glob("*/__init__.py")}
-    assert found | {"cnncalc.specs"} == listed
+    assert found == listed

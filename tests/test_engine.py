@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from cnncalc import engine
-from cnncalc.analysis import analyze
+from cnncalc.analysis.analyze import analyze
+from cnncalc.analysis.memory import build
 from cnncalc.cli import app
+from cnncalc.compute import engine
 from cnncalc.layers import REGISTRY
-from cnncalc.memory import build
-from cnncalc.spec import load, loads
+from cnncalc.spec.document import load, loads
 from cnncalc.zoo import names, path_of
 
 runner = CliRunner()

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cnncalc.shapes import Shape, slide, slide2d
+from cnncalc.layers.geometry import Shape, slide, slide2d
 from tests.conftest import one_layer
 
 

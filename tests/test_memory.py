@@ -5,10 +5,10 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from cnncalc.analysis import analyze
+from cnncalc.analysis.analyze import analyze
+from cnncalc.analysis.memory import DTYPES, binary, build, parse_size
 from cnncalc.cli import app
-from cnncalc.memory import DTYPES, binary, build, parse_size
-from cnncalc.spec import load, loads
+from cnncalc.spec.document import load, loads
 from cnncalc.zoo import path_of
 
 runner = CliRunner()

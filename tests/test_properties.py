@@ -5,11 +5,11 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cnncalc.analysis import analyze
+from cnncalc.analysis.analyze import analyze
+from cnncalc.analysis.memory import build
 from cnncalc.errors import CnnCalcError
-from cnncalc.memory import build
-from cnncalc.spec import loads
-from cnncalc.yamlsource import load_bytes
+from cnncalc.spec.document import loads
+from cnncalc.spec.yamlsource import load_bytes
 
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -87,7 +87,7 @@ def test_random_bytes_never_produce_a_traceback(data):
     except CnnCalcError:
         return
     try:
-        from cnncalc.spec import parse_document
+        from cnncalc.spec.document import parse_document
         analyze(parse_document(doc, "fuzz.yaml"))
     except CnnCalcError:
         pass

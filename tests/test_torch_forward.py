@@ -7,10 +7,10 @@ import random
 import numpy as np
 import pytest
 
-from cnncalc import engine
-from cnncalc.analysis import analyze
+from cnncalc.analysis.analyze import analyze
+from cnncalc.compute import engine
 from cnncalc.layers import REGISTRY
-from cnncalc.spec import load, loads
+from cnncalc.spec.document import load, loads
 from cnncalc.zoo import path_of
 
 torch = pytest.importorskip("torch")

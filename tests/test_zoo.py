@@ -7,8 +7,8 @@ rounded figures; we agree to their rounding as stated in each test.
 
 import pytest
 
-from cnncalc.analysis import analyze
-from cnncalc.spec import load
+from cnncalc.analysis.analyze import analyze
+from cnncalc.spec.document import load
 from cnncalc.zoo import names, path_of
 from tests.conftest import zoo_report
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 import typer
 
 # each module registers its commands; this order is the order of `cnncalc --help`
-from . import summary  # noqa: F401  summarize, convert, explain
-from . import check  # noqa: F401  validate
-from . import memory_cmd  # noqa: F401  memory
-from . import run_cmd  # noqa: F401  run
-from . import tools  # noqa: F401  layers, schema, zoo, init, compare, graph
+from . import (
+    check,  # noqa: F401  validate
+    memory_cmd,  # noqa: F401  memory
+    run_cmd,  # noqa: F401  run
+    summary,  # noqa: F401  summarize, convert, explain
+    tools,  # noqa: F401  layers, schema, zoo, init, compare, graph
+)
 from .common import app
 
 __all__ = ["app", "main"]

@@ -28,9 +28,9 @@ def validate(
 ):
     """Check specs: exit 0 if all are valid, 1 if a network is inconsistent or over budget,
     2 if a file cannot be read."""
-    from ..budget import Budget, parse_count
-    from ..memory import parse_size
-    from ..spec import rule_ids
+    from ..analysis.budget import Budget, parse_count
+    from ..analysis.memory import parse_size
+    from ..spec.document import rule_ids
     try:
         check_choice("--format", format, ("text", "json", "github"))
         skipped = rule_ids(",".join(ignore), Span("--ignore")) if ignore else frozenset()
@@ -58,8 +58,8 @@ def validate(
 
 def check_one(spec: str, skipped, limits: dict, Budget, forward: bool = False) -> dict:
     """Every problem of one spec: parse errors, or shape errors, or lints and budgets."""
-    from .. import budget, lint
-    from ..analysis import analyze
+    from ..analysis import budget, lint
+    from ..analysis.analyze import analyze
     try:
         network = load_network(spec)
         report = analyze(network)

@@ -30,7 +30,7 @@ def main_options(version: bool = typer.Option(False, "--version", callback=_vers
 
 def parse_args(pairs: list[str]) -> dict:
     """--arg NAME=VALUE pairs; values are read as YAML scalars (2 -> int, true -> bool)."""
-    from .. import yamlsource
+    from ..spec import yamlsource
     out = {}
     for pair in pairs:
         name, sep, value = pair.partition("=")
@@ -43,7 +43,8 @@ def parse_args(pairs: list[str]) -> dict:
 def load_network(spec: str, input_override: str | None = None, args: dict | None = None):
     """A file path, a zoo name, or '-' -> Network (CnnCalcError on any problem)."""
     from .. import spec as specmod
-    from .. import yamlsource, zoo
+    from .. import zoo
+    from ..spec import yamlsource
     if spec == "-":
         doc = yamlsource.load_bytes(sys.stdin.buffer.read(), "<stdin>")
         network = specmod.parse_document(doc, "<stdin>", args)
@@ -105,7 +106,7 @@ def plain(renderable, width: int = 160) -> str:
 
 def parse_inputs(text: str | None, channels: int | None = None) -> list | None:
     """--input: 'HxWxC', or a sweep '224,320,384' (square sides, the spec's channels)."""
-    from ..spec import parse_input
+    from ..spec.document import parse_input
     if text is None:
         return None
     shapes = []

@@ -7,8 +7,19 @@ from pathlib import Path
 import typer
 
 from ..errors import CnnCalcError, Diagnostic, Span
-from .common import (FORMATS, SPEC_HELP, app, check_choice, console, emit, fail, load_network,
-                     parse_args, parse_inputs, plain)
+from .common import (
+    FORMATS,
+    SPEC_HELP,
+    app,
+    check_choice,
+    console,
+    emit,
+    fail,
+    load_network,
+    parse_args,
+    parse_inputs,
+    plain,
+)
 
 
 @app.command()
@@ -31,8 +42,8 @@ def memory(
     arg: list[str] = typer.Option([], "--arg", help="set a spec argument, NAME=VALUE"),
 ):
     """Memory for inference and training at any batch size and dtype."""
-    from .. import memory as mem
-    from ..analysis import analyze
+    from ..analysis import memory as mem
+    from ..analysis.analyze import analyze
     try:
         batches = parse_batches(batch)
         check_choice("--dtype", dtype, tuple(mem.DTYPES))
@@ -70,7 +81,7 @@ def memory(
 
 def memory_sweep(reports, shapes, format: str) -> str:
     """One row of memory totals per input size."""
-    from ..memory import binary
+    from ..analysis.memory import binary
     from ..render.formats import sweep
     rows = [{"input": s.as_list(), **r.figures()} for r, s in zip(reports, shapes)]
     columns = [("input", "input", lambda v: "x".join(map(str, v))),

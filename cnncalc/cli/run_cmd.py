@@ -23,7 +23,7 @@ def available_bytes() -> int:
 
 def refuse_if_too_big(network, report, batch: int, backward: bool, span: Span) -> None:
     """Sizes are checked before anything is allocated."""
-    from ..memory import binary, build
+    from ..analysis.memory import binary, build
     model = build(network, report)
     need = model.training_bytes(batch, 4, "sgd") if backward else \
         model.peak_inference_bytes(batch, 4)
@@ -39,7 +39,7 @@ def execute(network, report, batch: int, seed: int, weights_file: str | None,
             input_file: str | None, backward: bool, show_progress: bool = True):
     import numpy as np
 
-    from .. import engine
+    from ..compute import engine
     refuse_if_too_big(network, report, batch, backward, Span(network.file))
     if weights_file:
         try:
@@ -90,7 +90,7 @@ def run(
     """Run the network with NumPy: real and predicted shapes, time and bytes per layer."""
     import numpy as np
 
-    from ..analysis import analyze
+    from ..analysis.analyze import analyze
     try:
         check_choice("--format", format, ("table", "json"))
         network = load_network(spec, None, parse_args(arg))
@@ -124,7 +124,7 @@ def run_table(name: str, result):
     from rich.table import Table
     from rich.text import Text
 
-    from ..memory import binary
+    from ..analysis.memory import binary
     table = Table(title=Text(f"{name}: NumPy run"), title_justify="left", box=box.SIMPLE_HEAD)
     for label, justify in (("layer", "left"), ("predicted", "right"), ("real", "right"),
                            ("", "left"), ("ms", "right"), ("held", "right")):

@@ -7,8 +7,19 @@ from pathlib import Path
 import typer
 
 from ..errors import CnnCalcError, Diagnostic, Span
-from .common import (FORMATS, SPEC_HELP, app, check_choice, console, emit, fail, load_network,
-                     parse_args, parse_inputs, plain)
+from .common import (
+    FORMATS,
+    SPEC_HELP,
+    app,
+    check_choice,
+    console,
+    emit,
+    fail,
+    load_network,
+    parse_args,
+    parse_inputs,
+    plain,
+)
 
 
 @app.command()
@@ -27,7 +38,7 @@ def summarize(
                                     help="every fully-connected layer as the equivalent conv"),
 ):
     """Per-layer output shape, params, connections, MACs and FLOPs, with totals."""
-    from ..analysis import analyze
+    from ..analysis.analyze import analyze
     slide = None
     try:
         check_choice("--format", format, FORMATS)
@@ -79,7 +90,7 @@ def summarize(
 
 def sweep_text(network, shapes, format: str) -> str:
     """One row of totals per input size."""
-    from ..analysis import analyze
+    from ..analysis.analyze import analyze
     from ..render.formats import sweep
     rows = []
     for shape in shapes:
@@ -100,8 +111,8 @@ def converted(spec: str, input: str | None, args: dict):
     """The spec with fc layers as convs (kernels from its own input size), analysed at
     `input` if given, and what one pass over that input equals."""
     from .. import spec as specmod
-    from ..analysis import analyze
-    from ..convert import fc_as_conv, sliding
+    from ..analysis.analyze import analyze
+    from ..analysis.convert import fc_as_conv, sliding
     network = load_network(spec, None, args)
     original = analyze(network)
     conv_net = fc_as_conv(network, original)
@@ -122,8 +133,8 @@ def convert(
     """Write a flat spec of the network (with --fc-as-conv, its FC layers as convs)."""
     import yaml
 
-    from ..analysis import analyze
-    from ..convert import to_spec
+    from ..analysis.analyze import analyze
+    from ..analysis.convert import to_spec
     try:
         if Path(output).exists() and not force:
             raise CnnCalcError(Diagnostic(Span(output), "exists; pass --force to overwrite it"))
@@ -152,9 +163,9 @@ def explain(
     arg: list[str] = typer.Option([], "--arg", help="set a spec argument, NAME=VALUE"),
 ):
     """Show the arithmetic of one layer: shape, params, connections, MACs, FLOPs, memory, RF."""
-    from .. import memory as mem
-    from ..analysis import analyze
-    from ..explain import explain as explain_layer
+    from ..analysis import memory as mem
+    from ..analysis.analyze import analyze
+    from ..analysis.explain import explain as explain_layer
     try:
         check_choice("--dtype", dtype, tuple(mem.DTYPES))
         network = load_network(spec, input, parse_args(arg))

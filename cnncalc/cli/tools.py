@@ -21,7 +21,7 @@ def layers():
 @app.command()
 def schema(output: str | None = typer.Option(None, "--output", help="write to FILE instead")):
     """The JSON Schema (draft 2020-12) of a spec, for editors and other tools."""
-    from ..schema import spec_schema
+    from ..spec.schema import spec_schema
     emit(json.dumps(spec_schema(), indent=2) + "\n", output)
 
 
@@ -29,8 +29,8 @@ def schema(output: str | None = typer.Option(None, "--output", help="write to FI
 def zoo(format: str = typer.Option("table", "--format", help="table or json")):
     """The built-in networks with their input, params and MACs."""
     from .. import zoo as zoomod
-    from ..analysis import analyze
-    from ..spec import load
+    from ..analysis.analyze import analyze
+    from ..spec.document import load
     try:
         check_choice("--format", format, ("table", "json"))
     except CnnCalcError as exc:
@@ -82,7 +82,7 @@ def init(
         if from_ is not None:
             source = zoomod.path_of(from_)
             if source is None:
-                from ..settings import did_you_mean
+                from ..declare import did_you_mean
                 raise CnnCalcError(Diagnostic(Span("--from"), f"no built-in network"
                                               f"{did_you_mean(from_, zoomod.names())} (see "
                                               "`cnncalc zoo`)", received=repr(from_)))
@@ -104,8 +104,8 @@ def compare(
     format: str = typer.Option("table", "--format", help="table or json"),
 ):
     """Totals side by side with their differences, and the layers that differ."""
-    from ..analysis import analyze
-    from ..compare import compare_reports
+    from ..analysis.analyze import analyze
+    from ..analysis.compare import compare_reports
     try:
         check_choice("--format", format, ("table", "json"))
         left, right = analyze(load_network(a)), analyze(load_network(b))
@@ -125,7 +125,7 @@ def graph(
     output: str | None = typer.Option(None, "--output", help="write to FILE instead"),
 ):
     """The network as a diagram: Mermaid (renders in GitHub markdown) or Graphviz dot."""
-    from ..analysis import analyze
+    from ..analysis.analyze import analyze
     from ..render.graph import to_dot, to_mermaid
     try:
         check_choice("--format", format, ("mermaid", "dot"))

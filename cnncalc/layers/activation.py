@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..conventions import ACTIVATION_FLOPS
-from ..settings import Number, setting
-from ..shapes import Shape
+from ..declare import Number, setting
 from .base import Counts, Layer, register
+from .geometry import Shape
 
 
 @dataclass(frozen=True)
@@ -21,11 +21,11 @@ class Activation(Layer):
         return {f: getattr(self, f) for f in ("negative_slope", "alpha") if hasattr(self, f)}
 
     def forward(self, xs, w):
-        from ..numeric import activation
+        from ..compute.kernels import activation
         return activation(self.type_name, xs[0], self.options()).astype(xs[0].dtype)
 
     def backward(self, xs, w, y, dy):
-        from ..numeric import activation_grad
+        from ..compute.kernels import activation_grad
         return [activation_grad(self.type_name, xs[0], y, dy, self.options())], {}
 
 

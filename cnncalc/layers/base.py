@@ -14,8 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from ..settings import check_settings, declared
-from ..shapes import Shape
+from ..declare import check_settings, declared
+from .geometry import Shape
 
 REGISTRY: dict[str, type[Layer]] = {}
 
@@ -109,14 +109,14 @@ class Layer:
         activation = getattr(self, "activation", None)
         if not activation:
             return z
-        from ..numeric import activation as apply
+        from ..compute.kernels import activation as apply
         return apply(activation, z)
 
     def fused_grad(self, z, y, dy):
         activation = getattr(self, "activation", None)
         if not activation:
             return dy
-        from ..numeric import activation_grad
+        from ..compute.kernels import activation_grad
         return activation_grad(activation, z, y, dy)
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..conventions import ACTIVATION_FLOPS
+from ..declare import Bool, Choice, Int, Padding, Pair, Table, setting
 from ..errors import SettingError
-from ..settings import Bool, Choice, Int, Padding, Pair, Table, setting
-from ..shapes import Shape, slide2d, tiling_warnings
 from .activation import ACTIVATIONS
 from .base import Counts, Layer, kernel_text, padding_text, pair_text, register
+from .geometry import Shape, slide2d, tiling_warnings
 
 
 @register
@@ -102,7 +102,7 @@ class Conv(Layer):
         return shapes
 
     def pads(self, x_shape) -> tuple:
-        from ..shapes import resolve_padding
+        from .geometry import resolve_padding
         return resolve_padding(self.padding, x_shape[2], x_shape[3], self.kernel, self.stride,
                                self.dilation)
 
@@ -117,13 +117,13 @@ class Conv(Layer):
         return weight * mask[:, :, None, None]
 
     def forward(self, xs, w):
-        from ..numeric import conv2d
+        from ..compute.kernels import conv2d
         z = conv2d(xs[0], self.mask(w["weight"]), w.get("bias"), self.stride,
                    self.pads(xs[0].shape), self.dilation, self.groups)
         return self.fused(z)
 
     def backward(self, xs, w, y, dy):
-        from ..numeric import conv2d, conv_input_grad, conv_weight_grad
+        from ..compute.kernels import conv2d, conv_input_grad, conv_weight_grad
         x, weight, pads = xs[0], self.mask(w["weight"]), self.pads(xs[0].shape)
         if self.activation:
             z = conv2d(x, weight, w.get("bias"), self.stride, pads, self.dilation, self.groups)

@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..conventions import ACTIVATION_FLOPS
+from ..declare import Bool, Choice, Int, Padding, Pair, setting
 from ..errors import SettingError
-from ..settings import Bool, Choice, Int, Padding, Pair, setting
-from ..shapes import Shape, slide2d, tiling_warnings
 from .activation import ACTIVATIONS
 from .base import Counts, Layer, kernel_text, padding_text, pair_text, register
+from .geometry import Shape, slide2d, tiling_warnings
 
 
 @register
@@ -79,7 +79,7 @@ class Deconv(Layer):
         return shapes
 
     def pre(self, x, w):
-        from ..numeric import conv_transpose
+        from ..compute.kernels import conv_transpose
         z = conv_transpose(x, w["weight"], self.stride, self.padding, self.output_padding,
                            self.dilation, self.groups)
         return z + w["bias"][None, :, None, None] if self.bias else z
@@ -90,7 +90,7 @@ class Deconv(Layer):
     def backward(self, xs, w, y, dy):
         import numpy as np
 
-        from ..numeric import conv2d, pad4, windows
+        from ..compute.kernels import conv2d, pad4, windows
         x = xs[0]
         dz = self.fused_grad(self.pre(x, w), y, dy) if self.activation else dy
         ph, pw = self.padding
@@ -152,7 +152,7 @@ class Local(Layer):
         return shapes
 
     def columns(self, x):
-        from ..numeric import pad4, starts, windows
+        from ..compute.kernels import pad4, starts, windows
         pads = self.padding if self.padding != "same" else (0, 0, 0, 0)
         xp = pad4(x, *pads)
         out = (starts(xp.shape[2], self.kernel[0], self.stride[0]),

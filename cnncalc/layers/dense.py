@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..conventions import ACTIVATION_FLOPS
-from ..settings import Bool, Choice, Int, setting
-from ..shapes import Shape
+from ..declare import Bool, Choice, Int, setting
 from .activation import ACTIVATIONS
 from .base import Counts, Layer, register
+from .geometry import Shape
 
 
 def flatten_note(x: Shape) -> list[str]:

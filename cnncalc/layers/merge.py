@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..errors import SettingError
-from ..shapes import Shape
 from .base import Counts, Layer, register
+from .geometry import Shape
 
 
 def _shapes(inputs) -> str:

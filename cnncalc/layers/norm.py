@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..conventions import BATCHNORM_FLOPS, lrn_flops
-from ..settings import Int, Number, setting
-from ..shapes import Shape
+from ..declare import Int, Number, setting
 from .base import Counts, Layer, register
+from .geometry import Shape
 
 
 @register

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..conventions import POOL_FLOPS
+from ..declare import Bool, Choice, Padding, Pair, setting
 from ..errors import SettingError
-from ..settings import Bool, Choice, Padding, Pair, setting
-from ..shapes import Shape, slide2d, tiling_warnings
 from .base import Counts, Layer, kernel_text, padding_text, pair_text, register
+from .geometry import Shape, slide2d, tiling_warnings
 
 
 @register
@@ -91,18 +91,18 @@ class Pool(Layer):
 
     def geometry(self, x_shape):
         """kernel, stride, (top, bottom, left, right) on an NCHW array shape."""
-        from ..shapes import Shape, resolve_padding
+        from .geometry import Shape, resolve_padding
         kernel, stride, padding = self.window(Shape(x_shape[2], x_shape[3], x_shape[1]))
         return kernel, stride, resolve_padding(padding, x_shape[2], x_shape[3], kernel, stride)
 
     def forward(self, xs, w):
-        from ..numeric import adaptive_pool, pool2d
+        from ..compute.kernels import adaptive_pool, pool2d
         if self.output is not None:
             return adaptive_pool(xs[0], self.mode, self.output)
         return pool2d(xs[0], self.mode, *self.geometry(xs[0].shape), self.ceil_mode)
 
     def backward(self, xs, w, y, dy):
-        from ..numeric import adaptive_pool, pool2d_grad
+        from ..compute.kernels import adaptive_pool, pool2d_grad
         if self.output is not None:
             return [adaptive_pool(xs[0], self.mode, self.output, grad=dy, y=y)], {}
         return [pool2d_grad(xs[0], y, dy, self.mode, *self.geometry(xs[0].shape),
@@ -154,12 +154,12 @@ class Subsample(Layer):
         return {"weight": (x.c,), "bias": (x.c,)}  # one coefficient and one bias per map
 
     def pads(self, x_shape) -> tuple:
-        from ..shapes import resolve_padding
+        from .geometry import resolve_padding
         return resolve_padding(self.padding, x_shape[2], x_shape[3], self.kernel,
                                self.stride or self.kernel)
 
     def window_sum(self, x):
-        from ..numeric import pool2d
+        from ..compute.kernels import pool2d
         taps = self.kernel[0] * self.kernel[1]
         return pool2d(x, "avg", self.kernel, self.stride or self.kernel, self.pads(x.shape),
                       False) * taps
@@ -170,7 +170,7 @@ class Subsample(Layer):
         return self.fused(z)
 
     def backward(self, xs, w, y, dy):
-        from ..numeric import pool2d_grad
+        from ..compute.kernels import pool2d_grad
         s = self.window_sum(xs[0])
         z = s * w["weight"][None, :, None, None] + w["bias"][None, :, None, None]
         dz = self.fused_grad(z, y, dy)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..declare import Choice, Padding, Pair, setting
 from ..errors import SettingError
-from ..settings import Choice, Padding, Pair, setting
-from ..shapes import Shape
 from .base import Counts, Layer, padding_text, pair_text, register
+from .geometry import Shape
 
 BILINEAR_FLOPS = 7  # per output value: 4 neighbours, 3 lerps of 2 multiplies + 1 add, shared
 
@@ -80,7 +80,7 @@ class ZeroPad(Layer):
         return padding_text(self.padding)
 
     def forward(self, xs, w):
-        from ..numeric import pad4
+        from ..compute.kernels import pad4
         return pad4(xs[0], *self.padding)
 
     def backward(self, xs, w, y, dy):
@@ -141,7 +141,7 @@ class Crop(Layer):
         return []
 
     def cut(self, xs):
-        from ..shapes import Shape
+        from .geometry import Shape
         x = xs[0].shape
         target = (xs[1].shape[2], xs[1].shape[3]) if len(xs) == 2 else self.size
         return self.borders(Shape(x[2], x[3], x[1]), target)
@@ -154,7 +154,7 @@ class Crop(Layer):
     def backward(self, xs, w, y, dy):
         import numpy as np
 
-        from ..numeric import pad4
+        from ..compute.kernels import pad4
         grads = [pad4(dy, *self.cut(xs))]
         return grads + [np.zeros_like(x) for x in xs[1:]], {}
 

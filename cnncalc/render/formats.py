@@ -5,8 +5,8 @@ from __future__ import annotations
 import csv
 import io
 
+from ..analysis.report import Report
 from ..conventions import readable
-from ..report import Report
 from .table import rf_text
 
 COLUMNS = ("index", "name", "type", "settings", "output", "receptive_field", "params",
@@ -68,7 +68,7 @@ def export(renderable, kind: str, width: int = 140) -> str:
 
 def memory_rows(report, format: str) -> str:
     """Per-layer memory as CSV or a Markdown table, then the totals."""
-    from ..memory import binary
+    from ..analysis.memory import binary
     f = report.figures()
     layers = [(m.name, m.type, m.values, report.batch * m.held * report.width, m.allocates)
               for m in report.model.layers]

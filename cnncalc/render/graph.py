@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..nodes import INPUT
+from ..graph import INPUT
 
 
 def _label(row) -> str:

@@ -7,7 +7,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from ..memory import MemoryReport, binary
+from ..analysis.memory import MemoryReport, binary
 
 BAR = 20  # characters of the share bar at 100 %
 
@@ -68,5 +68,5 @@ def batch_table(report: MemoryReport, batches: list[int]) -> Table:
 
 
 def _copies(report: MemoryReport) -> int:
-    from ..memory import OPTIMIZER_COPIES
+    from ..analysis.memory import OPTIMIZER_COPIES
     return OPTIMIZER_COPIES[report.optimizer]

@@ -6,8 +6,8 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+from ..declare import Declared
 from ..layers import REGISTRY
-from ..settings import Declared
 
 
 def default_text(decl: Declared) -> str:

@@ -9,8 +9,8 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
+from ..analysis.report import Report
 from ..conventions import readable
-from ..report import Report
 
 TOTAL_LABELS = (
     ("params", "Params"),

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from ..graph import Network
+from ..layers.geometry import resolve_padding
 from .memory import DTYPES, binary
-from .nodes import Network
 from .report import Report, Row
-from .shapes import resolve_padding
 
 
 def _n(value) -> str:
@@ -109,8 +109,8 @@ def explain(network: Network, report: Report, name: str, dtype: str = "float32")
 
 
 def find(network: Network, name: str) -> int:
-    from .errors import CnnCalcError, Diagnostic, Span
-    from .settings import did_you_mean
+    from ..declare import did_you_mean
+    from ..errors import CnnCalcError, Diagnostic, Span
     names = [n.name for n in network.nodes]
     if name in names:
         return names.index(name)

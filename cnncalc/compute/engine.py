@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .errors import EXIT_INCONSISTENT, EXIT_UNREADABLE, CnnCalcError, Diagnostic, Span
-from .memory import INPLACE, VIEWS, readers
-from .nodes import INPUT, Network
-from .report import Report
+from ..analysis.memory import INPLACE, VIEWS, readers
+from ..analysis.report import Report
+from ..errors import EXIT_INCONSISTENT, EXIT_UNREADABLE, CnnCalcError, Diagnostic, Span
+from ..graph import INPUT, Network
 
 
 @dataclass

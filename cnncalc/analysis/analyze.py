@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from .errors import EXIT_INCONSISTENT, CnnCalcError, Diagnostic, SettingError
-from .nodes import INPUT, Network, from_setting_error
+from ..errors import EXIT_INCONSISTENT, CnnCalcError, Diagnostic, SettingError, from_setting_error
+from ..graph import INPUT, Network
 from .receptive import propagate
 from .report import Report, Row, Totals
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 
-from .errors import Diagnostic, Span
-from .layers import Counts
-from .shapes import Shape
+from ..errors import Diagnostic, Span
+from ..layers import Counts
+from ..layers.geometry import Shape
 
 COUNT_KEYS = ("params", "trainable_params", "non_trainable_params", "connections", "macs",
               "flops", "activations")

@@ -12,9 +12,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
-from .errors import EXIT_INCONSISTENT, CnnCalcError, Diagnostic, Span, show
+from ..declare import did_you_mean
+from ..errors import EXIT_INCONSISTENT, CnnCalcError, Diagnostic, Span, show
 from .memory import DTYPES, OPTIMIZER_COPIES, binary, build, parse_size
-from .settings import did_you_mean
 
 KEYS = ("params", "macs", "flops", "memory", "batch", "dtype", "mode", "optimizer")
 SI = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12}
@@ -49,7 +49,7 @@ def parse_count(value, span: Span, key: str) -> int:
 
 
 def parse_budget(doc, file: str) -> Budget | None:
-    from .yamlsource import YMap
+    from ..spec.yamlsource import YMap
     if "budget" not in doc:
         return None
     value, span = doc["budget"], doc.value_span("budget")

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .errors import SettingError, Span, show
-from .nodes import INPUT, Node, build_layer, fail, known_types
-from .settings import did_you_mean
+from ..declare import did_you_mean
+from ..errors import SettingError, Span, fail, from_setting_error, show
+from ..graph import INPUT, Node
+from ..layers import REGISTRY, Layer
 from .yamlsource import YList, YMap
 
 STRUCTURE_KEYS = ("layers", "block", "residual", "branches")
+COMMON_KEYS = ("type", "name")  # keys any layer may carry besides its own settings
 MAX_NODES = 1_000_000  # layers after expansion
 
 
@@ -219,7 +221,6 @@ class Expander:
         return self.close(group, self.merge_node(merge, tuple(ends), span, group, path))
 
     def merge_node(self, type_name, inputs, span, scope, path) -> int:
-        from .layers import REGISTRY
         name = self.claim(scope, type_name, span, type_name, path)
         return self.add_node(Node(name, REGISTRY[type_name](), inputs, span, {}, path,
                                   scope.groups))
@@ -354,3 +355,25 @@ def collect_names(value, found: set) -> set:
 
 
 __all__ = ["Expander", "Scope", "SettingError", "collect_names", "parse_blocks"]
+
+
+def known_types() -> str:
+    return ", ".join(sorted(REGISTRY))
+
+
+def build_layer(type_name, values: dict, key_spans: dict, type_span: Span, item_span: Span,
+                label: str | None, path: str, extra: tuple = ()) -> Layer:
+    """A layer object from its type and settings; errors point at the key at fault."""
+    if not isinstance(type_name, str) or type_name not in REGISTRY:
+        hint = did_you_mean(str(type_name), REGISTRY)
+        raise fail(type_span, f"unknown layer type{hint} (types: {known_types()})",
+                   show(type_name), label, path=path)
+    cls = REGISTRY[type_name]
+    try:
+        return cls.from_settings({k: v for k, v in values.items() if k != "type"},
+                                 COMMON_KEYS + extra)
+    except SettingError as exc:
+        span = key_spans.get(exc.key, item_span) if exc.key else item_span
+        if exc.on_key and isinstance(values, YMap):
+            span = values.key_span(exc.key)
+        raise from_setting_error(exc, span, label, path) from None

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from .layers.conv import Conv
-from .nodes import INPUT, Network
+from ..declare import declared
+from ..graph import INPUT, Network
+from ..layers.conv import Conv
 from .report import Report
-from .settings import declared
 
 
 def fc_as_conv(network: Network, report: Report) -> Network:

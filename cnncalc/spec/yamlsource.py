@@ -8,13 +8,12 @@ Aliases are followed but the expanded document is capped, so an alias bomb is re
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import re
+from pathlib import Path
 
 import yaml
 
-from .errors import EXIT_UNREADABLE, CnnCalcError, Diagnostic, Span
+from ..errors import EXIT_UNREADABLE, CnnCalcError, Diagnostic, Span
 
 MAX_FILE_BYTES = 16 * 1024 * 1024  # refuse larger files up front (a spec is a few KB)
 MAX_NODES = 2_000_000  # values in the expanded document, aliases counted each time used

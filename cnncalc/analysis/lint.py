@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .errors import Diagnostic, Span
-from .nodes import INPUT, Network
+from ..errors import Diagnostic, Span
+from ..graph import INPUT, Network
 from .report import Report
 
 CS231N = "CS231n notes (shared/seeds/001), 'Layer sizing patterns'"

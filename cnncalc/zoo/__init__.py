@@ -6,12 +6,8 @@ from pathlib import Path
 
 
 def spec_dir() -> Path:
-    """Installed: cnncalc/specs; in a source checkout: the top-level specs/ folder."""
-    here = Path(__file__).resolve().parent
-    for candidate in (here / "specs", here.parent / "specs"):
-        if candidate.is_dir() and any(candidate.glob("*.yaml")):
-            return candidate
-    return here / "specs"
+    """The folder of the shipped specs: this package's own."""
+    return Path(__file__).resolve().parent
 
 
 def names() -> list[str]:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from .layers import REGISTRY
-from .lint import RULES
-from .settings import declared
+from ..analysis.lint import RULES
+from ..declare import declared
+from ..layers import REGISTRY
 
 ARG = {"type": "string", "pattern": r"^\$[A-Za-z_][A-Za-z0-9_]*$"}  # a block argument
 NAME = {"type": "string", "minLength": 1, "pattern": r"^[^.]+$"}

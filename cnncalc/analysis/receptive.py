@@ -14,9 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 
-from .nodes import INPUT, Network
+from ..graph import INPUT, Network
+from ..layers.geometry import resolve_padding
 from .report import Report
-from .shapes import resolve_padding
 
 
 @dataclass(frozen=True)

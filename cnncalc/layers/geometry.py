@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .errors import SettingError
+from ..errors import SettingError
 
 
 @dataclass(frozen=True)

@@ -5,12 +5,12 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from ..declare import did_you_mean
+from ..errors import Span, fail, show
+from ..graph import INPUT, Network
+from ..layers.geometry import Shape
 from . import yamlsource
-from .errors import Span, show
 from .expand import REQUIRED_ARG, Expander, Scope, collect_names, parse_blocks
-from .nodes import INPUT, Network, Node, fail  # noqa: F401  (re-exported)
-from .settings import did_you_mean
-from .shapes import Shape
 
 TOP_LEVEL_KEYS = ("name", "input", "layers", "description", "blocks", "args", "lint", "budget")
 MAX_SIDE = 10**12  # largest input side accepted; counts stay exact integers at any size
@@ -68,14 +68,14 @@ def parse_document(doc, file: str, args: dict | None = None) -> Network:
     shape = parse_input(doc["input"], doc.value_span("input"))
     expander = Expander(file, parse_blocks(doc, file), collect_names(doc["layers"], set()))
     expander.sequence(doc["layers"], INPUT, Scope("", (), spec_args(doc, args), ()), "layers")
-    from .budget import parse_budget
+    from ..analysis.budget import parse_budget
     return Network(name, shape, expander.nodes, file, doc.value_span("input"),
                    expander.group_kinds, parse_lint(doc), parse_budget(doc, file))
 
 
 def rule_ids(values, span: Span) -> frozenset:
     """Lint rule ids, each checked against the known rules."""
-    from .lint import RULES
+    from ..analysis.lint import RULES
     if isinstance(values, str):
         values = [v.strip() for v in values.split(",") if v.strip()]
     if not isinstance(values, list):

@@ -20,8 +20,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .errors import CnnCalcError, Diagnostic, Span
-from .nodes import INPUT, Network
+from ..errors import CnnCalcError, Diagnostic, Span
+from ..graph import INPUT, Network
 from .report import Report
 
 DTYPES = {"float64": 8, "float32": 4, "float16": 2, "bfloat16": 2, "int8": 1}
