@@ -38,6 +38,10 @@ class Kind:
     def schema(self) -> dict:
         raise NotImplementedError
 
+    def to_yaml(self, value):
+        """The normalised value written back as YAML this kind accepts (convert)."""
+        return value
+
     def fail(self, key: str, value, what: str | None = None):
         raise SettingError(f"'{key}' must be {what or self.text}", key=key, received=show(value),
                            has_received=True)
@@ -83,6 +87,9 @@ class Pair(Kind):
             self.fail(key, value)
         return (items[0], items[1])
 
+    def to_yaml(self, value):
+        return value[0] if len(set(value)) == 1 else list(value)
+
     def schema(self):
         one = {"type": "integer", "minimum": self.min}
         return {"oneOf": [one, {"type": "array", "items": one, "minItems": 2, "maxItems": 2}]}
@@ -90,23 +97,32 @@ class Pair(Kind):
 
 @dataclass(frozen=True)
 class Padding(Kind):
-    """int, [h, w], [top, bottom, left, right], 'same' or 'valid' -> 'same' or a 4-tuple."""
+    """int, [h, w], [top, bottom, left, right], 'same' or 'valid' -> 'same' or (before, after)
+    per axis."""
 
     text = "an integer >= 0, [h, w], [top, bottom, left, right], 'same' or 'valid'"
 
     def check(self, value, key):
         if value == "valid":
-            return (0, 0, 0, 0)
+            return ((0, 0), (0, 0))
         if value == "same":
             return "same"
         items = value if isinstance(value, list) else [value]
         if len(items) not in (1, 2, 4) or not all(_is_int(v) and v >= 0 for v in items):
             self.fail(key, value)
         if len(items) == 1:
-            return (items[0],) * 4
+            return ((items[0], items[0]),) * 2
         if len(items) == 2:
-            return (items[0], items[0], items[1], items[1])
-        return tuple(items)
+            return ((items[0], items[0]), (items[1], items[1]))
+        return ((items[0], items[1]), (items[2], items[3]))
+
+    def to_yaml(self, value):
+        if value == "same":
+            return "same"
+        if all(before == after for before, after in value):
+            sides = [before for before, _ in value]
+            return sides[0] if len(set(sides)) == 1 else sides
+        return [p for pair in value for p in pair]
 
     def schema(self):
         one = {"type": "integer", "minimum": 0}
@@ -192,6 +208,9 @@ class Table(Kind):
                 self.fail(key, row, "a list of distinct input map indices (from 0) per output map")
             rows.append(tuple(row))
         return tuple(rows)
+
+    def to_yaml(self, value):
+        return [list(row) for row in value]
 
     def schema(self):
         row = {"type": "array", "items": {"type": "integer", "minimum": 0}, "minItems": 1}

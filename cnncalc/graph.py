@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from .errors import Span
 from .layers import Layer
-from .layers.geometry import Shape
+from .layers.shape import Shape
 
 INPUT = -1  # node index meaning "the network's input"
 

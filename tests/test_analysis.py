@@ -145,7 +145,8 @@ def test_rules_can_be_ignored_per_spec_and_per_run_and_strict_fails():
 def test_vgg16_lints_only_its_first_fc():
     result, rules = lint_rules(path_of("vgg16").read_text())
     assert rules == ["fc-dominates"]
-    assert "102.8M of the 138.4M" in result.stdout  # the notes' figures
+    fc6 = 7 * 7 * 512 * 4096 + 4096  # the notes: FC 7x7x512 -> 4096 holds 102.8M of 138.4M
+    assert f"holds {fc6:,} of the {138_357_544:,} parameters (74%)" in result.stdout
 
 
 def test_fc_as_conv_vgg16_at_384():
@@ -158,7 +159,7 @@ def test_fc_as_conv_vgg16_at_384():
     assert (fc6.type_name, fc6.kernel, fc6.filters) == ("conv", (7, 7), 4096)  # F=7, K=4096
     fc7 = next(n for n in converted.nodes if n.name == "fc7").layer
     assert fc7.kernel == (1, 1)
-    converted.input_shape = type(network.input_shape)(384, 384, 3)
+    converted.input_shape = type(network.input_shape)((384, 384), 3)
     big = analyze(converted)
     assert big.output_shape.as_list() == [6, 6, 1000]  # (12 - 7)/1 + 1 = 6
     slide = sliding(original, big, network)
@@ -209,3 +210,21 @@ def test_explain_non_integer_size_and_unknown_layer():
     assert "(224 - 11 + 2x0)/4 + 1 = 54.25, rounded down to 54" in text
     bad = runner.invoke(app, ["explain", "vgg16", "conv9_9"])
     assert bad.exit_code == 2 and "no layer called 'conv9_9'" in bad.stderr
+
+
+def test_convert_never_collides_names_and_keeps_lint_and_budget(tmp_path):
+    """`a.1` flattened to `a_1` must not clash with a layer the spec calls `a_1`, and the
+    spec's `lint:` and `budget:` survive: the written spec validates to the same totals."""
+    spec = tmp_path / "s.yaml"
+    spec.write_text("input: [8, 8, 3]\nlint: {ignore: [input-divisible]}\n"
+                    "budget: {params: 1M, batch: 4}\nlayers:\n"
+                    "  - {name: a, repeat: 2, type: conv, filters: 4, kernel: 3, padding: 1}\n"
+                    "  - {name: a_1, type: relu}\n")
+    out = tmp_path / "flat.yaml"
+    assert runner.invoke(app, ["convert", str(spec), "-o", str(out)]).exit_code == 0
+    text = out.read_text()
+    assert "a_1_2" in text and "ignore: [input-divisible]" in text and "params: 1000000" in text
+    result = runner.invoke(app, ["validate", "--format", "json", str(out)])
+    assert result.exit_code == 0
+    params = (3 * 3 * 3 * 4 + 4) + (3 * 3 * 4 * 4 + 4)  # conv 3->4, then conv 4->4
+    assert json.loads(result.stdout)[0]["totals"]["params"] == params

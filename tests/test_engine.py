@@ -85,7 +85,7 @@ def numerical_check(network, rng, weight_names=True):
     weights = {k: v.astype(np.float64) + rng.standard_normal(v.shape) * 0.1
                for k, v in engine.init_weights(network, report, 1).items()}
     s = report.input_shape
-    x = rng.standard_normal((2, s.c, s.h, s.w))
+    x = rng.standard_normal((2, s.c, *s.spatial))
     target = len(network.nodes) - 1
     first = run(network, report, x, weights)
     r = rng.standard_normal(first.shape)
@@ -164,10 +164,10 @@ def test_zoo_runs_with_the_predicted_shapes(name):
     network = load(path_of(name))
     if name in ("unet", "inception_v3"):  # smaller inputs keep the suite fast
         side = 188 if name == "unet" else 139
-        network.input_shape = type(network.input_shape)(side, side, network.input_shape.c)
+        network.input_shape = type(network.input_shape)((side, side), network.input_shape.c)
     report = analyze(network)
     x = np.random.default_rng(0).standard_normal(
-        (1, report.input_shape.c, report.input_shape.h, report.input_shape.w)).astype("float32")
+        (1, report.input_shape.c, *report.input_shape.spatial)).astype("float32")
     result = engine.run(network, report, x, engine.init_weights(network, report, 0))
     assert [s.real for s in result.steps] == [s.predicted for s in result.steps]
     assert np.isfinite(result.output).all()
@@ -178,7 +178,7 @@ def test_zoo_runs_with_the_predicted_shapes(name):
                                         ("squeezenet1_1", 64)])
 def test_measured_inference_peak_equals_the_memory_model(name, side):
     network = load(path_of(name))
-    network.input_shape = type(network.input_shape)(side, side, 3)
+    network.input_shape = type(network.input_shape)((side, side), 3)
     report = analyze(network)
     x = np.zeros((2, 3, side, side), dtype="float32")
     result = engine.run(network, report, x, engine.init_weights(network, report, 0))
@@ -255,3 +255,13 @@ def test_validate_forward_names_the_first_mismatch(monkeypatch):
     assert result.exit_code == 1
     assert result.stdout.startswith("<stdin>:4:5: error: layer 'relu1': the forward pass gives "
                                     "7x8x4, the prediction is 8x8x4")
+
+
+def test_local_with_same_padding_runs_with_the_predicted_shape():
+    """It was predicted 8x8x4 but the NumPy pass ignored 'same' and died (exit 70)."""
+    network = loads("input: [8, 8, 2]\nlayers:\n  - {type: local, filters: 4, kernel: 3, "
+                    "padding: same}\n")
+    report = analyze(network)
+    x = np.random.default_rng(0).standard_normal((1, 2, 8, 8)).astype("float32")
+    result = engine.run(network, report, x, engine.init_weights(network, report, 0))
+    assert result.steps[0].real == result.steps[0].predicted == (8, 8, 4)

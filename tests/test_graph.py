@@ -207,7 +207,7 @@ layers:
     ("""input: [8, 8, 3]
 layers:
   - {branches: [[relu], [relu]], merge: sum}
-""", 3, 41, EXIT_UNREADABLE, ["'merge' must be concat, add or multiply"]),
+""", 3, 41, EXIT_UNREADABLE, ["'merge' must be one of add, multiply, concat"]),
     ("""input: [8, 8, 3]
 layers:
   - {type: relu, layers: [relu]}

@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cnncalc.layers.geometry import Shape, slide, slide2d
+from cnncalc.layers.geometry import slide, window
+from cnncalc.layers.shape import Shape
 from tests.conftest import one_layer
 
 
@@ -63,10 +64,10 @@ def test_conv_fused_activation_adds_one_flop_per_output():
 
 def test_same_padding_puts_the_odd_pixel_after():
     # TensorFlow: pad_along = max((out-1)*S + F - W, 0); top = pad_along // 2, rest at bottom
-    rows, _ = slide2d(Shape(8, 8, 1), (3, 3), (2, 2), "same")
+    rows, _ = window(Shape((8, 8), 1), (3, 3), (2, 2), "same").axes
     pad_along = max((4 - 1) * 2 + 3 - 8, 0)
-    assert (rows.pad_before, rows.pad_after) == (pad_along // 2, pad_along - pad_along // 2)
-    assert (rows.pad_before, rows.pad_after) == (0, 1)
+    assert (rows.before, rows.after) == (pad_along // 2, pad_along - pad_along // 2)
+    assert (rows.before, rows.after) == (0, 1)
 
 
 def torch_pool_out(size, k, s, p=0, ceil=False):

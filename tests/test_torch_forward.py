@@ -10,6 +10,7 @@ import pytest
 from cnncalc.analysis.analyze import analyze
 from cnncalc.compute import engine
 from cnncalc.layers import REGISTRY
+from cnncalc.layers.shape import Shape
 from cnncalc.spec.document import load, loads
 from cnncalc.zoo import path_of
 
@@ -41,8 +42,8 @@ def torch_layer(layer, xs, w):
                                       layer.stride, layer.padding, layer.output_padding,
                                       layer.groups, layer.dilation))
     if kind == "local":
-        cols = F.unfold(F.pad(x, (layer.padding[2], layer.padding[3], layer.padding[0],
-                                  layer.padding[1])), layer.kernel, stride=layer.stride)
+        (top, bottom), (left, right) = layer.window(Shape(tuple(x.shape[2:]), x.shape[1])).pads
+        cols = F.unfold(F.pad(x, (left, right, top, bottom)), layer.kernel, stride=layer.stride)
         oh, ow = w["weight"].shape[:2]
         weight = t(w["weight"]).reshape(oh * ow, w["weight"].shape[2], -1)
         out = torch.einsum("ncl,lkc->nkl", cols, weight).reshape(x.shape[0], -1, oh, ow)
@@ -98,10 +99,10 @@ def torch_layer(layer, xs, w):
         return F.interpolate(x, scale_factor=layer.scale, mode=layer.mode,
                              **({"align_corners": False} if layer.mode == "bilinear" else {}))
     if kind == "zeropad":
-        top, bottom, left, right = layer.padding
+        (top, bottom), (left, right) = layer.padding
         return F.pad(x, (left, right, top, bottom))
     if kind == "crop":
-        top, bottom, left, right = layer.cut([v.numpy() for v in xs])
+        (top, bottom), (left, right) = layer.cut([v.numpy() for v in xs])
         return x[:, :, top:x.shape[2] - bottom, left:x.shape[3] - right]
     raise AssertionError(kind)
 
@@ -110,7 +111,7 @@ def compare(network, batch=2, seed=0, rtol=1e-4):
     report = analyze(network)
     weights = engine.init_weights(network, report, seed)
     s = report.input_shape
-    x = np.random.default_rng(seed).standard_normal((batch, s.c, s.h, s.w)).astype(np.float32)
+    x = np.random.default_rng(seed).standard_normal((batch, s.c, *s.spatial)).astype(np.float32)
     ours = engine.run(network, report, x.copy(), weights).output
     acts = {-1: t(x)}
     with torch.no_grad():
@@ -194,7 +195,7 @@ def test_every_layer_type_is_compared():
 @pytest.mark.parametrize("name, side", [("lenet5", 32), ("vgg16", 32), ("resnet18", 64)])
 def test_zoo_networks_give_the_same_logits(name, side):
     network = load(path_of(name))
-    network.input_shape = type(network.input_shape)(side, side, network.input_shape.c)
+    network.input_shape = type(network.input_shape)((side, side), network.input_shape.c)
     logits = compare(network, rtol=2e-4)
     assert logits.shape[1] in (10, 1000)
 

@@ -21,13 +21,13 @@ def analyze(network: Network) -> Report:
         except SettingError as exc:
             exc.inconsistent = True
             raise from_setting_error(exc, node.span_of(exc.key), node.name) from None
-        if out.h < 1 or out.w < 1 or out.c < 1:
+        if min(out.spatial, default=1) < 1 or out.c < 1:
             raise CnnCalcError(Diagnostic(node.span, f"output shape {out} is empty",
                                           layer=node.name, exit_code=EXIT_INCONSISTENT))
         shapes[index] = out
         rows.append(Row(index + 1, node.name, layer.type_name, layer.describe(), ins, out,
                         Totals.of(layer.cost(ins, out), out.size), node.span,
-                        notes=layer.row_notes(ins, out), tiles=not advice,
+                        notes=layer.notes(ins, out), tiles=not advice,
                         groups=node.groups))
         warnings += [Diagnostic(node.span, text, severity="warning", layer=node.name,
                                 rule="window-tiling") for text in advice]

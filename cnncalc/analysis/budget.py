@@ -32,6 +32,12 @@ class Budget:
     optimizer: str = "sgd"
     span: Span | None = None
 
+    def as_yaml(self) -> dict:
+        """The limits set, as a spec's `budget:` mapping."""
+        defaults = Budget()
+        return {key: getattr(self, key) for key in KEYS
+                if getattr(self, key) != getattr(defaults, key)}
+
     def merged(self, **limits) -> Budget:
         """Command-line limits take precedence over the spec's."""
         return replace(self, **{k: v for k, v in limits.items() if v is not None})

@@ -8,10 +8,11 @@ and on a larger input the converted network slides over it in one pass.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from math import prod
 
 from ..declare import declared
 from ..graph import INPUT, Network
-from ..layers.conv import Conv
+from ..layers.base import DROP
 from .report import Report
 
 
@@ -22,15 +23,11 @@ def fc_as_conv(network: Network, report: Report) -> Network:
     volume: dict[int, object] = {INPUT: report.input_shape}  # shape reaching each node
     nodes = []
     for i, (node, row) in enumerate(zip(network.nodes, report.rows)):
-        layer = node.layer
         source = node.inputs[0]
-        if layer.type_name == "flatten":  # a conv reads the volume itself
+        layer = node.layer.as_conv(volume[source])
+        if layer is DROP:  # a conv reads the volume itself
             new_index[i], volume[i] = new_index[source], volume[source]
             continue
-        if layer.type_name == "fc":
-            x = volume[source]
-            layer = Conv(filters=layer.units, kernel=(x.h, x.w), bias=layer.bias,
-                         activation=layer.activation)
         nodes.append(replace(node, layer=layer,
                              inputs=tuple(new_index[j] for j in node.inputs)))
         new_index[i], volume[i] = len(nodes) - 1, row.output_shape
@@ -41,16 +38,17 @@ def fc_as_conv(network: Network, report: Report) -> Network:
 class Sliding:
     """What one pass of the converted network over a larger input equals."""
 
-    positions: tuple[int, int]  # output map size: crops evaluated
+    positions: tuple  # output map size: crops evaluated
     stride: int  # pixels between neighbouring crops (the jump before the first fc)
-    crop: tuple[int, int]  # the original input size
+    crop: tuple  # the original input size
     macs_one_pass: int
     macs_separate: int
 
     def sentence(self) -> str:
-        n = self.positions[0] * self.positions[1]
-        return (f"The {self.positions[0]}x{self.positions[1]} output equals evaluating the "
-                f"original on {n} crops of {self.crop[0]}x{self.crop[1]} at stride "
+        n = prod(self.positions)
+        grid, crop = "x".join(map(str, self.positions)), "x".join(map(str, self.crop))
+        return (f"The {grid} output equals evaluating the "
+                f"original on {n} crops of {crop} at stride "
                 f"{self.stride}: {self.macs_one_pass:,} MACs in one pass against "
                 f"{self.macs_separate:,} for {n} separate passes.")
 
@@ -58,16 +56,15 @@ class Sliding:
 def sliding(original: Report, converted: Report, network: Network) -> Sliding | None:
     """None when the converted network's output is a single position."""
     out = converted.output_shape
-    if out.h * out.w == 1:
+    if out.positions == 1:
         return None
-    first_fc = next((i for i, n in enumerate(network.nodes) if n.layer.type_name == "fc"), None)
+    first_fc = next((i for i, n in enumerate(network.nodes) if n.layer.dense), None)
     if first_fc is None:
         return None
     source = network.nodes[first_fc].inputs[0]
-    jump = original.rows[source].field.jump if source != INPUT else (1, 1)
-    crop = (original.input_shape.h, original.input_shape.w)
-    return Sliding((out.h, out.w), int(jump[0]), crop, converted.totals.macs,
-                   out.h * out.w * original.totals.macs)
+    jump = original.rows[source].field.jump if source != INPUT else (1,) * out.rank
+    return Sliding(out.spatial, int(jump[0]), original.input_shape.spatial,
+                   converted.totals.macs, out.positions * original.totals.macs)
 
 
 def settings_yaml(layer) -> dict:
@@ -75,29 +72,41 @@ def settings_yaml(layer) -> dict:
     out = {"type": layer.type_name}
     for decl in declared(type(layer)):
         value = getattr(layer, decl.field)
-        if value == decl.default:
-            continue
-        if isinstance(value, tuple) and value and isinstance(value[0], tuple):
-            value = [list(row) for row in value]  # connection table
-        elif isinstance(value, tuple):
-            if len(set(value)) == 1:
-                value = value[0]
-            elif len(value) == 4 and value[0] == value[1] and value[2] == value[3]:
-                value = [value[0], value[2]]
-            else:
-                value = list(value)
-        out[decl.name] = value
+        if value != decl.default:
+            out[decl.name] = decl.kind.to_yaml(value)
+    return out
+
+
+def flat_names(network: Network) -> list[str]:
+    """Names without '.', unique: `a.1` becomes `a_1`, or `a_1_2` if the spec has an `a_1`."""
+    taken = {n.name for n in network.nodes if "." not in n.name} | {"input"}
+    out = []
+    for node in network.nodes:
+        name = node.name
+        if "." in name:
+            base = name.replace(".", "_")
+            name, n = base, 1
+            while name in taken:
+                n += 1
+                name = f"{base}_{n}"
+            taken.add(name)
+        out.append(name)
     return out
 
 
 def to_spec(network: Network) -> dict:
-    """A flat spec (no blocks) for the network; layers read the previous one unless noted."""
+    """A flat spec (no blocks) for the network; layers read the previous one unless noted.
+    The spec's `lint:` and `budget:` are carried over."""
+    names = flat_names(network)
     layers = []
     for i, node in enumerate(network.nodes):
-        item = {"name": node.name.replace(".", "_"), **settings_yaml(node.layer)}
+        item = {"name": names[i], **settings_yaml(node.layer)}
         if node.inputs != ((i - 1,) if i else (INPUT,)):
-            item["inputs"] = ["input" if j == INPUT else network.nodes[j].name.replace(".", "_")
-                              for j in node.inputs]
+            item["inputs"] = ["input" if j == INPUT else names[j] for j in node.inputs]
         layers.append(item)
-    shape = network.input_shape
-    return {"name": network.name, "input": [shape.h, shape.w, shape.c], "layers": layers}
+    spec = {"name": network.name, "input": network.input_shape.as_list(), "layers": layers}
+    if network.lint_ignore:
+        spec["lint"] = {"ignore": sorted(network.lint_ignore)}
+    if network.budget is not None:
+        spec["budget"] = network.budget.as_yaml()
+    return spec

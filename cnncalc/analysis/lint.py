@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from math import prod
 
 from ..errors import Diagnostic, Span
 from ..graph import INPUT, Network
+from ..layers.geometry import number
 from .report import Report
 
 CS231N = "CS231n notes (shared/seeds/001), 'Layer sizing patterns'"
@@ -28,55 +30,51 @@ class Rule:
 
 def input_divisible(network, report):
     shape = report.input_shape
-    odd = [side for side in (shape.h, shape.w) if side % 4]
-    if not odd:
+    if not any(side % 4 for side in shape.spatial):
         return []
-    return [(INPUT, f"input {shape.h}x{shape.w} is not divisible by 2 twice; common sizes are "
+    return [(INPUT, f"input {shape.spatial_text()} is not divisible by 2 twice; common sizes are "
                     "32, 64, 96, 224, 384 and 512")]
 
 
 def conv_keeps_size(network, report):
     out = []
     for i, (node, row) in enumerate(zip(network.nodes, report.rows)):
-        layer = node.layer
-        if layer.type_name != "conv" or layer.stride != (1, 1) or layer.padding == "same":
+        padding = node.layer.size_keeping(row.input_shapes[0])
+        if padding is None or padding[0] == padding[1]:
             continue
-        k_eff = [d * (k - 1) + 1 for k, d in zip(layer.kernel, layer.dilation)]
-        top, bottom, left, right = layer.padding
-        if [top + bottom, left + right] != [k - 1 for k in k_eff]:
-            want = "/".join(dict.fromkeys(str((k - 1) / 2).removesuffix(".0") for k in k_eff))
-            out.append((i, f"stride-1 conv changes the size ({row.input_shapes[0].h}x"
-                           f"{row.input_shapes[0].w} -> {row.output_shape.h}x"
-                           f"{row.output_shape.w}); P = (F-1)/2 = {want} keeps it"))
+        want = "/".join(dict.fromkeys(str(k / 2).removesuffix(".0") for k in padding[1]))
+        out.append((i, f"stride-1 conv changes the size ({row.input_shapes[0].spatial_text()} -> "
+                       f"{row.output_shape.spatial_text()}); P = (F-1)/2 = {want} keeps it"))
     return out
 
 
 def large_filter(network, report):
-    out, seen_conv = [], False
+    out, seen_filter = [], False
     for i, node in enumerate(network.nodes):
-        layer = node.layer
-        if layer.type_name not in ("conv", "local"):
+        kernel = node.layer.filter_kernel()
+        if kernel is None:
             continue
-        kh, kw = layer.kernel
-        if seen_conv and kh * kw > 9 and max(kh, kw) > 3:
-            out.append((i, f"{kh}x{kw} filter after the first layer; a stack of 3x3 convs sees "
-                           "as far with fewer parameters and more non-linearities"))
-        seen_conv = True
+        if seen_filter and prod(kernel) > 9 and max(kernel) > 3:
+            out.append((i, f"{'x'.join(map(str, kernel))} filter after the first layer; a stack "
+                           "of 3x3 convs sees as far with fewer parameters and more "
+                           "non-linearities"))
+        seen_filter = True
     return out
 
 
 def pool_window(network, report):
     out = []
     for i, (node, row) in enumerate(zip(network.nodes, report.rows)):
-        layer, x = node.layer, row.input_shapes[0]
-        if layer.type_name != "pool" or layer.global_ or layer.output is not None:
+        x = row.input_shapes[0]
+        found = node.layer.pool_window(x)
+        if found is None:
             continue
-        kernel, stride, _ = layer.window(x)
-        if kernel == (x.h, x.w):
+        kernel, stride = found
+        if kernel == x.spatial:
             continue  # a window over the whole input is global pooling
         if max(kernel) > 3:
-            out.append((i, f"{kernel[0]}x{kernel[1]} pooling window; windows above 3 discard "
-                           "too much (F=2, S=2 or F=3, S=2 are usual)"))
+            out.append((i, f"{'x'.join(map(str, kernel))} pooling window; windows above 3 "
+                           "discard too much (F=2, S=2 or F=3, S=2 are usual)"))
         elif max(stride) > max(kernel):
             out.append((i, f"pooling stride {max(stride)} above its window {max(kernel)} "
                            "skips inputs"))
@@ -86,35 +84,34 @@ def pool_window(network, report):
 def fc_dominates(network, report):
     total = report.totals.params
     out = []
-    for i, row in enumerate(report.rows):
-        if row.type == "fc" and total and row.totals.params * 2 > total:
-            out.append((i, f"this fully-connected layer holds {row.totals.params / 1e6:.1f}M of "
-                           f"the {total / 1e6:.1f}M parameters"))
+    for i, (node, row) in enumerate(zip(network.nodes, report.rows)):
+        if node.layer.dense and total and row.totals.params * 2 > total:
+            share = row.totals.params / total
+            out.append((i, f"this fully-connected layer holds {row.totals.params:,} of the "
+                           f"{total:,} parameters ({share:.0%})"))
     return out
 
 
 def rf_exceeds_input(network, report):
     shape = report.input_shape
-    for i, row in enumerate(report.rows):
-        field, layer = row.field, network.nodes[i].layer
-        if layer.type_name not in ("conv", "local", "pool", "subsample") or field is None:
+    for i, (node, row) in enumerate(zip(network.nodes, report.rows)):
+        field = row.field
+        if field is None or not node.layer.local_window(row.input_shapes[0]):
             continue  # fc, flatten and global pooling see the whole input by design
-        if layer.type_name == "pool" and (layer.global_ or layer.output is not None):
-            continue
-        if field.size[0] > shape.h or field.size[1] > shape.w:
-            return [(i, f"from here on, units see more than the input "
-                        f"({field.size[0]}x{field.size[1]} > {shape.h}x{shape.w}); the "
-                        "excess is padding")]
+        if any(r > n for r, n in zip(field.size, shape.spatial)):
+            seen = "x".join(str(number(v)) for v in field.size)
+            return [(i, f"from here on, units see more than the input ({seen} > "
+                        f"{shape.spatial_text()}); the excess is padding")]
     return []
 
 
 def fc_large_input(network, report):
     out = []
-    for i, row in enumerate(report.rows):
+    for i, (node, row) in enumerate(zip(network.nodes, report.rows)):
         x = row.input_shapes[0]
-        if row.type == "fc" and x.h * x.w > 7 * 7:
-            out.append((i, f"fully-connected layer reads a {x.h}x{x.w} map; pool or stride "
-                           "down to 7x7 or less first"))
+        if node.layer.dense and x.positions > 7 * 7:
+            out.append((i, f"fully-connected layer reads a {x.spatial_text()} map; pool or "
+                           "stride down to 7x7 or less first"))
     return out
 
 

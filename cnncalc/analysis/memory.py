@@ -22,12 +22,11 @@ from dataclasses import dataclass
 
 from ..errors import CnnCalcError, Diagnostic, Span
 from ..graph import INPUT, Network
+from ..layers.base import ALLOCATES, IN_PLACE
 from .report import Report
 
 DTYPES = {"float64": 8, "float32": 4, "float16": 2, "bfloat16": 2, "int8": 1}
 OPTIMIZER_COPIES = {"sgd": 2, "momentum": 3, "adam": 4}  # parameter-sized tensors held
-INPLACE = {"relu", "relu6", "leaky_relu", "dropout"}  # may overwrite their input
-VIEWS = {"flatten"}  # never copy
 UNITS = {"": 1, "b": 1, "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40,
          "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12}
 
@@ -42,7 +41,7 @@ class LayerMemory:
     @property
     def held(self) -> int:
         """Values per sample this layer adds to memory."""
-        return self.values if self.allocates == "yes" else 0
+        return self.values if self.allocates == ALLOCATES else 0
 
 
 @dataclass(frozen=True)
@@ -113,6 +112,14 @@ def readers(network: Network) -> dict[int, list[int]]:
     return out
 
 
+def allocation(layer, may_overwrite: bool) -> str:
+    """How a layer's output is held: a view never copies; an in-place layer reuses its input
+    only when nothing else reads that input (and `--inplace` is on)."""
+    if layer.memory == IN_PLACE and not may_overwrite:
+        return ALLOCATES
+    return layer.memory
+
+
 def build(network: Network, report: Report, inplace: bool = True) -> MemoryModel:
     read_by = readers(network)
     # buffer[i]: the tensor whose storage node i's output lives in (itself unless in place)
@@ -121,19 +128,13 @@ def build(network: Network, report: Report, inplace: bool = True) -> MemoryModel
     layers, im2col, im2col_layer = [], 0, None
     for index, (node, row) in enumerate(zip(network.nodes, report.rows, strict=False)):
         source = node.inputs[0]
-        kind = "yes"
-        if node.layer.type_name in VIEWS:
-            kind = "view"
-        elif inplace and node.layer.type_name in INPLACE and read_by[source] == [index]:
-            kind = "in place"  # safe only when nothing else reads the input
-        buffer[index] = buffer[source] if kind != "yes" else index
+        kind = allocation(node.layer, inplace and read_by[source] == [index])
+        buffer[index] = buffer[source] if kind != ALLOCATES else index
         size[index] = row.output_shape.size
         layers.append(LayerMemory(node.name, node.layer.type_name, row.output_shape.size, kind))
-        if node.layer.type_name in ("conv", "local"):
-            x, y, k = row.input_shapes[0], row.output_shape, node.layer.kernel
-            columns = (x.c * k[0] * k[1]) * (y.h * y.w)  # rows x columns of X_col
-            if columns > im2col:
-                im2col, im2col_layer = columns, node.name
+        columns = node.layer.workspace(row.input_shapes, row.output_shape)  # X_col's values
+        if columns > im2col:
+            im2col, im2col_layer = columns, node.name
     peak, peak_layer = liveness(network, read_by, buffer, size)
     totals = report.totals
     return MemoryModel(report.input_shape.size, tuple(layers), totals.params,

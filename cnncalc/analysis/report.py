@@ -6,7 +6,8 @@ from dataclasses import dataclass, field, fields
 
 from ..errors import Diagnostic, Span
 from ..layers import Counts
-from ..layers.geometry import Shape
+from ..layers.geometry import number
+from ..layers.shape import Shape
 
 COUNT_KEYS = ("params", "trainable_params", "non_trainable_params", "connections", "macs",
               "flops", "activations")
@@ -66,7 +67,6 @@ class Row:
     def field_dict(self) -> dict:
         if self.field is None:
             return {}
-        from .receptive import number
         f = self.field
         return {"receptive_field": [number(v) for v in f.size],
                 "jump": [number(v) for v in f.jump], "start": [number(v) for v in f.start]}

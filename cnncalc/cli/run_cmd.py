@@ -56,11 +56,11 @@ def execute(network, report, batch: int, seed: int, weights_file: str | None,
             x = np.load(input_file).astype(np.float32)
         except (OSError, ValueError) as exc:
             raise CnnCalcError(Diagnostic(Span(input_file), f"cannot read input: {exc}")) from None
-        if x.ndim != 4 or tuple(x.shape[1:]) != (s.c, s.h, s.w):
+        if tuple(x.shape[1:]) != (s.c, *s.spatial):
             raise CnnCalcError(Diagnostic(Span(input_file), f"input has shape {list(x.shape)}, "
-                                          f"expected [N, {s.c}, {s.h}, {s.w}] (NCHW)"))
+                                          f"expected [N, {', '.join(map(str, (s.c, *s.spatial)))}] (NCHW)"))
     else:
-        x = np.random.default_rng(seed).standard_normal((batch, s.c, s.h, s.w)).astype(
+        x = np.random.default_rng(seed).standard_normal((batch, s.c, *s.spatial)).astype(
             np.float32)
     if not show_progress:
         return engine.run(network, report, x, weights, backward), weights

@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..analysis.memory import INPLACE, VIEWS, readers
+from ..analysis.memory import allocation, readers
 from ..analysis.report import Report
 from ..errors import EXIT_INCONSISTENT, EXIT_UNREADABLE, CnnCalcError, Diagnostic, Span
 from ..graph import INPUT, Network
+from ..layers.base import ALLOCATES, IN_PLACE
 
 
 @dataclass
@@ -52,11 +53,13 @@ def shapes_of(network: Network, report: Report) -> dict[str, dict[str, tuple]]:
 def init_weights(network: Network, report: Report, seed: int, dtype=np.float32) -> dict:
     """He initialisation (normal, std sqrt(2 / fan_in)); biases 0; batch norm the identity."""
     rng = np.random.default_rng(seed)
+    layers = {node.name: node.layer for node in network.nodes}
     out = {}
     for name, shapes in shapes_of(network, report).items():
+        layer = layers[name]
         for key, shape in shapes.items():
-            if key == "weight" and len(shape) > 1:
-                fan_in = int(np.prod(shape[1:])) if len(shape) < 6 else int(np.prod(shape[3:]))
+            fan_in = layer.fan_in(key, shape)
+            if fan_in is not None:
                 value = rng.standard_normal(shape) * np.sqrt(2.0 / max(fan_in, 1))
             elif key in ("weight", "running_var"):
                 value = np.ones(shape)
@@ -118,25 +121,25 @@ def run(network: Network, report: Report, x: np.ndarray, weights: dict,
         start = time.perf_counter()
         xs = [acts[j] for j in node.inputs]
         layer = node.layer
-        inplace = (layer.type_name in INPLACE and len(node.inputs) == 1
-                   and read_by[node.inputs[0]] == [i])
+        kind = allocation(layer, len(node.inputs) == 1 and read_by[node.inputs[0]] == [i])
         y = layer.forward(xs, layer_weights[i])
-        inplace = inplace and y.shape == xs[0].shape
-        if inplace:
+        if kind == IN_PLACE and y.shape != xs[0].shape:
+            kind = ALLOCATES
+        if kind == IN_PLACE:
             if y is not xs[0]:
                 np.copyto(xs[0], y)  # the result lives in the input's buffer
             y = xs[0]
-        elif layer.type_name not in VIEWS and any(np.shares_memory(y, a) for a in xs):
+        elif kind == ALLOCATES and any(np.shares_memory(y, a) for a in xs):
             y = y.copy()  # a slice or an identity that must own its memory
         acts[i] = y
-        allocated[i] = not inplace and layer.type_name not in VIEWS
+        allocated[i] = kind == ALLOCATES
         peak = max(peak, held(acts.values()))
         if not backward:  # free what no later layer reads
             for j in {*node.inputs, i}:
                 if j in acts and last_use.get(j, j) <= i and j != last:
                     del acts[j]
         steps.append(Step(node.name, tuple(row.output_shape.as_list()),
-                          (y.shape[2], y.shape[3], y.shape[1]), time.perf_counter() - start,
+                          (*y.shape[2:], y.shape[1]), time.perf_counter() - start,
                           held(acts.values())))
         if progress:
             progress(i)

@@ -1,4 +1,8 @@
-"""Elementwise activations: shape unchanged, no parameters, one FLOP per element."""
+"""Elementwise activations: shape unchanged, no parameters, one FLOP per element.
+
+Each class holds its function and its gradient (NumPy, imported inside the methods); conv,
+fc and subsample rows that fuse an activation (`activation: relu`) call the same classes.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +10,8 @@ from dataclasses import dataclass
 
 from ..conventions import ACTIVATION_FLOPS
 from ..declare import Number, setting
-from .base import Counts, Layer, register
-from .geometry import Shape
+from .base import IN_PLACE, REGISTRY, Counts, Layer, register
+from .shape import Shape
 
 
 @dataclass(frozen=True)
@@ -17,33 +21,112 @@ class Activation(Layer):
     def counts(self, x: Shape, y: Shape) -> Counts:
         return Counts(flops=ACTIVATION_FLOPS * y.size)  # one FLOP per output element
 
-    def options(self) -> dict:
-        return {f: getattr(self, f) for f in ("negative_slope", "alpha") if hasattr(self, f)}
+    def function(self, z):
+        raise NotImplementedError(self.type_name)
+
+    def gradient(self, z, y, dy):
+        """dL/dz from dL/dy, for y = function(z)."""
+        raise NotImplementedError(self.type_name)
 
     def forward(self, xs, w):
-        from ..compute.kernels import activation
-        return activation(self.type_name, xs[0], self.options()).astype(xs[0].dtype)
+        return self.function(xs[0]).astype(xs[0].dtype)
 
     def backward(self, xs, w, y, dy):
-        from ..compute.kernels import activation_grad
-        return [activation_grad(self.type_name, xs[0], y, dy, self.options())], {}
+        return [self.gradient(xs[0], y, dy)], {}
 
 
-def _simple(name: str, summary: str):
-    cls = dataclass(frozen=True)(type(name.title().replace("_", ""), (Activation,),
-                                      {"type_name": name, "summary": summary,
-                                       "example": f"- {name}"}))
-    return register(cls)
+def activation(name: str, summary: str, memory: str = "yes"):
+    """Class decorator: a registered activation type called `name`."""
+    def wrap(cls):
+        cls.type_name, cls.summary, cls.example, cls.memory = name, summary, f"- {name}", memory
+        return register(dataclass(frozen=True)(cls))
+    return wrap
 
 
-Relu = _simple("relu", "max(0, x)")
-Relu6 = _simple("relu6", "min(max(0, x), 6)")
-Sigmoid = _simple("sigmoid", "1 / (1 + exp(-x))")
-Tanh = _simple("tanh", "hyperbolic tangent")
-Softmax = _simple("softmax", "exp(x) normalised to sum 1 over the channels at each position")
-Gelu = _simple("gelu", "x * Phi(x), the Gaussian error linear unit")
-Silu = _simple("silu", "x * sigmoid(x) (swish)")
-Hardswish = _simple("hardswish", "x * relu6(x + 3) / 6")
+@activation("relu", "max(0, x)", IN_PLACE)
+class Relu(Activation):
+    def function(self, z):
+        import numpy as np
+        return np.maximum(z, 0)
+
+    def gradient(self, z, y, dy):
+        return dy * (z > 0)
+
+
+@activation("relu6", "min(max(0, x), 6)", IN_PLACE)
+class Relu6(Activation):
+    def function(self, z):
+        import numpy as np
+        return np.clip(z, 0, 6)
+
+    def gradient(self, z, y, dy):
+        return dy * ((z > 0) & (z < 6))
+
+
+@activation("sigmoid", "1 / (1 + exp(-x))")
+class Sigmoid(Activation):
+    def function(self, z):
+        import numpy as np
+        return 1 / (1 + np.exp(-z))
+
+    def gradient(self, z, y, dy):
+        return dy * y * (1 - y)
+
+
+@activation("tanh", "hyperbolic tangent")
+class Tanh(Activation):
+    def function(self, z):
+        import numpy as np
+        return np.tanh(z)
+
+    def gradient(self, z, y, dy):
+        return dy * (1 - y * y)
+
+
+@activation("softmax", "exp(x) normalised to sum 1 over the channels at each position")
+class Softmax(Activation):
+    def function(self, z):
+        import numpy as np
+        e = np.exp(z - z.max(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
+
+    def gradient(self, z, y, dy):
+        return y * (dy - (dy * y).sum(axis=1, keepdims=True))
+
+
+@activation("gelu", "x * Phi(x), the Gaussian error linear unit")
+class Gelu(Activation):
+    def function(self, z):
+        import numpy as np
+        return 0.5 * z * (1 + erf(z / np.sqrt(2)))
+
+    def gradient(self, z, y, dy):
+        import numpy as np
+        pdf = np.exp(-0.5 * z * z) / np.sqrt(2 * np.pi)
+        return dy * (0.5 * (1 + erf(z / np.sqrt(2))) + z * pdf)
+
+
+@activation("silu", "x * sigmoid(x) (swish)")
+class Silu(Activation):
+    def function(self, z):
+        import numpy as np
+        return z / (1 + np.exp(-z))
+
+    def gradient(self, z, y, dy):
+        import numpy as np
+        s = 1 / (1 + np.exp(-z))
+        return dy * (s + z * s * (1 - s))
+
+
+@activation("hardswish", "x * relu6(x + 3) / 6")
+class Hardswish(Activation):
+    def function(self, z):
+        import numpy as np
+        return z * np.clip(z + 3, 0, 6) / 6
+
+    def gradient(self, z, y, dy):
+        import numpy as np
+        return dy * np.where(z < -3, 0.0, np.where(z > 3, 1.0, (2 * z + 3) / 6))
 
 
 @register
@@ -52,7 +135,16 @@ class LeakyRelu(Activation):
     type_name = "leaky_relu"
     summary = "x if x > 0 else slope * x"
     example = "- {type: leaky_relu, negative_slope: 0.1}"
+    memory = IN_PLACE
     negative_slope: float = setting(Number(0.0), "slope for negative inputs", 0.01)
+
+    def function(self, z):
+        import numpy as np
+        return np.where(z > 0, z, z * self.negative_slope)
+
+    def gradient(self, z, y, dy):
+        import numpy as np
+        return dy * np.where(z > 0, 1.0, self.negative_slope)
 
 
 @register
@@ -63,6 +155,23 @@ class Elu(Activation):
     example = "- {type: elu, alpha: 1.0}"
     alpha: float = setting(Number(0.0), "scale of the negative part", 1.0)
 
+    def function(self, z):
+        import numpy as np
+        return np.where(z > 0, z, self.alpha * np.expm1(np.minimum(z, 0)))
 
-ACTIVATIONS = ("relu", "relu6", "leaky_relu", "elu", "sigmoid", "tanh", "softmax", "gelu",
-               "silu", "hardswish")
+    def gradient(self, z, y, dy):
+        import numpy as np
+        return dy * np.where(z > 0, 1.0, y + self.alpha)
+
+
+def erf(z):
+    """Abramowitz and Stegun 7.1.26 (|error| < 1.5e-7): NumPy has no erf."""
+    import numpy as np
+    t = 1.0 / (1.0 + 0.3275911 * np.abs(z))
+    poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027
+                                                                          + t * 1.061405429))))
+    return np.sign(z) * (1.0 - poly * np.exp(-z * z))
+
+
+# the `activation:` a conv, fc or subsample row may fuse: every type defined above
+ACTIVATIONS = tuple(name for name, cls in REGISTRY.items() if issubclass(cls, Activation))

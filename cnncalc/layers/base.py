@@ -1,12 +1,18 @@
 """The layer contract and the registry keyed by the spec's `type:` string.
 
-A layer is a frozen dataclass of its settings (declared with `settings.setting`) plus:
-  shape(x)      -> the output Shape for one input (the shape rule; merge layers, which take
-                   several inputs, override infer/cost instead),
-  counts(x, y)  -> Counts: params, connections, MACs, FLOPs (formulas commented in place),
-  describe()    -> the short settings text shown in tables (`3x3/1 p1`),
-  advice(x)     -> warnings about the settings on this input (a window that does not tile),
-  forward(...)  -> the NumPy computation (NumPy imported inside, never at module import).
+A layer type is one class: a frozen dataclass of its declared settings (`declare.setting`)
+plus everything the rest of cnncalc asks of it. Nothing outside this package compares type
+names; code elsewhere calls these methods:
+  infer / shape      the output Shape (the shape rule)
+  cost / counts      Counts: params, connections, MACs, FLOPs (formulas commented in place)
+  window             the one geometry object of windowed layers (shape, counts, receptive
+                     field, explain, tiling advice and NumPy kernels read it)
+  receptive          the receptive-field map
+  memory, workspace  what the layer allocates (a new tensor, in place, a view) and scratch
+  explain_counts     explain's arithmetic
+  filter_kernel, size_keeping, pool_window, local_window, dense: facts the lints ask for
+  as_conv            FC-as-conv conversion
+  weight_shapes, fan_in, forward, backward: the NumPy pass (NumPy imported inside)
 """
 
 from __future__ import annotations
@@ -15,9 +21,13 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from ..declare import check_settings, declared
-from .geometry import Shape
+from .geometry import Field, Window
+from .shape import Shape
 
 REGISTRY: dict[str, type[Layer]] = {}
+
+ALLOCATES, IN_PLACE, VIEW = "yes", "in place", "view"  # memory behaviour of a layer's output
+DROP = "drop"  # as_conv: the layer disappears when FC layers become convs (flatten)
 
 
 def register(cls):
@@ -26,6 +36,11 @@ def register(cls):
         raise RuntimeError(f"layer type {cls.type_name!r} registered twice")
     REGISTRY[cls.type_name] = cls
     return cls
+
+
+def merge_types() -> list[str]:
+    """Type names that combine several inputs into one (the `merge:` of branches)."""
+    return [name for name, cls in REGISTRY.items() if cls.merges]
 
 
 @dataclass(frozen=True)
@@ -46,6 +61,10 @@ class Layer:
     type_name: ClassVar[str] = ""
     summary: ClassVar[str] = ""  # one line for `cnncalc layers` and docs
     example: ClassVar[str] = ""  # a YAML example for docs/spec.md
+    arity: ClassVar[tuple] = (1, 1)  # fewest and most inputs (None: no limit)
+    merges: ClassVar[bool] = False  # combines its inputs (add, multiply, concat)
+    memory: ClassVar[str] = ALLOCATES  # its output: a new tensor, in place, or a view
+    dense: ClassVar[bool] = False  # reads its whole input as one vector (fully-connected)
 
     @classmethod
     def from_settings(cls, values: dict, common: tuple = ()) -> Layer:
@@ -61,20 +80,12 @@ class Layer:
     def validate(self) -> None:
         """Cross-setting checks that do not need the input shape."""
 
-    arity: ClassVar[tuple] = (1, 1)  # fewest and most inputs (None: no limit)
-
+    # --- shape and counts (several inputs: merge layers override infer and cost) ----------
     def infer(self, inputs: tuple[Shape, ...]) -> Shape:
-        """Output shape from the input shapes (one, for all but merge layers)."""
         return self.shape(inputs[0])
 
     def cost(self, inputs: tuple[Shape, ...], out: Shape) -> Counts:
         return self.counts(inputs[0], out)
-
-    def row_notes(self, inputs: tuple[Shape, ...], out: Shape) -> list[str]:
-        return self.notes(inputs[0], out)
-
-    def warnings(self, inputs: tuple[Shape, ...]) -> list[str]:
-        return self.advice(inputs[0])
 
     def shape(self, x: Shape) -> Shape:
         return x
@@ -83,18 +94,77 @@ class Layer:
         return Counts()
 
     def describe(self) -> str:
+        """The short settings text shown in tables (`3x3/1 p1`)."""
         return ""
 
-    def notes(self, x: Shape, y: Shape) -> list[str]:
+    def notes(self, inputs: tuple[Shape, ...], out: Shape) -> list[str]:
+        """Remarks shown under the table (an fc flattening its input)."""
         return []
 
-    def advice(self, x: Shape) -> list[str]:
-        return []
+    def warnings(self, inputs: tuple[Shape, ...]) -> list[str]:
+        """Advice about the settings on this input: a window that does not tile it."""
+        geometry = self.window(inputs[0])
+        return geometry.tiling_warnings() if geometry is not None else []
+
+    # --- geometry and receptive field -----------------------------------------------------
+    def window(self, x: Shape) -> Window | None:
+        """The window this layer slides over x, if it slides one."""
+        return None
+
+    def receptive(self, fields: list[Field], inputs: tuple[Shape, ...], out: Shape) -> Field:
+        """The receptive field of the output from those of the inputs."""
+        geometry = self.window(inputs[0])
+        return geometry.field(fields[0]) if geometry is not None else fields[0]
+
+    def misaligned(self, fields: list[Field]) -> str | None:
+        """For layers that merge paths: why their units sit at different places, if they do."""
+        return None
+
+    # --- memory -----------------------------------------------------------------------------
+    def workspace(self, inputs: tuple[Shape, ...], out: Shape) -> int:
+        """Scratch values per sample beyond the output (im2col's column matrix)."""
+        return 0
+
+    # --- facts the lints ask for ------------------------------------------------------------
+    def filter_kernel(self) -> tuple | None:
+        """The kernel of a learned filter (conv, local), for the large-filter lint."""
+        return None
+
+    def size_keeping(self, x: Shape) -> tuple | None:
+        """(padding per axis, padding that keeps the size per axis) for a stride-1 conv."""
+        return None
+
+    def pool_window(self, x: Shape) -> tuple | None:
+        """(kernel, stride) of a fixed-window pooling, for the pool-window lint."""
+        return None
+
+    def local_window(self, x: Shape) -> bool:
+        """True when units see a local window that grows the receptive field (not global)."""
+        return self.window(x) is not None
+
+    # --- explain and conversion -------------------------------------------------------------
+    def explain_counts(self, inputs: tuple[Shape, ...], out: Shape, counts) -> list[str]:
+        """The arithmetic behind params, connections, MACs and FLOPs (explain)."""
+        return [f"params: {counts.params:,} (trainable {counts.trainable_params:,})",
+                f"connections: {counts.connections:,}", f"MACs: {counts.macs:,}",
+                f"FLOPs: {counts.flops:,}"]
+
+    def as_conv(self, x: Shape):
+        """This layer when FC layers become convs: itself, a conv, or DROP."""
+        return self
 
     # --- NumPy (NCHW arrays; NumPy is imported by the methods, never at import time) ---
     def weight_shapes(self, x: Shape) -> dict[str, tuple]:
         """Arrays this layer holds, in PyTorch's layouts."""
         return {}
+
+    def fan_in(self, key: str, shape: tuple) -> int | None:
+        """Inputs feeding one unit through this weight, for He initialisation (None: not a
+        weight matrix: ones for scales and variances, zeros otherwise)."""
+        if key != "weight" or len(shape) < 2:
+            return None
+        from math import prod
+        return prod(shape[1:])
 
     def forward(self, xs: list, w: dict):
         """Output for the input arrays `xs` with weights `w`."""
@@ -107,33 +177,37 @@ class Layer:
     def fused(self, z):
         """The fused activation (if any) applied to pre-activation z."""
         activation = getattr(self, "activation", None)
-        if not activation:
-            return z
-        from ..compute.kernels import activation as apply
-        return apply(activation, z)
+        return REGISTRY[activation]().function(z) if activation else z
 
     def fused_grad(self, z, y, dy):
         activation = getattr(self, "activation", None)
-        if not activation:
-            return dy
-        from ..compute.kernels import activation_grad
-        return activation_grad(activation, z, y, dy)
+        return REGISTRY[activation]().gradient(z, y, dy) if activation else dy
 
 
-def pair_text(pair: tuple[int, int]) -> str:
-    return str(pair[0]) if pair[0] == pair[1] else f"{pair[0]}x{pair[1]}"
+def axes_text(values: tuple) -> str:
+    """(3, 3) -> '3'; (3, 5) -> '3x5'."""
+    return str(values[0]) if len(set(values)) == 1 else "x".join(map(str, values))
 
 
-def kernel_text(kernel: tuple[int, int]) -> str:
-    return f"{kernel[0]}x{kernel[1]}"
+def kernel_text(kernel: tuple) -> str:
+    return "x".join(map(str, kernel))
 
 
 def padding_text(padding) -> str:
+    """'same', 1, 1x2 (symmetric per axis), or 0,1,0,1 (before, after per axis)."""
     if padding == "same":
         return "same"
-    top, bottom, left, right = padding
-    if top == bottom == left == right:
-        return str(top)
-    if top == bottom and left == right:
-        return f"{top}x{left}"
-    return f"{top},{bottom},{left},{right}"
+    if all(before == after for before, after in padding):
+        return axes_text(tuple(before for before, _ in padding))
+    return ",".join(str(p) for pair in padding for p in pair)
+
+
+def no_padding(padding) -> bool:
+    return padding != "same" and not any(p for pair in padding for p in pair)
+
+
+def padding_suffix(padding) -> str:
+    """' same', ' p1', or '' for none: the padding part of a settings text."""
+    if padding == "same":
+        return " same"
+    return "" if no_padding(padding) else f" p{padding_text(padding)}"

@@ -8,8 +8,9 @@ from ..conventions import ACTIVATION_FLOPS
 from ..declare import Bool, Choice, Int, Padding, Pair, Table, setting
 from ..errors import SettingError
 from .activation import ACTIVATIONS
-from .base import Counts, Layer, kernel_text, padding_text, pair_text, register
-from .geometry import Shape, slide2d, tiling_warnings
+from .base import Counts, Layer, axes_text, kernel_text, padding_suffix, register
+from .geometry import Window, window
+from .shape import Shape
 
 
 @register
@@ -23,7 +24,7 @@ class Conv(Layer):
     kernel: tuple = setting(Pair(), "filter size F, or [height, width]")
     stride: tuple = setting(Pair(), "step S between windows, or [height, width]", (1, 1))
     padding: object = setting(Padding(), "zeros added at the borders: P, [h, w], "
-                              "[top, bottom, left, right], same or valid", (0, 0, 0, 0))
+                              "[top, bottom, left, right], same or valid", ((0, 0), (0, 0)))
     dilation: tuple = setting(Pair(), "spacing of kernel taps; 1 = contiguous", (1, 1))
     groups: int = setting(Int(), "split channels into groups convolved separately", 1)
     bias: bool = setting(Bool(), "one bias per filter", True)
@@ -43,6 +44,9 @@ class Conv(Layer):
                 raise SettingError(f"the connection table has {len(self.connections)} rows but "
                                    f"there are {self.filters} filters", key="connections")
 
+    def window(self, x: Shape) -> Window:
+        return window(x, self.kernel, self.stride, self.padding, self.dilation)
+
     def shape(self, x: Shape) -> Shape:
         if x.c % self.groups:
             raise SettingError(f"groups ({self.groups}) must divide the input channels ({x.c})",
@@ -53,11 +57,10 @@ class Conv(Layer):
                 raise SettingError(f"the connection table reads input map {highest} but the "
                                    f"input has {x.c} maps (0 to {x.c - 1})",
                                    key="connections", inconsistent=True)
-        rows, cols = slide2d(x, self.kernel, self.stride, self.padding, self.dilation)
-        return Shape(rows.out, cols.out, self.filters)
+        return self.window(x).output(self.filters)
 
     def weights(self, x: Shape) -> int:
-        taps = self.kernel[0] * self.kernel[1]  # one weight per kernel position...
+        taps = self.window(x).taps  # one weight per kernel position...
         if self.connections is not None:
             return taps * sum(len(row) for row in self.connections)  # ...per input map read
         return taps * (x.c // self.groups) * self.filters  # ...per input channel of the group
@@ -65,7 +68,7 @@ class Conv(Layer):
     def counts(self, x: Shape, y: Shape) -> Counts:
         weights = self.weights(x)  # shared by every output position
         biases = self.filters if self.bias else 0  # one per filter
-        positions = y.h * y.w  # where each filter is applied
+        positions = y.positions  # where each filter is applied
         macs = positions * weights  # every weight is used once per position
         act = ACTIVATION_FLOPS * y.size if self.activation else 0  # fused activation
         return Counts(
@@ -76,11 +79,9 @@ class Conv(Layer):
         )
 
     def describe(self) -> str:
-        text = f"{kernel_text(self.kernel)}/{pair_text(self.stride)}"
-        if self.padding != (0, 0, 0, 0):
-            text += f" p{padding_text(self.padding)}"
-        if self.dilation != (1, 1):
-            text += f" d{pair_text(self.dilation)}"
+        text = f"{kernel_text(self.kernel)}/{axes_text(self.stride)}" + padding_suffix(self.padding)
+        if self.dilation != (1,) * len(self.dilation):
+            text += f" d{axes_text(self.dilation)}"
         if self.groups != 1:
             text += f" g{self.groups}"
         if self.connections is not None:
@@ -91,8 +92,37 @@ class Conv(Layer):
             text += f" +{self.activation}"
         return text
 
-    def advice(self, x: Shape) -> list[str]:
-        return tiling_warnings(x, self.kernel, self.stride, self.padding, self.dilation)
+    def workspace(self, inputs, out) -> int:
+        return inputs[0].c * self.window(inputs[0]).taps * out.positions  # im2col's X_col
+
+    def filter_kernel(self):
+        return self.kernel
+
+    def size_keeping(self, x: Shape):
+        if self.stride != (1,) * len(self.stride) or self.padding == "same":
+            return None
+        geometry = self.window(x)
+        return ([a.before + a.after for a in geometry.axes],
+                [a.effective - 1 for a in geometry.axes])
+
+    def explain_counts(self, inputs, out, t):
+        x, y = inputs[0], out
+        taps = kernel_text(self.kernel)
+        if self.connections is not None:
+            read = sum(len(row) for row in self.connections)
+            return [f"params: {taps} x {read} (input maps read, all filters) + {self.filters} "
+                    f"biases = {t.params:,}",
+                    f"connections: {t.params:,} x {y.spatial_text()} = {t.connections:,}",
+                    f"MACs: {y.spatial_text()} x {taps} x {read} = {t.macs:,}",
+                    f"FLOPs: 2 x {t.macs:,} + {t.flops - 2 * t.macs:,} = {t.flops:,}"]
+        cin = f"{x.c}" if self.groups == 1 else f"({x.c}/{self.groups})"
+        fan = f"{taps}x{cin}"
+        params = f"({fan} + 1) x {self.filters}" if self.bias else f"{fan} x {self.filters}"
+        return [f"params: {params} = {t.params:,}",
+                f"connections: {params} x {y.spatial_text()} = {t.connections:,}",
+                f"MACs: {y} outputs x {fan} = {t.macs:,}",
+                f"FLOPs: 2 x {t.macs:,} + {t.flops - 2 * t.macs:,} (bias adds"
+                f"{', activation' if self.activation else ''}) = {t.flops:,}"]
 
     def weight_shapes(self, x: Shape) -> dict:
         cin = x.c if self.connections is not None else x.c // self.groups
@@ -102,9 +132,8 @@ class Conv(Layer):
         return shapes
 
     def pads(self, x_shape) -> tuple:
-        from .geometry import resolve_padding
-        return resolve_padding(self.padding, x_shape[2], x_shape[3], self.kernel, self.stride,
-                               self.dilation)
+        """(top, bottom, left, right) for an NCHW array shape."""
+        return self.window(Shape(tuple(x_shape[2:]), x_shape[1])).flat_pads
 
     def mask(self, weight):
         """A connection table as a 0/1 mask over the dense [out, in, kh, kw] weight."""

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from math import prod
 
 from ..conventions import ACTIVATION_FLOPS
 from ..declare import Bool, Choice, Int, Padding, Pair, setting
 from ..errors import SettingError
 from .activation import ACTIVATIONS
-from .base import Counts, Layer, kernel_text, padding_text, pair_text, register
-from .geometry import Shape, slide2d, tiling_warnings
+from .base import Counts, Layer, axes_text, kernel_text, padding_suffix, register
+from .geometry import Field, Window, exact, window
+from .shape import Shape
 
 
 @register
@@ -36,7 +38,7 @@ class Deconv(Layer):
             if self.output_padding[axis] >= max(self.stride[axis], self.dilation[axis]):
                 raise SettingError(
                     "output_padding must be smaller than the stride or the dilation (PyTorch)",
-                    key="output_padding", received=pair_text(self.output_padding))
+                    key="output_padding", received=axes_text(self.output_padding))
         if self.filters % self.groups:
             raise SettingError(f"groups ({self.groups}) must divide filters ({self.filters})",
                                key="groups", inconsistent=True)
@@ -45,32 +47,48 @@ class Deconv(Layer):
         if x.c % self.groups:
             raise SettingError(f"groups ({self.groups}) must divide the input channels ({x.c})",
                                key="groups", inconsistent=True)
-        size = [(n - 1) * s - 2 * p + d * (k - 1) + op + 1
-                for n, s, p, d, k, op in zip((x.h, x.w), self.stride, self.padding,
-                                             self.dilation, self.kernel, self.output_padding, strict=False)]
+        if x.rank != len(self.kernel):
+            raise SettingError(f"the kernel has {len(self.kernel)} axes but the input {x} has "
+                               f"{x.rank} spatial axes", key="kernel", inconsistent=True)
+        size = tuple((n - 1) * s - 2 * p + d * (k - 1) + op + 1  # PyTorch's ConvTranspose rule
+                     for n, s, p, d, k, op in zip(x.spatial, self.stride, self.padding,
+                                                  self.dilation, self.kernel, self.output_padding))
         if min(size) < 1:
-            raise SettingError(f"the output would be {size[0]}x{size[1]}: padding too large",
-                               key="padding", inconsistent=True)
-        return Shape(size[0], size[1], self.filters)
+            raise SettingError(f"the output would be {'x'.join(map(str, size))}: padding too "
+                               "large", key="padding", inconsistent=True)
+        return Shape(size, self.filters)
 
     def counts(self, x: Shape, y: Shape) -> Counts:
-        weights = x.c * (self.filters // self.groups) * self.kernel[0] * self.kernel[1]
+        weights = x.c * (self.filters // self.groups) * prod(self.kernel)
         biases = self.filters if self.bias else 0
-        macs = x.h * x.w * weights  # every input value meets every weight of its group once
+        macs = x.positions * weights  # every input value meets every weight of its group once
         act = ACTIVATION_FLOPS * y.size if self.activation else 0
         return Counts(params=weights + biases,
-                      connections=macs + y.h * y.w * biases,  # one link per product, + bias
-                      macs=macs, flops=2 * macs + y.h * y.w * biases + act)
+                      connections=macs + y.positions * biases,  # one link per product, + bias
+                      macs=macs, flops=2 * macs + y.positions * biases + act)
 
     def describe(self) -> str:
-        text = f"{kernel_text(self.kernel)}/{pair_text(self.stride)}"
-        if self.padding != (0, 0):
-            text += f" p{pair_text(self.padding)}"
-        if self.output_padding != (0, 0):
-            text += f" op{pair_text(self.output_padding)}"
-        if self.dilation != (1, 1):
-            text += f" d{pair_text(self.dilation)}"
+        text = f"{kernel_text(self.kernel)}/{axes_text(self.stride)}"
+        if any(self.padding):
+            text += f" p{axes_text(self.padding)}"
+        if any(self.output_padding):
+            text += f" op{axes_text(self.output_padding)}"
+        if any(d != 1 for d in self.dilation):
+            text += f" d{axes_text(self.dilation)}"
         return text + (f" g{self.groups}" if self.groups != 1 else "")
+
+    def receptive(self, fields, inputs, out) -> Field:
+        """The adjoint of a conv: input unit i sits at output i S - P + (k-1)/2."""
+        f = fields[0]
+        size, jump, start = [], [], []
+        for r, j, s, k, st, d, p in zip(f.size, f.jump, f.start, self.kernel, self.stride,
+                                         self.dilation, self.padding):
+            k_eff = d * (k - 1) + 1
+            taps = -(-k_eff // st)  # inputs one output reads, at most
+            size.append(r + (taps - 1) * j)
+            jump.append(exact(j, st))
+            start.append(s + exact((2 * p - k_eff + 1) * jump[-1], 2))
+        return Field(tuple(size), tuple(jump), tuple(start))
 
     def weight_shapes(self, x: Shape) -> dict:
         shapes = {"weight": (x.c, self.filters // self.groups, *self.kernel)}  # PyTorch's
@@ -121,16 +139,18 @@ class Local(Layer):
     filters: int = setting(Int(), "number of output maps K")
     kernel: tuple = setting(Pair(), "window size F, or [height, width]")
     stride: tuple = setting(Pair(), "step S between windows", (1, 1))
-    padding: object = setting(Padding(), "zeros added at the borders", (0, 0, 0, 0))
+    padding: object = setting(Padding(), "zeros added at the borders", ((0, 0), (0, 0)))
     bias: bool = setting(Bool(), "one bias per output unit", True)
     activation: str | None = setting(Choice(ACTIVATIONS), "activation fused into this row", None)
 
+    def window(self, x: Shape) -> Window:
+        return window(x, self.kernel, self.stride, self.padding)
+
     def shape(self, x: Shape) -> Shape:
-        rows, cols = slide2d(x, self.kernel, self.stride, self.padding)
-        return Shape(rows.out, cols.out, self.filters)
+        return self.window(x).output(self.filters)
 
     def counts(self, x: Shape, y: Shape) -> Counts:
-        fan_in = x.c * self.kernel[0] * self.kernel[1]  # weights of one output unit
+        fan_in = x.c * self.window(x).taps  # weights of one output unit
         weights = y.size * fan_in  # every output unit has its own
         biases = y.size if self.bias else 0  # and its own bias
         act = ACTIVATION_FLOPS * y.size if self.activation else 0
@@ -138,22 +158,27 @@ class Local(Layer):
                       flops=2 * weights + biases + act)
 
     def describe(self) -> str:
-        text = f"{kernel_text(self.kernel)}/{pair_text(self.stride)}"
-        return text + (f" p{padding_text(self.padding)}" if self.padding != (0, 0, 0, 0) else "")
+        return f"{kernel_text(self.kernel)}/{axes_text(self.stride)}" + padding_suffix(self.padding)
 
-    def advice(self, x: Shape) -> list[str]:
-        return tiling_warnings(x, self.kernel, self.stride, self.padding)
+    def workspace(self, inputs, out) -> int:
+        return inputs[0].c * self.window(inputs[0]).taps * out.positions  # the unrolled windows
+
+    def filter_kernel(self):
+        return self.kernel
 
     def weight_shapes(self, x: Shape) -> dict:
         y = self.shape(x)
-        shapes = {"weight": (y.h, y.w, self.filters, x.c, *self.kernel)}  # one set per position
+        shapes = {"weight": (*y.spatial, self.filters, x.c, *self.kernel)}  # one per position
         if self.bias:
-            shapes["bias"] = (self.filters, y.h, y.w)
+            shapes["bias"] = (self.filters, *y.spatial)
         return shapes
+
+    def fan_in(self, key, shape):
+        return prod(shape[3:]) if key == "weight" else None  # C x kh x kw of one unit
 
     def columns(self, x):
         from ..compute.kernels import pad4, starts, windows
-        pads = self.padding if self.padding != "same" else (0, 0, 0, 0)
+        pads = self.window(Shape(tuple(x.shape[2:]), x.shape[1])).flat_pads
         xp = pad4(x, *pads)
         out = (starts(xp.shape[2], self.kernel[0], self.stride[0]),
                starts(xp.shape[3], self.kernel[1], self.stride[1]))

@@ -7,29 +7,47 @@ from dataclasses import dataclass
 from ..conventions import ACTIVATION_FLOPS
 from ..declare import Bool, Choice, Int, setting
 from .activation import ACTIVATIONS
-from .base import Counts, Layer, register
-from .geometry import Shape
+from .base import DROP, VIEW, Counts, Layer, register
+from .geometry import Field
+from .shape import Shape
 
 
 def flatten_note(x: Shape) -> list[str]:
-    if x.h == 1 and x.w == 1:
+    if x.positions == 1:
         return []
     return [f"flattens {x} = {x.size:,} values in C,H,W order"]
 
 
+def vector(units: int, x: Shape) -> Shape:
+    """A vector of `units` values, as a 1x1xK map of the input's rank."""
+    return Shape((1,) * x.rank, units)
+
+
+@dataclass(frozen=True)
+class WholeInput(Layer):
+    """Layers whose every output unit sees the whole input."""
+
+    def receptive(self, fields, inputs, out) -> Field:
+        return fields[0].whole(inputs[0])
+
+    def notes(self, inputs, out) -> list[str]:
+        return flatten_note(inputs[0])
+
+
 @register
 @dataclass(frozen=True)
-class FC(Layer):
+class FC(WholeInput):
     type_name = "fc"
     summary = "fully-connected: every output unit reads every input value (flattened C,H,W)"
     example = "- {type: fc, units: 4096, activation: relu}"
+    dense = True
 
     units: int = setting(Int(), "number of output units")
     bias: bool = setting(Bool(), "one bias per unit", True)
     activation: str | None = setting(Choice(ACTIVATIONS), "activation fused into this row", None)
 
     def shape(self, x: Shape) -> Shape:
-        return Shape(1, 1, self.units)
+        return vector(self.units, x)
 
     def counts(self, x: Shape, y: Shape) -> Counts:
         weights = x.size * self.units  # one weight per (input value, unit)
@@ -44,8 +62,22 @@ class FC(Layer):
         return f"{self.units}" + ("" if self.bias else " nobias") + (
             f" +{self.activation}" if self.activation else "")
 
-    def notes(self, x: Shape, y: Shape) -> list[str]:
-        return flatten_note(x)
+    def explain_counts(self, inputs, out, t):
+        n_in = inputs[0].size
+        params = f"({n_in:,} + 1) x {self.units:,}" if self.bias else f"{n_in:,} x {self.units:,}"
+        lines = [f"params: {params} = {t.params:,}", f"connections: {params} = {t.connections:,}",
+                 f"MACs: {n_in:,} x {self.units:,} = {t.macs:,}",
+                 f"FLOPs: 2 x {t.macs:,} + {t.flops - 2 * t.macs:,} = {t.flops:,}"]
+        if inputs[0].positions > 1:
+            lines.insert(0, f"input flattened: {inputs[0]} = {n_in:,} values (C,H,W)")
+        return lines
+
+    def as_conv(self, x: Shape):
+        """The notes: an FC fed by an HxWxC volume is a conv with an HxW kernel, K = units."""
+        from .conv import Conv
+        return Conv(filters=self.units, kernel=x.spatial, stride=(1,) * x.rank,
+                    padding=((0, 0),) * x.rank, dilation=(1,) * x.rank, bias=self.bias,
+                    activation=self.activation)
 
     def weight_shapes(self, x: Shape) -> dict:
         shapes = {"weight": (self.units, x.size)}  # PyTorch Linear: [out, in]
@@ -70,13 +102,20 @@ class FC(Layer):
 
 @register
 @dataclass(frozen=True)
-class Flatten(Layer):
+class Flatten(WholeInput):
     type_name = "flatten"
     summary = "reshape HxWxC to 1x1x(H*W*C), in C,H,W order as PyTorch"
     example = "- flatten"
+    memory = VIEW
 
     def shape(self, x: Shape) -> Shape:
-        return Shape(1, 1, x.size)
+        return vector(x.size, x)
+
+    def notes(self, inputs, out) -> list[str]:
+        return []
+
+    def as_conv(self, x: Shape):
+        return DROP  # a conv reads the volume itself
 
     def forward(self, xs, w):
         return xs[0].reshape(xs[0].shape[0], -1, 1, 1)  # a view
@@ -87,7 +126,7 @@ class Flatten(Layer):
 
 @register
 @dataclass(frozen=True)
-class RBF(Layer):
+class RBF(WholeInput):
     type_name = "rbf"
     summary = "LeNet-5's Euclidean RBF output: sum of (x - w)^2 per unit; fixed (non-trainable) w"
     example = "- {type: rbf, units: 10}"
@@ -95,7 +134,7 @@ class RBF(Layer):
     units: int = setting(Int(), "number of output units (classes)")
 
     def shape(self, x: Shape) -> Shape:
-        return Shape(1, 1, self.units)
+        return vector(self.units, x)
 
     def counts(self, x: Shape, y: Shape) -> Counts:
         links = x.size * self.units  # one fixed prototype value per (input, unit); no bias
@@ -105,9 +144,6 @@ class RBF(Layer):
 
     def describe(self) -> str:
         return f"{self.units}"
-
-    def notes(self, x: Shape, y: Shape) -> list[str]:
-        return flatten_note(x)
 
     def weight_shapes(self, x: Shape) -> dict:
         return {"weight": (self.units, x.size)}  # one prototype per unit

@@ -1,52 +1,20 @@
-"""Shapes (per sample, height x width x channels) and the sliding-window size rules.
+"""Window geometry: a window slid over every spatial axis, resolved once per input.
 
-All arithmetic is on Python integers, so astronomically large inputs stay exact.
+A windowed layer (conv, local, pool, subsample) builds one `Window` for its input; the shape
+rule, the counts, the receptive field, explain, the tiling advice and the NumPy kernels all
+read it. All arithmetic is on Python integers, so astronomically large inputs stay exact.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from fractions import Fraction
+from math import prod
 
 from ..errors import SettingError
+from .shape import Shape
 
-
-@dataclass(frozen=True)
-class Shape:
-    """One sample's tensor: height x width x channels, as the notes print it."""
-
-    h: int
-    w: int
-    c: int
-
-    @property
-    def size(self) -> int:
-        """Number of values (the notes' "memory" column)."""
-        return self.h * self.w * self.c
-
-    def as_list(self) -> list[int]:
-        return [self.h, self.w, self.c]
-
-    def __str__(self) -> str:
-        return f"{self.h}x{self.w}x{self.c}"
-
-
-@dataclass(frozen=True)
-class Window:
-    """The outcome of sliding a window along one axis."""
-
-    out: int  # output size
-    leftover: int  # rows/columns of the padded input that no window reaches, at its end
-    pad_before: int
-    pad_after: int
-
-    @property
-    def unread(self) -> int:
-        """Rows/columns of the input itself never read (skipped padding is harmless)."""
-        return max(self.leftover - self.pad_after, 0)
-
-    @property
-    def tiles(self) -> bool:
-        return self.unread == 0
+ADVICE_STRIDES = 16  # alternative strides the tiling advice considers, at most
 
 
 def same_padding(size: int, kernel: int, stride: int, dilation: int = 1) -> tuple[int, int]:
@@ -56,82 +24,213 @@ def same_padding(size: int, kernel: int, stride: int, dilation: int = 1) -> tupl
     return total // 2, total - total // 2
 
 
-def resolve_padding(padding, h: int, w: int, kernel, stride,
-                    dilation=(1, 1)) -> tuple[int, int, int, int]:
-    """(top, bottom, left, right): 'same' worked out for an h x w input, else as given."""
-    if padding != "same":
-        return padding
-    return (*same_padding(h, kernel[0], stride[0], dilation[0]),
-            *same_padding(w, kernel[1], stride[1], dilation[1]))
+def resolve_pads(padding, spatial, kernel, stride, dilation) -> tuple[tuple[int, int], ...]:
+    """(before, after) per axis: 'same' worked out for this input, else as written."""
+    if padding == "same":
+        return tuple(same_padding(n, k, s, d) for n, k, s, d in zip(spatial, kernel, stride,
+                                                                     dilation))
+    return padding
 
 
-def slide(size: int, kernel: int, stride: int, pad_before: int, pad_after: int,
-          dilation: int = 1, ceil_mode: bool = False, axis: str = "height") -> Window:
+@dataclass(frozen=True)
+class Axis:
+    """A window slid along one axis: the settings, the padding resolved, and the outcome."""
+
+    name: str
+    size: int
+    kernel: int
+    stride: int
+    dilation: int
+    before: int
+    after: int
+    out: int
+    leftover: int  # cells of the padded input that no window reaches, at its end
+
+    @property
+    def effective(self) -> int:
+        """Span of the dilated kernel, D(F-1)+1."""
+        return self.dilation * (self.kernel - 1) + 1
+
+    @property
+    def unread(self) -> int:
+        """Cells of the input itself never read (skipped padding is harmless)."""
+        return max(self.leftover - self.after, 0)
+
+    @property
+    def tiles(self) -> bool:
+        return self.unread == 0
+
+
+def slide(size: int, kernel: int, stride: int, before: int, after: int, dilation: int = 1,
+          ceil_mode: bool = False, name: str = "height") -> Axis:
     """Output size floor((W + P_total - D(F-1) - 1)/S) + 1, with PyTorch's ceil_mode rule.
 
     Raises SettingError (inconsistent) when the dilated kernel is larger than the padded input.
     """
     effective = dilation * (kernel - 1) + 1  # span of the dilated kernel
-    span = size + pad_before + pad_after - effective  # room left to slide in
+    span = size + before + after - effective  # room left to slide in
     if span < 0 and not (ceil_mode and -(-span // stride) + 1 >= 1):
         # PyTorch's ceil_mode rounds ceil(span/S) + 1 and so accepts a window up to S - 1
         # larger than the padded input; otherwise the window must fit
         dilated = f" (kernel {kernel}, dilation {dilation})" if dilation > 1 else ""
         raise SettingError(
-            f"the window spans {effective} in {axis}{dilated} but the padded input has only "
-            f"{size + pad_before + pad_after} ({size} + {pad_before + pad_after} padding)",
+            f"the window spans {effective} in {name}{dilated} but the padded input has only "
+            f"{size + before + after} ({size} + {before + after} padding)",
             key="kernel", inconsistent=True)
     if ceil_mode:
         out = -(-span // stride) + 1
-        # PyTorch: the last window must start inside the input or the left padding.
-        if (out - 1) * stride >= size + pad_before:
+        if (out - 1) * stride >= size + before:  # PyTorch: the last window starts inside
             out -= 1
-        return Window(out, 0, pad_before, pad_after)  # the last window may overhang: no gap
-    out = span // stride + 1
-    return Window(out, span % stride, pad_before, pad_after)
+        return Axis(name, size, kernel, stride, dilation, before, after, out, 0)
+    return Axis(name, size, kernel, stride, dilation, before, after, span // stride + 1,
+                span % stride)
 
 
-def tiling_advice(size: int, kernel: int, stride: int, pad_total: int, dilation: int = 1) -> str:
-    """Which padding or stride would make the window tile the input exactly."""
-    effective = dilation * (kernel - 1) + 1
-    span = size + pad_total - effective
-    rem = span % stride
-    more = stride - rem
-    strides = [s for s in range(1, max(stride, kernel) + 1) if s != stride and span % s == 0]
-    options = [f"{more} more padding (total {pad_total + more})"]
+@dataclass(frozen=True)
+class Window:
+    """A window slid over every spatial axis of one input."""
+
+    axes: tuple[Axis, ...]
+
+    @property
+    def out(self) -> tuple[int, ...]:
+        return tuple(a.out for a in self.axes)
+
+    @property
+    def kernel(self) -> tuple[int, ...]:
+        return tuple(a.kernel for a in self.axes)
+
+    @property
+    def stride(self) -> tuple[int, ...]:
+        return tuple(a.stride for a in self.axes)
+
+    @property
+    def dilation(self) -> tuple[int, ...]:
+        return tuple(a.dilation for a in self.axes)
+
+    @property
+    def pads(self) -> tuple[tuple[int, int], ...]:
+        return tuple((a.before, a.after) for a in self.axes)
+
+    @property
+    def flat_pads(self) -> tuple[int, ...]:
+        """(before, after) of every axis in one tuple: (top, bottom, left, right) in 2-D."""
+        return tuple(p for a in self.axes for p in (a.before, a.after))
+
+    @property
+    def taps(self) -> int:
+        """Inputs one window reads per channel (kernel positions)."""
+        return prod(self.kernel)
+
+    def output(self, channels: int) -> Shape:
+        return Shape(self.out, channels)
+
+    def field(self, f: Field) -> Field:
+        """The receptive-field map (Araujo et al. 2019): r' = r + (k-1)j, j' = jS,
+        s' = s + ((k-1)/2 - P)j, per axis."""
+        return Field(tuple(r + (a.effective - 1) * j for r, j, a in zip(f.size, f.jump, self.axes)),
+                     tuple(j * a.stride for j, a in zip(f.jump, self.axes)),
+                     tuple(s + exact((a.effective - 1 - 2 * a.before) * j, 2)
+                           for s, j, a in zip(f.start, f.jump, self.axes)))
+
+    def arithmetic(self) -> list[str]:
+        """(W - F + 2P)/S + 1 per axis with the numbers put in (explain)."""
+        lines = []
+        for a in self.axes:
+            pad = f"2x{a.before}" if a.before == a.after else f"{a.before} + {a.after}"
+            kernel = f"{a.kernel}" if a.dilation == 1 else f"{a.dilation}x({a.kernel} - 1) + 1"
+            value = Fraction(a.size - a.effective + a.before + a.after, a.stride) + 1
+            text = f"{a.name}: ({a.size} - {kernel} + {pad})/{a.stride} + 1"
+            if value == a.out:
+                lines.append(f"{text} = {a.out}")
+            else:
+                way = "up" if a.out > value else "down"
+                lines.append(f"{text} = {float(value):g}, rounded {way} to {a.out}")
+        return lines
+
+    def tiling_warnings(self) -> list[str]:
+        """Messages for the axes on which the window does not tile the padded input (one
+        message when all failing axes fail alike)."""
+        found = []
+        for a in self.axes:
+            if a.tiles or a.stride > a.effective:  # windows that skip cells anyway: by design
+                continue
+            pad = a.before + a.after
+            exact_text = f"({a.size} - {a.effective} + {pad})/{a.stride} + 1 = " \
+                         f"{float(Fraction(a.size - a.effective + pad, a.stride) + 1):g}"
+            unit = "row" if a.name == "height" else "column" if a.name == "width" else a.name
+            found.append([exact_text, f"{a.unread} {unit}{'s' if a.unread > 1 else ''}",
+                          tiling_advice(a)])
+        if len(found) > 1 and len({f[0] for f in found}) == 1:
+            found = [[found[0][0], " and ".join(f[1] for f in found), found[0][2]]]
+        messages = []
+        for exact_text, gap, advice in found:
+            verb = "is" if gap.startswith("1 ") and " and " not in gap else "are"
+            messages.append(f"window does not tile the input: {exact_text}; the last {gap} of "
+                            f"the input {verb} never read; use {advice}")
+        return messages
+
+
+def tiling_advice(a: Axis) -> str:
+    """Which padding, stride or input size would make the window tile the axis exactly."""
+    pad = a.before + a.after
+    span = a.size + pad - a.effective
+    more = a.stride - span % a.stride
+    limit = min(max(a.stride, a.kernel), ADVICE_STRIDES)  # bounded: never a loop over the kernel
+    strides = [s for s in range(1, limit + 1) if s != a.stride and span % s == 0]
+    options = [f"{more} more padding (total {pad + more})"]
     if strides:
         options.append("stride " + " or ".join(str(s) for s in strides[:3]))
-    options.append(f"an input of {size + more}")
+    options.append(f"an input of {a.size + more}")
     return ", ".join(options[:-1]) + " or " + options[-1]
 
 
-def slide2d(x: Shape, kernel, stride, padding, dilation=(1, 1),
-            ceil_mode: bool = False) -> tuple[Window, Window]:
-    """Slide a window over both axes; padding is 'same' or (top, bottom, left, right)."""
-    top, bottom, left, right = resolve_padding(padding, x.h, x.w, kernel, stride, dilation)
-    return (slide(x.h, kernel[0], stride[0], top, bottom, dilation[0], ceil_mode, "height"),
-            slide(x.w, kernel[1], stride[1], left, right, dilation[1], ceil_mode, "width"))
+def window(x: Shape, kernel, stride, padding, dilation=None, ceil_mode: bool = False) -> Window:
+    """Slide a window over every spatial axis of x; padding is 'same' or (before, after) per
+    axis."""
+    dilation = dilation or (1,) * x.rank
+    for setting in (kernel, stride, dilation) + (() if padding == "same" else (padding,)):
+        if len(setting) != x.rank:
+            raise SettingError(f"the window has {len(setting)} axes but the input {x} has "
+                               f"{x.rank} spatial axes", key="kernel", inconsistent=True)
+    pads = resolve_pads(padding, x.spatial, kernel, stride, dilation)
+    return Window(tuple(slide(n, k, s, b, e, d, ceil_mode, name)
+                        for n, k, s, (b, e), d, name in zip(x.spatial, kernel, stride, pads,
+                                                            dilation, x.axis_names())))
 
 
-def tiling_warnings(x: Shape, kernel, stride, padding, dilation=(1, 1)) -> list[str]:
-    """Messages for the axes on which the window does not tile the padded input (one message
-    when both axes fail alike)."""
-    found = []
-    for axis, size, window, k, s, d in zip(("row", "column"), (x.h, x.w),
-                                           slide2d(x, kernel, stride, padding, dilation),
-                                           kernel, stride, dilation, strict=False):
-        effective = d * (k - 1) + 1
-        if window.tiles or s > effective:  # windows that skip rows anyway: a different matter
-            continue
-        pad = window.pad_before + window.pad_after
-        exact = f"({size} - {effective} + {pad})/{s} + 1 = {(size - effective + pad) / s + 1:g}"
-        gap = f"{window.unread} {axis}{'s' if window.unread > 1 else ''}"
-        found.append([exact, gap, tiling_advice(size, k, s, pad, d)])
-    if len(found) == 2 and found[0][0] == found[1][0]:
-        found = [[found[0][0], f"{found[0][1]} and {found[1][1]}", found[0][2]]]
-    messages = []
-    for exact, gap, advice in found:
-        verb = "is" if gap.startswith("1 ") and " and " not in gap else "are"
-        messages.append(f"window does not tile the input: {exact}; the last {gap} of the input "
-                        f"{verb} never read; use {advice}")
-    return messages
+@dataclass(frozen=True)
+class Field:
+    """Receptive field of a unit, per spatial axis, in input pixels."""
+
+    size: tuple  # input pixels one unit sees
+    jump: tuple  # input pixels between neighbouring units (int or Fraction)
+    start: tuple  # centre of the first unit (int or Fraction)
+
+    @classmethod
+    def of_input(cls, rank: int) -> Field:
+        return cls((1,) * rank, (1,) * rank, (0,) * rank)
+
+    def whole(self, x: Shape) -> Field:
+        """Every unit sees the whole input (fc, flatten, global pooling)."""
+        return Window(tuple(Axis("", n, n, n, 1, 0, 0, 1, 0) for n in x.spatial)).field(self)
+
+    def shifted(self, cells) -> Field:
+        """Positions moved by `cells` per axis (cropping, padding)."""
+        return Field(self.size, self.jump,
+                     tuple(s + c * j for s, c, j in zip(self.start, cells, self.jump)))
+
+
+def exact(numerator, denominator):
+    """numerator / denominator as an int when it divides, else an exact Fraction (ints are
+    much faster, and nearly every layer keeps them)."""
+    if isinstance(numerator, int) and numerator % denominator == 0:
+        return numerator // denominator
+    return Fraction(numerator) / denominator
+
+
+def number(value):
+    """An exact int when whole, else a float (JSON)."""
+    if isinstance(value, int):
+        return value
+    return int(value) if value.denominator == 1 else float(value)

@@ -3,28 +3,42 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from math import prod
 
 from ..errors import SettingError
 from .base import Counts, Layer, register
-from .geometry import Shape
+from .geometry import Field, number
+from .shape import Shape
 
 
 def _shapes(inputs) -> str:
     return ", ".join(str(s) for s in inputs)
 
 
+def _axes(values) -> str:
+    return "x".join(str(number(v)) for v in values)
+
+
 @dataclass(frozen=True)
 class Merge(Layer):
     arity = (2, None)
+    merges = True
 
     def cost(self, inputs, out: Shape) -> Counts:
         return Counts(flops=(len(inputs) - 1) * out.size)  # one op per element per extra input
 
-    def row_notes(self, inputs, out):
-        return []
-
     def warnings(self, inputs):
         return []
+
+    def receptive(self, fields, inputs, out) -> Field:
+        """The widest of the merged paths' fields."""
+        return max(fields, key=lambda f: prod(f.size))
+
+    def misaligned(self, fields) -> str | None:
+        if len({(f.jump, f.start) for f in fields}) == 1:
+            return None
+        return ("paths merged here are misaligned: jumps " + ", ".join(_axes(f.jump) for f in fields)
+                + "; starts " + ", ".join(_axes(f.start) for f in fields))
 
 
 @register
@@ -33,6 +47,12 @@ class Add(Merge):
     type_name = "add"
     summary = "elementwise sum of inputs of one shape (residual connections)"
     example = "- {type: add, inputs: [conv2, shortcut]}"
+
+    def infer(self, inputs):
+        if len(set(inputs)) != 1:
+            raise SettingError(f"add needs inputs of one shape, got {_shapes(inputs)}",
+                               key="inputs", inconsistent=True)
+        return inputs[0]
 
     def forward(self, xs, w):
         total = xs[0].copy()
@@ -43,12 +63,6 @@ class Add(Merge):
     def backward(self, xs, w, y, dy):
         return [dy for _ in xs], {}
 
-    def infer(self, inputs):
-        if len(set(inputs)) != 1:
-            raise SettingError(f"add needs inputs of one shape, got {_shapes(inputs)}",
-                               key="inputs", inconsistent=True)
-        return inputs[0]
-
 
 @register
 @dataclass(frozen=True)
@@ -56,6 +70,15 @@ class Multiply(Merge):
     type_name = "multiply"
     summary = "elementwise product; a 1x1xC input scales every position (squeeze-excitation)"
     example = "- {type: multiply, inputs: [features, gate]}"
+
+    def infer(self, inputs):
+        full = max(inputs, key=lambda s: s.positions)
+        for shape in inputs:
+            gate = shape.rank == full.rank and shape.positions == 1 and shape.c == full.c
+            if shape != full and not gate:
+                raise SettingError(f"multiply needs one shape or 1x1xC gates, got "
+                                   f"{_shapes(inputs)}", key="inputs", inconsistent=True)
+        return full
 
     def forward(self, xs, w):
         total = xs[0]
@@ -74,14 +97,6 @@ class Multiply(Merge):
                          else others)
         return grads, {}
 
-    def infer(self, inputs):
-        full = max(inputs, key=lambda s: s.h * s.w)
-        for shape in inputs:
-            if shape != full and not (shape.h == shape.w == 1 and shape.c == full.c):
-                raise SettingError(f"multiply needs one shape or 1x1xC gates, got "
-                                   f"{_shapes(inputs)}", key="inputs", inconsistent=True)
-        return full
-
 
 @register
 @dataclass(frozen=True)
@@ -91,10 +106,10 @@ class Concat(Merge):
     example = "- {type: concat, inputs: [branch1, branch2]}"
 
     def infer(self, inputs):
-        if len({(s.h, s.w) for s in inputs}) != 1:
+        if len({s.spatial for s in inputs}) != 1:
             raise SettingError(f"concat needs inputs of one height and width, got "
                                f"{_shapes(inputs)}", key="inputs", inconsistent=True)
-        return Shape(inputs[0].h, inputs[0].w, sum(s.c for s in inputs))
+        return Shape(inputs[0].spatial, sum(s.c for s in inputs))
 
     def cost(self, inputs, out):
         return Counts()  # a copy, no arithmetic

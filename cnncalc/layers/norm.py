@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 from ..conventions import BATCHNORM_FLOPS, lrn_flops
 from ..declare import Int, Number, setting
-from .base import Counts, Layer, register
-from .geometry import Shape
+from .base import IN_PLACE, Counts, Layer, register
+from .shape import Shape
 
 
 @register
@@ -90,6 +90,7 @@ class Dropout(Layer):
     type_name = "dropout"
     summary = "zero a fraction `rate` of values in training; identity at inference"
     example = "- {type: dropout, rate: 0.5}"
+    memory = IN_PLACE  # PyTorch's inplace=True; identity at inference
 
     rate: float = setting(Number(0.0, 1.0), "fraction of values dropped", 0.5)
 

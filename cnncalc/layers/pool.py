@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from math import prod
 
 from ..conventions import POOL_FLOPS
 from ..declare import Bool, Choice, Padding, Pair, setting
 from ..errors import SettingError
-from .base import Counts, Layer, kernel_text, padding_text, pair_text, register
-from .geometry import Shape, slide2d, tiling_warnings
+from .base import Counts, Layer, axes_text, kernel_text, padding_suffix, padding_text, register
+from .geometry import Field, Window, exact, window
+from .shape import Shape
 
 
 @register
@@ -22,7 +24,7 @@ class Pool(Layer):
     kernel: tuple | None = setting(Pair(), "window size F, or [height, width]", None)
     stride: tuple | None = setting(Pair(), "step between windows; default: the kernel", None)
     padding: object = setting(Padding(), "padding at the borders (at most half the kernel)",
-                              (0, 0, 0, 0))
+                              ((0, 0), (0, 0)))
     ceil_mode: bool = setting(Bool(), "round the output size up (PyTorch's rule)", False)
     global_: bool = setting(Bool(), "the window is the whole input", False, key="global")
     output: tuple | None = setting(Pair(), "adaptive pooling to [height, width] with PyTorch's "
@@ -41,77 +43,153 @@ class Pool(Layer):
             return
         if self.kernel is None:
             raise SettingError("pool needs 'kernel' (or `global: true`)")
-        if self.padding != "same":
-            top, bottom, left, right = self.padding
-            if max(top, bottom) * 2 > self.kernel[0] or max(left, right) * 2 > self.kernel[1]:
-                raise SettingError(
-                    f"pool padding must be at most half the kernel ({pair_text(self.kernel)}), "
-                    "as in PyTorch", key="padding", received=padding_text(self.padding))
+        if self.padding != "same" and any(max(pair) * 2 > k
+                                          for pair, k in zip(self.padding, self.kernel)):
+            raise SettingError(
+                f"pool padding must be at most half the kernel ({axes_text(self.kernel)}), "
+                "as in PyTorch", key="padding", received=padding_text(self.padding))
 
-    def window(self, x: Shape):
-        """kernel, stride, padding actually used on input x."""
+    @property
+    def adaptive(self) -> bool:
+        return self.output is not None
+
+    def window(self, x: Shape) -> Window | None:
+        if self.adaptive:
+            return None  # bins of varying size: see adaptive_bins
         if self.global_:
-            return (x.h, x.w), (1, 1), (0, 0, 0, 0)
-        return self.kernel, self.stride or self.kernel, self.padding
+            return window(x, x.spatial, (1,) * x.rank, ((0, 0),) * x.rank)
+        return window(x, self.kernel, self.stride or self.kernel, self.padding,
+                      ceil_mode=self.ceil_mode)
 
     def shape(self, x: Shape) -> Shape:
-        if self.output is not None:
-            return Shape(self.output[0], self.output[1], x.c)
-        kernel, stride, padding = self.window(x)
-        rows, cols = slide2d(x, kernel, stride, padding, ceil_mode=self.ceil_mode)
-        return Shape(rows.out, cols.out, x.c)
+        if self.adaptive:
+            return Shape(self.output, x.c)
+        return self.window(x).output(x.c)
 
     def counts(self, x: Shape, y: Shape) -> Counts:
-        if self.output is not None:
-            rows, cols = adaptive_bins(x.h, y.h), adaptive_bins(x.w, y.w)
-            taps = sum(rows) * sum(cols)  # inputs read by all windows of one channel
-            flops = sum(POOL_FLOPS[self.mode](r * c) for r in rows for c in cols)
+        if self.adaptive:
+            bins = [adaptive_bins(n, o) for n, o in zip(x.spatial, y.spatial)]
+            # inputs read by all windows of one channel
+            taps = prod(sum(n * k for n, k in b.items()) for b in bins)
+            flops = sum(count * POOL_FLOPS[self.mode](cells)  # per combination of bin sizes
+                        for count, cells in _bin_products(bins))
             return Counts(connections=x.c * taps, flops=x.c * flops)
-        kernel, _, _ = self.window(x)
-        taps = kernel[0] * kernel[1]  # inputs in one window
+        taps = self.window(x).taps  # inputs in one window
         return Counts(connections=y.size * taps,  # each output reads its window; no bias
                       flops=y.size * POOL_FLOPS[self.mode](taps))
 
     def describe(self) -> str:
-        if self.output is not None:
-            return f"{self.mode} adaptive {self.output[0]}x{self.output[1]}"
+        if self.adaptive:
+            return f"{self.mode} adaptive {kernel_text(self.output)}"
         if self.global_:
             return f"{self.mode} global"
-        kernel, stride, padding = self.window(None)
-        text = f"{self.mode} {kernel_text(kernel)}/{pair_text(stride)}"
-        if padding != (0, 0, 0, 0):
-            text += f" p{padding_text(padding)}"
-        return text + (" ceil" if self.ceil_mode else "")
+        text = f"{self.mode} {kernel_text(self.kernel)}/{axes_text(self.stride or self.kernel)}"
+        return text + padding_suffix(self.padding) + (" ceil" if self.ceil_mode else "")
 
-    def advice(self, x: Shape) -> list[str]:
-        if self.global_ or self.ceil_mode or self.output is not None:
+    def warnings(self, inputs) -> list[str]:
+        if self.global_ or self.ceil_mode or self.adaptive:
             return []
-        kernel, stride, padding = self.window(x)
-        return tiling_warnings(x, kernel, stride, padding)
+        return super().warnings(inputs)
+
+    def receptive(self, fields, inputs, out) -> Field:
+        if not self.adaptive:
+            return super().receptive(fields, inputs, out)
+        return _adaptive_field(fields[0], inputs[0], out)  # the widest bin, the mean step
+
+    def pool_window(self, x: Shape):
+        if self.global_ or self.adaptive:
+            return None
+        geometry = self.window(x)
+        return geometry.kernel, geometry.stride
+
+    def local_window(self, x: Shape) -> bool:
+        return not (self.global_ or self.adaptive)
+
+    def explain_counts(self, inputs, out, t):
+        if self.adaptive:
+            return super().explain_counts(inputs, out, t)
+        taps = self.window(inputs[0]).taps
+        return ["params: 0 (pooling learns nothing)",
+                f"connections: {out} outputs x {taps} inputs per window = {t.connections:,}",
+                f"FLOPs: {out} outputs x {POOL_FLOPS[self.mode](taps)} per window ({self.mode} "
+                f"of {taps}) = {t.flops:,}"]
 
     def geometry(self, x_shape):
         """kernel, stride, (top, bottom, left, right) on an NCHW array shape."""
-        from .geometry import Shape, resolve_padding
-        kernel, stride, padding = self.window(Shape(x_shape[2], x_shape[3], x_shape[1]))
-        return kernel, stride, resolve_padding(padding, x_shape[2], x_shape[3], kernel, stride)
+        g = self.window(Shape(tuple(x_shape[2:]), x_shape[1]))
+        return g.kernel, g.stride, g.flat_pads
 
     def forward(self, xs, w):
         from ..compute.kernels import adaptive_pool, pool2d
-        if self.output is not None:
+        if self.adaptive:
             return adaptive_pool(xs[0], self.mode, self.output)
         return pool2d(xs[0], self.mode, *self.geometry(xs[0].shape), self.ceil_mode)
 
     def backward(self, xs, w, y, dy):
         from ..compute.kernels import adaptive_pool, pool2d_grad
-        if self.output is not None:
+        if self.adaptive:
             return [adaptive_pool(xs[0], self.mode, self.output, grad=dy, y=y)], {}
         return [pool2d_grad(xs[0], y, dy, self.mode, *self.geometry(xs[0].shape),
                             self.ceil_mode)], {}
 
 
-def adaptive_bins(size: int, out: int) -> list[int]:
-    """PyTorch's adaptive pooling: bin i spans floor(i*size/out) to ceil((i+1)*size/out)."""
-    return [-(-(i + 1) * size // out) - (i * size // out) for i in range(out)]
+def adaptive_bins(size: int, out: int) -> dict[int, int]:
+    """PyTorch's adaptive pooling: bin i spans floor(i*size/out) to ceil((i+1)*size/out).
+    Returned as {bin size: number of bins}, in closed form (never a loop over the output):
+    every bin has floor(s/o) + 0, 1 or 2 cells, and the sum of all bin sizes and the number
+    of bins with two extra cells are known exactly."""
+    base = size // out
+    total = sum_ceil(size, out) - sum_floor(size, out)  # the sizes of all bins, added
+    twos = _count_two_extra(size, out)
+    ones = total - out * base - 2 * twos
+    return {k: v for k, v in ((base, out - ones - twos), (base + 1, ones), (base + 2, twos)) if v}
+
+
+def sum_floor(size: int, out: int) -> int:
+    """sum_{i=0}^{o-1} floor(i s / o) = ((s-1)(o-1) + gcd(s, o) - 1) / 2 (a classic identity)."""
+    from math import gcd
+    return ((size - 1) * (out - 1) + gcd(size, out) - 1) // 2
+
+
+def sum_ceil(size: int, out: int) -> int:
+    """sum_{i=1}^{o} ceil(i s / o): ceil = floor + 1 where o does not divide i s (all but
+    gcd(s, o) of the i), and sum_{i=1}^{o} floor(i s/o) = sum_floor(s, o) + s."""
+    from math import gcd
+    divisible = gcd(size, out)  # i in 1..o with o | i s: exactly gcd(s, o) of them
+    return sum_floor(size, out) + size + (out - divisible)
+
+
+def _count_two_extra(size: int, out: int) -> int:
+    """Bins of floor(s/o) + 2 cells: those whose start and end both fall inside a cell, i.e.
+    where (i r mod o) + r > o with r = s mod o, and (i+1) s/o is not whole."""
+    r = size % out
+    if r == 0:
+        return 0
+    # over i in 0..o-1, i r mod o takes every multiple of g = gcd(r, o) below o, g times each;
+    # count the multiples v with o - r < v < o (v = o - r would make the end whole)
+    from math import gcd
+    g = gcd(r, out)
+    return g * (((out - 1) // g) - ((out - r) // g))
+
+
+def _bin_products(bins: list[dict[int, int]]):
+    """(number of windows, cells per window) over all combinations of per-axis bin sizes."""
+    combos = [(1, 1)]
+    for axis in bins:
+        combos = [(n * count, c * cells) for n, c in combos for cells, count in axis.items()]
+    return combos
+
+
+def _adaptive_field(f: Field, x: Shape, y: Shape) -> Field:
+    """Bins of about size/out: the widest bin as the window, size/out as the step."""
+    size, jump, start = [], [], []
+    for r, j, s, n, o in zip(f.size, f.jump, f.start, x.spatial, y.spatial):
+        k = -(-n // o)  # the widest bin
+        step = exact(n, o)
+        size.append(r + (k - 1) * j)
+        start.append(s + exact((k - 1) * j, 2))
+        jump.append(j * step)
+    return Field(tuple(size), tuple(jump), tuple(start))
 
 
 @register
@@ -124,16 +202,18 @@ class Subsample(Layer):
 
     kernel: tuple = setting(Pair(), "window size, or [height, width]")
     stride: tuple | None = setting(Pair(), "step between windows; default: the kernel", None)
-    padding: object = setting(Padding(), "padding at the borders", (0, 0, 0, 0))
+    padding: object = setting(Padding(), "padding at the borders", ((0, 0), (0, 0)))
     activation: str | None = setting(Choice(("sigmoid", "tanh", "relu")),
                                      "activation fused into this row", None)
 
+    def window(self, x: Shape) -> Window:
+        return window(x, self.kernel, self.stride or self.kernel, self.padding)
+
     def shape(self, x: Shape) -> Shape:
-        rows, cols = slide2d(x, self.kernel, self.stride or self.kernel, self.padding)
-        return Shape(rows.out, cols.out, x.c)
+        return self.window(x).output(x.c)
 
     def counts(self, x: Shape, y: Shape) -> Counts:
-        taps = self.kernel[0] * self.kernel[1]  # inputs summed per output
+        taps = self.window(x).taps  # inputs summed per output
         return Counts(
             params=2 * x.c,  # one coefficient and one bias per map
             connections=y.size * (taps + 1),  # window inputs + bias, per output unit
@@ -142,27 +222,28 @@ class Subsample(Layer):
         )
 
     def describe(self) -> str:
-        text = f"{kernel_text(self.kernel)}/{pair_text(self.stride or self.kernel)}"
-        if self.padding != (0, 0, 0, 0):
-            text += f" p{padding_text(self.padding)}"
-        return text + (f" +{self.activation}" if self.activation else "")
+        text = f"{kernel_text(self.kernel)}/{axes_text(self.stride or self.kernel)}"
+        return text + padding_suffix(self.padding) + (
+            f" +{self.activation}" if self.activation else "")
 
-    def advice(self, x: Shape) -> list[str]:
-        return tiling_warnings(x, self.kernel, self.stride or self.kernel, self.padding)
+    def explain_counts(self, inputs, out, t):
+        x, taps = inputs[0], self.window(inputs[0]).taps
+        return [f"params: {x.c} x (1 + 1) = {t.params:,}",
+                f"connections: ({kernel_text(self.kernel)} + 1) x {x.c} x {out.spatial_text()} "
+                f"= {t.connections:,}",
+                f"MACs: {out.size:,} (one coefficient per output), FLOPs: {out.size:,} x "
+                f"({taps} - 1 + 2) = {t.flops:,}"]
 
     def weight_shapes(self, x: Shape) -> dict:
         return {"weight": (x.c,), "bias": (x.c,)}  # one coefficient and one bias per map
 
     def pads(self, x_shape) -> tuple:
-        from .geometry import resolve_padding
-        return resolve_padding(self.padding, x_shape[2], x_shape[3], self.kernel,
-                               self.stride or self.kernel)
+        return self.window(Shape(tuple(x_shape[2:]), x_shape[1])).flat_pads
 
     def window_sum(self, x):
         from ..compute.kernels import pool2d
-        taps = self.kernel[0] * self.kernel[1]
         return pool2d(x, "avg", self.kernel, self.stride or self.kernel, self.pads(x.shape),
-                      False) * taps
+                      False) * prod(self.kernel)
 
     def forward(self, xs, w):
         z = self.window_sum(xs[0]) * w["weight"][None, :, None, None] + \
@@ -174,8 +255,7 @@ class Subsample(Layer):
         s = self.window_sum(xs[0])
         z = s * w["weight"][None, :, None, None] + w["bias"][None, :, None, None]
         dz = self.fused_grad(z, y, dy)
-        taps = self.kernel[0] * self.kernel[1]
-        ds = dz * w["weight"][None, :, None, None] * taps  # the window sum spreads evenly
+        ds = dz * w["weight"][None, :, None, None] * prod(self.kernel)  # the sum spreads evenly
         dx = pool2d_grad(xs[0], None, ds, "avg", self.kernel, self.stride or self.kernel,
                          self.pads(xs[0].shape), False)
         return [dx], {"weight": (dz * s).sum(axis=(0, 2, 3)), "bias": dz.sum(axis=(0, 2, 3))}

@@ -6,8 +6,9 @@ from dataclasses import dataclass
 
 from ..declare import Choice, Padding, Pair, setting
 from ..errors import SettingError
-from .base import Counts, Layer, padding_text, pair_text, register
-from .geometry import Shape
+from .base import Counts, Layer, axes_text, padding_text, register
+from .geometry import Field, exact
+from .shape import Shape
 
 BILINEAR_FLOPS = 7  # per output value: 4 neighbours, 3 lerps of 2 multiplies + 1 add, shared
 
@@ -23,13 +24,19 @@ class Upsample(Layer):
     mode: str = setting(Choice(("nearest", "bilinear")), "how new values are made", "nearest")
 
     def shape(self, x: Shape) -> Shape:
-        return Shape(x.h * self.scale[0], x.w * self.scale[1], x.c)
+        return Shape(tuple(n * s for n, s in zip(x.spatial, self.scale)), x.c)
 
     def counts(self, x: Shape, y: Shape) -> Counts:
         return Counts(flops=BILINEAR_FLOPS * y.size if self.mode == "bilinear" else 0)
 
     def describe(self) -> str:
-        return f"x{pair_text(self.scale)} {self.mode}"
+        return f"x{axes_text(self.scale)} {self.mode}"
+
+    def receptive(self, fields, inputs, out) -> Field:
+        f = fields[0]
+        extra = 1 if self.mode == "bilinear" else 0  # bilinear reads two neighbours
+        return Field(tuple(r + extra * j for r, j in zip(f.size, f.jump)),
+                     tuple(exact(j, s) for j, s in zip(f.jump, self.scale)), f.start)
 
     def matrices(self, h: int, w: int, dtype):
         """Interpolation matrices A_h, A_w with y = A_h x A_w^T (PyTorch, align_corners=False)."""
@@ -73,18 +80,20 @@ class ZeroPad(Layer):
                                received="'same'")
 
     def shape(self, x: Shape) -> Shape:
-        top, bottom, left, right = self.padding
-        return Shape(x.h + top + bottom, x.w + left + right, x.c)
+        return Shape(tuple(n + b + a for n, (b, a) in zip(x.spatial, self.padding)), x.c)
 
     def describe(self) -> str:
         return padding_text(self.padding)
 
+    def receptive(self, fields, inputs, out) -> Field:
+        return fields[0].shifted([-b for b, _ in self.padding])
+
     def forward(self, xs, w):
         from ..compute.kernels import pad4
-        return pad4(xs[0], *self.padding)
+        return pad4(xs[0], *(p for pair in self.padding for p in pair))
 
     def backward(self, xs, w, y, dy):
-        top, _, left, _ = self.padding
+        (top, _), (left, _) = self.padding
         h, wd = xs[0].shape[2:]
         return [dy[:, :, top:top + h, left:left + wd]], {}
 
@@ -108,46 +117,52 @@ class Crop(Layer):
         if self.amount is not None and self.size is not None:
             raise SettingError("crop takes `amount` or `size`, not both", key="size")
 
-    def borders(self, x: Shape, target: tuple | None) -> tuple[int, int, int, int]:
+    def borders(self, x: Shape, target: tuple | None) -> tuple[tuple[int, int], ...]:
+        """(before, after) cut per axis."""
         if target is None and self.amount is not None:
             return self.amount
         if target is None:
             raise SettingError("crop needs `amount`, `size`, or a second input to match")
-        dh, dw = x.h - target[0], x.w - target[1]
-        if dh < 0 or dw < 0:
-            raise SettingError(f"cannot crop {x} to {target[0]}x{target[1]}: it is smaller",
+        if len(target) != x.rank:
+            raise SettingError(f"cannot crop {x} to {'x'.join(map(str, target))}: the ranks "
+                               "differ", inconsistent=True)
+        cuts = [n - t for n, t in zip(x.spatial, target)]
+        if min(cuts) < 0:
+            raise SettingError(f"cannot crop {x} to {'x'.join(map(str, target))}: it is smaller",
                                inconsistent=True)
-        return dh // 2, dh - dh // 2, dw // 2, dw - dw // 2
+        return tuple((d // 2, d - d // 2) for d in cuts)  # centred; the odd cell after
 
     def infer(self, inputs):
         if len(inputs) == 2 and (self.amount is not None or self.size is not None):
             raise SettingError("with two inputs, crop matches the second; drop amount/size",
                                key="inputs")
-        target = (inputs[1].h, inputs[1].w) if len(inputs) == 2 else self.size
+        target = inputs[1].spatial if len(inputs) == 2 else self.size
         x = inputs[0]
-        top, bottom, left, right = self.borders(x, target)
-        if top + bottom >= x.h or left + right >= x.w:
-            raise SettingError(f"cropping {top + bottom}x{left + right} leaves nothing of {x}",
-                               key="amount", inconsistent=True)
-        return Shape(x.h - top - bottom, x.w - left - right, x.c)
+        cuts = self.borders(x, target)
+        if any(b + a >= n for (b, a), n in zip(cuts, x.spatial)):
+            removed = "x".join(str(b + a) for b, a in cuts)
+            raise SettingError(f"cropping {removed} leaves nothing of {x}", key="amount",
+                               inconsistent=True)
+        return Shape(tuple(n - b - a for (b, a), n in zip(cuts, x.spatial)), x.c)
 
     def cost(self, inputs, out):
         return Counts()
 
-    def row_notes(self, inputs, out):
-        return []
-
     def warnings(self, inputs):
         return []
 
+    def receptive(self, fields, inputs, out) -> Field:
+        x = inputs[0]  # a second input only gives the size
+        cuts = self.borders(x, inputs[1].spatial if len(inputs) == 2 else self.size)
+        return fields[0].shifted([b for b, _ in cuts])
+
     def cut(self, xs):
-        from .geometry import Shape
         x = xs[0].shape
-        target = (xs[1].shape[2], xs[1].shape[3]) if len(xs) == 2 else self.size
-        return self.borders(Shape(x[2], x[3], x[1]), target)
+        target = tuple(xs[1].shape[2:]) if len(xs) == 2 else self.size
+        return self.borders(Shape(tuple(x[2:]), x[1]), target)
 
     def forward(self, xs, w):
-        top, bottom, left, right = self.cut(xs)
+        (top, bottom), (left, right) = self.cut(xs)
         h, wd = xs[0].shape[2:]
         return xs[0][:, :, top:h - bottom, left:wd - right]
 
@@ -155,10 +170,10 @@ class Crop(Layer):
         import numpy as np
 
         from ..compute.kernels import pad4
-        grads = [pad4(dy, *self.cut(xs))]
+        grads = [pad4(dy, *(p for pair in self.cut(xs) for p in pair))]
         return grads + [np.zeros_like(x) for x in xs[1:]], {}
 
     def describe(self) -> str:
         if self.amount is not None:
             return padding_text(self.amount)
-        return f"to {self.size[0]}x{self.size[1]}" if self.size else "to match"
+        return f"to {'x'.join(map(str, self.size))}" if self.size else "to match"

@@ -11,16 +11,14 @@ from ..layers import REGISTRY
 
 
 def default_text(decl: Declared) -> str:
-    value = decl.default
     if decl.required:
         return "required"
-    if value is None:
+    if decl.default is None:
         return "-"
+    value = decl.kind.to_yaml(decl.default)  # as a spec would write it
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, tuple) and len(set(value)) == 1:
-        return str(value[0])
-    if isinstance(value, tuple):
+    if isinstance(value, list):
         return "[" + ", ".join(str(v) for v in value) + "]"
     return f"{value:g}" if isinstance(value, float) else str(value)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from ..declare import did_you_mean
 from ..errors import Span, fail, show
 from ..graph import INPUT, Network
-from ..layers.geometry import Shape
+from ..layers.shape import Shape
 from . import yamlsource
 from .expand import REQUIRED_ARG, Expander, Scope, collect_names, parse_blocks
 
@@ -27,7 +27,7 @@ def parse_input(value, span: Span) -> Shape:
                          "'HxWxC'", show(value))
     if max(items) > MAX_SIDE:
         raise fail(span, f"'input' sides above {MAX_SIDE:.0e} are refused", show(value))
-    return Shape(*items)
+    return Shape(tuple(items[:-1]), items[-1])
 
 
 def spec_args(doc, overrides: dict | None) -> dict | None:

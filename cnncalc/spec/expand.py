@@ -14,6 +14,7 @@ from ..declare import did_you_mean
 from ..errors import SettingError, Span, fail, from_setting_error, show
 from ..graph import INPUT, Node
 from ..layers import REGISTRY, Layer
+from ..layers.base import merge_types
 from .yamlsource import YList, YMap
 
 STRUCTURE_KEYS = ("layers", "block", "residual", "branches")
@@ -205,8 +206,8 @@ class Expander:
             raise fail(item.value_span("branches"), "'branches' must be a list of two or more "
                        "layer lists", show(lists), path=path)
         merge = item.get("merge", "concat")
-        if merge not in ("concat", "add", "multiply"):
-            raise fail(item.value_span("merge"), "'merge' must be concat, add or multiply",
+        if merge not in merge_types():
+            raise fail(item.value_span("merge"), f"'merge' must be one of {', '.join(merge_types())}",
                        show(merge), path=path)
         group = self.open_group(scope, item.get("name"), item.value_span("name"), "branches",
                                 path)

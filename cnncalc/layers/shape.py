@@ -1,0 +1,46 @@
+"""A tensor's shape for one sample: any number of spatial axes, then channels."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from math import prod
+
+AXIS_NAMES = {1: ("length",), 2: ("height", "width"), 3: ("depth", "height", "width")}
+
+
+@dataclass(frozen=True)
+class Shape:
+    """One sample's tensor, spatial sizes then channels, printed as the notes do: 28x28x6."""
+
+    spatial: tuple[int, ...]
+    c: int
+
+    @property
+    def rank(self) -> int:
+        """Number of spatial axes (2 for an image)."""
+        return len(self.spatial)
+
+    @property
+    def positions(self) -> int:
+        """Spatial positions: the product of the spatial sizes."""
+        return prod(self.spatial)
+
+    @property
+    def size(self) -> int:
+        """Number of values (the notes' "memory" column)."""
+        return self.positions * self.c
+
+    def with_channels(self, c: int) -> Shape:
+        return Shape(self.spatial, c)
+
+    def as_list(self) -> list[int]:
+        return [*self.spatial, self.c]
+
+    def axis_names(self) -> tuple[str, ...]:
+        return AXIS_NAMES.get(self.rank, tuple(f"axis {i + 1}" for i in range(self.rank)))
+
+    def spatial_text(self) -> str:
+        return "x".join(map(str, self.spatial))
+
+    def __str__(self) -> str:
+        return "x".join(map(str, self.as_list()))
