@@ -20,6 +20,14 @@
 
 from __future__ import annotations
 
+# Bytes per value of each data type memory is counted in.
+DTYPES = {"float64": 8, "float32": 4, "float16": 2, "bfloat16": 2, "int8": 1}
+OPTIMIZERS = ("sgd", "momentum", "adam")
+MODES = ("inference", "training")
+SI = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12}  # counts: 5M, 1.5G
+BYTE_UNITS = {"": 1, "b": 1, "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40,
+              "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12}
+
 # FLOPs per output element of any elementwise activation (relu, sigmoid, softmax, ...): one,
 # as ptflops counts ReLU, ELU, LeakyReLU and ReLU6. Transcendentals are not weighted more.
 ACTIVATION_FLOPS = 1

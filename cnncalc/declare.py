@@ -16,7 +16,9 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import math
+import re
 from dataclasses import dataclass
+from fractions import Fraction
 
 from .errors import SettingError, show
 
@@ -254,22 +256,195 @@ def did_you_mean(word: str, options) -> str:
 
 
 def check_settings(cls, values: dict, common: tuple = ()) -> dict:
-    """Validate a layer's settings mapping against its declarations; return normalised values.
+    """Validate a mapping against a class's declarations; return normalised values by field.
 
-    `common` lists keys every layer may carry (name, inputs...), handled by the caller.
+    `common` lists further keys allowed here, handled by the caller (a layer's name and
+    inputs, a block call's arguments). A layer class names itself by its `type_name`; other
+    declared classes by `label` ("the spec", "budget", ...).
     """
     decls = {d.name: d for d in declared(cls)}
+    layer = getattr(cls, "type_name", "")
+    label = layer or getattr(cls, "label", "this mapping")
     for key in values:
         if key not in decls and key not in common:
             known = sorted(decls) + list(common)
-            allowed = ", ".join(sorted(decls)) or "none"
-            raise SettingError(f"unknown setting '{key}' for {cls.type_name}"
-                               f"{did_you_mean(str(key), known)} (settings: {allowed})", key=key,
-                               on_key=True)
+            allowed = ", ".join(decls) or "none"
+            what = f"setting '{key}' for {layer}" if layer else f"key '{key}' in {label}"
+            raise SettingError(f"unknown {what}{did_you_mean(str(key), known)} (keys: {allowed})",
+                               key=key, on_key=True, received=None)
     out = {}
     for name, decl in decls.items():
         if name in values:
             out[decl.field] = decl.kind.check(values[name], name)
         elif decl.required:
-            raise SettingError(f"{cls.type_name} needs '{name}': {decl.doc}", key=None)
+            raise SettingError(f"{label} {'needs' if layer else 'has no'} '{name}': {decl.doc}",
+                               key=None)
+    return out
+
+
+# --- kinds for the spec's own structure (spec/structure.py declares it) ---------------------
+
+@dataclass(frozen=True)
+class Text(Kind):
+    text = "a string"
+
+    def check(self, value, key):
+        if not isinstance(value, str):
+            self.fail(key, value)
+        return value
+
+    def schema(self):
+        return {"type": "string"}
+
+
+@dataclass(frozen=True)
+class Name(Kind):
+    text = "a non-empty string without '.'"
+
+    def check(self, value, key):
+        if not isinstance(value, str) or not value.strip() or "." in value:
+            self.fail(key, value)
+        return value
+
+    def schema(self):
+        return {"$ref": "#/$defs/name"}
+
+
+@dataclass(frozen=True)
+class Count(Kind):
+    """5000000, 5M or 1.5G (decimal prefixes K, M, G, T) -> an integer."""
+
+    text = "a count such as 5M or 1.5G"
+
+    def check(self, value, key):
+        found = count_value(value)
+        if found is None:
+            self.fail(key, value)
+        return found
+
+    def schema(self):
+        return {"anyOf": [{"type": "integer", "minimum": 0},
+                          {"type": "string", "pattern": r"^[0-9.]+\s*[kKmMgGtT]?$"}]}
+
+
+@dataclass(frozen=True)
+class Size(Kind):
+    """Bytes: 24GiB, 512 MiB, 1.5GB or a plain integer."""
+
+    text = "a size such as 24GiB, 512MiB or 16GB"
+
+    def check(self, value, key):
+        found = size_value(value)
+        if found is None:
+            self.fail(key, value)
+        return found
+
+    def schema(self):
+        return {"type": ["string", "integer"]}
+
+
+@dataclass(frozen=True)
+class Nodes(Kind):
+    """A YAML structure passed on as written (a layer list, a mapping of blocks), checked by
+    the expansion; `ref` names its schema in the generated JSON Schema."""
+
+    ref: str = "layer_list"
+    text: str = "a non-empty list of layers"
+    shape: type = list
+
+    def check(self, value, key):
+        if not isinstance(value, self.shape) or (self.shape is list and not value):
+            self.fail(key, value)
+        return value
+
+    def schema(self):
+        return {"$ref": f"#/$defs/{self.ref}"}
+
+
+@dataclass(frozen=True)
+class Section(Kind):
+    """A nested mapping with declarations of its own (budget:, lint:)."""
+
+    cls: type = object
+
+    @property
+    def text(self) -> str:
+        return "a mapping with " + ", ".join(d.name for d in declared(self.cls))
+
+    def check(self, value, key):
+        if not isinstance(value, dict):
+            self.fail(key, value)
+        try:
+            return self.cls(**check_settings(self.cls, value))
+        except SettingError as exc:
+            exc.key = f"{key}.{exc.key}" if exc.key else key
+            raise
+
+    def schema(self):
+        return schema_of(self.cls)
+
+
+@dataclass(frozen=True)
+class Choices(Kind):
+    """A list of options (lint rules to ignore); a comma-separated string is accepted too."""
+
+    options: tuple = ()
+
+    @property
+    def text(self) -> str:
+        return "a list of " + ", ".join(self.options)
+
+    def check(self, value, key):
+        items = [v.strip() for v in value.split(",") if v.strip()] if isinstance(value, str) \
+            else value
+        if not isinstance(items, list):
+            self.fail(key, value)
+        for item in items:
+            if item not in self.options:
+                self.fail(key, item, f"one of {', '.join(self.options)}"
+                          f"{did_you_mean(str(item), self.options)}")
+        return frozenset(items)
+
+    def to_yaml(self, value):
+        return sorted(value)
+
+    def schema(self):
+        return {"type": "array", "items": {"enum": list(self.options)}}
+
+
+def count_value(value) -> int | None:
+    """5000000, '5M', '1.5G' -> an integer; None if it is not a count."""
+    from .conventions import SI
+    if _is_int(value) and value >= 0:
+        return value
+    if isinstance(value, bool) or not isinstance(value, (str, float)):
+        return None
+    match = re.fullmatch(r"\s*([0-9]{1,30}(?:\.[0-9]{1,30})?)\s*([kKmMgGtT]?)\s*", str(value))
+    return int(Fraction(match.group(1)) * SI[match.group(2).lower()]) if match else None
+
+
+def size_value(value) -> int | None:
+    """'24GiB', '512 MiB', '1.5GB', 1000000 -> bytes; None if it is not a size."""
+    from .conventions import BYTE_UNITS
+    if _is_int(value) and value >= 0:
+        return value
+    if not isinstance(value, str):
+        return None
+    match = re.fullmatch(r"\s*([0-9]{1,30}(?:\.[0-9]{1,30})?)\s*([A-Za-z]{0,3})\s*", value)
+    unit = match.group(2).lower() if match else None
+    if not match or unit not in BYTE_UNITS:
+        return None
+    return int(Fraction(match.group(1)) * BYTE_UNITS[unit])
+
+
+def schema_of(cls, extra: dict | None = None, open_keys: bool = False) -> dict:
+    """The JSON Schema object of a declared class: its settings, required ones, no others."""
+    props = {d.name: d.kind.schema() | {"description": d.doc} for d in declared(cls)}
+    props.update(extra or {})
+    out = {"type": "object", "properties": props}
+    required = [d.name for d in declared(cls) if d.required]
+    if required:
+        out["required"] = required
+    if not open_keys:
+        out["additionalProperties"] = False
     return out

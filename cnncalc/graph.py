@@ -37,3 +37,4 @@ class Network:
     group_kinds: dict = field(default_factory=dict)  # group full name -> its kind
     lint_ignore: frozenset = frozenset()  # lint rule ids the spec switches off
     budget: object = None  # budget.Budget from the spec's `budget:`, if any
+    published: object = None  # structure.Published: figures a source prints, if any

@@ -51,7 +51,7 @@ CASES = [
     ("input: [8, 8, 1]\n", 1, 1, EXIT_UNREADABLE, ["the spec has no 'layers'"]),
     ("input: [8, 8, 1]\nlayers: []\n", 2, 9, EXIT_UNREADABLE, ["non-empty list"]),
     ("input: [8, 8, 1]\nlayer: [relu]\n", 2, 1, EXIT_UNREADABLE,
-     ["unknown top-level key", "did you mean 'layers'?"]),
+     ["unknown key 'layer' in the spec", "did you mean 'layers'?"]),
     ("- relu\n", 1, 1, EXIT_UNREADABLE, ["a spec must be a mapping"]),
     ("just text\n", 1, 1, EXIT_UNREADABLE, ["a spec must be a mapping"]),
     ("", 1, 1, EXIT_UNREADABLE, ["the file is empty"]),

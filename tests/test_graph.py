@@ -199,7 +199,7 @@ layers:
     ("""input: [8, 8, 3]
 layers:
   - {repeat: 0, type: relu}
-""", 3, 14, EXIT_UNREADABLE, ["'repeat' must be a positive integer"]),
+""", 3, 14, EXIT_UNREADABLE, ["'repeat' must be an integer from 1 to 1000000"]),
     ("""input: [8, 8, 3]
 layers:
   - {branches: [[relu]]}

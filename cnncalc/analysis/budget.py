@@ -5,38 +5,43 @@
 
 Counts take K, M, G, T (powers of 1000); memory takes binary or decimal units. `memory` is
 the peak at inference (or, with `mode: training`, the training total) at `batch` and `dtype`.
+The keys are declared once (the fields below): validation, did-you-mean, docs and the JSON
+Schema all read them.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, replace
+from typing import ClassVar
 
-from ..declare import did_you_mean
+from ..conventions import DTYPES, MODES, OPTIMIZERS
+from ..declare import Choice, Count, Int, Size, count_value, declared, setting
 from ..errors import EXIT_INCONSISTENT, CnnCalcError, Diagnostic, Span, show
-from .memory import DTYPES, OPTIMIZER_COPIES, binary, build, parse_size
-
-KEYS = ("params", "macs", "flops", "memory", "batch", "dtype", "mode", "optimizer")
-SI = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12}
+from .memory import binary, build
 
 
 @dataclass(frozen=True)
 class Budget:
-    params: int | None = None
-    macs: int | None = None
-    flops: int | None = None
-    memory: int | None = None
-    batch: int = 1
-    dtype: str = "float32"
-    mode: str = "inference"
-    optimizer: str = "sgd"
+    """Limits a network must stay under (a spec's `budget:`, or validate's --max-*)."""
+
+    label: ClassVar[str] = "budget"
+
+    params: int | None = setting(Count(), "most parameters, e.g. 5M", None)
+    macs: int | None = setting(Count(), "most multiply-accumulates, e.g. 1G", None)
+    flops: int | None = setting(Count(), "most FLOPs, e.g. 2G", None)
+    memory: int | None = setting(Size(), "most memory, e.g. 200MiB (at batch, dtype, mode)",
+                                 None)
+    batch: int = setting(Int(), "batch size the memory limit applies to", 1)
+    dtype: str = setting(Choice(tuple(DTYPES)), "data type the memory limit applies to",
+                         "float32")
+    mode: str = setting(Choice(MODES), "inference (peak) or training memory", "inference")
+    optimizer: str = setting(Choice(OPTIMIZERS), "optimizer, for training memory", "sgd")
     span: Span | None = None
 
     def as_yaml(self) -> dict:
         """The limits set, as a spec's `budget:` mapping."""
-        defaults = Budget()
-        return {key: getattr(self, key) for key in KEYS
-                if getattr(self, key) != getattr(defaults, key)}
+        return {d.name: getattr(self, d.field) for d in declared(Budget)
+                if getattr(self, d.field) != d.default}
 
     def merged(self, **limits) -> Budget:
         """Command-line limits take precedence over the spec's."""
@@ -44,48 +49,12 @@ class Budget:
 
 
 def parse_count(value, span: Span, key: str) -> int:
-    """5000000, 5M, 1.5G -> an integer."""
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-        return value
-    match = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([kKmMgGtT]?)\s*", str(value))
-    if isinstance(value, bool) or not match:
-        raise CnnCalcError(Diagnostic(span, f"budget '{key}' must be a count such as 5M or 1.5G",
+    """--max-params 5M and the like -> an integer."""
+    found = count_value(value)
+    if found is None:
+        raise CnnCalcError(Diagnostic(span, f"'{key}' must be a count such as 5M or 1.5G",
                                       received=show(value)))
-    return int(float(match.group(1)) * SI[match.group(2).lower()])
-
-
-def parse_budget(doc, file: str) -> Budget | None:
-    from ..spec.yamlsource import YMap
-    if "budget" not in doc:
-        return None
-    value, span = doc["budget"], doc.value_span("budget")
-    if not isinstance(value, YMap):
-        raise CnnCalcError(Diagnostic(span, "'budget' must be a mapping such as "
-                                            "{params: 5M, macs: 1G}", received=show(value)))
-    out = {}
-    for key, item in value.items():
-        where = value.value_span(key)
-        if key not in KEYS:
-            raise CnnCalcError(Diagnostic(value.key_span(key), f"unknown budget key"
-                                          f"{did_you_mean(str(key), KEYS)} (keys: "
-                                          f"{', '.join(KEYS)})", received=show(key)))
-        if key in ("params", "macs", "flops"):
-            out[key] = parse_count(item, where, key)
-        elif key == "memory":
-            out[key] = parse_size(str(item), where)
-        elif key == "batch":
-            if not isinstance(item, int) or isinstance(item, bool) or item < 1:
-                raise CnnCalcError(Diagnostic(where, "budget 'batch' must be a positive integer",
-                                              received=show(item)))
-            out[key] = item
-        else:
-            options = {"dtype": DTYPES, "mode": ("inference", "training"),
-                       "optimizer": OPTIMIZER_COPIES}[key]
-            if item not in options:
-                raise CnnCalcError(Diagnostic(where, f"budget '{key}' must be one of "
-                                              f"{', '.join(options)}", received=show(item)))
-            out[key] = item
-    return Budget(**out, span=span)
+    return found
 
 
 def check(budget: Budget, network, report) -> list[Diagnostic]:

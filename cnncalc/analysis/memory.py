@@ -17,18 +17,16 @@ All figures are exact integers.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
+from ..conventions import DTYPES
+from ..declare import size_value
 from ..errors import CnnCalcError, Diagnostic, Span
 from ..graph import INPUT, Network
 from ..layers.base import ALLOCATES, IN_PLACE
 from .report import Report
 
-DTYPES = {"float64": 8, "float32": 4, "float16": 2, "bfloat16": 2, "int8": 1}
 OPTIMIZER_COPIES = {"sgd": 2, "momentum": 3, "adam": 4}  # parameter-sized tensors held
-UNITS = {"": 1, "b": 1, "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40,
-         "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12}
 
 
 @dataclass(frozen=True)
@@ -165,12 +163,11 @@ def liveness(network: Network, read_by, buffer, size) -> tuple[int, str]:
 
 def parse_size(text: str, span: Span | None = None) -> int:
     """'24GiB', '512 MiB', '1.5GB', '1000000' -> bytes."""
-    match = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([A-Za-z]*)\s*", text)
-    unit = match.group(2).lower() if match else None
-    if not match or unit not in UNITS:
+    found = size_value(text)
+    if found is None:
         raise CnnCalcError(Diagnostic(span or Span("--device-memory"), "must be a size such as "
                                       "24GiB, 512MiB or 16GB", received=repr(text)))
-    return int(float(match.group(1)) * UNITS[unit])
+    return found
 
 
 def binary(n: int) -> str:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from ..conventions import DTYPES, OPTIMIZERS
 from ..errors import CnnCalcError, Diagnostic, Span
 from .common import (
     FORMATS,
@@ -46,9 +47,9 @@ def memory(
     from ..analysis.analyze import analyze
     try:
         batches = parse_batches(batch)
-        check_choice("--dtype", dtype, tuple(mem.DTYPES))
+        check_choice("--dtype", dtype, tuple(DTYPES))
         check_choice("--mode", mode, ("inference", "training"))
-        check_choice("--optimizer", optimizer, tuple(mem.OPTIMIZER_COPIES))
+        check_choice("--optimizer", optimizer, OPTIMIZERS)
         check_choice("--format", format, FORMATS)
         device = mem.parse_size(device_memory) if device_memory else None
         network = load_network(spec, None, parse_args(arg))

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from ..conventions import DTYPES
 from ..errors import CnnCalcError, Diagnostic, Span
 from .common import (
     FORMATS,
@@ -163,11 +164,10 @@ def explain(
     arg: list[str] = typer.Option([], "--arg", help="set a spec argument, NAME=VALUE"),
 ):
     """Show the arithmetic of one layer: shape, params, connections, MACs, FLOPs, memory, RF."""
-    from ..analysis import memory as mem
     from ..analysis.analyze import analyze
     from ..analysis.explain import explain as explain_layer
     try:
-        check_choice("--dtype", dtype, tuple(mem.DTYPES))
+        check_choice("--dtype", dtype, tuple(DTYPES))
         network = load_network(spec, input, parse_args(arg))
         lines = explain_layer(network, analyze(network), layer, dtype)
     except CnnCalcError as exc:

@@ -14,7 +14,17 @@ from ..declare import did_you_mean
 from ..errors import SettingError, Span, fail, from_setting_error, show
 from ..graph import INPUT, Node
 from ..layers import REGISTRY, Layer
-from ..layers.base import merge_types
+from .structure import (
+    BlockCall,
+    BlockDef,
+    Branches,
+    Group,
+    Item,
+    Residual,
+    ResidualBody,
+    checked,
+    declared_keys,
+)
 from .yamlsource import YList, YMap
 
 STRUCTURE_KEYS = ("layers", "block", "residual", "branches")
@@ -117,10 +127,7 @@ class Expander:
         return self.layer(item, span, tail, scope, path)
 
     def repeated(self, item: YMap, span, tail, scope, path) -> int:
-        count = item["repeat"]
-        if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= MAX_NODES:
-            raise fail(item.value_span("repeat"), "'repeat' must be a positive integer",
-                       show(count), path=path)
+        count = checked(Item, copy_map(item, keep=("repeat",)), path).repeat
         body = copy_map(item, drop=("repeat", "name"))
         if "name" not in item:
             for _ in range(count):
@@ -146,12 +153,12 @@ class Expander:
         return Scope(name, (*scope.groups, name), scope.args, scope.stack)
 
     def layers(self, item: YMap, span, tail, scope, path) -> int:
-        check_keys(item, ("layers", "name"), path)
+        checked(Group, item, path)
         group = self.open_group(scope, item.get("name"), item.value_span("name"), "group", path)
         return self.close(group, self.sequence(item["layers"], tail, group, f"{path}.layers"))
 
     def block(self, item: YMap, span, tail, scope, path) -> int:
-        name = item["block"]
+        name = checked(BlockCall, copy_map(item, keep=("block",)), path).block
         if name not in self.blocks:
             raise fail(item.value_span("block"), f"unknown block{did_you_mean(str(name), self.blocks)}"
                        f" (blocks: {', '.join(self.blocks) or 'none defined'})", show(name),
@@ -163,7 +170,7 @@ class Expander:
                        path=path)
         args = {}
         for key, value in item.items():
-            if key in ("block", "name"):
+            if key in declared_keys(BlockCall):
                 continue
             if key not in block.args:
                 raise fail(item.key_span(key), f"block '{name}' has no argument '{key}'"
@@ -175,18 +182,17 @@ class Expander:
                 if default is REQUIRED_ARG:
                     raise fail(span, f"block '{name}' needs argument '{key}'", path=path)
                 args[key] = default
+        checked(BlockCall, item, path, open_keys=tuple(block.args))
         group = self.open_group(scope, item.get("name"), item.value_span("name"), name, path)
         inner = Scope(group.prefix, group.groups, args, (*scope.stack, name))
         return self.close(group, self.sequence(block.layers, tail, inner, f"blocks.{name}.layers"))
 
     def residual(self, item: YMap, span, tail, scope, path) -> int:
-        check_keys(item, ("residual", "name"), path)
+        checked(Residual, item, path)
         body = item["residual"]
         shortcut = None
         if isinstance(body, YMap):
-            check_keys(body, ("body", "shortcut"), path + ".residual")
-            if "body" not in body:
-                raise fail(body.span, "residual needs a 'body' list", path=path)
+            checked(ResidualBody, body, path + ".residual")
             shortcut = body.get("shortcut")
             body = body["body"]
         group = self.open_group(scope, item.get("name"), item.value_span("name"), "residual",
@@ -200,15 +206,11 @@ class Expander:
         return self.close(group, self.merge_node("add", (end, short_end), span, group, path))
 
     def branches(self, item: YMap, span, tail, scope, path) -> int:
-        check_keys(item, ("branches", "name", "merge"), path)
+        merge = checked(Branches, item, path).merge
         lists = item["branches"]
-        if not isinstance(lists, YList) or len(lists) < 2:
+        if len(lists) < 2:
             raise fail(item.value_span("branches"), "'branches' must be a list of two or more "
                        "layer lists", show(lists), path=path)
-        merge = item.get("merge", "concat")
-        if merge not in merge_types():
-            raise fail(item.value_span("merge"), f"'merge' must be one of {', '.join(merge_types())}",
-                       show(merge), path=path)
         group = self.open_group(scope, item.get("name"), item.value_span("name"), "branches",
                                 path)
         ends = []
@@ -267,18 +269,14 @@ class Expander:
         return len(self.nodes) - 1
 
 
-def check_keys(item: YMap, allowed: tuple, path: str) -> None:
-    for key in item:
-        if key not in allowed:
-            raise fail(item.key_span(key), f"unknown key{did_you_mean(str(key), allowed)} "
-                       f"(keys here: {', '.join(allowed)})", show(key), path=path)
-
-
-def copy_map(item: YMap, drop=()) -> YMap:
-    out = YMap((k, v) for k, v in item.items() if k not in drop)
+def copy_map(item: YMap, drop=(), keep=None) -> YMap:
+    """A copy of a mapping with its spans, less `drop` (or only `keep`)."""
+    def wanted(key):
+        return key not in drop and (keep is None or key in keep)
+    out = YMap((k, v) for k, v in item.items() if wanted(k))
     out.span = item.span
-    out.key_spans = {k: v for k, v in item.key_spans.items() if k not in drop}
-    out.value_spans = {k: v for k, v in item.value_spans.items() if k not in drop}
+    out.key_spans = {k: v for k, v in item.key_spans.items() if wanted(k)}
+    out.value_spans = {k: v for k, v in item.value_spans.items() if wanted(k)}
     return out
 
 
@@ -318,25 +316,27 @@ def _has_dollar(value) -> bool:
 def parse_blocks(doc: YMap, file: str) -> dict:
     if "blocks" not in doc:
         return {}
-    blocks = doc["blocks"]
-    if not isinstance(blocks, YMap):
-        raise fail(doc.value_span("blocks"), "'blocks' must map block names to definitions",
-                   show(blocks))
+    blocks = doc["blocks"]  # a mapping: checked with the document's declarations
     out = {}
     for name, body in blocks.items():
         span = blocks.value_span(name)
-        if not isinstance(body, YMap) or "layers" not in body:
+        if not isinstance(name, str) or not name.strip():
+            raise fail(blocks.key_span(name), "a block name must be a non-empty string",
+                       show(name))
+        if not isinstance(body, YMap):
             raise fail(span, f"block '{name}' must be a mapping with 'layers' (and 'args')",
                        show(body))
-        check_keys(body, ("args", "layers", "description"), f"blocks.{name}")
-        args = body.get("args", {})
-        if isinstance(args, YList):  # [a, b]: all required
+        checked(BlockDef, body, f"blocks.{name}")
+        args = body.get("args") or {}
+        names = args if isinstance(args, list) else list(args)
+        for arg in names:
+            if not isinstance(arg, str) or not arg.isidentifier():
+                raise fail(body.value_span("args"), "argument names must be words such as "
+                           "'width'", show(arg), path=f"blocks.{name}")
+        if isinstance(args, list):  # [a, b]: all required
             args = {a: REQUIRED_ARG for a in args}
-        elif isinstance(args, dict):
-            args = {k: (REQUIRED_ARG if v is None else v) for k, v in args.items()}
         else:
-            raise fail(body.value_span("args"), "'args' must map argument names to defaults "
-                       "(null: required)", show(args))
+            args = {k: (REQUIRED_ARG if v is None else v) for k, v in args.items()}
         out[name] = Block(name, args, body["layers"], span)
     return out
 

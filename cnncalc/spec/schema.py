@@ -1,12 +1,13 @@
-"""The JSON Schema (draft 2020-12) of a spec, generated from the layer declarations."""
+"""The JSON Schema (draft 2020-12) of a spec, generated from the declarations: the layer
+types' settings and the spec's own structure (spec/structure.py). Nothing is restated here."""
 
 from __future__ import annotations
 
-from ..analysis.lint import RULES
-from ..declare import declared
+from ..declare import declared, schema_of
 from ..layers import REGISTRY
+from .structure import BlockCall, BlockDef, Document, ResidualBody, STRUCTURES
 
-ARG = {"type": "string", "pattern": r"^\$[A-Za-z_][A-Za-z0-9_]*$"}  # a block argument
+ARG = {"type": "string", "pattern": r"^\$"}  # a block argument or an expression using one
 NAME = {"type": "string", "minLength": 1, "pattern": r"^[^.]+$"}
 
 
@@ -15,14 +16,22 @@ def _maybe_arg(schema: dict) -> dict:
 
 
 def layer_schema(name: str, cls) -> dict:
+    """A layer mapping: `type`, the common keys, and the type's declared settings."""
     props = {"type": {"const": name}, "name": {"$ref": "#/$defs/name"},
              "inputs": {"type": "array", "items": {"type": "string"}, "minItems": 1},
              "repeat": _maybe_arg({"type": "integer", "minimum": 1})}
-    required = ["type"]
     for decl in declared(cls):
         props[decl.name] = _maybe_arg(decl.kind.schema()) | {"description": decl.doc}
     return {"type": "object", "description": cls.summary, "properties": props,
-            "required": required, "additionalProperties": False}
+            "required": ["type"], "additionalProperties": False}
+
+
+def structure_schema(cls) -> dict:
+    """A structure item (group, block call, residual, branches) from its declarations; a
+    block call's other keys are the block's arguments."""
+    schema = schema_of(cls, open_keys=cls is BlockCall)
+    schema["properties"] = {k: _maybe_arg(v) for k, v in schema["properties"].items()}
+    return schema
 
 
 def spec_schema() -> dict:
@@ -31,63 +40,25 @@ def spec_schema() -> dict:
         {"enum": sorted(REGISTRY), "description": "a layer with no settings"},
         {"$ref": "#/$defs/arg"},
         *({"$ref": f"#/$defs/layer_{name}"} for name in layers),
-        {"type": "object", "required": ["layers"], "properties": {
-            "layers": {"$ref": "#/$defs/layer_list"}, "name": {"$ref": "#/$defs/name"},
-            "repeat": {"type": "integer", "minimum": 1}}, "additionalProperties": False},
-        {"type": "object", "required": ["block"], "properties": {
-            "block": {"type": "string"}, "name": {"$ref": "#/$defs/name"},
-            "repeat": {"type": "integer", "minimum": 1}}},
-        {"type": "object", "required": ["residual"], "properties": {
-            "residual": {"anyOf": [{"$ref": "#/$defs/layer_list"}, {
-                "type": "object", "required": ["body"], "additionalProperties": False,
-                "properties": {"body": {"$ref": "#/$defs/layer_list"},
-                               "shortcut": {"anyOf": [{"$ref": "#/$defs/layer_list"},
-                                                      {"type": "array", "maxItems": 0},
-                                                      {"$ref": "#/$defs/arg"}]}}}]},
-            "name": {"$ref": "#/$defs/name"}, "repeat": {"type": "integer", "minimum": 1}},
-         "additionalProperties": False},
-        {"type": "object", "required": ["branches"], "properties": {
-            "branches": {"type": "array", "minItems": 2,
-                         "items": {"type": "array", "items": {"$ref": "#/$defs/item"}}},
-            "merge": {"enum": ["concat", "add", "multiply"]}, "name": {"$ref": "#/$defs/name"},
-            "repeat": {"type": "integer", "minimum": 1}}, "additionalProperties": False},
+        *({"$ref": f"#/$defs/item_{key}"} for key in STRUCTURES),
     ]}
-    count = {"anyOf": [{"type": "integer", "minimum": 0},
-                       {"type": "string", "pattern": r"^[0-9.]+\s*[kKmMgGtT]?$"}]}
+    layer_list = {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/item"}}
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": "https://cnncalc.invalid/spec.schema.json",
         "title": "cnncalc network spec",
-        "type": "object",
-        "required": ["input", "layers"],
-        "additionalProperties": False,
-        "properties": {
-            "name": {"type": "string"},
-            "description": {"type": "string"},
-            "input": {"anyOf": [
-                {"type": "array", "items": {"type": "integer", "minimum": 1},
-                 "minItems": 3, "maxItems": 3},
-                {"type": "string", "pattern": r"^\s*\d+\s*x\s*\d+\s*x\s*\d+\s*$"}]},
-            "layers": {"$ref": "#/$defs/layer_list"},
-            "args": {"type": "object"},
-            "blocks": {"type": "object", "additionalProperties": {
-                "type": "object", "required": ["layers"], "additionalProperties": False,
-                "properties": {"args": {"type": ["object", "array"]},
-                               "layers": {"$ref": "#/$defs/layer_list"},
-                               "description": {"type": "string"}}}},
-            "lint": {"type": "object", "additionalProperties": False, "properties": {
-                "ignore": {"type": "array", "items": {"enum": sorted(RULES)}}}},
-            "budget": {"type": "object", "additionalProperties": False, "properties": {
-                "params": count, "macs": count, "flops": count,
-                "memory": {"type": ["string", "integer"]},
-                "batch": {"type": "integer", "minimum": 1},
-                "dtype": {"enum": ["float64", "float32", "float16", "bfloat16", "int8"]},
-                "mode": {"enum": ["inference", "training"]},
-                "optimizer": {"enum": ["sgd", "momentum", "adam"]}}},
-        },
+        **schema_of(Document),
         "$defs": {
-            "arg": ARG, "name": NAME, "item": item,
-            "layer_list": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/item"}},
+            "arg": ARG, "name": NAME, "item": item, "layer_list": layer_list,
+            "blocks": {"type": "object", "additionalProperties": schema_of(BlockDef)},
+            "block_args": {"type": ["object", "array"]},
+            "args": {"type": "object"},
+            "residual": {"anyOf": [{"$ref": "#/$defs/layer_list"}, schema_of(ResidualBody)]},
+            "shortcut": {"anyOf": [{"$ref": "#/$defs/layer_list"},
+                                   {"type": "array", "maxItems": 0}, {"$ref": "#/$defs/arg"}]},
+            "branch_list": {"type": "array", "minItems": 2,
+                            "items": {"type": "array", "items": {"$ref": "#/$defs/item"}}},
+            **{f"item_{key}": structure_schema(cls) for key, cls in STRUCTURES.items()},
             **{f"layer_{name}": schema for name, schema in layers.items()},
         },
     }

@@ -1,0 +1,191 @@
+"""The spec's own structure, declared once with the same mechanism as layer settings.
+
+The top-level keys (`Document`), `lint:`, `published:`, block definitions and the structure
+items of a layer list (a group, a block call, a residual, branches) are dataclasses of
+declared settings: validation with did-you-mean (`declare.check_settings`), docs/spec-keys.md
+and the JSON Schema (`spec/schema.py`) all read these declarations.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from ..analysis.budget import Budget
+from ..declare import (
+    REQUIRED,
+    Choice,
+    Choices,
+    Count,
+    Int,
+    Kind,
+    Name,
+    Nodes,
+    Section,
+    Text,
+    check_settings,
+    declared,
+    setting,
+)
+from ..errors import SettingError, Span, fail, from_setting_error, show
+from ..layers.base import merge_types
+from ..layers.shape import Shape
+from .yamlsource import YMap
+
+MAX_SIDE = 10**12  # largest input side accepted; counts stay exact integers at any size
+MAX_REPEAT = 1_000_000  # copies one `repeat:` may make
+
+
+@dataclass(frozen=True)
+class InputShape(Kind):
+    """[H, W, C] or "HxWxC" -> Shape."""
+
+    text = "[height, width, channels] of positive integers or 'HxWxC'"
+
+    def check(self, value, key):
+        items = value
+        if isinstance(value, str) and len(value) < 200 and \
+                all(part.strip().isascii() and part.strip().isdigit() for part in value.split("x")):
+            items = [int(part) for part in value.split("x")]
+        if (not isinstance(items, list) or len(items) != 3
+                or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1
+                           for v in items)):
+            self.fail(key, value)
+        if max(items) > MAX_SIDE:
+            self.fail(key, value, f"at most {MAX_SIDE:.0e} per side")
+        return Shape(tuple(items[:-1]), items[-1])
+
+    def schema(self):
+        return {"anyOf": [{"type": "array", "items": {"type": "integer", "minimum": 1},
+                           "minItems": 3, "maxItems": 3},
+                          {"type": "string", "pattern": r"^\s*\d+\s*x\s*\d+\s*x\s*\d+\s*$"}]}
+
+
+def _rules() -> tuple:
+    from ..analysis.lint import RULES
+    return tuple(RULES)
+
+
+@dataclass(frozen=True)
+class Lint:
+    label: ClassVar[str] = "lint"
+    ignore: frozenset = setting(Choices(_rules()), "lint rule ids switched off for this spec",
+                                frozenset())
+
+
+@dataclass(frozen=True)
+class Published:
+    """Figures a source prints for this network, compared with cnncalc's own."""
+
+    label: ClassVar[str] = "published"
+
+    source: str = setting(Text(), "where the figures are printed")
+    activation_values: int | None = setting(Count(), "activation values per sample the "
+                                            "source prints", None)
+
+
+@dataclass(frozen=True)
+class BlockDef:
+    label: ClassVar[str] = "a block definition"
+    layers: list = setting(Nodes(), "the block's layers; `$name` stands for an argument")
+    args: object = setting(Nodes("block_args", "a mapping of argument names to defaults (null: "
+                                 "required) or a list of names", object),
+                           "the block's arguments with their defaults", None)
+    description: str | None = setting(Text(), "free text", None)
+
+
+@dataclass(frozen=True)
+class Document:
+    """The top-level keys of a spec."""
+
+    label: ClassVar[str] = "the spec"
+
+    input: Shape = setting(InputShape(), "the network's input: [height, width, channels]")
+    layers: list = setting(Nodes(), "the layers, in order")
+    name: str | None = setting(Text(), "the network's name (default: the file name)", None)
+    description: str | None = setting(Text(), "free text", None)
+    blocks: dict | None = setting(Nodes("blocks", "a mapping of block names to definitions",
+                                        dict), "reusable layer lists with arguments", None)
+    args: dict | None = setting(Nodes("args", "a mapping of argument names to values", dict),
+                                "spec arguments (`--arg NAME=VALUE` sets them)", None)
+    lint: Lint | None = setting(Section(Lint), "lint settings: `ignore: [rule, ...]`", None)
+    budget: Budget | None = setting(Section(Budget), "limits validate enforces", None)
+    published: Published | None = setting(Section(Published), "figures a source prints", None)
+
+
+# --- structure items of a layer list ------------------------------------------------------
+
+@dataclass(frozen=True, kw_only=True)
+class Item:
+    """What every structure item may carry."""
+
+    label: ClassVar[str] = "this item"
+
+    name: str | None = setting(Name(), "the item's name; its layers are named inside it", None)
+    repeat: int = setting(Int(max=MAX_REPEAT), "how many copies, named 1..N", 1)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Group(Item):
+    layers: list = setting(Nodes(), "a nested layer list", REQUIRED)
+
+
+@dataclass(frozen=True, kw_only=True)
+class BlockCall(Item):
+    block: str = setting(Text(), "the block to expand; other keys are its arguments", REQUIRED)
+
+
+@dataclass(frozen=True)
+class ResidualBody:
+    label: ClassVar[str] = "a residual"
+    body: list = setting(Nodes(), "the layers added to the shortcut")
+    shortcut: list | None = setting(Nodes("shortcut", "a layer list (or [] for identity)",
+                                          object), "a projection of the input", None)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Residual(Item):
+    residual: object = setting(Nodes("residual", "a layer list, or {body, shortcut}", object),
+                               "body + shortcut, merged by add", REQUIRED)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Branches(Item):
+    branches: list = setting(Nodes("branch_list", "a list of two or more layer lists"),
+                             "parallel layer lists read the same input", REQUIRED)
+    merge: str = setting(Choice(tuple(merge_types())), "how the branches are merged (a merge "
+                         "layer type)", "concat")
+
+
+STRUCTURES = {"layers": Group, "block": BlockCall, "residual": Residual, "branches": Branches}
+
+
+def checked(cls, mapping: YMap, path: str | None = None, open_keys: tuple = ()):
+    """An instance of a declared class from a YAML mapping (`check_settings`), errors placed
+    at the key or value at fault."""
+    try:
+        return cls(**check_settings(cls, mapping, open_keys))
+    except SettingError as exc:
+        raise from_setting_error(exc, span_of(mapping, exc.key, exc.on_key), None, path) \
+            from None
+
+
+def declared_keys(cls) -> tuple:
+    return tuple(d.name for d in declared(cls))
+
+
+def span_of(mapping: YMap, key: str | None, on_key: bool = False) -> Span:
+    """The span of a dotted key (`budget.params`) inside a mapping; the mapping if none."""
+    if not key:
+        return mapping.span
+    head, _, rest = key.partition(".")
+    if head not in mapping:
+        return mapping.span
+    if rest and isinstance(mapping[head], YMap):
+        return span_of(mapping[head], rest, on_key)
+    return mapping.key_span(head) if on_key else mapping.value_span(head)
+
+
+def reject(span: Span, message: str, value, path: str | None = None):
+    """A structure error at `span` (exit 2)."""
+    raise fail(span, message, show(value), path=path)
