@@ -7,7 +7,7 @@ import json
 import typer
 
 from ..errors import EXIT_INCONSISTENT, EXIT_OK, CnnCalcError, Diagnostic, Span
-from .common import app, check_choice, fail, load_network
+from .common import app, check_choice, fail
 
 
 @app.command()
@@ -28,8 +28,9 @@ def validate(
 ):
     """Check specs: exit 0 if all are valid, 1 if a network is inconsistent or over budget,
     2 if a file cannot be read."""
-    from ..analysis.budget import Budget, parse_count
+    from ..analysis.budget import parse_count
     from ..analysis.memory import parse_size
+    from ..analysis.validate import check_one
     from ..spec.document import rule_ids
     try:
         check_choice("--format", format, ("text", "json", "github"))
@@ -42,7 +43,7 @@ def validate(
         }
     except CnnCalcError as exc:
         fail(exc)
-    results = [check_one(spec, skipped, limits, Budget, forward) for spec in specs]
+    results = [check_one(spec, skipped, limits, forward) for spec in specs]
     worst = EXIT_OK
     for result in results:
         problems = result["problems"]
@@ -54,38 +55,6 @@ def validate(
         result["exit_code"] = code
     typer.echo(render(results, format), nl=False)
     raise typer.Exit(worst)
-
-
-def check_one(spec: str, skipped, limits: dict, Budget, forward: bool = False) -> dict:
-    """Every problem of one spec: parse errors, or shape errors, or lints and budgets."""
-    from ..analysis import budget, lint
-    from ..analysis.analyze import analyze
-    try:
-        network = load_network(spec)
-        report = analyze(network)
-    except CnnCalcError as exc:
-        return {"spec": spec, "problems": [exc.diagnostic], "report": None}
-    problems = lint.check(network, report, skipped | network.lint_ignore)
-    plan = (network.budget or Budget()).merged(**limits)
-    problems += budget.check(plan, network, report)
-    if forward and not any(p.severity == "error" for p in problems):
-        problems += run_forward(network, report)
-    return {"spec": spec, "problems": problems, "report": report}
-
-
-def run_forward(network, report) -> list[Diagnostic]:
-    """One NumPy pass at batch 1: the first layer whose real shape differs is an error."""
-    from .run_cmd import execute
-    try:
-        result, _ = execute(network, report, 1, 0, None, None, False, show_progress=False)
-    except CnnCalcError as exc:
-        return [exc.diagnostic]
-    for node, step in zip(network.nodes, result.steps):
-        if step.real != step.predicted:
-            real, predicted = ("x".join(map(str, s)) for s in (step.real, step.predicted))
-            return [Diagnostic(node.span, f"the forward pass gives {real}, the prediction is "
-                               f"{predicted}", layer=node.name, exit_code=EXIT_INCONSISTENT)]
-    return []
 
 
 def render(results: list[dict], format: str) -> str:

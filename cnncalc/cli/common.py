@@ -42,22 +42,8 @@ def parse_args(pairs: list[str]) -> dict:
 
 def load_network(spec: str, input_override: str | None = None, args: dict | None = None):
     """A file path, a zoo name, or '-' -> Network (CnnCalcError on any problem)."""
-    from .. import spec as specmod
-    from .. import zoo
-    from ..spec import yamlsource
-    if spec == "-":
-        doc = yamlsource.load_bytes(sys.stdin.buffer.read(), "<stdin>")
-        network = specmod.parse_document(doc, "<stdin>", args)
-    else:
-        path = Path(spec)
-        if not path.exists() and zoo.path_of(spec):
-            path = zoo.path_of(spec)
-            network = specmod.load(path, str(path.name), args)
-        else:
-            network = specmod.load(path, spec, args)
-    if input_override:
-        network.input_shape = specmod.parse_input(input_override, Span("--input"))
-    return network
+    from ..spec import open_spec
+    return open_spec(spec, input_override, args)
 
 
 def fail(exc: CnnCalcError):

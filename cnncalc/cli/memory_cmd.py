@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import typer
 
 from ..conventions import DTYPES, OPTIMIZERS
@@ -104,11 +102,12 @@ def parse_batches(text: str) -> list[int]:
 
 
 def notes_total_remark(network, model) -> str | None:
-    """The CS231n VGG16 table prints 24M values; its own rows add up to 15.2M."""
-    from .. import zoo
-    shipped = zoo.path_of("vgg16")
-    if shipped is None or Path(network.file).name != "vgg16.yaml" or \
-            model.activation_values != 15_237_608:
+    """When the spec's `published:` figures differ from the count (the CS231n VGG16 table
+    prints 24M activation values; its own rows add up to 15.2M)."""
+    from ..analysis.memory import binary
+    published = network.published
+    if published is None or published.activation_values in (None, model.activation_values):
         return None
-    return ("Note: the CS231n notes print 'TOTAL memory: 24M * 4 bytes ~= 93MB / image', but "
-            f"their own rows add up to {model.activation_values:,} values (58.1 MiB).")
+    return (f"Note: {published.source} prints {published.activation_values:,} activation values "
+            f"per sample, but its own layers add up to {model.activation_values:,} "
+            f"({binary(4 * model.activation_values)} in float32).")

@@ -4,73 +4,9 @@ from __future__ import annotations
 
 import typer
 
-from ..errors import EXIT_INCONSISTENT, CnnCalcError, Diagnostic, Span
+from ..compute.run import execute
+from ..errors import EXIT_INCONSISTENT, CnnCalcError
 from .common import SPEC_HELP, app, check_choice, console, emit, fail, load_network, parse_args
-
-
-def available_bytes() -> int:
-    """Memory this machine can still give (MemAvailable), or its total if unknown."""
-    import os
-    try:
-        with open("/proc/meminfo") as handle:
-            for line in handle:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-
-
-def refuse_if_too_big(network, report, batch: int, backward: bool, span: Span) -> None:
-    """Sizes are checked before anything is allocated."""
-    from ..analysis.memory import binary, build
-    model = build(network, report)
-    need = model.training_bytes(batch, 4, "sgd") if backward else \
-        model.peak_inference_bytes(batch, 4)
-    have = available_bytes()
-    if need > have:
-        raise CnnCalcError(Diagnostic(span, f"a {'training' if backward else 'forward'} pass "
-                                            f"at batch {batch} needs {binary(need)} ({need:,} B); "
-                                            f"this machine has {binary(have)} available",
-                                      exit_code=EXIT_INCONSISTENT))
-
-
-def execute(network, report, batch: int, seed: int, weights_file: str | None,
-            input_file: str | None, backward: bool, show_progress: bool = True):
-    import numpy as np
-
-    from ..compute import engine
-    refuse_if_too_big(network, report, batch, backward, Span(network.file))
-    if weights_file:
-        try:
-            with np.load(weights_file) as data:
-                arrays = {key: data[key] for key in data.files}
-        except (OSError, ValueError) as exc:
-            raise CnnCalcError(Diagnostic(Span(weights_file), f"cannot read weights: {exc}")) from None
-        weights = engine.check_weights(network, report, arrays)
-    else:
-        weights = engine.init_weights(network, report, seed)
-    s = report.input_shape
-    if input_file:
-        try:
-            x = np.load(input_file).astype(np.float32)
-        except (OSError, ValueError) as exc:
-            raise CnnCalcError(Diagnostic(Span(input_file), f"cannot read input: {exc}")) from None
-        if tuple(x.shape[1:]) != (s.c, *s.spatial):
-            raise CnnCalcError(Diagnostic(Span(input_file), f"input has shape {list(x.shape)}, "
-                                          f"expected [N, {', '.join(map(str, (s.c, *s.spatial)))}] (NCHW)"))
-    else:
-        x = np.random.default_rng(seed).standard_normal((batch, s.c, *s.spatial)).astype(
-            np.float32)
-    if not show_progress:
-        return engine.run(network, report, x, weights, backward), weights
-    from rich.console import Console
-    from rich.progress import Progress
-    with Progress(console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task(f"running {network.name}", total=len(network.nodes))
-        result = engine.run(network, report, x, weights, backward,
-                            progress=lambda i: bar.update(task, completed=i + 1))
-    return result, weights
 
 
 @app.command()
@@ -95,7 +31,8 @@ def run(
         check_choice("--format", format, ("table", "json"))
         network = load_network(spec, None, parse_args(arg))
         report = analyze(network)
-        result, used = execute(network, report, batch, seed, weights, input, backward)
+        result, used = execute(network, report, batch, seed, weights, input, backward,
+                               progress_bar(network))
     except CnnCalcError as exc:
         fail(exc)
     if output:
@@ -116,6 +53,20 @@ def run(
         console().print(run_table(network.name, result))
     if mismatched:
         raise typer.Exit(EXIT_INCONSISTENT)
+
+
+def progress_bar(network):
+    """A transient progress bar on stderr, as a context manager giving the per-layer callback."""
+    from contextlib import contextmanager
+
+    @contextmanager
+    def bar():
+        from rich.console import Console
+        from rich.progress import Progress
+        with Progress(console=Console(stderr=True), transient=True) as shown:
+            task = shown.add_task(f"running {network.name}", total=len(network.nodes))
+            yield lambda i: shown.update(task, completed=i + 1)
+    return bar
 
 
 def run_table(name: str, result):

@@ -68,6 +68,26 @@ def rule_ids(text: str, span: Span) -> frozenset:
                          "--ignore")
 
 
+def open_spec(spec: str, input_override: str | None = None, args: dict | None = None) -> Network:
+    """A file path, the name of a built-in network, or '-' (standard input) -> Network."""
+    import sys
+
+    from .. import zoo
+    if spec == "-":
+        doc = yamlsource.load_bytes(sys.stdin.buffer.read(), "<stdin>")
+        network = parse_document(doc, "<stdin>", args)
+    else:
+        path = Path(spec)
+        if not path.exists() and zoo.path_of(spec):
+            path = zoo.path_of(spec)
+            network = load(path, str(path.name), args)
+        else:
+            network = load(path, spec, args)
+    if input_override:
+        network.input_shape = parse_input(input_override, Span("--input"))
+    return network
+
+
 def load(path: str | Path, display: str | None = None, args: dict | None = None) -> Network:
     """Read, parse and build a network from a spec file."""
     name = display or str(path)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from ..declare import declared, schema_of
 from ..layers import REGISTRY
-from .structure import BlockCall, BlockDef, Document, ResidualBody, STRUCTURES
+from .structure import STRUCTURES, BlockCall, BlockDef, Document, ResidualBody
 
 ARG = {"type": "string", "pattern": r"^\$"}  # a block argument or an expression using one
 NAME = {"type": "string", "minLength": 1, "pattern": r"^[^.]+$"}

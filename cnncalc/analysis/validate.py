@@ -1,0 +1,40 @@
+"""What `validate` checks for one spec: it reads, its shapes hold, its lints and budgets, and
+optionally a NumPy forward pass that must give the predicted shapes."""
+
+from __future__ import annotations
+
+from ..errors import EXIT_INCONSISTENT, CnnCalcError, Diagnostic
+from ..spec import open_spec
+from . import budget, lint
+from .analyze import analyze
+
+
+def check_one(spec: str, skipped, limits: dict, forward: bool = False) -> dict:
+    """Every problem of one spec: parse errors, or shape errors, or lints and budgets (and,
+    with `forward`, a NumPy pass whose shapes must equal the prediction)."""
+    try:
+        network = open_spec(spec)
+        report = analyze(network)
+    except CnnCalcError as exc:
+        return {"spec": spec, "problems": [exc.diagnostic], "report": None}
+    problems = lint.check(network, report, skipped | network.lint_ignore)
+    plan = (network.budget or budget.Budget()).merged(**limits)
+    problems += budget.check(plan, network, report)
+    if forward and not any(p.severity == "error" for p in problems):
+        problems += run_forward(network, report)
+    return {"spec": spec, "problems": problems, "report": report}
+
+
+def run_forward(network, report) -> list[Diagnostic]:
+    """One NumPy pass at batch 1: the first layer whose real shape differs is an error."""
+    from ..compute.run import execute
+    try:
+        result, _ = execute(network, report, 1, 0, None, None, False)
+    except CnnCalcError as exc:
+        return [exc.diagnostic]
+    for node, step in zip(network.nodes, result.steps):
+        if step.real != step.predicted:
+            real, predicted = ("x".join(map(str, s)) for s in (step.real, step.predicted))
+            return [Diagnostic(node.span, f"the forward pass gives {real}, the prediction is "
+                               f"{predicted}", layer=node.name, exit_code=EXIT_INCONSISTENT)]
+    return []
