@@ -159,6 +159,7 @@ def test_every_layer_type_has_a_gradient_check():
     assert covered == set(REGISTRY)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", names())
 def test_zoo_runs_with_the_predicted_shapes(name):
     network = load(path_of(name))
@@ -173,6 +174,7 @@ def test_zoo_runs_with_the_predicted_shapes(name):
     assert np.isfinite(result.output).all()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name, side", [("vgg16", 32), ("resnet18", 64), ("googlenet", 64),
                                         ("densenet121", 64), ("mobilenet_v2", 64),
                                         ("squeezenet1_1", 64)])

@@ -192,6 +192,7 @@ def test_every_layer_type_is_compared():
     assert set(FIXED) | {"conv", "pool", "deconv", "add", "multiply", "concat"} == set(REGISTRY)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name, side", [("lenet5", 32), ("vgg16", 32), ("resnet18", 64)])
 def test_zoo_networks_give_the_same_logits(name, side):
     network = load(path_of(name))

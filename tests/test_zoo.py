@@ -36,6 +36,7 @@ TORCHVISION = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(TORCHVISION))
 def test_torchvision_params_and_multiply_adds(name):
     params, gmacs = TORCHVISION[name]

@@ -1,0 +1,26 @@
+"""explain: the arithmetic of one layer with its numbers put in."""
+
+
+from typer.testing import CliRunner
+
+from cnncalc.cli import app
+
+runner = CliRunner()
+
+
+def test_explain_shows_the_notes_arithmetic():
+    result = runner.invoke(app, ["explain", "vgg16", "conv2_1", "--input", "224x224x3"])
+    text = result.stdout
+    assert "height: (112 - 3 + 2x1)/1 + 1 = 112" in text
+    assert "params: (3x3x64 + 1) x 128 = 73,856" in text
+    first = runner.invoke(app, ["explain", "vgg16", "conv1_2"]).stdout
+    assert "(224 - 3 + 2x1)/1 + 1 = 224" in first
+    assert "receptive field: 5x5" in first and "memory: 224x224x64 = 3,211,264 values" in first
+
+
+def test_explain_non_integer_size_and_unknown_layer():
+    text = runner.invoke(app, ["explain", "-", "conv1"], input="input: [224, 224, 3]\nlayers:\n"
+                         "  - {type: conv, filters: 96, kernel: 11, stride: 4}\n").stdout
+    assert "(224 - 11 + 2x0)/4 + 1 = 54.25, rounded down to 54" in text
+    bad = runner.invoke(app, ["explain", "vgg16", "conv9_9"])
+    assert bad.exit_code == 2 and "no layer called 'conv9_9'" in bad.stderr
