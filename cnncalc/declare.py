@@ -1,6 +1,6 @@
 """One declaration per layer setting, serving validation, `cnncalc layers`, docs and JSON Schema.
 
-A layer class declares each setting once as a dataclass field:
+A layer class declares each setting once as a field of a `frozen` class:
 
     filters: int = setting(Int(min=1), "number of output maps (K)")
 
@@ -19,10 +19,95 @@ import math
 import re
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import NamedTuple
 
 from .errors import SettingError, show
 
 REQUIRED = dataclasses.MISSING
+
+
+def setting(kind: Kind, doc: str, default=REQUIRED, key: str | None = None):
+    """Declare a setting: its kind, a one-line meaning, its default, and its YAML key when
+    that differs from the field name (`global` is a Python keyword)."""
+    return Setting(kind, doc, default, key)
+
+
+class Setting(NamedTuple):
+    """A declaration waiting in a class body; `frozen` turns it into a field."""
+
+    kind: Kind | None
+    doc: str
+    default: object = REQUIRED
+    key: str | None = None
+
+
+def frozen(cls):
+    """Class decorator: an immutable class of its annotated fields (declared settings and
+    plain defaults), with __init__, ==, hash and repr, like a frozen dataclass. Built without
+    generating code, it costs a small fraction of @dataclass's time: start-up counts, and
+    every layer type and setting kind is one."""
+    fields = dict(getattr(cls, "_fields", {}))  # inherited, in order
+    for name, annotation in vars(cls).get("__annotations__", {}).items():
+        if str(annotation).startswith(("ClassVar", "typing.ClassVar")):
+            continue
+        value = vars(cls).get(name, REQUIRED)
+        fields[name] = value if isinstance(value, Setting) else Setting(None, "", value)
+        if name in vars(cls):
+            delattr(cls, name)
+    cls._fields = fields
+    for name, spec in fields.items():
+        if spec.default is not REQUIRED:
+            setattr(cls, name, spec.default)  # the default, read through the class
+    for method in ("__init__", "__setattr__", "__delattr__", "__eq__", "__hash__", "__repr__"):
+        if method not in vars(cls):
+            setattr(cls, method, getattr(_Frozen, method))
+    return cls
+
+
+class _Frozen:
+    """The methods `frozen` gives a class."""
+
+    def __init__(self, *args, **kwargs):
+        names = list(self._fields)
+        if len(args) > len(names):
+            raise TypeError(f"{type(self).__name__} takes {len(names)} arguments")
+        kwargs.update(zip(names, args))
+        for name in kwargs:
+            if name not in self._fields:
+                raise TypeError(f"{type(self).__name__} has no field {name!r}")
+        for name, spec in self._fields.items():
+            if name in kwargs:
+                object.__setattr__(self, name, kwargs[name])
+            elif spec.default is REQUIRED:
+                raise TypeError(f"{type(self).__name__} needs {name!r}")
+        post = getattr(self, "__post_init__", None)
+        if post:
+            post()
+
+    def __setattr__(self, name, value):
+        raise AttributeError(f"{type(self).__name__} is immutable")
+
+    def __delattr__(self, name):
+        raise AttributeError(f"{type(self).__name__} is immutable")
+
+    def _values(self) -> tuple:
+        return tuple(getattr(self, name) for name in self._fields)
+
+    def __eq__(self, other):
+        return type(self) is type(other) and _Frozen._values(self) == _Frozen._values(other)
+
+    def __hash__(self):
+        return hash((type(self), _Frozen._values(self)))
+
+    def __repr__(self):
+        inner = ", ".join(f"{n}={getattr(self, n)!r}" for n in self._fields)
+        return f"{type(self).__name__}({inner})"
+
+
+def replace(obj, **changes):
+    """A copy of a `frozen` object with some fields changed."""
+    return type(obj)(**{name: getattr(obj, name) for name in obj._fields} | changes)
+
 
 
 def _is_int(value) -> bool:
@@ -49,7 +134,7 @@ class Kind:
                            has_received=True)
 
 
-@dataclass(frozen=True)
+@frozen
 class Int(Kind):
     min: int = 1
     max: int | None = None
@@ -72,7 +157,7 @@ class Int(Kind):
         return out
 
 
-@dataclass(frozen=True)
+@frozen
 class Pair(Kind):
     """An int for both axes, or [height, width]."""
 
@@ -97,7 +182,7 @@ class Pair(Kind):
         return {"oneOf": [one, {"type": "array", "items": one, "minItems": 2, "maxItems": 2}]}
 
 
-@dataclass(frozen=True)
+@frozen
 class Padding(Kind):
     """int, [h, w], [top, bottom, left, right], 'same' or 'valid' -> 'same' or (before, after)
     per axis."""
@@ -133,7 +218,7 @@ class Padding(Kind):
                           {"type": "array", "items": one, "minItems": 4, "maxItems": 4}]}
 
 
-@dataclass(frozen=True)
+@frozen
 class Choice(Kind):
     options: tuple
 
@@ -152,7 +237,7 @@ class Choice(Kind):
         return {"enum": list(self.options)}
 
 
-@dataclass(frozen=True)
+@frozen
 class Bool(Kind):
     text = "true or false"
 
@@ -165,7 +250,7 @@ class Bool(Kind):
         return {"type": "boolean"}
 
 
-@dataclass(frozen=True)
+@frozen
 class Number(Kind):
     """A real number in [min, max] (or (min, max] with open_min)."""
 
@@ -194,7 +279,7 @@ class Number(Kind):
         return out
 
 
-@dataclass(frozen=True)
+@frozen
 class Table(Kind):
     """For each output map, the list of input maps it reads (LeNet-5's C3)."""
 
@@ -219,12 +304,6 @@ class Table(Kind):
         return {"type": "array", "items": row, "minItems": 1}
 
 
-def setting(kind: Kind, doc: str, default=REQUIRED, key: str | None = None):
-    """Declare a layer setting: its kind, a one-line meaning, its default, and its YAML key
-    when that differs from the field name (`global` is a Python keyword)."""
-    return dataclasses.field(default=default, metadata={"kind": kind, "doc": doc, "key": key})
-
-
 @dataclass(frozen=True)
 class Declared:
     name: str  # the key written in YAML
@@ -239,10 +318,9 @@ class Declared:
 
 
 def declared(cls) -> list[Declared]:
-    """The settings a layer class declares, in order."""
-    return [Declared(f.metadata["key"] or f.name, f.metadata["kind"], f.metadata["doc"],
-                     f.default, f.name)
-            for f in dataclasses.fields(cls) if "kind" in f.metadata]
+    """The settings a class declares, in order."""
+    return [Declared(spec.key or name, spec.kind, spec.doc, spec.default, name)
+            for name, spec in getattr(cls, "_fields", {}).items() if spec.kind is not None]
 
 
 def did_you_mean(word: str, options) -> str:
@@ -284,7 +362,7 @@ def check_settings(cls, values: dict, common: tuple = ()) -> dict:
 
 # --- kinds for the spec's own structure (spec/structure.py declares it) ---------------------
 
-@dataclass(frozen=True)
+@frozen
 class Text(Kind):
     text = "a string"
 
@@ -297,7 +375,7 @@ class Text(Kind):
         return {"type": "string"}
 
 
-@dataclass(frozen=True)
+@frozen
 class Name(Kind):
     text = "a non-empty string without '.'"
 
@@ -310,7 +388,7 @@ class Name(Kind):
         return {"$ref": "#/$defs/name"}
 
 
-@dataclass(frozen=True)
+@frozen
 class Count(Kind):
     """5000000, 5M or 1.5G (decimal prefixes K, M, G, T) -> an integer."""
 
@@ -327,7 +405,7 @@ class Count(Kind):
                           {"type": "string", "pattern": r"^[0-9.]+\s*[kKmMgGtT]?$"}]}
 
 
-@dataclass(frozen=True)
+@frozen
 class Size(Kind):
     """Bytes: 24GiB, 512 MiB, 1.5GB or a plain integer."""
 
@@ -343,7 +421,7 @@ class Size(Kind):
         return {"type": ["string", "integer"]}
 
 
-@dataclass(frozen=True)
+@frozen
 class Nodes(Kind):
     """A YAML structure passed on as written (a layer list, a mapping of blocks), checked by
     the expansion; `ref` names its schema in the generated JSON Schema."""
@@ -361,7 +439,7 @@ class Nodes(Kind):
         return {"$ref": f"#/$defs/{self.ref}"}
 
 
-@dataclass(frozen=True)
+@frozen
 class Section(Kind):
     """A nested mapping with declarations of its own (budget:, lint:)."""
 
@@ -384,7 +462,7 @@ class Section(Kind):
         return schema_of(self.cls)
 
 
-@dataclass(frozen=True)
+@frozen
 class Choices(Kind):
     """A list of options (lint rules to ignore); a comma-separated string is accepted too."""
 

@@ -11,16 +11,15 @@ Schema all read them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
 from typing import ClassVar
 
 from ..conventions import DTYPES, MODES, OPTIMIZERS
-from ..declare import Choice, Count, Int, Size, count_value, declared, setting
+from ..declare import Choice, Count, Int, Size, count_value, declared, frozen, replace, setting
 from ..errors import EXIT_INCONSISTENT, CnnCalcError, Diagnostic, Span, show
 from .memory import binary, build
 
 
-@dataclass(frozen=True)
+@frozen
 class Budget:
     """Limits a network must stay under (a spec's `budget:`, or validate's --max-*)."""
 

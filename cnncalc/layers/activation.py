@@ -6,15 +6,13 @@ fc and subsample rows that fuse an activation (`activation: relu`) call the same
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from ..conventions import ACTIVATION_FLOPS
-from ..declare import Number, setting
+from ..declare import Number, frozen, setting
 from .base import IN_PLACE, REGISTRY, Counts, Layer, register
 from .shape import Shape
 
 
-@dataclass(frozen=True)
+@frozen
 class Activation(Layer):
     """Base of the elementwise activations."""
 
@@ -39,7 +37,7 @@ def activation(name: str, summary: str, memory: str = "yes"):
     """Class decorator: a registered activation type called `name`."""
     def wrap(cls):
         cls.type_name, cls.summary, cls.example, cls.memory = name, summary, f"- {name}", memory
-        return register(dataclass(frozen=True)(cls))
+        return register(frozen(cls))
     return wrap
 
 
@@ -130,7 +128,7 @@ class Hardswish(Activation):
 
 
 @register
-@dataclass(frozen=True)
+@frozen
 class LeakyRelu(Activation):
     type_name = "leaky_relu"
     summary = "x if x > 0 else slope * x"
@@ -148,7 +146,7 @@ class LeakyRelu(Activation):
 
 
 @register
-@dataclass(frozen=True)
+@frozen
 class Elu(Activation):
     type_name = "elu"
     summary = "x if x > 0 else alpha * (exp(x) - 1)"

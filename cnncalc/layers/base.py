@@ -17,10 +17,9 @@ names; code elsewhere calls these methods:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import ClassVar
 
-from ..declare import check_settings, declared
+from ..declare import check_settings, declared, frozen
 from .geometry import Field, Window
 from .shape import Shape
 
@@ -43,7 +42,7 @@ def merge_types() -> list[str]:
     return [name for name, cls in REGISTRY.items() if cls.merges]
 
 
-@dataclass(frozen=True)
+@frozen
 class Counts:
     """What one layer costs for one sample."""
 
@@ -54,7 +53,7 @@ class Counts:
     flops: int = 0  # 2 x MACs + bias adds + elementwise operations
 
 
-@dataclass(frozen=True)
+@frozen
 class Layer:
     """Base of every layer type; subclasses are dataclasses of their declared settings."""
 

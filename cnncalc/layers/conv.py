@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from ..conventions import ACTIVATION_FLOPS
-from ..declare import Bool, Choice, Int, Padding, Pair, Table, setting
+from ..declare import Bool, Choice, Int, Padding, Pair, Table, frozen, setting
 from ..errors import SettingError
 from .activation import ACTIVATIONS
 from .base import Counts, Layer, axes_text, kernel_text, padding_suffix, register
@@ -14,7 +12,7 @@ from .shape import Shape
 
 
 @register
-@dataclass(frozen=True)
+@frozen
 class Conv(Layer):
     type_name = "conv"
     summary = "2-D convolution: K filters of F x F x (C/groups) slid with stride S over padded input"

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from math import prod
 
 from ..conventions import ACTIVATION_FLOPS
-from ..declare import Bool, Choice, Int, Padding, Pair, setting
+from ..declare import Bool, Choice, Int, Padding, Pair, frozen, setting
 from ..errors import SettingError
 from .activation import ACTIVATIONS
 from .base import Counts, Layer, axes_text, kernel_text, padding_suffix, register
@@ -15,7 +14,7 @@ from .shape import Shape
 
 
 @register
-@dataclass(frozen=True)
+@frozen
 class Deconv(Layer):
     type_name = "deconv"
     summary = ("transposed convolution (PyTorch ConvTranspose2d): out = (H-1)S - 2P + D(F-1) "
@@ -130,7 +129,7 @@ class Deconv(Layer):
 
 
 @register
-@dataclass(frozen=True)
+@frozen
 class Local(Layer):
     type_name = "local"
     summary = "locally-connected: a conv whose weights are not shared between positions"

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from ..conventions import ACTIVATION_FLOPS
-from ..declare import Bool, Choice, Int, setting
+from ..declare import Bool, Choice, Int, frozen, setting
 from .activation import ACTIVATIONS
 from .base import DROP, VIEW, Counts, Layer, register
 from .geometry import Field
@@ -23,7 +21,7 @@ def vector(units: int, x: Shape) -> Shape:
     return Shape((1,) * x.rank, units)
 
 
-@dataclass(frozen=True)
+@frozen
 class WholeInput(Layer):
     """Layers whose every output unit sees the whole input."""
 
@@ -35,7 +33,7 @@ class WholeInput(Layer):
 
 
 @register
-@dataclass(frozen=True)
+@frozen
 class FC(WholeInput):
     type_name = "fc"
     summary = "fully-connected: every output unit reads every input value (flattened C,H,W)"
@@ -101,7 +99,7 @@ class FC(WholeInput):
 
 
 @register
-@dataclass(frozen=True)
+@frozen
 class Flatten(WholeInput):
     type_name = "flatten"
     summary = "reshape HxWxC to 1x1x(H*W*C), in C,H,W order as PyTorch"
@@ -125,7 +123,7 @@ class Flatten(WholeInput):
 
 
 @register
-@dataclass(frozen=True)
+@frozen
 class RBF(WholeInput):
     type_name = "rbf"
     summary = "LeNet-5's Euclidean RBF output: sum of (x - w)^2 per unit; fixed (non-trainable) w"

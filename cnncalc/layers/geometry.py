@@ -7,10 +7,10 @@ read it. All arithmetic is on Python integers, so astronomically large inputs st
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from fractions import Fraction
 from math import prod
 
+from ..declare import frozen
 from ..errors import SettingError
 from .shape import Shape
 
@@ -32,7 +32,7 @@ def resolve_pads(padding, spatial, kernel, stride, dilation) -> tuple[tuple[int,
     return padding
 
 
-@dataclass(frozen=True)
+@frozen
 class Axis:
     """A window slid along one axis: the settings, the padding resolved, and the outcome."""
 
@@ -86,7 +86,7 @@ def slide(size: int, kernel: int, stride: int, before: int, after: int, dilation
                 span % stride)
 
 
-@dataclass(frozen=True)
+@frozen
 class Window:
     """A window slid over every spatial axis of one input."""
 
@@ -199,7 +199,7 @@ def window(x: Shape, kernel, stride, padding, dilation=None, ceil_mode: bool = F
                                                             dilation, x.axis_names())))
 
 
-@dataclass(frozen=True)
+@frozen
 class Field:
     """Receptive field of a unit, per spatial axis, in input pixels."""
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from math import prod
 
+from ..declare import frozen
 from ..errors import SettingError
 from .base import Counts, Layer, register
 from .geometry import Field, number
@@ -19,7 +19,7 @@ def _axes(values) -> str:
     return "x".join(str(number(v)) for v in values)
 
 
-@dataclass(frozen=True)
+@frozen
 class Merge(Layer):
     arity = (2, None)
     merges = True
@@ -42,7 +42,7 @@ class Merge(Layer):
 
 
 @register
-@dataclass(frozen=True)
+@frozen
 class Add(Merge):
     type_name = "add"
     summary = "elementwise sum of inputs of one shape (residual connections)"
@@ -65,7 +65,7 @@ class Add(Merge):
 
 
 @register
-@dataclass(frozen=True)
+@frozen
 class Multiply(Merge):
     type_name = "multiply"
     summary = "elementwise product; a 1x1xC input scales every position (squeeze-excitation)"
@@ -99,7 +99,7 @@ class Multiply(Merge):
 
 
 @register
-@dataclass(frozen=True)
+@frozen
 class Concat(Merge):
     type_name = "concat"
     summary = "stack inputs of one height and width along the channels"

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from ..conventions import BATCHNORM_FLOPS, lrn_flops
-from ..declare import Int, Number, setting
+from ..declare import Int, Number, frozen, setting
 from .base import IN_PLACE, Counts, Layer, register
 from .shape import Shape
 
 
 @register
-@dataclass(frozen=True)
+@frozen
 class BatchNorm(Layer):
     type_name = "batchnorm"
     summary = "batch normalisation: per channel scale and shift (trained) and running statistics"
@@ -44,7 +42,7 @@ class BatchNorm(Layer):
 
 
 @register
-@dataclass(frozen=True)
+@frozen
 class LRN(Layer):
     type_name = "lrn"
     summary = "local response normalisation across `size` neighbouring channels (AlexNet)"
@@ -85,7 +83,7 @@ class LRN(Layer):
 
 
 @register
-@dataclass(frozen=True)
+@frozen
 class Dropout(Layer):
     type_name = "dropout"
     summary = "zero a fraction `rate` of values in training; identity at inference"

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from math import prod
 
 from ..conventions import POOL_FLOPS
-from ..declare import Bool, Choice, Padding, Pair, setting
+from ..declare import Bool, Choice, Padding, Pair, frozen, setting
 from ..errors import SettingError
 from .base import Counts, Layer, axes_text, kernel_text, padding_suffix, padding_text, register
 from .geometry import Field, Window, exact, window
@@ -14,7 +13,7 @@ from .shape import Shape
 
 
 @register
-@dataclass(frozen=True)
+@frozen
 class Pool(Layer):
     type_name = "pool"
     summary = "pooling: max, avg, min or L2 norm over each window, per channel; no parameters"
@@ -193,7 +192,7 @@ def _adaptive_field(f: Field, x: Shape, y: Shape) -> Field:
 
 
 @register
-@dataclass(frozen=True)
+@frozen
 class Subsample(Layer):
     type_name = "subsample"
     summary = ("LeNet-5's trainable subsampling: window sum x one coefficient + one bias, "

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from ..declare import Choice, Padding, Pair, setting
+from ..declare import Choice, Padding, Pair, frozen, setting
 from ..errors import SettingError
 from .base import Counts, Layer, axes_text, padding_text, register
 from .geometry import Field, exact
@@ -14,7 +12,7 @@ BILINEAR_FLOPS = 7  # per output value: 4 neighbours, 3 lerps of 2 multiplies + 
 
 
 @register
-@dataclass(frozen=True)
+@frozen
 class Upsample(Layer):
     type_name = "upsample"
     summary = "repeat (nearest) or interpolate (bilinear) by an integer scale"
@@ -66,7 +64,7 @@ class Upsample(Layer):
 
 
 @register
-@dataclass(frozen=True)
+@frozen
 class ZeroPad(Layer):
     type_name = "zeropad"
     summary = "add rows and columns of zeros at the borders"
@@ -99,7 +97,7 @@ class ZeroPad(Layer):
 
 
 @register
-@dataclass(frozen=True)
+@frozen
 class Crop(Layer):
     type_name = "crop"
     summary = ("cut borders: `amount` [top, bottom, left, right], a centred `size` [h, w], or, "

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from math import prod
+
+from ..declare import frozen
 
 AXIS_NAMES = {1: ("length",), 2: ("height", "width"), 3: ("depth", "height", "width")}
 
 
-@dataclass(frozen=True)
+@frozen
 class Shape:
     """One sample's tensor, spatial sizes then channels, printed as the notes do: 28x28x6."""
 

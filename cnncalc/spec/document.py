@@ -54,7 +54,7 @@ def parse_document(doc, file: str, args: dict | None = None) -> Network:
     expander.sequence(doc["layers"], INPUT, Scope("", (), spec_args(doc, args), ()), "layers")
     lint, budget = values.lint, values.budget
     if budget is not None:
-        from dataclasses import replace
+        from ..declare import replace
         budget = replace(budget, span=doc.value_span("budget"))
     return Network(name, values.input, expander.nodes, file, doc.value_span("input"),
                    expander.group_kinds, lint.ignore if lint else frozenset(), budget,
@@ -64,8 +64,7 @@ def parse_document(doc, file: str, args: dict | None = None) -> Network:
 def rule_ids(text: str, span: Span) -> frozenset:
     """--ignore rule ids, checked against the known rules."""
     from .structure import Lint
-    return checked_value(Lint.__dataclass_fields__["ignore"].metadata["kind"], text, span,
-                         "--ignore")
+    return checked_value(Lint._fields["ignore"].kind, text, span, "--ignore")
 
 
 def open_spec(spec: str, input_override: str | None = None, args: dict | None = None) -> Network:

@@ -8,7 +8,6 @@ and the JSON Schema (`spec/schema.py`) all read these declarations.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import ClassVar
 
 from ..analysis.budget import Budget
@@ -25,6 +24,7 @@ from ..declare import (
     Text,
     check_settings,
     declared,
+    frozen,
     setting,
 )
 from ..errors import SettingError, Span, fail, from_setting_error, show
@@ -36,7 +36,7 @@ MAX_SIDE = 10**12  # largest input side accepted; counts stay exact integers at 
 MAX_REPEAT = 1_000_000  # copies one `repeat:` may make
 
 
-@dataclass(frozen=True)
+@frozen
 class InputShape(Kind):
     """[H, W, C] or "HxWxC" -> Shape."""
 
@@ -66,14 +66,14 @@ def _rules() -> tuple:
     return tuple(RULES)
 
 
-@dataclass(frozen=True)
+@frozen
 class Lint:
     label: ClassVar[str] = "lint"
     ignore: frozenset = setting(Choices(_rules()), "lint rule ids switched off for this spec",
                                 frozenset())
 
 
-@dataclass(frozen=True)
+@frozen
 class Published:
     """Figures a source prints for this network, compared with cnncalc's own."""
 
@@ -84,7 +84,7 @@ class Published:
                                             "source prints", None)
 
 
-@dataclass(frozen=True)
+@frozen
 class BlockDef:
     label: ClassVar[str] = "a block definition"
     layers: list = setting(Nodes(), "the block's layers; `$name` stands for an argument")
@@ -94,7 +94,7 @@ class BlockDef:
     description: str | None = setting(Text(), "free text", None)
 
 
-@dataclass(frozen=True)
+@frozen
 class Document:
     """The top-level keys of a spec."""
 
@@ -115,7 +115,7 @@ class Document:
 
 # --- structure items of a layer list ------------------------------------------------------
 
-@dataclass(frozen=True, kw_only=True)
+@frozen
 class Item:
     """What every structure item may carry."""
 
@@ -125,17 +125,17 @@ class Item:
     repeat: int = setting(Int(max=MAX_REPEAT), "how many copies, named 1..N", 1)
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen
 class Group(Item):
     layers: list = setting(Nodes(), "a nested layer list", REQUIRED)
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen
 class BlockCall(Item):
     block: str = setting(Text(), "the block to expand; other keys are its arguments", REQUIRED)
 
 
-@dataclass(frozen=True)
+@frozen
 class ResidualBody:
     label: ClassVar[str] = "a residual"
     body: list = setting(Nodes(), "the layers added to the shortcut")
@@ -143,13 +143,13 @@ class ResidualBody:
                                           object), "a projection of the input", None)
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen
 class Residual(Item):
     residual: object = setting(Nodes("residual", "a layer list, or {body, shortcut}", object),
                                "body + shortcut, merged by add", REQUIRED)
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen
 class Branches(Item):
     branches: list = setting(Nodes("branch_list", "a list of two or more layer lists"),
                              "parallel layer lists read the same input", REQUIRED)
