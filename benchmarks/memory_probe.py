@@ -34,7 +34,6 @@ import gc
 import json
 import os
 import sys
-from contextlib import nullcontext
 
 import torch
 import torch.nn as nn
@@ -42,7 +41,7 @@ import torch.nn.functional as F
 from torch.profiler import record_function
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from memory_truth import storage_bytes, trace  # noqa: E402
+from memory_truth import storage_bytes, trace
 
 N, C, H, W = 2, 16, 32, 32
 SKIP = {"aten::empty", "aten::empty_strided", "aten::empty_like", "aten::new_empty",

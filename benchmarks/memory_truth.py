@@ -321,9 +321,7 @@ def _torchvision():
 def build(name):
     tv = _torchvision()
     kw = {}
-    if name == "googlenet":
-        kw = dict(aux_logits=False, init_weights=False)
-    elif name == "inception_v3":
+    if name == "googlenet" or name == "inception_v3":
         kw = dict(aux_logits=False, init_weights=False)
     return getattr(tv.models, name)(weights=None, **kw)
 

@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from cnncalc import escape
+from cnncalc.render import escape
 
 OSC8 = "\x1b]8;;http://evil\x1b\\click\x1b]8;;\x1b\\"
 CLEAR = "\x1b[2J"

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from cnncalc.errors import CnnCalcError
-from cnncalc.output import MiB, atomic_path, check_writable, read_capped, write_output
+from cnncalc.cli.output import MiB, atomic_path, check_writable, read_capped, write_output
 
 ROOT = Path(__file__).resolve().parent.parent
 posix = pytest.mark.skipif(os.name != "posix", reason="POSIX signals, pipes and modes")
@@ -139,7 +139,7 @@ def test_permission_bits(tmp_path):
 CHILD = textwrap.dedent("""
     import sys, time
     from pathlib import Path
-    from cnncalc.output import atomic_path, install_sigterm_cleanup, write_output
+    from cnncalc.cli.output import atomic_path, install_sigterm_cleanup, write_output
     install_sigterm_cleanup()
     target, mode = sys.argv[1], sys.argv[2]
     if mode == "loop":
@@ -235,7 +235,7 @@ def test_read_capped_pipe(size, ok):
 
 @posix
 def test_read_capped_stdin_of_a_child():
-    code = ("import sys\nfrom cnncalc.output import read_capped\n"
+    code = ("import sys\nfrom cnncalc.cli.output import read_capped\n"
             "print(len(read_capped(sys.stdin, 1000, '<stdin>')))")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     command = [sys.executable, "-c", code]

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from .errors import CnnCalcError, Diagnostic, Span
+from ..errors import CnnCalcError, Diagnostic, Span
 
 MiB = 1024 * 1024
 _CHUNK = 64 * 1024
