@@ -37,6 +37,11 @@ class Diagnostic:
     rule: str | None = None  # lint rule id for warnings
     exit_code: int = EXIT_UNREADABLE
 
+    def as_dict(self) -> dict:
+        return {"file": self.span.file, "line": self.span.line, "column": self.span.column,
+                "severity": self.severity, "rule": self.rule, "layer": self.layer,
+                "message": self.message, "received": self.received, "text": self.format()}
+
     def format(self) -> str:
         """`file:line:col: error: what is wrong (received: ...)`, on one line."""
         text = self.message

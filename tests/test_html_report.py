@@ -1,7 +1,7 @@
 """The HTML report page: structure, escaping, determinism, layout, and a headless-browser check.
 
-The page is built from plain data: the JSON of `summarize`, `validate` and `memory`, plus a
-per-layer `inputs` list that today's JSON lacks, so these tests add it themselves.
+The page is built from plain data: the JSON of `summarize` (whose layers carry `inputs`),
+`validate` and `memory`.
 """
 
 from __future__ import annotations
@@ -195,8 +195,16 @@ def test_without_memory_or_timeline():
     assert "float32" in page
 
 
+def test_summary_inputs_are_the_graph_edges():
+    """The JSON's `inputs` agree with the edges `cnncalc graph` draws (googlenet branches)."""
+    assert with_inputs("googlenet")["layers"] == _summary("googlenet")["layers"]
+
+
 def test_missing_inputs_fall_back_to_a_chain():
-    page = build_page(_summary("lenet5"), [])
+    summary = copy.deepcopy(_summary("lenet5"))
+    for layer in summary["layers"]:
+        del layer["inputs"]
+    page = build_page(summary, [])
     assert "drawn as a chain" in page and Page(page).errors == []
 
 

@@ -28,7 +28,9 @@ def analyze(network: Network) -> Report:
         rows.append(Row(index + 1, node.name, layer.type_name, layer.describe(), ins, out,
                         Totals.of(layer.cost(ins, out), out.size), node.span,
                         notes=layer.notes(ins, out), tiles=not advice,
-                        groups=node.groups))
+                        groups=node.groups,
+                        inputs=tuple("input" if i == INPUT else network.nodes[i].name
+                                     for i in node.inputs)))
         warnings += [Diagnostic(node.span, text, severity="warning", layer=node.name,
                                 rule="window-tiling") for text in advice]
     report = Report(network.name, network.file, network.input_shape, rows, warnings,

@@ -54,11 +54,13 @@ class Row:
     tiles: bool = True
     groups: tuple = ()  # enclosing groups, outermost first
     field: object = None  # receptive.Field, set after shapes are known
+    inputs: tuple = ()  # names of the layers read ("input": the network's input)
 
     def as_dict(self) -> dict:
         return {"index": self.index, "name": self.name, "type": self.type,
                 "groups": list(self.groups),
                 "settings": self.settings,
+                "inputs": list(self.inputs),
                 "input_shapes": [s.as_list() for s in self.input_shapes],
                 "output_shape": self.output_shape.as_list(),
                 **self.totals.as_dict(), **self.field_dict(), "notes": self.notes,
@@ -87,6 +89,7 @@ class Line:
     expanded: bool = False  # a group whose layers follow
     tiles: bool = True
     field: object = None
+    index: int | None = None  # the layer's number (None for a group line)
 
 
 @dataclass
@@ -124,7 +127,7 @@ class Report:
             if depth is None or len(row.groups) <= depth:
                 lines.append(Line(len(row.groups), row.name.rsplit(".", 1)[-1], row.type,
                                   row.settings, row.output_shape, row.totals, False,
-                                  tiles=row.tiles, field=row.field))
+                                  tiles=row.tiles, field=row.field, index=row.index))
         return lines
 
     @property

@@ -87,10 +87,7 @@ def github(problem: Diagnostic) -> str:
 
 def as_json(result: dict) -> dict:
     out = {"spec": result["spec"], "exit_code": result["exit_code"],
-           "problems": [{"file": p.span.file, "line": p.span.line, "column": p.span.column,
-                         "severity": p.severity, "rule": p.rule, "layer": p.layer,
-                         "message": p.message, "received": p.received, "text": p.format()}
-                        for p in result["problems"]]}
+           "problems": [p.as_dict() for p in result["problems"]]}
     if result["report"] is not None:
         out["totals"] = result["report"].totals.as_dict()
     return out

@@ -51,6 +51,19 @@ def fail(exc: CnnCalcError):
     raise typer.Exit(exc.exit_code)
 
 
+def terminal() -> tuple[int | None, bool]:
+    """(width, colour) for text on standard output: a terminal's width and colour unless
+    NO_COLOR is set (https://no-color.org) or TERM is dumb; elsewhere COLUMNS or no limit,
+    and no colour."""
+    import os
+    import shutil
+    if not sys.stdout.isatty():
+        columns = os.environ.get("COLUMNS", "")
+        return (int(columns) if columns.isdigit() and int(columns) > 0 else None), False
+    color = not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
+    return shutil.get_terminal_size().columns, color
+
+
 def console():
     """Rich console; off a terminal, wide enough that tables are never cut."""
     import os

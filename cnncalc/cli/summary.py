@@ -13,13 +13,12 @@ from .common import (
     SPEC_HELP,
     app,
     check_choice,
-    console,
     emit,
     fail,
     load_network,
     parse_args,
     parse_inputs,
-    plain,
+    terminal,
 )
 
 
@@ -37,6 +36,9 @@ def summarize(
     rf: bool = typer.Option(True, "--rf/--no-rf", help="show the receptive-field column"),
     fc_as_conv: bool = typer.Option(False, "--fc-as-conv",
                                     help="every fully-connected layer as the equivalent conv"),
+    wide: bool = typer.Option(False, "--wide", help="every column, however wide"),
+    columns: str | None = typer.Option(None, "--columns", help="the columns to show, e.g. "
+                                       "name,output,params,macs (see docs/formats.md)"),
 ):
     """Per-layer output shape, params, connections, MACs and FLOPs, with totals."""
     from ..analysis.analyze import analyze
@@ -69,24 +71,41 @@ def summarize(
     if format == "markdown":
         return emit(formats.to_markdown(report) + (f"\n{slide.sentence()}\n" if slide else ""),
                     output)
-    from rich.console import Group
-    from rich.text import Text
-
-    from ..render.table import PLAIN_ABOVE, plain_summary, summary_table
-    if format == "table" and len(report.rows) > PLAIN_ABOVE:
-        return emit(plain_summary(report, depth, rf), output)
-    out = console()
-    table = summary_table(report, depth, None if output or format != "table" else out, rf)
-    if slide:
-        table = Group(table, Text(slide.sentence()))
-    if format in ("html", "svg"):
-        return emit(formats.export(table, format), output)
-    if output:
-        return emit(plain(table), output)
-    out.print(table)
+    if format == "html":
+        from ..render.html_report import build_page
+        lints = [w.as_dict() for w in report.warnings if w.rule not in network.lint_ignore]
+        return emit(build_page(report.as_dict(), lints), output)
+    from ..render.text import summary_text
+    if format == "svg":  # the text table, drawn as a terminal would show it
+        from rich.text import Text
+        text = summary_text(report, depth, rf, None, False, None, True)
+        return emit(formats.export(Text(text + (slide.sentence() if slide else "")), "svg"),
+                    output)
+    try:
+        keys = column_keys(columns, report)
+    except CnnCalcError as exc:
+        fail(exc)
+    width, color = (None, False) if output else terminal()
+    text = summary_text(report, depth, rf, width, color, keys, wide)
+    emit(text + (f"{slide.sentence()}\n" if slide else ""), output)
     for warning in report.warnings:
         if warning.rule not in network.lint_ignore:
             typer.echo(warning.format(), err=True)
+
+
+def column_keys(text: str | None, report) -> list[str] | None:
+    """--columns name,output,params -> the column keys, each checked."""
+    from ..declare import did_you_mean
+    from ..render.columns import summary_columns
+    if text is None:
+        return None
+    known = [c.key for c in summary_columns(report.totals)]
+    keys = [k.strip() for k in text.split(",") if k.strip()]
+    for key in keys:
+        if key not in known:
+            raise CnnCalcError(Diagnostic(Span("--columns"), f"unknown column{did_you_mean(key, known)} "
+                                          f"(columns: {', '.join(known)})", received=repr(key)))
+    return keys
 
 
 def sweep_text(network, shapes, format: str) -> str:

@@ -2,53 +2,41 @@
 
 from __future__ import annotations
 
-import csv
 import io
 
 from ..analysis.report import Report
 from ..conventions import readable
-from .table import rf_text
+from . import escape
+from .columns import cells, rf_text, summary_columns
 
-COLUMNS = ("index", "name", "type", "settings", "output", "receptive_field", "params",
-           "trainable_params", "connections", "macs", "flops", "activations")
-
-
-def rows_of(report: Report) -> list[list]:
-    out = []
-    for row in report.rows:
-        t = row.totals
-        out.append([row.index, row.name, row.type, row.settings, str(row.output_shape),
-                    rf_text(row.field), t.params, t.trainable_params, t.connections, t.macs,
-                    t.flops, t.activations])
-    return out
+CSV_COLUMNS = ("index", "name", "type", "settings", "output", "receptive_field", "params",
+               "trainable_params", "connections", "macs", "flops", "activations")
 
 
 def to_csv(report: Report) -> str:
-    """One row per layer, exact integers, and a final TOTAL row."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(COLUMNS)
-    writer.writerows(rows_of(report))
+    """One row per layer, exact integers, and a final TOTAL row; text cells are defused
+    against spreadsheet formulas (render/escape.py)."""
+    rows = [CSV_COLUMNS]
+    for row in report.rows:
+        t = row.totals
+        rows.append([row.index, row.name, row.type, row.settings, str(row.output_shape),
+                     rf_text(row.field), t.params, t.trainable_params, t.connections, t.macs,
+                     t.flops, t.activations])
     totals = report.totals.as_dict()
-    writer.writerow(["", "TOTAL", "", "", str(report.output_shape), "", totals["params"],
-                     totals["trainable_params"], totals["connections"], totals["macs"],
-                     totals["flops"], totals["activations"]])
-    return buffer.getvalue()
+    rows.append(["", "TOTAL", "", "", str(report.output_shape), "", totals["params"],
+                 totals["trainable_params"], totals["connections"], totals["macs"],
+                 totals["flops"], totals["activations"]])
+    return escape.csv_text(rows)
 
 
 def to_markdown(report: Report) -> str:
-    """A GitHub table of the layers, then the totals."""
-    header = ["#", "name", "type", "settings", "output", "RF", "params", "MACs", "FLOPs"]
-    lines = [f"### {report.name} (input {report.input_shape})", "",
-             "| " + " | ".join(header) + " |",
-             "|" + "|".join("---:" if h in ("#", "params", "MACs", "FLOPs") else "---"
-                            for h in header) + "|"]
-    for row in report.rows:
-        t = row.totals
-        cells = [str(row.index), f"`{row.name}`", row.type, row.settings or "",
-                 str(row.output_shape), rf_text(row.field), f"{t.params:,}", f"{t.macs:,}",
-                 f"{t.flops:,}"]
-        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    """A GitHub table of the layers (the summary's columns, all of them), then the totals."""
+    columns = summary_columns(report.totals)
+    lines = [f"### {escape.markdown_cell(report.name)} (input {report.input_shape})", "",
+             "| " + " | ".join(c.header for c in columns) + " |",
+             "|" + "|".join("---:" if c.right else "---" for c in columns) + "|"]
+    for values in cells(columns, report.outline()):
+        lines.append("| " + " | ".join(escape.markdown_cell(v) for v in values) + " |")
     totals = report.totals.as_dict()
     lines += ["", "| total | exact | readable |", "|---|---:|---:|"]
     for key in ("params", "trainable_params", "connections", "macs", "flops", "activations"):
@@ -75,15 +63,12 @@ def memory_rows(report, format: str) -> str:
     totals = [(key, f[key]) for key in ("forward_bytes", "peak_inference_bytes",
                                         "training_bytes", "im2col_bytes")]
     if format == "csv":
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(["name", "type", "values_per_sample", "bytes", "allocates"])
-        writer.writerows(layers)
-        writer.writerows([["TOTAL", key, "", value, ""] for key, value in totals])
-        return buffer.getvalue()
+        return escape.csv_text([["name", "type", "values_per_sample", "bytes", "allocates"],
+                                *layers, *(["TOTAL", key, "", value, ""] for key, value in totals)])
     lines = [f"### {report.name}: batch {report.batch}, {report.dtype}, {report.mode}", "",
              "| name | type | values/sample | bytes | allocates |", "|---|---|---:|---:|---|"]
-    lines += [f"| `{n}` | {t} | {v:,} | {binary(b)} | {a} |" for n, t, v, b, a in layers]
+    lines += [f"| {escape.markdown_code(n)} | {t} | {v:,} | {binary(b)} | {a} |"
+              for n, t, v, b, a in layers]
     lines += ["", "| total | bytes | readable |", "|---|---:|---:|"]
     lines += [f"| {key} | {value:,} | {binary(value)} |" for key, value in totals]
     return "\n".join(lines) + "\n"
