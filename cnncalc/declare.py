@@ -17,8 +17,6 @@ import dataclasses
 import difflib
 import math
 import re
-from dataclasses import dataclass
-from fractions import Fraction
 from typing import NamedTuple
 
 from .errors import SettingError, show
@@ -304,8 +302,7 @@ class Table(Kind):
         return {"type": "array", "items": row, "minItems": 1}
 
 
-@dataclass(frozen=True)
-class Declared:
+class Declared(NamedTuple):
     name: str  # the key written in YAML
     kind: Kind
     doc: str
@@ -464,9 +461,14 @@ class Section(Kind):
 
 @frozen
 class Choices(Kind):
-    """A list of options (lint rules to ignore); a comma-separated string is accepted too."""
+    """A list of options (lint rules to ignore); a comma-separated string is accepted too.
+    `known` gives the options when first needed."""
 
-    options: tuple = ()
+    known: object = tuple
+
+    @property
+    def options(self) -> tuple:
+        return tuple(self.known())
 
     @property
     def text(self) -> str:
@@ -497,6 +499,7 @@ def count_value(value) -> int | None:
         return value
     if isinstance(value, bool) or not isinstance(value, (str, float)):
         return None
+    from fractions import Fraction
     match = re.fullmatch(r"\s*([0-9]{1,30}(?:\.[0-9]{1,30})?)\s*([kKmMgGtT]?)\s*", str(value))
     return int(Fraction(match.group(1)) * SI[match.group(2).lower()]) if match else None
 
@@ -508,6 +511,7 @@ def size_value(value) -> int | None:
         return value
     if not isinstance(value, str):
         return None
+    from fractions import Fraction
     match = re.fullmatch(r"\s*([0-9]{1,30}(?:\.[0-9]{1,30})?)\s*([A-Za-z]{0,3})\s*", value)
     unit = match.group(2).lower() if match else None
     if not match or unit not in BYTE_UNITS:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import NamedTuple
 
 # Exit codes shared by every command.
@@ -24,8 +23,7 @@ class Span(NamedTuple):
         return self.file
 
 
-@dataclass(frozen=True)
-class Diagnostic:
+class Diagnostic(NamedTuple):
     """One problem found in a spec: an error or a warning, with where and why."""
 
     span: Span

@@ -16,7 +16,6 @@ from typing import ClassVar
 from ..conventions import DTYPES, MODES, OPTIMIZERS
 from ..declare import Choice, Count, Int, Size, count_value, declared, frozen, replace, setting
 from ..errors import EXIT_INCONSISTENT, CnnCalcError, Diagnostic, Span, show
-from .memory import binary, build
 
 
 @frozen
@@ -58,6 +57,7 @@ def parse_count(value, span: Span, key: str) -> int:
 
 def check(budget: Budget, network, report) -> list[Diagnostic]:
     """One error per limit exceeded, with the figure, the limit and the costliest layers."""
+    from .memory import binary, build
     span = budget.span or Span(network.file)
     found = []
     totals = report.totals

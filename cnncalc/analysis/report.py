@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 
+from ..declare import frozen
 from ..errors import Diagnostic, Span
 from ..layers import Counts
 from ..layers.geometry import number
@@ -13,7 +14,7 @@ COUNT_KEYS = ("params", "trainable_params", "non_trainable_params", "connections
               "flops", "activations")
 
 
-@dataclass(frozen=True)
+@frozen
 class Totals:
     """Counts of a layer or of a network, plus its activations (output elements)."""
 
@@ -34,7 +35,7 @@ class Totals:
                    counts.flops, activations)
 
     def __add__(self, other: Totals) -> Totals:
-        return Totals(*(getattr(self, f.name) + getattr(other, f.name) for f in fields(self)))
+        return Totals(*(getattr(self, f) + getattr(other, f) for f in self._fields))
 
     def as_dict(self) -> dict:
         return {key: getattr(self, key) for key in COUNT_KEYS}
@@ -74,7 +75,7 @@ class Row:
                 "jump": [number(v) for v in f.jump], "start": [number(v) for v in f.start]}
 
 
-@dataclass(frozen=True)
+@frozen
 class Line:
     """One line of a nested summary: a layer, or a group (block, stage, residual) with the
     sum of its layers."""

@@ -7,7 +7,6 @@ read it. All arithmetic is on Python integers, so astronomically large inputs st
 
 from __future__ import annotations
 
-from fractions import Fraction
 from math import prod
 
 from ..declare import frozen
@@ -139,6 +138,7 @@ class Window:
         for a in self.axes:
             pad = f"2x{a.before}" if a.before == a.after else f"{a.before} + {a.after}"
             kernel = f"{a.kernel}" if a.dilation == 1 else f"{a.dilation}x({a.kernel} - 1) + 1"
+            from fractions import Fraction
             value = Fraction(a.size - a.effective + a.before + a.after, a.stride) + 1
             text = f"{a.name}: ({a.size} - {kernel} + {pad})/{a.stride} + 1"
             if value == a.out:
@@ -155,6 +155,7 @@ class Window:
         for a in self.axes:
             if a.tiles or a.stride > a.effective:  # windows that skip cells anyway: by design
                 continue
+            from fractions import Fraction
             pad = a.before + a.after
             exact_text = f"({a.size} - {a.effective} + {pad})/{a.stride} + 1 = " \
                          f"{float(Fraction(a.size - a.effective + pad, a.stride) + 1):g}"
@@ -226,6 +227,7 @@ def exact(numerator, denominator):
     much faster, and nearly every layer keeps them)."""
     if isinstance(numerator, int) and numerator % denominator == 0:
         return numerator // denominator
+    from fractions import Fraction
     return Fraction(numerator) / denominator
 
 

@@ -18,9 +18,6 @@ Mermaid, dot) turn newlines and tabs into spaces first.
 
 from __future__ import annotations
 
-import csv
-import html as _html
-import io
 import re
 from collections.abc import Callable, Iterable
 
@@ -87,6 +84,8 @@ def csv_cell(value: object) -> object:
 
 def csv_text(rows: Iterable[Iterable[object]]) -> str:
     """Rows as CSV text (`\\n` line ends), every cell through `csv_cell`."""
+    import csv
+    import io
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     for row in rows:
@@ -96,7 +95,8 @@ def csv_text(rows: Iterable[Iterable[object]]) -> str:
 
 def html(text: object) -> str:
     """Text for HTML content or a quoted attribute value."""
-    return _html.escape(str(text), quote=True)
+    import html
+    return html.escape(str(text), quote=True)
 
 
 _MARKDOWN = str.maketrans({"\\": "\\\\", "|": "\\|", "`": "\\`", "*": "\\*", "[": "\\[", "]": "\\]",

@@ -9,6 +9,7 @@ expanded by substituting `$arg` values, nothing else: no expression is ever eval
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from ..declare import did_you_mean
 from ..errors import SettingError, Span, fail, from_setting_error, show
@@ -32,8 +33,7 @@ COMMON_KEYS = ("type", "name")  # keys any layer may carry besides its own setti
 MAX_NODES = 1_000_000  # layers after expansion
 
 
-@dataclass
-class Block:
+class Block(NamedTuple):
     name: str
     args: dict  # name -> default (REQUIRED_ARG when none)
     layers: YList
@@ -43,8 +43,7 @@ class Block:
 REQUIRED_ARG = object()
 
 
-@dataclass
-class Scope:
+class Scope(NamedTuple):
     prefix: str  # full name of the enclosing group ("" at top level)
     groups: tuple  # full names of all enclosing groups
     args: dict | None  # block arguments in force

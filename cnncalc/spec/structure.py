@@ -69,7 +69,7 @@ def _rules() -> tuple:
 @frozen
 class Lint:
     label: ClassVar[str] = "lint"
-    ignore: frozenset = setting(Choices(_rules()), "lint rule ids switched off for this spec",
+    ignore: frozenset = setting(Choices(_rules), "lint rule ids switched off for this spec",
                                 frozenset())
 
 
