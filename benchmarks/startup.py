@@ -1,4 +1,4 @@
-"""Start-up benchmark: wall time of `cnncalc summarize specs/vgg16.yaml` and `validate`, and the
+"""Start-up benchmark: wall time of `cnncalc summarize vgg16` and `validate`, and the
 heaviest imports (python -X importtime). Run: python benchmarks/startup.py [runs]."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-VGG = str(ROOT / "specs" / "vgg16.yaml")
+VGG = str(ROOT / "cnncalc" / "zoo" / "vgg16.yaml")
 
 
 def wall(args: list[str], runs: int) -> float:
@@ -40,7 +40,7 @@ def heaviest_imports(args: list[str], top: int = 8) -> list[tuple[int, str]]:
 def main() -> None:
     runs = int(sys.argv[1]) if len(sys.argv) > 1 else 11
     for args in (["summarize", VGG], ["validate", VGG], ["--version"]):
-        print(f"cnncalc {' '.join(a if a != VGG else 'specs/vgg16.yaml' for a in args)}: "
+        print(f"cnncalc {' '.join(a if a != VGG else 'vgg16' for a in args)}: "
               f"median {wall(args, runs) * 1000:.0f} ms over {runs} runs")
     print("heaviest top-level imports of summarize (cumulative us):")
     for micros, name in heaviest_imports(["summarize", VGG]):
