@@ -35,11 +35,24 @@ def __getattr__(name):
 
 
 def main():
-    """Entry point: no traceback ever reaches the user."""
+    """Entry point: no traceback ever reaches the user, and an option error is one line."""
     import typer
+    from typer._click import exceptions as click_errors
     words = [w for w in sys.argv[1:2] if w in COMMANDS]
     try:
-        load(words)()
+        code = load(words)(standalone_mode=False)
+        raise SystemExit(code if isinstance(code, int) else 0)
+    except click_errors.NoArgsIsHelpError as exc:
+        typer.echo(exc.ctx.get_help() if exc.ctx else str(exc))
+        raise SystemExit(0) from None
+    except click_errors.UsageError as exc:  # options and arguments: one line, exit 2
+        from ..render.escape import terminal
+        where = f"cnncalc {exc.ctx.info_name}" if exc.ctx and exc.ctx.parent else "cnncalc"
+        typer.echo(terminal(f"{where}: error: {exc.format_message()} (see --help)"), err=True)
+        raise SystemExit(2) from None
+    except click_errors.ClickException as exc:
+        typer.echo(f"cnncalc: error: {exc.format_message()}", err=True)
+        raise SystemExit(exc.exit_code) from None
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)
         raise SystemExit(130) from None

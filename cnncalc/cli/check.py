@@ -7,7 +7,7 @@ import json
 import typer
 
 from ..errors import EXIT_INCONSISTENT, EXIT_OK, CnnCalcError, Diagnostic, Span
-from .common import app, check_choice, fail
+from .common import app, check_choice, fail, terminal_text
 
 
 @app.command()
@@ -53,36 +53,41 @@ def validate(
             code = EXIT_INCONSISTENT
         worst = max(worst, code)
         result["exit_code"] = code
-    typer.echo(render(results, format), nl=False)
+    typer.echo(render(results, format, strict), nl=False)
     raise typer.Exit(worst)
 
 
-def render(results: list[dict], format: str) -> str:
+def render(results: list[dict], format: str, strict: bool = False) -> str:
     if format == "json":
         return json.dumps([as_json(r) for r in results], indent=2) + "\n"
     lines = []
     for result in results:
         for problem in result["problems"]:
-            lines.append(github(problem) if format == "github" else problem.format())
+            lines.append(github(problem, strict) if format == "github"
+                         else terminal_text(problem.format()))
         report = result["report"]
         if report is not None and format == "text":
             t = report.totals
             status = "ok" if result["exit_code"] == EXIT_OK else "failed"
             warnings = sum(p.severity == "warning" for p in result["problems"])
-            lines.append(f"{result['spec']}: {status}: {len(report.rows)} layers, output "
+            lines.append(f"{terminal_text(result['spec'])}: {status}: {len(report.rows)} layers, "
+                         f"output "
                          f"{report.output_shape}, {t.params:,} params, {t.macs:,} MACs"
                          + (f", {warnings} warning(s)" if warnings else ""))
     return "".join(line + "\n" for line in lines)
 
 
-def github(problem: Diagnostic) -> str:
-    """A GitHub Actions workflow command, shown on the line of a pull request."""
+def github(problem: Diagnostic, strict: bool = False) -> str:
+    """A GitHub Actions workflow command, shown on the line of a pull request; every part is
+    escaped (render/escape.py), so a file or layer name cannot inject another command. Under
+    --strict a warning fails the job, so it is annotated as an error."""
+    from ..render.escape import github_annotation
     span = problem.span
-    where = f"file={span.file}" + (f",line={span.line},col={span.column}" if span.line else "")
-    title = f",title=cnncalc {problem.rule}" if problem.rule else ""
+    severity = "error" if strict else problem.severity
     text = problem.format().split(": ", 2)[-1] if span.line else problem.format()
-    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-    return f"::{problem.severity} {where}{title}::{text}"
+    title = f"cnncalc {problem.rule}" if problem.rule else None
+    return github_annotation(severity, text, file=span.file, line=span.line or None,
+                             col=span.column or None, title=title)
 
 
 def as_json(result: dict) -> dict:

@@ -46,8 +46,16 @@ def load_network(spec: str, input_override: str | None = None, args: dict | None
     return open_spec(spec, input_override, args)
 
 
+def terminal_text(text: str) -> str:
+    """Untrusted text (file and layer names inside messages) made safe for a terminal: no
+    control characters or escape sequences reach it (render/escape.py)."""
+    from ..render.escape import terminal
+    return terminal(text)
+
+
 def fail(exc: CnnCalcError):
-    typer.echo(exc.diagnostic.format(), err=True)
+    """The one place an error is printed: one line on stderr, then the exit code."""
+    typer.echo(terminal_text(exc.diagnostic.format()), err=True)
     raise typer.Exit(exc.exit_code)
 
 
@@ -82,15 +90,38 @@ def check_choice(option: str, value: str, options: tuple) -> None:
 FORMATS = ("table", "json", "csv", "markdown", "html", "svg")
 
 
-def emit(text: str, output: str | None) -> None:
-    """Print, or write to --output (never the spec itself)."""
-    if output is None:
-        typer.echo(text, nl=not text.endswith("\n"))
-        return
-    try:
-        Path(output).write_text(text)
-    except OSError as exc:
-        fail(CnnCalcError(Diagnostic(Span(output), f"cannot write: {exc.strerror or exc}")))
+def emit(text: str, output: str | None = None) -> None:
+    """Print (or, for commands without --force, write a file the first time only)."""
+    Target(output).emit(text)
+
+
+class Target:
+    """Where a command's output goes: standard output, or a file written whole through
+    cli/output.py (never over an existing file without --force, never over the input spec).
+    Made at the start of a command, so a missing folder fails before any work."""
+
+    def __init__(self, path: str | None, force: bool = False, spec: str | None = None):
+        from .output import check_writable
+        self.path, self.force = path, force
+        self.protect = [spec] if spec and spec != "-" and Path(spec).exists() else []
+        if path is not None:
+            try:
+                check_writable(path, force, self.protect)
+            except CnnCalcError as exc:
+                fail(exc)
+
+    def emit(self, text: str) -> None:
+        if self.path is None:
+            typer.echo(text, nl=not text.endswith("\n"))
+            return
+        from .output import write_output
+        try:
+            write_output(self.path, text, force=self.force, protect=self.protect)
+        except CnnCalcError as exc:
+            fail(exc)
+
+
+FORCE_HELP = "overwrite an existing --output file (never the spec itself)"
 
 
 def plain(renderable, width: int = 160) -> str:

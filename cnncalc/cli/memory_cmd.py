@@ -5,14 +5,15 @@ from __future__ import annotations
 import typer
 
 from ..conventions import DTYPES, OPTIMIZERS
-from ..errors import CnnCalcError, Diagnostic, Span
+from ..errors import CnnCalcError, Diagnostic, Span, show
 from .common import (
+    FORCE_HELP,
     FORMATS,
     SPEC_HELP,
+    Target,
     app,
     check_choice,
     console,
-    emit,
     fail,
     load_network,
     parse_args,
@@ -38,11 +39,13 @@ def memory(
     format: str = typer.Option("table", "--format",
                                help="table, json, csv, markdown, html or svg"),
     output: str | None = typer.Option(None, "--output", help="write to FILE instead"),
+    force: bool = typer.Option(False, "--force", help=FORCE_HELP),
     arg: list[str] = typer.Option([], "--arg", help="set a spec argument, NAME=VALUE"),
 ):
     """Memory for inference and training at any batch size and dtype."""
     from ..analysis import memory as mem
     from ..analysis.analyze import analyze
+    target = Target(output, force, spec)
     try:
         batches = parse_batches(batch)
         check_choice("--dtype", dtype, tuple(DTYPES))
@@ -61,20 +64,20 @@ def memory(
     except CnnCalcError as exc:
         fail(exc)
     if len(reports) > 1:
-        return emit(memory_sweep(reports, shapes, format), output)
+        return target.emit(memory_sweep(reports, shapes, format))
     report = reports[0]
     if format == "json":
         import json
-        return emit(json.dumps(report.as_dict(batches), indent=2) + "\n", output)
+        return target.emit(json.dumps(report.as_dict(batches), indent=2) + "\n")
     from ..render import formats
     if format in ("csv", "markdown"):
-        return emit(formats.memory_rows(report, format), output)
+        return target.emit(formats.memory_rows(report, format))
     from ..render.memory_table import memory_tables
     tables = memory_tables(report, batches)
     if format in ("html", "svg"):
-        return emit(formats.export(tables, format), output)
+        return target.emit(formats.export(tables, format))
     if output:
-        return emit(plain(tables), output)
+        return target.emit(plain(tables))
     console().print(tables)
 
 
@@ -94,10 +97,11 @@ def memory_sweep(reports, shapes, format: str) -> str:
 
 
 def parse_batches(text: str) -> list[int]:
-    items = text.split(",")
-    if not all(item.strip().isdigit() and int(item) > 0 for item in items):
+    items = [item.strip() for item in text.split(",")]
+    if not all(item.isascii() and item.isdigit() and len(item) <= 12 and int(item) > 0
+               for item in items):
         raise CnnCalcError(Diagnostic(Span("--batch"), "must be a positive integer or a list "
-                                      "such as 1,8,64", received=repr(text)))
+                                      "such as 1,8,64", received=show(text)))
     return [int(item) for item in items]
 
 

@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import typer
 
 from ..conventions import DTYPES
 from ..errors import CnnCalcError, Diagnostic, Span
 from .common import (
+    FORCE_HELP,
     FORMATS,
     SPEC_HELP,
+    Target,
     app,
     check_choice,
-    emit,
     fail,
     load_network,
     parse_args,
     parse_inputs,
     terminal,
+    terminal_text,
 )
 
 
@@ -30,6 +30,7 @@ def summarize(
     format: str = typer.Option("table", "--format",
                                help="table, json, csv, markdown, html or svg"),
     output: str | None = typer.Option(None, "--output", help="write to FILE instead"),
+    force: bool = typer.Option(False, "--force", help=FORCE_HELP),
     depth: int | None = typer.Option(None, "--depth", min=0,
                                      help="collapse blocks nested deeper than N"),
     arg: list[str] = typer.Option([], "--arg", help="set a spec argument, NAME=VALUE"),
@@ -42,6 +43,7 @@ def summarize(
 ):
     """Per-layer output shape, params, connections, MACs and FLOPs, with totals."""
     from ..analysis.analyze import analyze
+    target = Target(output, force, spec)
     slide = None
     try:
         check_choice("--format", format, FORMATS)
@@ -49,7 +51,7 @@ def summarize(
         if input and "," in input:
             network = load_network(spec, None, args)
             shapes = parse_inputs(input, network.input_shape.c)
-            return emit(sweep_text(network, shapes, format), output)
+            return target.emit(sweep_text(network, shapes, format))
         if fc_as_conv:
             network, report, slide = converted(spec, input, args)
         else:
@@ -64,33 +66,33 @@ def summarize(
             data["sliding"] = {"positions": list(slide.positions), "stride": slide.stride,
                                "crop": list(slide.crop), "macs_one_pass": slide.macs_one_pass,
                                "macs_separate": slide.macs_separate}
-        return emit(json.dumps(data, indent=2) + "\n", output)
+        return target.emit(json.dumps(data, indent=2) + "\n")
     from ..render import formats
     if format == "csv":
-        return emit(formats.to_csv(report), output)
+        return target.emit(formats.to_csv(report))
     if format == "markdown":
-        return emit(formats.to_markdown(report) + (f"\n{slide.sentence()}\n" if slide else ""),
-                    output)
+        return target.emit(formats.to_markdown(report)
+                           + (f"\n{slide.sentence()}\n" if slide else ""))
     if format == "html":
         from ..render.html_report import build_page
         lints = [w.as_dict() for w in report.warnings if w.rule not in network.lint_ignore]
-        return emit(build_page(report.as_dict(), lints), output)
+        return target.emit(build_page(report.as_dict(), lints))
     from ..render.text import summary_text
     if format == "svg":  # the text table, drawn as a terminal would show it
         from rich.text import Text
         text = summary_text(report, depth, rf, None, False, None, True)
-        return emit(formats.export(Text(text + (slide.sentence() if slide else "")), "svg"),
-                    output)
+        return target.emit(formats.export(Text(text + (slide.sentence() if slide else "")),
+                                          "svg"))
     try:
         keys = column_keys(columns, report)
     except CnnCalcError as exc:
         fail(exc)
     width, color = (None, False) if output else terminal()
     text = summary_text(report, depth, rf, width, color, keys, wide)
-    emit(text + (f"{slide.sentence()}\n" if slide else ""), output)
+    target.emit(text + (f"{slide.sentence()}\n" if slide else ""))
     for warning in report.warnings:
         if warning.rule not in network.lint_ignore:
-            typer.echo(warning.format(), err=True)
+            typer.echo(terminal_text(warning.format()), err=True)
 
 
 def column_keys(text: str | None, report) -> list[str] | None:
@@ -155,9 +157,8 @@ def convert(
 
     from ..analysis.analyze import analyze
     from ..analysis.convert import to_spec
+    target = Target(output, force, spec)
     try:
-        if Path(output).exists() and not force:
-            raise CnnCalcError(Diagnostic(Span(output), "exists; pass --force to overwrite it"))
         if fc_as_conv:
             network = converted(spec, None, parse_args(arg))[0]
         else:
@@ -165,13 +166,11 @@ def convert(
             analyze(network)
     except CnnCalcError as exc:
         fail(exc)
-    text = f"# written by cnncalc convert{' --fc-as-conv' if fc_as_conv else ''} from {spec}\n"
+    source = " ".join(spec.split())  # one line: the comment must not end early
+    text = f"# written by cnncalc convert{' --fc-as-conv' if fc_as_conv else ''} from {source}\n"
     text += yaml.safe_dump(to_spec(network), sort_keys=False, default_flow_style=None, width=100)
-    try:
-        Path(output).write_text(text)
-    except OSError as exc:
-        fail(CnnCalcError(Diagnostic(Span(output), f"cannot write: {exc.strerror or exc}")))
-    typer.echo(f"wrote {output}")
+    target.emit(text)
+    typer.echo(f"wrote {terminal_text(output)}")
 
 
 @app.command()

@@ -8,7 +8,18 @@ from pathlib import Path
 import typer
 
 from ..errors import CnnCalcError, Diagnostic, Span
-from .common import SPEC_HELP, app, check_choice, console, emit, fail, load_network
+from .common import (
+    FORCE_HELP,
+    SPEC_HELP,
+    Target,
+    app,
+    check_choice,
+    console,
+    emit,
+    fail,
+    load_network,
+    terminal_text,
+)
 
 
 @app.command()
@@ -19,10 +30,11 @@ def layers():
 
 
 @app.command()
-def schema(output: str | None = typer.Option(None, "--output", help="write to FILE instead")):
+def schema(output: str | None = typer.Option(None, "--output", help="write to FILE instead"),
+           force: bool = typer.Option(False, "--force", help=FORCE_HELP)):
     """The JSON Schema (draft 2020-12) of a spec, for editors and other tools."""
     from ..spec.schema import spec_schema
-    emit(json.dumps(spec_schema(), indent=2) + "\n", output)
+    Target(output, force).emit(json.dumps(spec_schema(), indent=2) + "\n")
 
 
 @app.command()
@@ -54,7 +66,7 @@ def zoo(format: str = typer.Option("table", "--format", help="table or json")):
     console().print(table)
 
 
-STARTER = """# {name}: a starting spec. `cnncalc summarize {path}` shows what it costs;
+STARTER = """# A starting spec. `cnncalc summarize FILE` shows what it costs;
 # docs/spec.md lists every layer type and structure.
 name: {name}
 input: [224, 224, 3]
@@ -74,11 +86,12 @@ def init(
     force: bool = typer.Option(False, "--force", help="overwrite an existing file"),
 ):
     """Write a starting spec, blank or copied from the zoo."""
+    import yaml
+
     from .. import zoo as zoomod
     path = Path(name if name.endswith((".yaml", ".yml")) else f"{name}.yaml")
+    target = Target(str(path), force)
     try:
-        if path.exists() and not force:
-            raise CnnCalcError(Diagnostic(Span(str(path)), "exists; pass --force to overwrite it"))
         if from_ is not None:
             source = zoomod.path_of(from_)
             if source is None:
@@ -88,13 +101,13 @@ def init(
                                               "`cnncalc zoo`)", received=repr(from_)))
             text = source.read_text()
         else:
-            text = STARTER.format(name=path.stem, path=path)
-        path.write_text(text)
+            # the name as a YAML scalar: quoted when it needs to be ("my net: v2")
+            quoted = yaml.safe_dump(path.stem, default_style=None, width=10**6).strip()
+            text = STARTER.format(name=quoted.removesuffix("\n...").strip())
     except CnnCalcError as exc:
         fail(exc)
-    except OSError as exc:
-        fail(CnnCalcError(Diagnostic(Span(str(path)), f"cannot write: {exc.strerror or exc}")))
-    typer.echo(f"wrote {path}")
+    target.emit(text)
+    typer.echo(f"wrote {terminal_text(str(path))}")
 
 
 @app.command()
@@ -123,14 +136,16 @@ def graph(
     spec: str = typer.Argument(..., help=SPEC_HELP),
     format: str = typer.Option("mermaid", "--format", help="mermaid or dot"),
     output: str | None = typer.Option(None, "--output", help="write to FILE instead"),
+    force: bool = typer.Option(False, "--force", help=FORCE_HELP),
 ):
     """The network as a diagram: Mermaid (renders in GitHub markdown) or Graphviz dot."""
     from ..analysis.analyze import analyze
     from ..render.graph import to_dot, to_mermaid
+    target = Target(output, force, spec)
     try:
         check_choice("--format", format, ("mermaid", "dot"))
         network = load_network(spec)
         report = analyze(network)
     except CnnCalcError as exc:
         fail(exc)
-    emit((to_mermaid if format == "mermaid" else to_dot)(network, report), output)
+    target.emit((to_mermaid if format == "mermaid" else to_dot)(network, report))

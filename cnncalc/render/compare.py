@@ -7,6 +7,8 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+from .escape import terminal
+
 
 def _signed(n: int) -> str:
     return f"{n:+,}" if n else "0"
@@ -14,7 +16,8 @@ def _signed(n: int) -> str:
 
 def compare_tables(result: dict) -> Group:
     a, b = result["a"], result["b"]
-    totals = Table(title=Text(f"A: {a['name']} ({a['file']})   B: {b['name']} ({b['file']})"),
+    heading = f"A: {a['name']} ({a['file']})   B: {b['name']} ({b['file']})"
+    totals = Table(title=Text(terminal(heading)),
                    title_justify="left", box=box.SIMPLE_HEAD)
     for label, justify in (("", "left"), ("A", "right"), ("B", "right"), ("B - A", "right"),
                            ("B / A", "right")):
@@ -32,7 +35,7 @@ def compare_tables(result: dict) -> Group:
         for row in result["layers"]:
             shape_a = "x".join(map(str, row["output_a"])) if row.get("output_a") else "-"
             shape_b = "x".join(map(str, row["output_b"])) if row.get("output_b") else "-"
-            layers.add_row(Text(row["name"]), shape_a, shape_b,
+            layers.add_row(Text(terminal(row["name"])), shape_a, shape_b,
                            _signed(row.get("params_difference", 0)),
                            _signed(row.get("macs_difference", 0)))
         parts.append(layers)

@@ -8,6 +8,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..analysis.memory import MemoryReport, binary
+from .escape import terminal
 
 BAR = 20  # characters of the share bar at 100 %
 
@@ -17,7 +18,8 @@ def memory_tables(report: MemoryReport, batches: list[int]) -> Group:
     m = report.model
     title = (f"{report.name}: batch {report.batch}, {report.dtype} ({report.width} bytes), "
              f"{report.mode}")
-    table = Table(title=Text(title), title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    table = Table(title=Text(terminal(title)), title_justify="left", box=box.SIMPLE_HEAD,
+                  pad_edge=False)
     for label, justify in (("name", "left"), ("type", "left"), ("values/sample", "right"),
                            ("bytes", "right"), ("share", "left"), ("allocates", "left")):
         table.add_column(label, justify=justify, no_wrap=True)
@@ -26,7 +28,8 @@ def memory_tables(report: MemoryReport, batches: list[int]) -> Group:
         nbytes = report.batch * layer.held * report.width
         share = layer.held / total
         bar = "#" * round(share * BAR)
-        table.add_row(Text(layer.name), layer.type, f"{layer.values:,}", binary(nbytes),
+        table.add_row(Text(terminal(layer.name)), layer.type, f"{layer.values:,}",
+                      binary(nbytes),
                       f"{bar:<{BAR}} {share:5.1%}", layer.allocates)
     totals = Table.grid(padding=(0, 2))
     totals.add_column()
@@ -44,7 +47,7 @@ def memory_tables(report: MemoryReport, batches: list[int]) -> Group:
          f"{m.im2col_layer or '-'}: {m.im2col_values:,} values per sample"),
     ]
     for label, nbytes, rule in rows:
-        totals.add_row(label, f"{binary(nbytes)}  ({nbytes:,} B)", Text(rule, style="dim"))
+        totals.add_row(label, f"{binary(nbytes)}  ({nbytes:,} B)", Text(terminal(rule), style="dim"))
     parts = [table, totals]
     if "max_batch" in f:
         parts.append(Text(f"Largest batch in {binary(f['device_bytes'])} ({report.mode}): "
@@ -52,7 +55,7 @@ def memory_tables(report: MemoryReport, batches: list[int]) -> Group:
     if len(batches) > 1:
         parts.append(batch_table(report, batches))
     if report.note:
-        parts.append(Text(report.note, style="dim"))
+        parts.append(Text(terminal(report.note), style="dim"))
     return Group(*parts)
 
 
