@@ -123,3 +123,24 @@ def test_option_errors_are_one_line_exit_2(args):
     assert result.returncode == 2, result.stderr
     assert len(result.stderr.splitlines()) == 1 and "error:" in result.stderr
     assert "internal error" not in result.stderr and len(result.stderr) < 400
+
+
+GOOD = "input: [8, 8, 3]\nlayers: [{type: conv, filters: 4, kernel: 3}, {type: fc, units: 2}]\n"
+IMPOSSIBLE = "input: [8, 8, 3]\nlayers: [{type: conv, filters: 4, kernel: 3, groups: 2}]\n"
+MALFORMED = "input: [8, 8, 3]\nlayers: [{type: conv, filters: four, kernel: 3}]\n"
+
+
+@pytest.mark.parametrize("command", [["summarize"], ["validate"], ["memory"], ["run"],
+                                     ["explain", "SPEC", "conv1"], ["graph"]])
+def test_exit_codes_follow_the_readme_table_for_every_command(tmp_path, command):
+    """0 valid, 1 impossible, 2 malformed (README's table), for every command that reads a
+    spec; convert and compare read specs through the same loader."""
+    codes = []
+    for text in (GOOD, IMPOSSIBLE, MALFORMED):
+        path = tmp_path / "s.yaml"
+        path.write_text(text)
+        args = [str(path) if a == "SPEC" else a for a in command]
+        if "SPEC" not in command:
+            args.append(str(path))
+        codes.append(runner.invoke(app, args).exit_code)
+    assert codes == [0, 1, 2]
