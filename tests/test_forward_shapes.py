@@ -11,36 +11,16 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from cnncalc import declare
 from cnncalc.analysis.analyze import analyze
 from cnncalc.cli import app
 from cnncalc.compute import engine
 from cnncalc.errors import CnnCalcError
 from cnncalc.layers import REGISTRY
 from cnncalc.spec import loads
+from tests.strategies import value_of
 
 EXAMPLES = settings(max_examples=120, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
-
-
-def value_of(kind, draw):
-    """A small value a spec could write for a setting of this kind."""
-    if isinstance(kind, declare.Int):
-        return draw(st.integers(kind.min, min(kind.min + 5, kind.max or kind.min + 5)))
-    if isinstance(kind, declare.Pair):
-        return draw(st.one_of(st.integers(max(kind.min, 1), 4),
-                              st.lists(st.integers(max(kind.min, 1), 4), min_size=2, max_size=2)))
-    if isinstance(kind, declare.Padding):
-        return draw(st.one_of(st.integers(0, 2), st.sampled_from(["same", "valid"]),
-                              st.lists(st.integers(0, 2), min_size=4, max_size=4)))
-    if isinstance(kind, declare.Choice):
-        return draw(st.sampled_from(kind.options))
-    if isinstance(kind, declare.Bool):
-        return draw(st.booleans())
-    if isinstance(kind, declare.Number):
-        low = kind.min + (0.01 if kind.open_min else 0)
-        return draw(st.floats(low, kind.max if kind.max is not None else low + 2))
-    return None  # connection tables: covered by LeNet-5's C3
 
 
 @st.composite
