@@ -117,14 +117,17 @@ def run(network: Network, report: Report, x: np.ndarray, weights: dict,
     param_bytes = sum(v.nbytes for v in weights.values())
     peak = held([x])
     allocated = {}
+    buffer, members = {INPUT: INPUT}, {INPUT: {INPUT}}  # memory.build's storage map
     for i, (node, row) in enumerate(zip(network.nodes, report.rows)):
         start = time.perf_counter()
         xs = [acts[j] for j in node.inputs]
         layer = node.layer
-        kind = allocation(layer, len(node.inputs) == 1 and read_by[node.inputs[0]] == [i])
+        kind = allocation(layer, i, node.inputs, read_by, buffer, members)
         y = layer.forward(xs, layer_weights[i])
         if kind == IN_PLACE and y.shape != xs[0].shape:
             kind = ALLOCATES
+        buffer[i] = buffer[node.inputs[0]] if kind != ALLOCATES else i
+        members.setdefault(buffer[i], set()).add(i)
         if kind == IN_PLACE:
             if y is not xs[0]:
                 np.copyto(xs[0], y)  # the result lives in the input's buffer
