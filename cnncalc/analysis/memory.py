@@ -110,24 +110,36 @@ def readers(network: Network) -> dict[int, list[int]]:
     return out
 
 
-def allocation(layer, may_overwrite: bool) -> str:
-    """How a layer's output is held: a view never copies; an in-place layer reuses its input
-    only when nothing else reads that input (and `--inplace` is on)."""
-    if layer.memory == IN_PLACE and not may_overwrite:
+def allocation(layer, index: int, inputs, read_by, buffer, members, inplace: bool = True) -> str:
+    """How a layer's output is held: a view never copies; an in-place layer reuses its input's
+    BUFFER only when nothing else reads that buffer: no node other than itself reads its
+    input or any tensor sharing the storage (a flatten view of it, an earlier in-place result
+    in it), earlier or later in the graph (and `--inplace` is on). `buffer[t]`: the tensor
+    whose storage tensor t lives in; `members[owner]`: the tensors living in owner's storage."""
+    if layer.memory != IN_PLACE:
+        return layer.memory
+    if not inplace or len(inputs) != 1:
         return ALLOCATES
-    return layer.memory
+    sharers = members[buffer[inputs[0]]]
+    for tensor in sharers:
+        if any(reader != index and reader not in sharers for reader in read_by[tensor]):
+            return ALLOCATES
+    return IN_PLACE
 
 
 def build(network: Network, report: Report, inplace: bool = True) -> MemoryModel:
     read_by = readers(network)
-    # buffer[i]: the tensor whose storage node i's output lives in (itself unless in place)
+    # buffer[i]: the tensor whose storage node i's output lives in (itself unless in place or
+    # a view); members[o]: every tensor living in o's storage
     buffer: dict[int, int] = {INPUT: INPUT}
+    members: dict[int, set[int]] = {INPUT: {INPUT}}
     size = {INPUT: report.input_shape.size}
     layers, im2col, im2col_layer = [], 0, None
     for index, (node, row) in enumerate(zip(network.nodes, report.rows, strict=False)):
         source = node.inputs[0]
-        kind = allocation(node.layer, inplace and read_by[source] == [index])
+        kind = allocation(node.layer, index, node.inputs, read_by, buffer, members, inplace)
         buffer[index] = buffer[source] if kind != ALLOCATES else index
+        members.setdefault(buffer[index], set()).add(index)
         size[index] = row.output_shape.size
         layers.append(LayerMemory(node.name, node.layer.type_name, row.output_shape.size, kind))
         columns = node.layer.workspace(row.input_shapes, row.output_shape)  # X_col's values

@@ -5,8 +5,11 @@ from __future__ import annotations
 import typer
 
 from ..compute.run import execute
-from ..errors import EXIT_INCONSISTENT, CnnCalcError
+from ..errors import EXIT_INCONSISTENT, CnnCalcError, Diagnostic, Span
 from .common import SPEC_HELP, app, check_choice, console, emit, fail, load_network, parse_args
+
+
+SEED_MAX = 2**32 - 1
 
 
 @app.command()
@@ -22,23 +25,45 @@ def run(
                                             help="write the weights used, .npz"),
     format: str = typer.Option("table", "--format", help="table or json"),
     arg: list[str] = typer.Option([], "--arg", help="set a spec argument, NAME=VALUE"),
+    force: bool = typer.Option(False, "--force", help="overwrite an existing --output or "
+                               "--save-weights file"),
 ):
     """Run the network with NumPy: real and predicted shapes, time and bytes per layer."""
     import numpy as np
 
     from ..analysis.analyze import analyze
+    from .output import atomic_path, check_writable, install_sigterm_cleanup
+    install_sigterm_cleanup()
+    protect = [p for p in (spec, input, weights) if p]
     try:
         check_choice("--format", format, ("table", "json"))
+        if not 0 <= seed <= SEED_MAX:
+            raise CnnCalcError(Diagnostic(Span("--seed"), f"must be between 0 and {SEED_MAX}",
+                                          received=str(seed)))
+        for option, path, suffix, what in (("--output", output, ".npy", "an .npy array file"),
+                                           ("--save-weights", save_weights, ".npz",
+                                            "an .npz archive")):
+            if path is None:
+                continue
+            if not path.endswith(suffix):
+                raise CnnCalcError(Diagnostic(Span(path), f"{option} writes {what}: the name must "
+                                              f"end in {suffix}", received=repr(path)))
+            check_writable(path, force, protect)
         network = load_network(spec, None, parse_args(arg))
         report = analyze(network)
         result, used = execute(network, report, batch, seed, weights, input, backward,
                                progress_bar(network))
+        if output:
+            with atomic_path(output, force, protect) as temp:
+                np.save(temp, result.output)
+        if save_weights:
+            with atomic_path(save_weights, force, protect) as temp:
+                np.savez(temp, **used)
     except CnnCalcError as exc:
         fail(exc)
-    if output:
-        np.save(output, result.output)
-    if save_weights:
-        np.savez(save_weights, **used)
+    bad = int(result.output.size - np.count_nonzero(np.isfinite(result.output)))
+    if bad:
+        typer.echo(f"warning: the output has {bad:,} non-finite values (inf or nan)", err=True)
     mismatched = [s for s in result.steps if s.predicted != s.real]
     if format == "json":
         import json

@@ -70,18 +70,23 @@ def init_weights(network: Network, report: Report, seed: int, dtype=np.float32) 
 
 
 def check_weights(network: Network, report: Report, arrays: dict) -> dict:
-    """Loaded arrays must be exactly the expected ones: names and shapes."""
+    """Loaded arrays must be exactly the expected ones: names and shapes (any mismatch: the
+    weights do not fit the network, exit 1); real floating-point values only."""
     expected = {f"{n}.{k}": s for n, shapes in shapes_of(network, report).items()
                 for k, s in shapes.items()}
     for key, shape in expected.items():
         if key not in arrays:
-            fail(f"missing array '{key}' (expected shape {list(shape)})")
+            fail(f"missing array '{key}' (expected shape {list(shape)})", EXIT_INCONSISTENT)
         if tuple(arrays[key].shape) != tuple(shape):
             fail(f"array '{key}' has shape {list(arrays[key].shape)}, expected {list(shape)}",
                  EXIT_INCONSISTENT)
     extra = sorted(set(arrays) - set(expected))
     if extra:
-        fail(f"unexpected array '{extra[0]}' ({len(extra)} not used by the spec)")
+        fail(f"unexpected array '{extra[0]}' ({len(extra)} not used by the spec)",
+             EXIT_INCONSISTENT)
+    for key, value in arrays.items():
+        if np.asarray(value).dtype.kind != "f":
+            fail(f"array '{key}' holds {np.asarray(value).dtype} values, not floating-point numbers")
     return {k: np.asarray(v, dtype=np.float32) for k, v in arrays.items()}
 
 
@@ -117,14 +122,17 @@ def run(network: Network, report: Report, x: np.ndarray, weights: dict,
     param_bytes = sum(v.nbytes for v in weights.values())
     peak = held([x])
     allocated = {}
+    buffer, members = {INPUT: INPUT}, {INPUT: {INPUT}}  # memory.build's storage map
     for i, (node, row) in enumerate(zip(network.nodes, report.rows)):
         start = time.perf_counter()
         xs = [acts[j] for j in node.inputs]
         layer = node.layer
-        kind = allocation(layer, len(node.inputs) == 1 and read_by[node.inputs[0]] == [i])
+        kind = allocation(layer, i, node.inputs, read_by, buffer, members)
         y = layer.forward(xs, layer_weights[i])
         if kind == IN_PLACE and y.shape != xs[0].shape:
             kind = ALLOCATES
+        buffer[i] = buffer[node.inputs[0]] if kind != ALLOCATES else i
+        members.setdefault(buffer[i], set()).add(i)
         if kind == IN_PLACE:
             if y is not xs[0]:
                 np.copyto(xs[0], y)  # the result lives in the input's buffer

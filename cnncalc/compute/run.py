@@ -1,9 +1,18 @@
 """One NumPy pass of a network as `run` and `validate --forward` make it: the machine's memory
-checked first, weights and input loaded or made, then the engine."""
+checked first, weights and input loaded or made, then the engine.
+
+Nothing big is allocated before it is known to fit: the input's batch and every weight
+array's shape and type are read from the .npy headers (an .npz member's header is read from
+the archive without decompressing the rest), checked, and only then loaded."""
 
 from __future__ import annotations
 
-from ..errors import EXIT_INCONSISTENT, CnnCalcError, Diagnostic, Span
+from math import prod
+
+from ..errors import EXIT_INCONSISTENT, EXIT_UNREADABLE, CnnCalcError, Diagnostic, Span
+
+WIDTH = 4  # float32: every array of the pass
+READ_ERRORS = (OSError, ValueError, EOFError, RuntimeError, NotImplementedError, KeyError)
 
 
 def available_bytes() -> int:
@@ -19,51 +28,267 @@ def available_bytes() -> int:
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
-def refuse_if_too_big(network, report, batch: int, backward: bool, span: Span) -> None:
-    """Sizes are checked before anything is allocated."""
+def _setting(layer, name: str):
+    return getattr(layer, name, None) if name in {d.name for d in layer.settings()} else None
+
+
+def scratch_values(layer, inputs, out) -> tuple[int, int]:
+    """Values a layer's NumPy kernel builds besides its output, as (per sample, fixed):
+    - a windowed layer (`window()`): its zero-padded input, C x prod(size + pads);
+    - `workspace()` (im2col's column matrix) and, when there is one, the output-sized matmul
+      result it is copied from;
+    - a transposed convolution (declares `output_padding`): the input dilated by the stride,
+      then padded by the dilated kernel less one, its column matrix C x kh x kw x (full
+      output), and the full output before cropping;
+    - a layer that interpolates with matrices (`matrices()`): one dense (n x scale) x n matrix
+      per spatial axis (not per sample) and the half-interpolated array (at most the output)."""
+    x = inputs[0]
+    per_sample = fixed = 0
+    geometry = layer.window(x)
+    if geometry is not None and any(geometry.flat_pads):
+        per_sample += x.c * prod(a.size + a.before + a.after for a in geometry.axes)
+    columns = layer.workspace(inputs, out)
+    if columns:
+        per_sample += columns + out.size
+    if _setting(layer, "output_padding") is not None:
+        stride, dil, kernel = (_setting(layer, k) for k in ("stride", "dilation", "kernel"))
+        extra = _setting(layer, "output_padding")
+        dilated = [(n - 1) * s + 1 for n, s in zip(x.spatial, stride)]
+        effective = [d * (k - 1) + 1 for d, k in zip(dil, kernel)]
+        padded = [n + 2 * (e - 1) + op for n, e, op in zip(dilated, effective, extra)]
+        full = [n - e + 1 for n, e in zip(padded, effective)]
+        per_sample += x.c * (prod(dilated) + prod(padded) + prod(kernel) * prod(full))
+        per_sample += out.c * prod(full)
+    if callable(getattr(layer, "matrices", None)) and _setting(layer, "scale") is not None:
+        fixed += sum(n * s * n for n, s in zip(x.spatial, _setting(layer, "scale")))
+        per_sample += out.size
+    return per_sample, fixed
+
+
+def largest_scratch(network, report, batch: int) -> tuple[int, str | None]:
+    """(bytes, layer) of the largest scratch any layer's kernel builds at this batch."""
+    best, where = 0, None
+    for node, row in zip(network.nodes, report.rows):
+        per_sample, fixed = scratch_values(node.layer, row.input_shapes, row.output_shape)
+        need = WIDTH * (batch * per_sample + fixed)
+        if need > best:
+            best, where = need, node.name
+    return best, where
+
+
+def refuse_if_too_big(network, report, batch: int, backward: bool, span: Span,
+                      have: int | None = None) -> None:
+    """Sizes are checked before anything is allocated: the memory model's activation peak (or
+    the training figure) plus the largest scratch one layer's kernel builds."""
     from ..analysis.memory import binary, build
     model = build(network, report)
-    need = model.training_bytes(batch, 4, "sgd") if backward else \
-        model.peak_inference_bytes(batch, 4)
-    have = available_bytes()
+    held = model.training_bytes(batch, WIDTH, "sgd") if backward else \
+        model.peak_inference_bytes(batch, WIDTH)
+    scratch, layer = largest_scratch(network, report, batch)
+    need = held + scratch
+    have = available_bytes() if have is None else have
     if need > have:
+        detail = f"{binary(held)} held"
+        if scratch:
+            detail += f" + {binary(scratch)} scratch in layer '{layer}'"
         raise CnnCalcError(Diagnostic(span, f"a {'training' if backward else 'forward'} pass "
-                                            f"at batch {batch} needs {binary(need)} ({need:,} B); "
-                                            f"this machine has {binary(have)} available",
+                                            f"at batch {batch} needs {binary(need)} ({need:,} B: "
+                                            f"{detail}); this machine has {binary(have)} available",
                                       exit_code=EXIT_INCONSISTENT))
+
+
+def _error(where: str, message: str, code: int = EXIT_UNREADABLE, received=None) -> CnnCalcError:
+    return CnnCalcError(Diagnostic(Span(where), message, received=received, exit_code=code))
+
+
+def read_npy_header(handle, where: str, what: str, hint: str):
+    """(shape, fortran_order, dtype, header end) of the .npy array starting at the handle's
+    position; CnnCalcError (exit 2) if it is not one. Reads only the header."""
+    from numpy.lib import format as npy
+    start = handle.tell()
+    try:
+        version = npy.read_magic(handle)
+    except READ_ERRORS:
+        raise _error(where, f"is not an .npy array; {hint}") from None
+    try:
+        if version == (1, 0):
+            shape, fortran, dtype = npy.read_array_header_1_0(handle)
+        elif version == (2, 0):
+            shape, fortran, dtype = npy.read_array_header_2_0(handle)
+        else:
+            raise _error(where, f"{what} uses .npy format version {version[0]}.{version[1]}, "
+                                "not 1.0 or 2.0")
+    except READ_ERRORS as exc:
+        raise _error(where, f"{what} has an unreadable .npy header: {one_line(exc)}") from None
+    return shape, fortran, dtype, handle.tell() - start
+
+
+def one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())[:200] or type(exc).__name__
+
+
+def check_dtype(dtype, where: str, what: str) -> None:
+    """Real floating-point values only: complex, structured, object, string, integer and
+    boolean arrays are refused, never cast."""
+    if dtype.kind != "f" or dtype.fields is not None or dtype.subdtype is not None:
+        raise _error(where, f"{what} holds {dtype} values, not floating-point numbers; convert "
+                            "it with .astype('float32')", received=str(dtype))
+
+
+INPUT_HINT = "--input takes an .npy array file (numpy.save) of shape [N, C, H, W]"
+
+
+class InputHeader:
+    """What the --input file declares, read without loading it."""
+
+    def __init__(self, path: str, expected: tuple):
+        import os
+        self.path = path
+        if path.lower().endswith(".npz"):
+            raise _error(path, f"is an .npz archive; {INPUT_HINT}")
+        try:
+            with open(path, "rb") as handle:
+                shape, self.fortran, self.dtype, self.offset = read_npy_header(
+                    handle, path, "the input", INPUT_HINT)
+                size = os.fstat(handle.fileno()).st_size
+        except FileNotFoundError:
+            raise _error(path, "does not exist") from None
+        except IsADirectoryError:
+            raise _error(path, "is a folder, not a file") from None
+        except OSError as exc:
+            raise _error(path, f"cannot read: {exc.strerror or exc}") from None
+        check_dtype(self.dtype, path, "the input")
+        self.shape = tuple(shape)
+        want = f"[N, {', '.join(map(str, expected))}] (NCHW)"
+        if len(self.shape) != 1 + len(expected) or self.shape[1:] != expected:
+            raise _error(path, f"the input has shape {list(self.shape)}, expected {want}",
+                         EXIT_INCONSISTENT)
+        if self.shape[0] == 0:
+            raise _error(path, "the input holds no samples (N = 0)", received=str(list(self.shape)))
+        declared = prod(self.shape) * self.dtype.itemsize
+        if size - self.offset != declared:
+            raise _error(path, f"the input declares {declared:,} bytes of data but the file holds "
+                               f"{size - self.offset:,}", received=str(list(self.shape)))
+
+    @property
+    def batch(self) -> int:
+        return self.shape[0]
+
+    def load(self):
+        """The array as float32, read through a memory map (only the float32 copy is held)."""
+        import numpy as np
+        try:
+            mapped = np.load(self.path, mmap_mode="r", allow_pickle=False)
+            return np.array(mapped, dtype=np.float32)
+        except READ_ERRORS as exc:
+            raise _error(self.path, f"cannot read the input: {one_line(exc)}") from None
+
+
+WEIGHTS_HINT = "--weights takes an .npz archive (numpy.savez) of float arrays"
+
+
+def load_weights(path: str, expected: dict[str, tuple], have: int) -> dict:
+    """The arrays of an .npz, each member's header read and checked (type, shape, names, size
+    against `have` bytes) before anything is decompressed. Unreadable: exit 2; arrays that do
+    not fit the network (missing, unexpected, misshapen): exit 1."""
+    import zipfile
+
+    from numpy.lib import format as npy
+
+    from ..analysis.memory import binary
+    try:
+        with open(path, "rb") as handle:
+            start = handle.read(6)
+    except FileNotFoundError:
+        raise _error(path, "does not exist") from None
+    except IsADirectoryError:
+        raise _error(path, "is a folder, not a file") from None
+    except OSError as exc:
+        raise _error(path, f"cannot read: {exc.strerror or exc}") from None
+    if start == b"\x93NUMPY":
+        raise _error(path, f"is a single .npy array; {WEIGHTS_HINT}")
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, *READ_ERRORS) as exc:
+        raise _error(path, f"is not a readable .npz archive ({one_line(exc)}); {WEIGHTS_HINT}") \
+            from None
+    with archive:
+        headers = {}
+        try:
+            for info in archive.infolist():
+                if info.is_dir():
+                    continue
+                key = info.filename[:-4] if info.filename.endswith(".npy") else info.filename
+                if key in headers:
+                    raise _error(path, f"holds the array '{key}' twice")
+                with archive.open(info) as member:
+                    shape, _, dtype, offset = read_npy_header(
+                        member, path, f"the array '{key}'", WEIGHTS_HINT)
+                check_dtype(dtype, path, f"the array '{key}'")
+                declared = prod(shape) * dtype.itemsize
+                if info.file_size - offset != declared:
+                    raise _error(path, f"the array '{key}' declares {declared:,} bytes of data but "
+                                       f"the archive holds {info.file_size - offset:,}")
+                headers[key] = (info, tuple(shape), dtype)
+        except (zipfile.BadZipFile, *READ_ERRORS) as exc:
+            raise _error(path, f"cannot read weights: {one_line(exc)}") from None
+        for key, shape in expected.items():
+            if key not in headers:
+                raise _error(path, f"missing array '{key}' (expected shape {list(shape)})",
+                             EXIT_INCONSISTENT)
+            if headers[key][1] != tuple(shape):
+                raise _error(path, f"array '{key}' has shape {list(headers[key][1])}, expected "
+                                   f"{list(shape)}", EXIT_INCONSISTENT)
+        extra = sorted(set(headers) - set(expected))
+        if extra:
+            raise _error(path, f"unexpected array '{extra[0]}' ({len(extra)} not used by the "
+                               "spec)", EXIT_INCONSISTENT)
+        largest = max((prod(s) * d.itemsize for _, s, d in headers.values()), default=0)
+        if largest > have:
+            raise _error(path, f"an array of {binary(largest)} does not fit in the "
+                               f"{binary(have)} this machine has available", EXIT_INCONSISTENT)
+        import numpy as np
+        arrays = {}
+        try:
+            for key, (info, _, _) in headers.items():
+                with archive.open(info) as member:
+                    arrays[key] = np.asarray(npy.read_array(member, allow_pickle=False),
+                                             dtype=np.float32)
+        except (zipfile.BadZipFile, *READ_ERRORS) as exc:
+            raise _error(path, f"cannot read weights: {one_line(exc)}") from None
+    return arrays
 
 
 def execute(network, report, batch: int, seed: int, weights_file: str | None,
             input_file: str | None, backward: bool, progress=None):
     """Weights (loaded or He-initialised), input (loaded or random) and one pass; sizes are
-    checked against this machine first. `progress`: a context manager giving a per-layer
-    callback (the CLI's bar)."""
+    checked against this machine first. With an input file, the batch is its N. `progress`:
+    a context manager giving a per-layer callback (the CLI's bar). NumPy's floating-point
+    warnings are silenced; the caller reports non-finite outputs."""
     import numpy as np
 
     from ..compute import engine
-    refuse_if_too_big(network, report, batch, backward, Span(network.file))
+    s = report.input_shape
+    header = InputHeader(input_file, (s.c, *s.spatial)) if input_file else None
+    if header is not None:
+        batch = header.batch
+    have = available_bytes()
+    refuse_if_too_big(network, report, batch, backward, Span(network.file), have)
     if weights_file:
-        try:
-            with np.load(weights_file) as data:
-                arrays = {key: data[key] for key in data.files}
-        except (OSError, ValueError) as exc:
-            raise CnnCalcError(Diagnostic(Span(weights_file), f"cannot read weights: {exc}")) from None
-        weights = engine.check_weights(network, report, arrays)
+        expected = {f"{n}.{k}": shape for n, shapes in engine.shapes_of(network, report).items()
+                    for k, shape in shapes.items()}
+        weights = engine.check_weights(network, report, load_weights(weights_file, expected, have))
     else:
         weights = engine.init_weights(network, report, seed)
-    s = report.input_shape
-    if input_file:
-        try:
-            x = np.load(input_file).astype(np.float32)
-        except (OSError, ValueError) as exc:
-            raise CnnCalcError(Diagnostic(Span(input_file), f"cannot read input: {exc}")) from None
-        if tuple(x.shape[1:]) != (s.c, *s.spatial):
-            raise CnnCalcError(Diagnostic(Span(input_file), f"input has shape {list(x.shape)}, "
-                                          f"expected [N, {', '.join(map(str, (s.c, *s.spatial)))}] (NCHW)"))
-    else:
-        x = np.random.default_rng(seed).standard_normal((batch, s.c, *s.spatial)).astype(
-            np.float32)
-    if progress is None:
-        return engine.run(network, report, x, weights, backward), weights
-    with progress() as step:
-        return engine.run(network, report, x, weights, backward, progress=step), weights
+    import warnings
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if header is not None:
+            x = header.load()
+        else:
+            x = np.random.default_rng(seed).standard_normal((batch, s.c, *s.spatial)).astype(
+                np.float32)
+        if progress is None:
+            return engine.run(network, report, x, weights, backward), weights
+        with progress() as step:
+            return engine.run(network, report, x, weights, backward, progress=step), weights
