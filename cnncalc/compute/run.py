@@ -28,48 +28,11 @@ def available_bytes() -> int:
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
-def _setting(layer, name: str):
-    return getattr(layer, name, None) if name in {d.name for d in layer.settings()} else None
-
-
-def scratch_values(layer, inputs, out) -> tuple[int, int]:
-    """Values a layer's NumPy kernel builds besides its output, as (per sample, fixed):
-    - a windowed layer (`window()`): its zero-padded input, C x prod(size + pads);
-    - `workspace()` (im2col's column matrix) and, when there is one, the output-sized matmul
-      result it is copied from;
-    - a transposed convolution (declares `output_padding`): the input dilated by the stride,
-      then padded by the dilated kernel less one, its column matrix C x kh x kw x (full
-      output), and the full output before cropping;
-    - a layer that interpolates with matrices (`matrices()`): one dense (n x scale) x n matrix
-      per spatial axis (not per sample) and the half-interpolated array (at most the output)."""
-    x = inputs[0]
-    per_sample = fixed = 0
-    geometry = layer.window(x)
-    if geometry is not None and any(geometry.flat_pads):
-        per_sample += x.c * prod(a.size + a.before + a.after for a in geometry.axes)
-    columns = layer.workspace(inputs, out)
-    if columns:
-        per_sample += columns + out.size
-    if _setting(layer, "output_padding") is not None:
-        stride, dil, kernel = (_setting(layer, k) for k in ("stride", "dilation", "kernel"))
-        extra = _setting(layer, "output_padding")
-        dilated = [(n - 1) * s + 1 for n, s in zip(x.spatial, stride)]
-        effective = [d * (k - 1) + 1 for d, k in zip(dil, kernel)]
-        padded = [n + 2 * (e - 1) + op for n, e, op in zip(dilated, effective, extra)]
-        full = [n - e + 1 for n, e in zip(padded, effective)]
-        per_sample += x.c * (prod(dilated) + prod(padded) + prod(kernel) * prod(full))
-        per_sample += out.c * prod(full)
-    if callable(getattr(layer, "matrices", None)) and _setting(layer, "scale") is not None:
-        fixed += sum(n * s * n for n, s in zip(x.spatial, _setting(layer, "scale")))
-        per_sample += out.size
-    return per_sample, fixed
-
-
 def largest_scratch(network, report, batch: int) -> tuple[int, str | None]:
     """(bytes, layer) of the largest scratch any layer's kernel builds at this batch."""
     best, where = 0, None
     for node, row in zip(network.nodes, report.rows):
-        per_sample, fixed = scratch_values(node.layer, row.input_shapes, row.output_shape)
+        per_sample, fixed = node.layer.scratch(row.input_shapes, row.output_shape)
         need = WIDTH * (batch * per_sample + fixed)
         if need > best:
             best, where = need, node.name

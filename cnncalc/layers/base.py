@@ -17,6 +17,7 @@ names; code elsewhere calls these methods:
 
 from __future__ import annotations
 
+from math import prod
 from typing import ClassVar
 
 from ..declare import check_settings, declared, frozen
@@ -123,6 +124,19 @@ class Layer:
     def workspace(self, inputs: tuple[Shape, ...], out: Shape) -> int:
         """Scratch values per sample beyond the output (im2col's column matrix)."""
         return 0
+
+    def scratch(self, inputs: tuple[Shape, ...], out: Shape) -> tuple[int, int]:
+        """Values the NumPy kernel builds besides its output, (per sample, fixed), which the
+        run checks against the machine before allocating: a zero-padded input and the
+        im2col columns with the matmul result they are copied from."""
+        x, per_sample = inputs[0], 0
+        geometry = self.window(x)
+        if geometry is not None and any(geometry.flat_pads):
+            per_sample += x.c * prod(a.size + a.before + a.after for a in geometry.axes)
+        columns = self.workspace(inputs, out)
+        if columns:
+            per_sample += columns + out.size
+        return per_sample, 0
 
     # --- facts the lints ask for ------------------------------------------------------------
     def filter_kernel(self) -> tuple | None:

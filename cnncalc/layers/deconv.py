@@ -76,6 +76,18 @@ class Deconv(Layer):
             text += f" d{axes_text(self.dilation)}"
         return text + (f" g{self.groups}" if self.groups != 1 else "")
 
+    def scratch(self, inputs, out) -> tuple[int, int]:
+        """The input dilated by the stride, padded by the dilated kernel less one, its column
+        matrix C x kernel x (full output), and the full output before cropping."""
+        x = inputs[0]
+        dilated = [(n - 1) * s + 1 for n, s in zip(x.spatial, self.stride)]
+        effective = [d * (k - 1) + 1 for d, k in zip(self.dilation, self.kernel)]
+        padded = [n + 2 * (e - 1) + op for n, e, op in zip(dilated, effective,
+                                                         self.output_padding)]
+        full = [n - e + 1 for n, e in zip(padded, effective)]
+        return (x.c * (prod(dilated) + prod(padded) + prod(self.kernel) * prod(full))
+                + out.c * prod(full)), 0
+
     def receptive(self, fields, inputs, out) -> Field:
         """The adjoint of a conv: input unit i sits at output i S - P + (k-1)/2."""
         f = fields[0]

@@ -36,6 +36,11 @@ class Upsample(Layer):
         return Field(tuple(r + extra * j for r, j in zip(f.size, f.jump)),
                      tuple(exact(j, s) for j, s in zip(f.jump, self.scale)), f.start)
 
+    def scratch(self, inputs, out) -> tuple[int, int]:
+        """One dense (n x scale) x n interpolation matrix per axis (not per sample), and the
+        half-interpolated array (at most the output)."""
+        return out.size, sum(n * s * n for n, s in zip(inputs[0].spatial, self.scale))
+
     def matrices(self, h: int, w: int, dtype):
         """Interpolation matrices A_h, A_w with y = A_h x A_w^T (PyTorch, align_corners=False)."""
         import numpy as np
