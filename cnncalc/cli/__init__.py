@@ -13,7 +13,7 @@ import sys
 # command -> the module defining it; this order is the order of `cnncalc --help`
 COMMANDS = {
     "summarize": "summary", "validate": "check", "memory": "memory_cmd", "run": "run_cmd",
-    "explain": "summary", "convert": "summary", "layers": "tools", "zoo": "tools",
+    "explain": "summary", "convert": "summary", "report": "summary", "layers": "tools", "zoo": "tools",
     "init": "tools", "compare": "tools", "graph": "tools", "schema": "tools",
 }
 

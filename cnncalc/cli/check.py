@@ -19,6 +19,8 @@ def validate(
     format: str = typer.Option("text", "--format", help="text, json or github"),
     max_params: str | None = typer.Option(None, "--max-params", help="fail above this many "
                                           "parameters, e.g. 5M"),
+    max_flops: str | None = typer.Option(None, "--max-flops", help="fail above this many "
+                                         "FLOPs, e.g. 2G"),
     max_macs: str | None = typer.Option(None, "--max-macs", help="fail above this many MACs, "
                                         "e.g. 1G"),
     max_memory: str | None = typer.Option(None, "--max-memory", help="fail above this much "
@@ -39,6 +41,8 @@ def validate(
             "params": parse_count(max_params, Span("--max-params"), "params") if max_params
             else None,
             "macs": parse_count(max_macs, Span("--max-macs"), "macs") if max_macs else None,
+            "flops": parse_count(max_flops, Span("--max-flops"), "flops") if max_flops
+            else None,
             "memory": parse_size(max_memory, Span("--max-memory")) if max_memory else None,
         }
     except CnnCalcError as exc:

@@ -78,11 +78,12 @@ def summarize(
         lints = [w.as_dict() for w in report.warnings if w.rule not in network.lint_ignore]
         return target.emit(build_page(report.as_dict(), lints))
     from ..render.text import summary_text
-    if format == "svg":  # the text table, drawn as a terminal would show it
-        from rich.text import Text
-        text = summary_text(report, depth, rf, None, False, None, True)
-        return target.emit(formats.export(Text(text + (slide.sentence() if slide else "")),
-                                          "svg"))
+    if format == "svg":  # a chart: MACs per layer (the report page has the others)
+        from ..render import svg
+        chart = svg.bar_chart([row.name for row in report.rows],
+                              [row.totals.macs for row in report.rows],
+                              f"{report.name}: MACs per layer", "MACs")
+        return target.emit(svg.standalone(chart))
     try:
         keys = column_keys(columns, report)
     except CnnCalcError as exc:
@@ -93,6 +94,34 @@ def summarize(
     for warning in report.warnings:
         if warning.rule not in network.lint_ignore:
             typer.echo(terminal_text(warning.format()), err=True)
+
+
+@app.command()
+def report(
+    spec: str = typer.Argument(..., help=SPEC_HELP),
+    output: str = typer.Option(..., "-o", "--output", help="the HTML file to write"),
+    force: bool = typer.Option(False, "--force", help=FORCE_HELP),
+    input: str | None = typer.Option(None, "--input", help="override the input, HxWxC"),
+    batch: int = typer.Option(1, "--batch", min=1, help="batch size of the memory figures"),
+    arg: list[str] = typer.Option([], "--arg", help="set a spec argument, NAME=VALUE"),
+):
+    """One self-contained HTML page: the layer table, charts, the graph and the lints."""
+    from ..analysis import lint
+    from ..analysis import memory as mem
+    from ..analysis.analyze import analyze
+    from ..render.html_report import build_page
+    target = Target(output, force, spec)
+    try:
+        network = load_network(spec, input, parse_args(arg))
+        result = analyze(network)
+        model = mem.build(network, result)
+        figures = mem.MemoryReport(network.name, model, batch, "float32", "inference",
+                                   "sgd").as_dict([batch])
+    except CnnCalcError as exc:
+        fail(exc)
+    lints = [d.as_dict() for d in lint.check(network, result, network.lint_ignore)]
+    target.emit(build_page(result.as_dict(), lints, figures))
+    typer.echo(f"wrote {terminal_text(output)}")
 
 
 def column_keys(text: str | None, report) -> list[str] | None:

@@ -381,3 +381,9 @@ def graph_diagram(nodes, edges, *, title: str = "Layer graph", node_height: int 
                        f"{esc(_clip(text, chars[j > 0]))}</text>")
         out.append("</g>")
     return "".join(out) + "</svg>"
+
+
+def standalone(chart: str) -> str:
+    """A chart as an .svg file of its own: the SVG namespace and the chart styles inline."""
+    chart = chart.replace("<svg ", '<svg xmlns="http://www.w3.org/2000/svg" ', 1)
+    return chart.replace("</title>", f"</title><style>{SVG_CSS}</style>", 1) + "\n"

@@ -80,6 +80,9 @@ def open_spec(spec: str, input_override: str | None = None, args: dict | None = 
         if not path.exists() and zoo.path_of(spec):
             path = zoo.path_of(spec)
             network = load(path, str(path.name), args)
+        elif not path.exists() and not path.suffix and "/" not in spec:
+            raise fail(Span(spec), "no such file or built-in network" + zoo.suggestion(spec)
+                       + " (see `cnncalc zoo`)")
         else:
             network = load(path, spec, args)
     if input_override:
