@@ -73,12 +73,14 @@ def terminal() -> tuple[int | None, bool]:
 
 
 def console():
-    """Rich console; off a terminal, wide enough that tables are never cut."""
+    """Rich console; off a terminal, wide enough that tables are never cut; no escape codes
+    at all (colour, bold or dim) under NO_COLOR or TERM=dumb."""
     import os
 
     from rich.console import Console
     width = None if sys.stdout.isatty() else int(os.environ.get("COLUMNS") or 160)
-    return Console(highlight=False, width=width)
+    plain = bool(os.environ.get("NO_COLOR")) or os.environ.get("TERM") == "dumb"
+    return Console(highlight=False, width=width, **({"color_system": None} if plain else {}))
 
 
 def check_choice(option: str, value: str, options: tuple) -> None:

@@ -40,6 +40,7 @@ def memory(
                                help="table, json, csv, markdown, html or svg"),
     output: str | None = typer.Option(None, "--output", help="write to FILE instead"),
     force: bool = typer.Option(False, "--force", help=FORCE_HELP),
+    layers: bool = typer.Option(False, "--layers", help="also the table of every layer"),
     arg: list[str] = typer.Option([], "--arg", help="set a spec argument, NAME=VALUE"),
 ):
     """Memory for inference and training at any batch size and dtype."""
@@ -73,7 +74,7 @@ def memory(
     if format in ("csv", "markdown"):
         return target.emit(formats.memory_rows(report, format))
     from ..render.memory_table import memory_tables
-    tables = memory_tables(report, batches)
+    tables = memory_tables(report, batches, layers)
     if format in ("html", "svg"):
         return target.emit(formats.export(tables, format))
     if output:

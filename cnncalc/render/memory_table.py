@@ -10,20 +10,26 @@ from rich.text import Text
 from ..analysis.memory import MemoryReport, binary
 from .escape import terminal
 
-BAR = 20  # characters of the share bar at 100 %
+BAR = 10  # characters of the share bar at 100 %
 
 
-def memory_tables(report: MemoryReport, batches: list[int]) -> Group:
+def memory_tables(report: MemoryReport, batches: list[int], layers: bool = False) -> Group:
+    """The answer first (the figures, the largest batch, the sweep by batch), then, with
+    `layers`, the per-layer table."""
     f = report.figures()
     m = report.model
     title = (f"{report.name}: batch {report.batch}, {report.dtype} ({report.width} bytes), "
              f"{report.mode}")
     table = Table(title=Text(terminal(title)), title_justify="left", box=box.SIMPLE_HEAD,
                   pad_edge=False)
-    for label, justify in (("name", "left"), ("type", "left"), ("values/sample", "right"),
-                           ("bytes", "right"), ("share", "left"), ("allocates", "left")):
-        table.add_column(label, justify=justify, no_wrap=True)
     total = max(m.output_values, 1)
+    widest = max([len(f"{layer.values:,}") for layer in m.layers] + [6])
+    # figures keep their full width (min_width); names give way first, then the type
+    for label, justify, least in (("name", "left", 8), ("type", "left", 4),
+                                  ("values", "right", widest), ("bytes", "right", 10),
+                                  ("share", "left", BAR + 7), ("allocates", "left", 8)):
+        table.add_column(label, justify=justify, no_wrap=True, min_width=least,
+                         overflow="ellipsis")
     for layer in m.layers:
         nbytes = report.batch * layer.held * report.width
         share = layer.held / total
@@ -48,7 +54,7 @@ def memory_tables(report: MemoryReport, batches: list[int]) -> Group:
     ]
     for label, nbytes, rule in rows:
         totals.add_row(label, f"{binary(nbytes)}  ({nbytes:,} B)", Text(terminal(rule), style="dim"))
-    parts = [table, totals]
+    parts = [Text(terminal(title), style="bold"), totals]
     if "max_batch" in f:
         parts.append(Text(f"Largest batch in {binary(f['device_bytes'])} ({report.mode}): "
                           f"{f['max_batch']:,}", style="bold"))
@@ -56,6 +62,10 @@ def memory_tables(report: MemoryReport, batches: list[int]) -> Group:
         parts.append(batch_table(report, batches))
     if report.note:
         parts.append(Text(terminal(report.note), style="dim"))
+    if layers:
+        parts.append(table)
+    else:
+        parts.append(Text("(--layers shows the figures of every layer)", style="dim"))
     return Group(*parts)
 
 
