@@ -178,3 +178,40 @@ def test_arg_sets_a_spec_argument_and_rejects_unknown_ones():
     assert paper["totals"]["macs"] < default["totals"]["macs"]
     bad = run("summarize", "resnet50", "--arg", "stride=2")
     assert bad.exit_code == 2 and "no argument 'stride'" in bad.stderr
+
+
+def test_compare_shows_the_figures_of_layers_found_in_one_network_only():
+    """ResNet-34 has a third basic block in layer1 that ResNet-18 lacks: its conv1 is 3x3,
+    64 -> 64, no bias, at 56x56."""
+    result = run("compare", "resnet18", "resnet34", "--format", "json")
+    row = next(r for r in json.loads(result.stdout)["layers"]
+               if r["name"] == "layer1.basic3.res.conv1")
+    assert row["only_in"] == "b"
+    assert row["params"] == row["params_difference"] == 3 * 3 * 64 * 64
+    assert row["macs"] == 56 * 56 * 64 * (3 * 3 * 64)
+    table = run("compare", "resnet18", "resnet34").stdout
+    assert f"B: {3 * 3 * 64 * 64:,} params" in table
+
+
+def test_validate_max_flops_and_report_page(tmp_path):
+    """LeNet-5's FLOPs are 676,352 (2 x 328,096 MACs + bias adds and activations)."""
+    assert run("validate", "lenet5", "--max-flops", "676352").exit_code == 0
+    over = run("validate", "lenet5", "--max-flops", "676351")
+    assert over.exit_code == 1 and "flops 676,352 over the budget of 676,351" in over.stdout
+    page = tmp_path / "r.html"
+    assert run("report", "lenet5", "-o", str(page)).exit_code == 0
+    assert "<table" in page.read_text() and "60,840" in page.read_text()
+    assert run("report", "lenet5", "-o", str(page)).exit_code == 2  # never overwritten
+
+
+@pytest.mark.parametrize("name", ["VGG16", "vgg-16", "Vgg_16"])
+def test_zoo_names_are_forgiving(name):
+    assert json.loads(run("summarize", name, "--format", "json").stdout)["totals"]["params"] \
+        == 138_357_544
+
+
+def test_unknown_names_get_the_family_or_did_you_mean():
+    family = run("summarize", "resnet")
+    assert family.exit_code == 2 and "resnet18, resnet34, resnet50" in family.stderr
+    typo = run("summarize", "mobilenetv3")
+    assert typo.exit_code == 2 and "did you mean" in typo.stderr

@@ -14,10 +14,15 @@ def compare_reports(a: Report, b: Report) -> dict:
     changed = []
     for name in [*rows_a, *(n for n in rows_b if n not in rows_a)]:
         ra, rb = rows_a.get(name), rows_b.get(name)
-        if ra is None or rb is None:
+        if ra is None or rb is None:  # in one network only: its own figures
+            only = ra or rb
             changed.append({"name": name, "only_in": "a" if rb is None else "b",
+                            "type": only.type,
                             "output_a": ra.output_shape.as_list() if ra else None,
-                            "output_b": rb.output_shape.as_list() if rb else None})
+                            "output_b": rb.output_shape.as_list() if rb else None,
+                            "params": only.totals.params, "macs": only.totals.macs,
+                            "params_difference": rb.totals.params if rb else -ra.totals.params,
+                            "macs_difference": rb.totals.macs if rb else -ra.totals.macs})
             continue
         if (ra.type, ra.output_shape, ra.totals) != (rb.type, rb.output_shape, rb.totals):
             changed.append({"name": name, "type_a": ra.type, "type_b": rb.type,

@@ -30,14 +30,17 @@ def compare_tables(result: dict) -> Group:
     if result["layers"]:
         layers = Table(title="Layers that differ (by name)", title_justify="left",
                        box=box.SIMPLE_HEAD)
-        for label in ("name", "A", "B", "params B - A", "MACs B - A"):
-            layers.add_column(label, no_wrap=True)
+        for label in ("name", "A", "B", "params B - A", "MACs B - A", "only in"):
+            layers.add_column(label, no_wrap=True, justify="left" if label == "name"
+                              else "right")
         for row in result["layers"]:
             shape_a = "x".join(map(str, row["output_a"])) if row.get("output_a") else "-"
             shape_b = "x".join(map(str, row["output_b"])) if row.get("output_b") else "-"
+            only = row.get("only_in")
             layers.add_row(Text(terminal(row["name"])), shape_a, shape_b,
                            _signed(row.get("params_difference", 0)),
-                           _signed(row.get("macs_difference", 0)))
+                           _signed(row.get("macs_difference", 0)),
+                           f"{only.upper()}: {row['params']:,} params" if only else "")
         parts.append(layers)
     else:
         parts.append(Text("Every layer has the same name, type, shape and counts."))
