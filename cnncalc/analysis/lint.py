@@ -16,8 +16,8 @@ from ..graph import INPUT, Network
 from ..layers.geometry import number
 from .report import Report
 
-CS231N = "CS231n notes (shared/seeds/001), 'Layer sizing patterns'"
-NOTES_000 = "notes on CNN structure (shared/seeds/000), 'sensible CNN parameters'"
+CS231N = "CS231n notes (https://cs231n.github.io/convolutional-networks/), 'Layer Sizing Patterns'"
+NOTES_000 = "CS231n notes (https://cs231n.github.io/convolutional-networks/), 'Case studies: VGGNet'"
 
 
 @dataclass(frozen=True)
