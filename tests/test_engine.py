@@ -227,7 +227,7 @@ def test_run_cli_table_json_weights_roundtrip_and_errors(tmp_path):
     bad = runner.invoke(app, ["run", "lenet5", "--weights", str(tmp_path / "bad.npz")])
     assert bad.exit_code == 1 and "unexpected array 'extra.weight'" in bad.stderr
     np.save(tmp_path / "x.npy", np.zeros((1, 3, 32, 32)))
-    bad = runner.invoke(app, ["run", "lenet5", "--input", str(tmp_path / "x.npy")])
+    bad = runner.invoke(app, ["run", "lenet5", "--input-file", str(tmp_path / "x.npy")])
     assert bad.exit_code == 1 and "expected [N, 1, 32, 32]" in bad.stderr
 
 

@@ -104,7 +104,7 @@ def test_huge_batch_is_refused(eight_gib):
 def test_input_batch_is_the_arrays_n_and_checked_before_loading(tmp_path, eight_gib):
     path = tmp_path / "x.npy"
     np.save(path, np.zeros((3, 1, 32, 32), dtype=np.float32))
-    result = runner.invoke(app, ["run", "lenet5", "--input", str(path), "--batch", "7",
+    result = runner.invoke(app, ["run", "lenet5", "--input-file", str(path), "--batch", "7",
                                  "--format", "json"])
     assert result.exit_code == 0, result.output
     assert '"batch": 3' in result.stdout
@@ -113,14 +113,14 @@ def test_input_batch_is_the_arrays_n_and_checked_before_loading(tmp_path, eight_
         np.lib.format.write_array_header_1_0(
             handle, {"descr": "<f4", "fortran_order": False, "shape": (10**7, 1, 32, 32)})
         handle.truncate(handle.tell() + 10**7 * 32 * 32 * 4)
-    line = one_line_error(runner.invoke(app, ["run", "lenet5", "--input", str(path)]), 1)
+    line = one_line_error(runner.invoke(app, ["run", "lenet5", "--input-file", str(path)]), 1)
     assert "at batch 10000000 needs" in line
     # a header declaring 10^9 samples over a few bytes of data
     with open(path, "wb") as handle:
         np.lib.format.write_array_header_1_0(
             handle, {"descr": "<f4", "fortran_order": False, "shape": (10**9, 1, 32, 32)})
         handle.write(b"\0" * 64)
-    line = one_line_error(runner.invoke(app, ["run", "lenet5", "--input", str(path)]), 2)
+    line = one_line_error(runner.invoke(app, ["run", "lenet5", "--input-file", str(path)]), 2)
     assert "the input declares 4,096,000,000,000 bytes of data but the file holds 64" in line
 
 
@@ -136,7 +136,7 @@ def test_input_batch_is_the_arrays_n_and_checked_before_loading(tmp_path, eight_
 def test_input_arrays_that_do_not_fit(tmp_path, array, code, words):
     path = tmp_path / "x.npy"
     np.save(path, array, allow_pickle=True)
-    line = one_line_error(runner.invoke(app, ["run", "lenet5", "--input", str(path)]), code)
+    line = one_line_error(runner.invoke(app, ["run", "lenet5", "--input-file", str(path)]), code)
     assert words in line
 
 
@@ -144,13 +144,16 @@ def test_input_that_is_not_an_npy_file(tmp_path):
     np.savez(tmp_path / "x.npz", x=np.zeros((1, 1, 32, 32), dtype=np.float32))
     (tmp_path / "x.txt").write_text("1 2 3\n")
     for name in ("x.npz", "x.txt"):
-        line = one_line_error(runner.invoke(app, ["run", "lenet5", "--input",
+        line = one_line_error(runner.invoke(app, ["run", "lenet5", "--input-file",
                                                   str(tmp_path / name)]), 2)
-        assert "--input takes an .npy array file" in line
+        assert "--input-file takes an .npy array file" in line
+    hint = one_line_error(runner.invoke(app, ["run", "lenet5", "--input",
+                                              str(tmp_path / "x.npz")]), 2)
+    assert "--input takes a size such as 32x32x3" in hint and "--input-file" in hint
     truncated = tmp_path / "t.npy"
     np.save(truncated, np.zeros((2, 1, 32, 32), dtype=np.float32))
     truncated.write_bytes(truncated.read_bytes()[:-100])
-    line = one_line_error(runner.invoke(app, ["run", "lenet5", "--input", str(truncated)]), 2)
+    line = one_line_error(runner.invoke(app, ["run", "lenet5", "--input-file", str(truncated)]), 2)
     assert "declares 8,192 bytes of data but the file holds 8,092" in line
 
 
@@ -350,7 +353,7 @@ def test_overflow_is_one_line_not_a_numpy_warning(tmp_path):
     path = tmp_path / "x.npy"
     np.save(path, np.full((2, 1, 4, 4), 3e38, dtype=np.float32))
     net = spec(tmp_path, "input: [4, 4, 1]\nlayers:\n  - {type: pool, mode: avg, kernel: 2}\n")
-    done = subprocess.run([sys.executable, "-m", "cnncalc", "run", net, "--input", str(path)],
+    done = subprocess.run([sys.executable, "-m", "cnncalc", "run", net, "--input-file", str(path)],
                           cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
                           env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert done.returncode == 0, done.stderr

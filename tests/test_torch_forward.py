@@ -235,7 +235,7 @@ def test_run_reproduces_a_pytorch_model_from_its_exported_weights(tmp_path):
     x = torch.randn(4, 3, 14, 14)
     np.save(tmp_path / "x.npy", x.numpy())
     result = CliRunner().invoke(app, ["run", str(spec), "--weights", str(tmp_path / "w.npz"),
-                                      "--input", str(tmp_path / "x.npy"), "--output",
+                                      "--input-file", str(tmp_path / "x.npy"), "--output",
                                       str(tmp_path / "y.npy")])
     assert result.exit_code == 0, result.output
     with torch.no_grad():

@@ -18,7 +18,9 @@ def run(
     batch: int = typer.Option(1, "--batch", min=1, help="samples (with random input)"),
     seed: int = typer.Option(0, "--seed", help="seed of the weights and the random input"),
     weights: str | None = typer.Option(None, "--weights", help="load weights from .npz"),
-    input: str | None = typer.Option(None, "--input", help="an NCHW input array, .npy"),
+    input: str | None = typer.Option(None, "--input", help="override the input: HxWxC"),
+    input_file: str | None = typer.Option(None, "--input-file",
+                                          help="an NCHW input array, .npy (its N is the batch)"),
     output: str | None = typer.Option(None, "--output", help="save the output array, .npy"),
     backward: bool = typer.Option(False, "--backward", help="also run the backward pass"),
     save_weights: str | None = typer.Option(None, "--save-weights",
@@ -34,9 +36,13 @@ def run(
     from ..analysis.analyze import analyze
     from .output import atomic_path, check_writable, install_sigterm_cleanup
     install_sigterm_cleanup()
-    protect = [p for p in (spec, input, weights) if p]
+    protect = [p for p in (spec, input_file, weights) if p]
     try:
         check_choice("--format", format, ("table", "json"))
+        if input and input.lower().endswith((".npy", ".npz")):
+            raise CnnCalcError(Diagnostic(Span("--input"), "--input takes a size such as "
+                                          "32x32x3, as in every command; an array file goes "
+                                          "to --input-file", received=repr(input)))
         if not 0 <= seed <= SEED_MAX:
             raise CnnCalcError(Diagnostic(Span("--seed"), f"must be between 0 and {SEED_MAX}",
                                           received=str(seed)))
@@ -49,9 +55,9 @@ def run(
                 raise CnnCalcError(Diagnostic(Span(path), f"{option} writes {what}: the name must "
                                               f"end in {suffix}", received=repr(path)))
             check_writable(path, force, protect)
-        network = load_network(spec, None, parse_args(arg))
+        network = load_network(spec, input, parse_args(arg))
         report = analyze(network)
-        result, used = execute(network, report, batch, seed, weights, input, backward,
+        result, used = execute(network, report, batch, seed, weights, input_file, backward,
                                progress_bar(network))
         if output:
             with atomic_path(output, force, protect) as temp:

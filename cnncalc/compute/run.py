@@ -98,11 +98,11 @@ def check_dtype(dtype, where: str, what: str) -> None:
                             "it with .astype('float32')", received=str(dtype))
 
 
-INPUT_HINT = "--input takes an .npy array file (numpy.save) of shape [N, C, H, W]"
+INPUT_HINT = "--input-file takes an .npy array file (numpy.save) of shape [N, C, H, W]"
 
 
 class InputHeader:
-    """What the --input file declares, read without loading it."""
+    """What the --input-file array declares, read without loading it."""
 
     def __init__(self, path: str, expected: tuple):
         import os
