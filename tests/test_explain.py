@@ -24,3 +24,14 @@ def test_explain_non_integer_size_and_unknown_layer():
     assert "(224 - 11 + 2x0)/4 + 1 = 54.25, rounded down to 54" in text
     bad = runner.invoke(app, ["explain", "vgg16", "conv9_9"])
     assert bad.exit_code == 2 and "no layer called 'conv9_9'" in bad.stderr
+
+
+def test_channels_first_input_gets_a_hint(tmp_path):
+    """[3, 32, 32] is PyTorch's C, H, W habit; cnncalc reads H, W, C, so a 3x3 conv leaves a
+    1-row map and the 2x2 pool cannot fit: the error says how to write the input."""
+    path = tmp_path / "cf.yaml"
+    path.write_text("input: [3, 32, 32]\nlayers:\n  - {type: conv, filters: 8, kernel: 3}\n"
+                    "  - {type: pool, kernel: 2}\n")
+    result = runner.invoke(app, ["validate", str(path)])
+    assert result.exit_code == 1
+    assert "looks channels-first, did you mean [32, 32, 3]?" in result.stdout

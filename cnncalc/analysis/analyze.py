@@ -8,6 +8,16 @@ from .receptive import propagate
 from .report import Report, Row, Totals
 
 
+def channels_first_hint(shape) -> str:
+    """'[3, 32, 32]' is a channels-first habit: say that inputs are height, width, channels."""
+    first, channels = shape.spatial[0], shape.c
+    if shape.rank >= 2 and first in (1, 3, 4) and channels > 4 and first < min(shape.spatial[1:]):
+        corrected = [*shape.spatial[1:], channels, first]
+        return (f"; note: inputs are [height, width, channels]: {shape.as_list()} looks "
+                f"channels-first, did you mean {corrected}?")
+    return ""
+
+
 def analyze(network: Network) -> Report:
     """Shapes, counts and warnings for every node; raises CnnCalcError at the first impossibility."""
     shapes = {INPUT: network.input_shape}
@@ -20,6 +30,7 @@ def analyze(network: Network) -> Report:
             advice = layer.warnings(ins)
         except SettingError as exc:
             exc.inconsistent = True
+            exc.message += channels_first_hint(network.input_shape)
             raise from_setting_error(exc, node.span_of(exc.key), node.name) from None
         if min(out.spatial, default=1) < 1 or out.c < 1:
             raise CnnCalcError(Diagnostic(node.span, f"output shape {out} is empty",
