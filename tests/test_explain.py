@@ -35,3 +35,16 @@ def test_channels_first_input_gets_a_hint(tmp_path):
     result = runner.invoke(app, ["validate", str(path)])
     assert result.exit_code == 1
     assert "looks channels-first, did you mean [32, 32, 3]?" in result.stdout
+
+
+def test_explain_deconv_and_batchnorm(tmp_path):
+    """ConvTranspose2d: out = (H - 1)S - 2P + D(F - 1) + output_padding + 1 = (4-1)2 + 1 + 1 = 8;
+    params 2x2 x 8 x 16 + 16; batch norm: 2C trainable and 2C running statistics."""
+    path = tmp_path / "d.yaml"
+    path.write_text("input: [4, 4, 8]\nlayers:\n  - {type: deconv, filters: 16, kernel: 2, "
+                    "stride: 2, name: up}\n  - {type: batchnorm, name: bn}\n")
+    up = runner.invoke(app, ["explain", str(path), "up"]).stdout
+    assert f"= {(4 - 1) * 2 + 1 * (2 - 1) + 1}" in up and f"= {2 * 2 * 8 * 16 + 16:,}" in up
+    assert f"= {4 * 4 * 2 * 2 * 8 * 16:,}" in up  # MACs: every input meets every weight once
+    bn = runner.invoke(app, ["explain", str(path), "bn"]).stdout
+    assert f"= {2 * 16} trainable" in bn and f"= {2 * 16} non-trainable" in bn

@@ -76,6 +76,22 @@ class Deconv(Layer):
             text += f" d{axes_text(self.dilation)}"
         return text + (f" g{self.groups}" if self.groups != 1 else "")
 
+    def explain_counts(self, inputs, out, t):
+        x = inputs[0]
+        taps = kernel_text(self.kernel)
+        group = f"{x.c} x {self.filters}" if self.groups == 1 else \
+            f"{x.c} x ({self.filters}/{self.groups})"
+        size = ", ".join(f"({n} - 1) x {s} - 2 x {p} + {d} x ({k} - 1) + {op} + 1 = {o}"
+                         for n, s, p, d, k, op, o in zip(x.spatial, self.stride, self.padding,
+                                                         self.dilation, self.kernel,
+                                                         self.output_padding, out.spatial))
+        params = f"{taps} x {group}" + (f" + {self.filters}" if self.bias else "")
+        return [f"output size per axis: (H - 1) S - 2P + D(F - 1) + output_padding + 1: {size}",
+                f"params: {params} = {t.params:,}",
+                f"MACs: {x.spatial_text()} inputs x {taps} x {group} = {t.macs:,} (every input "
+                "meets every weight of its group once)",
+                f"FLOPs: 2 x {t.macs:,} + {t.flops - 2 * t.macs:,} = {t.flops:,}"]
+
     def scratch(self, inputs, out) -> tuple[int, int]:
         """The input dilated by the stride, padded by the dilated kernel less one, its column
         matrix C x kernel x (full output), and the full output before cropping."""

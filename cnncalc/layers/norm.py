@@ -22,6 +22,14 @@ class BatchNorm(Layer):
                       non_trainable=2 * x.c,  # running mean and variance per channel
                       flops=BATCHNORM_FLOPS * y.size)  # scale and shift each element
 
+    def explain_counts(self, inputs, out, t):
+        c = inputs[0].c
+        return [f"params: 2 x {c} (scale and shift per channel) = {t.trainable_params:,} "
+                f"trainable, + 2 x {c} (running mean and variance) = {t.non_trainable_params:,} "
+                "non-trainable",
+                f"FLOPs: {out.size:,} values x {BATCHNORM_FLOPS} (scale and shift, statistics "
+                f"folded) = {t.flops:,}"]
+
     def weight_shapes(self, x: Shape) -> dict:
         return {name: (x.c,) for name in ("weight", "bias", "running_mean", "running_var")}
 
