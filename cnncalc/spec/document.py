@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..declare import did_you_mean
-from ..errors import Span, fail, show
+from ..errors import Span, fail, name, show
 from ..graph import INPUT, Network
 from ..layers.shape import Shape
 from . import yamlsource
@@ -35,12 +35,12 @@ def spec_args(doc: YMap, overrides: dict | None) -> dict | None:
     args = dict(declared or {})
     for key, value in (overrides or {}).items():
         if key not in args:
-            raise fail(Span("--arg"), f"the spec has no argument '{key}'"
-                       f"{did_you_mean(key, args)} (arguments: {', '.join(args) or 'none'})")
+            raise fail(Span("--arg"), f"the spec has no argument '{name(key)}'"
+                       f"{did_you_mean(key, args)} (arguments: {', '.join(map(name, args)) or 'none'})")
         args[key] = value
     for key, value in args.items():
         if value is None or value is REQUIRED_ARG:
-            raise fail(doc.value_span("args"), f"spec argument '{key}' has no value")
+            raise fail(doc.value_span("args"), f"spec argument '{name(key)}' has no value")
     return args
 
 

@@ -13,6 +13,7 @@ from typing import NamedTuple
 
 from ..declare import did_you_mean
 from ..errors import SettingError, Span, fail, from_setting_error, show
+from ..errors import name as _name
 from ..graph import INPUT, Node
 from ..layers import REGISTRY, Layer
 from .structure import (
@@ -78,11 +79,14 @@ class Expander:
         if not isinstance(local, str) or not local.strip() or "." in local:
             raise fail(span, "'name' must be a non-empty string without '.'", show(local),
                        path=path)
+        if local == "input":
+            raise fail(span, "'input' is reserved: in 'inputs' it names the network's input; "
+                       "choose another name", show(local), path=path)
         name = self.full(scope, local)
         if name in self.index:
             first = self.index[name]
             where = f" (first used at line {self.nodes[first].span.line})" if first >= 0 else ""
-            raise fail(span, f"duplicate layer name '{name}'{where}", path=path)
+            raise fail(span, f"duplicate layer name '{_name(name, 120)}'{where}", path=path)
         return name
 
     def resolve(self, ref, scope: Scope, span: Span, name: str) -> int:
@@ -160,26 +164,26 @@ class Expander:
         name = checked(BlockCall, copy_map(item, keep=("block",)), path).block
         if name not in self.blocks:
             raise fail(item.value_span("block"), f"unknown block{did_you_mean(str(name), self.blocks)}"
-                       f" (blocks: {', '.join(self.blocks) or 'none defined'})", show(name),
+                       f" (blocks: {', '.join(map(_name, self.blocks)) or 'none defined'})", show(name),
                        path=path)
         block = self.blocks[name]
         if name in scope.stack:
             chain = " -> ".join((*scope.stack[scope.stack.index(name):], name))
-            raise fail(item.value_span("block"), f"block '{name}' uses itself ({chain})",
+            raise fail(item.value_span("block"), f"block '{_name(name)}' uses itself ({chain})",
                        path=path)
         args = {}
         for key, value in item.items():
             if key in declared_keys(BlockCall):
                 continue
             if key not in block.args:
-                raise fail(item.key_span(key), f"block '{name}' has no argument '{key}'"
+                raise fail(item.key_span(key), f"block '{_name(name)}' has no argument '{_name(key)}'"
                            f"{did_you_mean(str(key), block.args)} (arguments: "
-                           f"{', '.join(block.args) or 'none'})", path=path)
+                           f"{', '.join(map(_name, block.args)) or 'none'})", path=path)
             args[key] = value
         for key, default in block.args.items():
             if key not in args:
                 if default is REQUIRED_ARG:
-                    raise fail(span, f"block '{name}' needs argument '{key}'", path=path)
+                    raise fail(span, f"block '{_name(name)}' needs argument '{_name(key)}'", path=path)
                 args[key] = default
         checked(BlockCall, item, path, open_keys=tuple(block.args))
         group = self.open_group(scope, item.get("name"), item.value_span("name"), name, path)
@@ -284,11 +288,11 @@ def substitute(value, args: dict | None, span: Span, path: str):
     if isinstance(value, str) and value.startswith("$"):
         key = value[1:]
         if args is None:
-            raise fail(span, f"'{value}' outside a block: arguments exist only in blocks",
+            raise fail(span, f"'{_name(value)}' outside a block: arguments exist only in blocks",
                        path=path)
         if key not in args:
-            raise fail(span, f"unknown block argument '{value}'{did_you_mean(key, args)} "
-                       f"(arguments: {', '.join(args) or 'none'})", path=path)
+            raise fail(span, f"unknown block argument '{_name(value)}'{did_you_mean(key, args)} "
+                       f"(arguments: {', '.join(map(_name, args)) or 'none'})", path=path)
         return args[key]
     if not isinstance(value, (YMap, YList)) or not _has_dollar(value):
         return value
@@ -323,7 +327,7 @@ def parse_blocks(doc: YMap, file: str) -> dict:
             raise fail(blocks.key_span(name), "a block name must be a non-empty string",
                        show(name))
         if not isinstance(body, YMap):
-            raise fail(span, f"block '{name}' must be a mapping with 'layers' (and 'args')",
+            raise fail(span, f"block '{_name(name)}' must be a mapping with 'layers' (and 'args')",
                        show(body))
         checked(BlockDef, body, f"blocks.{name}")
         args = body.get("args") or {}
