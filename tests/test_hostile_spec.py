@@ -164,3 +164,41 @@ def test_layer_named_input_refused():
                     "  - {type: add, inputs: [input, relu1]}\n")
     assert error.diagnostic.span[1:] == (3, 24) and error.exit_code == 2
     assert "'input' is reserved" in error.diagnostic.message
+
+
+# --- 1. reads capped ----------------------------------------------------------------------
+
+def _run_cli(args, stdin):
+    import subprocess
+    import sys
+    import time
+    start = time.monotonic()
+    done = subprocess.run([sys.executable, "-m", "cnncalc", *args], stdin=stdin,
+                          capture_output=True, text=True, timeout=60, check=False)
+    return done, time.monotonic() - start
+
+
+def test_dev_zero_refused_at_the_cap_quickly():
+    done, seconds = _run_cli(["validate", "/dev/zero"], None)
+    assert done.returncode == 2 and seconds < 20
+    assert done.stderr.strip() + done.stdout.strip() == \
+        "/dev/zero: error: is larger than 16 MiB; refused"
+
+
+def test_stdin_of_dev_zero_refused_at_the_cap_quickly():
+    with open("/dev/zero", "rb") as zero:
+        done, seconds = _run_cli(["validate", "-"], zero)
+    assert done.returncode == 2 and seconds < 20
+    assert done.stderr.strip() + done.stdout.strip() == \
+        "<stdin>: error: is larger than 16 MiB; refused"
+
+
+def test_stdin_over_the_cap_with_cli_runner():
+    result = runner.invoke(app, ["validate", "-"], input=b"#" * (16 * 1024 * 1024 + 1))
+    assert result.exit_code == 2 and "<stdin>: error: is larger than 16 MiB; refused" in result.output
+
+
+def test_stdin_at_the_cap_is_read():
+    text = "input: 8x8x3\nlayers: [relu]\n"
+    result = runner.invoke(app, ["validate", "-"], input=text + "#" * (16 * 1024 * 1024 - len(text)))
+    assert result.exit_code == 0, result.output[-300:]

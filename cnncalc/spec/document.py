@@ -73,7 +73,7 @@ def open_spec(spec: str, input_override: str | None = None, args: dict | None = 
 
     from .. import zoo
     if spec == "-":
-        doc = yamlsource.load_bytes(sys.stdin.buffer.read(), "<stdin>")
+        doc = yamlsource.read_stream(sys.stdin, "<stdin>")
         network = parse_document(doc, "<stdin>", args)
     else:
         path = Path(spec)

@@ -9,13 +9,15 @@ Aliases are followed but the expanded document is capped, so an alias bomb is re
 from __future__ import annotations
 
 import re
+import stat
 from pathlib import Path
 
 import yaml
 
 from ..errors import EXIT_UNREADABLE, CnnCalcError, Diagnostic, Span
+from .source import MiB, read_capped
 
-MAX_FILE_BYTES = 16 * 1024 * 1024  # refuse larger files up front (a spec is a few KB)
+MAX_FILE_BYTES = 16 * MiB  # refuse larger files and streams (a spec is a few KB)
 MAX_NODES = 2_000_000  # values in the expanded document, aliases counted each time used
 MAX_DEPTH = 200  # nesting of mappings and lists
 
@@ -215,11 +217,13 @@ def read_file(path: str | Path, display: str | None = None):
     try:
         if path.is_dir():
             raise _fail(Span(name), "is a directory, not a spec file")
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise _fail(Span(name), f"file is {size:,} bytes; specs above "
+        info = path.stat()
+        if info.st_size > MAX_FILE_BYTES:
+            raise _fail(Span(name), f"file is {info.st_size:,} bytes; specs above "
                                     f"{MAX_FILE_BYTES:,} bytes are refused")
-        data = path.read_bytes()
+        # /dev/zero, a FIFO, /dev/stdin: no size to trust, so count what is read
+        data = path.read_bytes() if stat.S_ISREG(info.st_mode) else \
+            read_capped(path, MAX_FILE_BYTES, name)
     except FileNotFoundError:
         raise _fail(Span(name), "no such file") from None
     except PermissionError:
@@ -227,6 +231,11 @@ def read_file(path: str | Path, display: str | None = None):
     except OSError as exc:
         raise _fail(Span(name), f"cannot read: {exc.strerror or exc}") from None
     return load_bytes(data, name)
+
+
+def read_stream(stream, name: str = "<stdin>"):
+    """Read and parse a spec from a stream (standard input), at most MAX_FILE_BYTES of it."""
+    return load_bytes(read_capped(stream, MAX_FILE_BYTES, name), name)
 
 
 def load_bytes(data: bytes, name: str):
