@@ -202,3 +202,62 @@ def test_stdin_at_the_cap_is_read():
     text = "input: 8x8x3\nlayers: [relu]\n"
     result = runner.invoke(app, ["validate", "-"], input=text + "#" * (16 * 1024 * 1024 - len(text)))
     assert result.exit_code == 0, result.output[-300:]
+
+
+# --- 3. expansion bounded ------------------------------------------------------------------
+
+def _nested(inner: str, depth: int) -> str:
+    for _ in range(depth):
+        inner = f"{{layers: [{inner}]}}"
+    return inner
+
+
+def test_spec_argument_substituted_once_not_per_nesting_level():
+    refs = ", ".join(["$a"] * 10)
+    text = f"input: 8x8x3\nargs: {{a: [{refs}]}}\nlayers:\n  - {_nested('{type: relu, name: $a}', 8)}\n"
+    error = refused(text)  # the name is a list of ten '$a' strings, inserted once
+    assert error.diagnostic.span.line == 4 and error.exit_code == 2
+    assert "'name' must be a non-empty string" in error.diagnostic.message
+    assert error.diagnostic.received.startswith("['$a', '$a'")
+
+
+def test_block_argument_default_substituted_once():
+    refs = ", ".join(["$a"] * 10)
+    text = (f"input: 8x8x3\nblocks:\n  b:\n    args: {{a: [{refs}]}}\n    layers:\n"
+            f"      - {_nested('{type: relu, name: $a}', 8)}\nlayers:\n  - block: b\n")
+    error = refused(text)
+    assert error.diagnostic.span.line == 6 and "'name' must be" in error.diagnostic.message
+
+
+def test_argument_value_is_not_read_as_an_argument_again():
+    network = loads("input: 8x8x3\nargs: {k: $k}\nlayers:\n  - {type: relu, name: $k}\n")
+    assert network.nodes[0].name == "$k"  # the value '$k' is inserted once, as written
+
+
+def test_substitution_growth_refused_at_a_million_values():
+    refs = ", ".join(["$a"] * 10)
+    lines = ["input: 8x8x3", "blocks:", "  b0:", "    args: [a]",
+             "    layers: [{type: relu, name: $a}]"]
+    for i in range(1, 9):  # b_i passes ten copies of its argument on: 10**i values
+        lines += [f"  b{i}:", "    args: [a]", f"    layers: [{{block: b{i - 1}, a: [{refs}]}}]"]
+    lines += ["layers:", "  - {block: b8, a: x}"]
+    error = refused("\n".join(lines) + "\n")
+    assert error.exit_code == 2 and "expand to more than 1,000,000 values" in error.diagnostic.message
+    assert error.diagnostic.span.line > 5
+
+
+@pytest.mark.parametrize("layer", ["{type: relu, repeat: 1000000}",
+                                   "{type: concat, repeat: 1000000, inputs: [input, input]}"])
+def test_repeat_past_the_layer_limit_refused_up_front(layer):
+    error = refused(f"input: 8x8x3\nlayers:\n  - {layer}\n")
+    d = error.diagnostic
+    assert d.exit_code == 2 and d.span.line == 3 and d.received == "1000000"
+    assert "more than 200,000 layers" in d.message
+
+
+def test_input_references_bounded():
+    names = ", ".join(["input"] * 1000)
+    error = refused(f"input: 8x8x3\nlayers:\n  - {{type: concat, repeat: 3000, inputs: [{names}]}}\n")
+    # 2,000 layers of 1,000 names reach the limit; the 2,001st passes it
+    assert error.exit_code == 2 and error.diagnostic.layer == "concat2001"
+    assert "'inputs' name more than 2,000,000 layers" in error.diagnostic.message

@@ -51,7 +51,8 @@ def parse_document(doc, file: str, args: dict | None = None) -> Network:
     values = checked(Document, doc)
     name = values.name or Path(file).stem
     expander = Expander(file, parse_blocks(doc, file), collect_names(doc["layers"], set()))
-    expander.sequence(doc["layers"], INPUT, Scope("", (), spec_args(doc, args), ()), "layers")
+    scope = expander.scope_with_args(Scope("", (), None, ()), spec_args(doc, args))
+    expander.sequence(doc["layers"], INPUT, scope, "layers")
     lint, budget = values.lint, values.budget
     if budget is not None:
         from ..declare import replace
