@@ -261,3 +261,30 @@ def test_input_references_bounded():
     # 2,000 layers of 1,000 names reach the limit; the 2,001st passes it
     assert error.exit_code == 2 and error.diagnostic.layer == "concat2001"
     assert "'inputs' name more than 2,000,000 layers" in error.diagnostic.message
+
+
+# --- 5. positions ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text, where", [
+    ("input: 8x8x3\nlayers: relu\n", (2, 9)),
+    ("input: 8x8x3\nlayers:\n  - layers: relu\n", (3, 13)),
+    ("input: 8x8x3\nlayers:\n  - branches: [[relu], relu]\n", (3, 24)),
+    ("input: 8x8x3\nlayers:\n  - branches:\n      - [relu]\n      - relu\n", (5, 9)),
+    ("input: 8x8x3\nlayers:\n  - residual: relu\n", (3, 15)),
+    ("input: 8x8x3\nlayers:\n  - residual: {body: relu}\n", (3, 22)),
+])
+def test_a_scalar_where_a_layer_list_belongs_has_a_position(text, where):
+    error = refused(text)
+    assert error.diagnostic.span[1:] == where and error.exit_code == 2
+    assert error.diagnostic.received == "'relu'"
+
+
+def test_error_inside_a_block_names_the_call():
+    text = ("input: 8x8x3\nblocks:\n  basic:\n    args: [w]\n    layers:\n"
+            "      - {type: conv, filters: $w, kernel: 3}\n"
+            "layers:\n  - {block: basic, w: 8}\n  - {block: basic, w: 0}\n")
+    error = refused(text)
+    d = error.diagnostic
+    assert d.span[1:] == (6, 31) and d.exit_code == 2  # the line inside the block
+    assert d.message.endswith("(in block 'basic' called at line 9)")
+    assert "'filters' must be a positive integer" in d.message and d.received == "0"

@@ -52,7 +52,7 @@ def parse_document(doc, file: str, args: dict | None = None) -> Network:
     name = values.name or Path(file).stem
     expander = Expander(file, parse_blocks(doc, file), collect_names(doc["layers"], set()))
     scope = expander.scope_with_args(Scope("", (), None, ()), spec_args(doc, args))
-    expander.sequence(doc["layers"], INPUT, scope, "layers")
+    expander.sequence(doc["layers"], INPUT, scope, "layers", doc.value_span("layers"))
     lint, budget = values.lint, values.budget
     if budget is not None:
         from ..declare import replace

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from ..declare import did_you_mean
-from ..errors import SettingError, Span, fail, from_setting_error, show
+from ..errors import CnnCalcError, SettingError, Span, fail, from_setting_error, show
 from ..errors import name as _name
 from ..graph import INPUT, Node
 from ..layers import REGISTRY, Layer
@@ -135,9 +135,10 @@ class Expander:
                          "(a later layer or a cycle cannot be an input)", show(ref), layer=name)
 
     # --- structure ---------------------------------------------------------------------------
-    def sequence(self, items, tail: int, scope: Scope, path: str) -> int:
+    def sequence(self, items, tail: int, scope: Scope, path: str, at: Span | None = None) -> int:
+        """Expand a layer list; `at` is where it is written (for a scalar, which has no span)."""
         if not isinstance(items, YList) or not items:
-            span = getattr(items, "span", Span(self.file))
+            span = getattr(items, "span", at or Span(self.file))
             raise fail(span, "a layer list must be a non-empty list", show(items), path=path)
         for i, item in enumerate(items):
             tail = self.item(item, items.item_span(i), tail, scope, f"{path}[{i}]")
@@ -191,7 +192,8 @@ class Expander:
     def layers(self, item: YMap, span, tail, scope, path) -> int:
         checked(Group, item, path)
         group = self.open_group(scope, item.get("name"), item.value_span("name"), "group", path)
-        return self.close(group, self.sequence(item["layers"], tail, group, f"{path}.layers"))
+        return self.close(group, self.sequence(item["layers"], tail, group, f"{path}.layers",
+                                               item.value_span("layers")))
 
     def block(self, item: YMap, span, tail, scope, path) -> int:
         name = checked(BlockCall, copy_map(item, keep=("block",)), path).block
@@ -222,24 +224,32 @@ class Expander:
         group = self.open_group(scope, item.get("name"), item.value_span("name"), name, path)
         inner = self.scope_with_args(Scope(group.prefix, group.groups, None, (*scope.stack, name)),
                                      args)
-        return self.close(group, self.sequence(block.layers, tail, inner, f"blocks.{name}.layers"))
+        try:
+            end = self.sequence(block.layers, tail, inner, f"blocks.{name}.layers", block.span)
+        except CnnCalcError as exc:  # the same block may be called many times: say which call
+            d = exc.diagnostic
+            where = f"in block '{_name(name)}' called at line {span.line}"
+            raise CnnCalcError(d._replace(message=f"{d.message} ({where})")) from None
+        return self.close(group, end)
 
     def residual(self, item: YMap, span, tail, scope, path) -> int:
         checked(Residual, item, path)
         body = item["residual"]
         shortcut = None
+        body_span = short_span = item.value_span("residual")
         if isinstance(body, YMap):
             checked(ResidualBody, body, path + ".residual")
             shortcut = body.get("shortcut")
+            body_span, short_span = body.value_span("body"), body.value_span("shortcut")
             body = body["body"]
         group = self.open_group(scope, item.get("name"), item.value_span("name"), "residual",
                                 path)
-        end = self.sequence(body, tail, group, f"{path}.residual.body")
+        end = self.sequence(body, tail, group, f"{path}.residual.body", body_span)
         short_end = tail
         if shortcut:
             inner = self.open_group(group, "shortcut", span, "", path, "shortcut")
             short_end = self.close(inner, self.sequence(shortcut, tail, inner,
-                                                        f"{path}.residual.shortcut"))
+                                                        f"{path}.residual.shortcut", short_span))
         return self.close(group, self.merge_node("add", (end, short_end), span, group, path))
 
     def branches(self, item: YMap, span, tail, scope, path) -> int:
@@ -257,7 +267,8 @@ class Expander:
                 continue
             inner = self.open_group(group, f"b{i + 1}", lists.item_span(i), "", path, "branch")
             ends.append(self.close(inner, self.sequence(branch, tail, inner,
-                                                        f"{path}.branches[{i}]")))
+                                                        f"{path}.branches[{i}]",
+                                                        lists.item_span(i))))
         return self.close(group, self.merge_node(merge, tuple(ends), span, group, path))
 
     def merge_node(self, type_name, inputs, span, scope, path) -> int:
