@@ -49,8 +49,21 @@ def lrn_flops(size: int) -> int:
 
 
 def readable(n: float, unit: str = "") -> str:
-    """138357544 -> '138.4 M' (decimal prefixes, as papers print counts)."""
+    """138357544 -> '138.4 M' (decimal prefixes, as papers print counts). Integers are divided
+    exactly (rounded half up), so any size works: past 10**18, '1.2e3000' (no float, no str())."""
+    if isinstance(n, int) and abs(n) >= 10**18:
+        size = abs(n)
+        digits = int(size.bit_length() * 0.30102999566398120) + 1
+        if 10 ** (digits - 1) > size:
+            digits -= 1
+        lead = size // 10 ** (digits - 2)  # the two leading digits
+        sign = "-" if n < 0 else ""
+        return f"{sign}{lead // 10}.{lead % 10}e{digits - 1}" + (f" {unit}" if unit else "")
     for factor, prefix in ((10**12, "T"), (10**9, "G"), (10**6, "M"), (10**3, "K")):
         if abs(n) >= factor:
+            if isinstance(n, int):
+                tenths = (abs(n) * 20 + factor) // (2 * factor)
+                sign = "-" if n < 0 else ""
+                return f"{sign}{tenths // 10}.{tenths % 10} {prefix}{unit}"
             return f"{n / factor:.1f} {prefix}{unit}"
     return f"{n:,}" + (f" {unit}" if unit else "")

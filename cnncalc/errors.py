@@ -44,9 +44,9 @@ class Diagnostic(NamedTuple):
         """`file:line:col: error: what is wrong (received: ...)`, on one line."""
         text = self.message
         if self.layer:
-            text = f"layer '{self.layer}': {text}"
+            text = f"layer '{name(self.layer, 120)}': {text}"
         elif self.path:
-            text = f"{self.path}: {text}"
+            text = f"{name(self.path, 120)}: {text}"
         if self.received is not None:
             text = f"{text} (received: {self.received})"
         if self.rule:
@@ -85,6 +85,28 @@ class SettingError(Exception):
         self.inconsistent = inconsistent
 
 
+MAX_SHOWN = 80  # characters of a received value or a key echoed in a message
+
+
+def _int_text(value: int) -> str:
+    """An integer in full, or "an integer of N digits" when that would not fit a line (Python
+    refuses str() of ints over 4,300 digits; the digit count is found without str())."""
+    size = abs(value)
+    if size < 10 ** 30:
+        return str(value)
+    digits = int(size.bit_length() * 0.30102999566398120) + 1  # log10(2): exact or one over
+    if 10 ** (digits - 1) > size:
+        digits -= 1
+    return f"{'a negative' if value < 0 else 'an'} integer of {digits:,} digits"
+
+
+def name(key: object, limit: int = 60) -> str:
+    """A key or name as echoed inside quotes in a message: one line, at most `limit` characters."""
+    text = _int_text(key) if isinstance(key, int) and not isinstance(key, bool) else str(key)
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
 def show(value: object) -> str:
     """A received value as the user wrote it, shortened to one line."""
     if isinstance(value, bool):
@@ -94,13 +116,17 @@ def show(value: object) -> str:
     elif isinstance(value, str):
         text = repr(value)
     elif isinstance(value, dict):
-        text = "a mapping {" + ", ".join(str(k) for k in list(value)[:5]) + "}"
+        text = "a mapping {" + ", ".join(name(k) for k in list(value)[:5]) + "}"
+    elif isinstance(value, int):
+        text = _int_text(value)
+    elif isinstance(value, str) and len(value) > 4 * MAX_SHOWN:
+        text = repr(value[:2 * MAX_SHOWN])
     elif isinstance(value, list):
         text = "[" + ", ".join(show(v) for v in value[:6]) + (", ..." if len(value) > 6 else "") + "]"
     else:
         text = str(value)
     text = " ".join(text.split())
-    return text if len(text) <= 80 else text[:77] + "..."
+    return text if len(text) <= MAX_SHOWN else text[:MAX_SHOWN - 3] + "..."
 
 
 def fail(span: Span, message: str, received=None, layer=None, inconsistent=False, path=None):

@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 
 from cnncalc.errors import CnnCalcError
-from cnncalc.cli.output import MiB, atomic_path, check_writable, read_capped, write_output
+from cnncalc.cli.output import atomic_path, check_writable, write_output
+from cnncalc.spec.source import MiB, read_capped
 
 ROOT = Path(__file__).resolve().parent.parent
 posix = pytest.mark.skipif(os.name != "posix", reason="POSIX signals, pipes and modes")

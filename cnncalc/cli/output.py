@@ -16,12 +16,10 @@ import stat
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import BinaryIO
 
 from ..errors import CnnCalcError, Diagnostic, Span
+from ..spec.source import MiB, read_capped  # noqa: F401  (re-exported: the CLI's readers)
 
-MiB = 1024 * 1024
-_CHUNK = 64 * 1024
 _SIGNALS = {getattr(signal, name) for name in ("SIGINT", "SIGTERM") if hasattr(signal, name)}
 
 
@@ -151,34 +149,3 @@ def install_sigterm_cleanup() -> None:
         raise SystemExit(128 + signum)
 
     signal.signal(signal.SIGTERM, _exit)
-
-
-def _size(limit: int) -> str:
-    return f"{limit // MiB} MiB" if limit % MiB == 0 else f"{limit} bytes"
-
-
-def _read_stream(stream: BinaryIO, limit: int, name: str) -> bytes:
-    stream = getattr(stream, "buffer", stream)  # a text stream such as sys.stdin
-    chunks, total = [], 0
-    while total <= limit:
-        chunk = stream.read(min(_CHUNK, limit + 1 - total))
-        if not chunk:
-            return b"".join(chunks)
-        chunks.append(chunk)
-        total += len(chunk)
-    raise _fail(name, f"is larger than {_size(limit)}; refused")
-
-
-def read_capped(source: os.PathLike | str | BinaryIO, limit: int, name: str) -> bytes:
-    """At most `limit` bytes from a path or binary stream; more (or unreadable) -> CnnCalcError."""
-    try:
-        if hasattr(source, "read"):
-            return _read_stream(source, limit, name)
-        with open(source, "rb") as handle:
-            return _read_stream(handle, limit, name)
-    except FileNotFoundError:
-        raise _fail(name, "does not exist") from None
-    except IsADirectoryError:
-        raise _fail(name, "is a folder, not a file") from None
-    except OSError as error:
-        raise _fail(name, f"cannot read: {error.strerror or error}") from None

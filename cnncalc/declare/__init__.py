@@ -18,6 +18,7 @@ import difflib
 from typing import NamedTuple
 
 from ..errors import SettingError
+from ..errors import name as _name
 
 REQUIRED = dataclasses.MISSING
 
@@ -130,6 +131,8 @@ def declared(cls) -> list[Declared]:
 def did_you_mean(word: str, options) -> str:
     """'; did you mean X?' for a near miss or a known name the word starts with, else ''."""
     options = [str(o) for o in options]
+    if len(word) > 100:  # no name is that long; difflib on a huge word is slow
+        return ""
     close = difflib.get_close_matches(word, options, 1, 0.6)
     if not close:
         close = sorted((o for o in options if len(o) >= 2 and word.lower().startswith(o)),
@@ -151,7 +154,7 @@ def check_settings(cls, values: dict, common: tuple = ()) -> dict:
         if key not in decls and key not in common:
             known = sorted(decls) + list(common)
             allowed = ", ".join(decls) or "none"
-            what = f"setting '{key}' for {layer}" if layer else f"key '{key}' in {label}"
+            what = f"setting '{_name(key)}' for {layer}" if layer else f"key '{_name(key)}' in {label}"
             raise SettingError(f"unknown {what}{did_you_mean(str(key), known)} (keys: {allowed})",
                                key=key, on_key=True, received=None)
     out = {}

@@ -11,6 +11,21 @@ from ..errors import SettingError, show
 from . import _is_int, check_settings, declared, did_you_mean, frozen, schema_of
 
 
+# The largest integer any layer setting or index may take (as an input side, spec.MAX_SIDE):
+# no network has 10**12 filters or a padding that wide, and the bound keeps every figure
+# printable (Python refuses str() of ints over 4,300 digits) and every float finite.
+MAX_INT = 10**12
+
+
+def _too_big(key: str, value) -> None:
+    raise SettingError(f"'{key}' must be at most {MAX_INT:,}", key=key, received=show(value),
+                       has_received=True)
+
+
+def _big(value) -> bool:
+    return _is_int(value) and value > MAX_INT
+
+
 class Kind:
     """A setting's type: checks and normalises a YAML value, and describes itself."""
 
@@ -45,6 +60,8 @@ class Int(Kind):
     def check(self, value, key):
         if not _is_int(value) or value < self.min or (self.max is not None and value > self.max):
             self.fail(key, value)
+        if value > MAX_INT:
+            _too_big(key, value)
         return value
 
     def schema(self):
@@ -69,6 +86,8 @@ class Pair(Kind):
         items = value if isinstance(value, list) else [value, value]
         if len(items) != 2 or not all(_is_int(v) and v >= self.min for v in items):
             self.fail(key, value)
+        if any(_big(v) for v in items):
+            _too_big(key, value)
         return (items[0], items[1])
 
     def to_yaml(self, value):
@@ -94,6 +113,8 @@ class Padding(Kind):
         items = value if isinstance(value, list) else [value]
         if len(items) not in (1, 2, 4) or not all(_is_int(v) and v >= 0 for v in items):
             self.fail(key, value)
+        if any(_big(v) for v in items):
+            _too_big(key, value)
         if len(items) == 1:
             return ((items[0], items[0]),) * 2
         if len(items) == 2:
@@ -164,7 +185,7 @@ class Number(Kind):
         ok = isinstance(value, (int, float)) and not isinstance(value, bool)
         if ok:
             ok = value > self.min if self.open_min else value >= self.min
-            ok = ok and (self.max is None or value <= self.max) and not math.isnan(value)
+            ok = ok and (self.max is None or value <= self.max) and math.isfinite(value)
         if not ok:
             self.fail(key, value)
         return float(value)
@@ -190,6 +211,8 @@ class Table(Kind):
             if (not isinstance(row, list) or not row
                     or not all(_is_int(v) and v >= 0 for v in row) or len(set(row)) != len(row)):
                 self.fail(key, row, "a list of distinct input map indices (from 0) per output map")
+            if any(_big(v) for v in row):
+                _too_big(key, row)
             rows.append(tuple(row))
         return tuple(rows)
 
@@ -233,7 +256,7 @@ class Name(Kind):
 class Count(Kind):
     """5000000, 5M or 1.5G (decimal prefixes K, M, G, T) -> an integer."""
 
-    text = "a count such as 5M or 1.5G"
+    text = "a whole count such as 5M or 1.5G"
 
     def check(self, value, key):
         found = count_value(value)
@@ -358,10 +381,12 @@ def size_value(value) -> int | None:
     unit = match.group(2).lower() if match else None
     if not match or unit not in BYTE_UNITS:
         return None
-    return scaled(match.group(1), BYTE_UNITS[unit])
+    return scaled(match.group(1), BYTE_UNITS[unit], whole_only=False)
 
 
-def scaled(decimal: str, factor: int) -> int:
-    """'1.5' x 10**9 -> 1500000000, exactly (rounded down to a whole number)."""
+def scaled(decimal: str, factor: int, whole_only: bool = True) -> int | None:
+    """'1.5' x 10**9 -> 1500000000, exactly; None when that is not a whole number ('0.5'),
+    unless `whole_only` is False (sizes: rounded down to whole bytes)."""
     whole, _, fraction = decimal.partition(".")
-    return int(whole + fraction) * factor // 10 ** len(fraction)
+    value, rest = divmod(int(whole + fraction) * factor, 10 ** len(fraction))
+    return None if rest and whole_only else value

@@ -59,7 +59,7 @@ class LRN(Layer):
     size: int = setting(Int(), "channels in the normalisation window", 5)
     alpha: float = setting(Number(0.0), "scale", 1e-4)
     beta: float = setting(Number(0.0), "exponent", 0.75)
-    k: float = setting(Number(0.0), "additive constant", 2.0)
+    k: float = setting(Number(0.0, open_min=True), "additive constant", 2.0)
 
     def counts(self, x: Shape, y: Shape) -> Counts:
         return Counts(flops=lrn_flops(self.size) * y.size)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..declare import did_you_mean
-from ..errors import Span, fail, show
+from ..errors import Span, fail, name, show
 from ..graph import INPUT, Network
 from ..layers.shape import Shape
 from . import yamlsource
@@ -35,12 +35,12 @@ def spec_args(doc: YMap, overrides: dict | None) -> dict | None:
     args = dict(declared or {})
     for key, value in (overrides or {}).items():
         if key not in args:
-            raise fail(Span("--arg"), f"the spec has no argument '{key}'"
-                       f"{did_you_mean(key, args)} (arguments: {', '.join(args) or 'none'})")
+            raise fail(Span("--arg"), f"the spec has no argument '{name(key)}'"
+                       f"{did_you_mean(key, args)} (arguments: {', '.join(map(name, args)) or 'none'})")
         args[key] = value
     for key, value in args.items():
         if value is None or value is REQUIRED_ARG:
-            raise fail(doc.value_span("args"), f"spec argument '{key}' has no value")
+            raise fail(doc.value_span("args"), f"spec argument '{name(key)}' has no value")
     return args
 
 
@@ -51,7 +51,8 @@ def parse_document(doc, file: str, args: dict | None = None) -> Network:
     values = checked(Document, doc)
     name = values.name or Path(file).stem
     expander = Expander(file, parse_blocks(doc, file), collect_names(doc["layers"], set()))
-    expander.sequence(doc["layers"], INPUT, Scope("", (), spec_args(doc, args), ()), "layers")
+    scope = expander.scope_with_args(Scope("", (), None, ()), spec_args(doc, args))
+    expander.sequence(doc["layers"], INPUT, scope, "layers", doc.value_span("layers"))
     lint, budget = values.lint, values.budget
     if budget is not None:
         from ..declare import replace
@@ -73,7 +74,7 @@ def open_spec(spec: str, input_override: str | None = None, args: dict | None = 
 
     from .. import zoo
     if spec == "-":
-        doc = yamlsource.load_bytes(sys.stdin.buffer.read(), "<stdin>")
+        doc = yamlsource.read_stream(sys.stdin, "<stdin>")
         network = parse_document(doc, "<stdin>", args)
     else:
         path = Path(spec)

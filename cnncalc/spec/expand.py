@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from ..declare import did_you_mean
-from ..errors import SettingError, Span, fail, from_setting_error, show
+from ..errors import CnnCalcError, SettingError, Span, fail, from_setting_error, show
+from ..errors import name as _name
 from ..graph import INPUT, Node
 from ..layers import REGISTRY, Layer
 from .structure import (
@@ -30,7 +31,24 @@ from .yamlsource import YList, YMap
 
 STRUCTURE_KEYS = ("layers", "block", "residual", "branches")
 COMMON_KEYS = ("type", "name")  # keys any layer may carry besides its own settings
-MAX_NODES = 1_000_000  # layers after expansion
+# Limits of the expansion, each refused with one line when passed (docs/spec.md states them).
+# Measured (`validate` of `{type: relu, repeat: 200000}`): 12 s and 0.28 GB of memory; the
+# deepest published networks have a few thousand layers.
+MAX_NODES = 200_000  # layers after expansion
+MAX_INPUT_REFS = 2_000_000  # names listed in `inputs:`, summed over every layer
+MAX_SUBSTITUTED = 1_000_000  # values written by `$arg` substitution, summed over the spec
+
+
+class DoneMap(YMap):
+    """A mapping that is the result of substitution: never substituted again."""
+
+
+class DoneList(YList):
+    """A list that is the result of substitution: never substituted again."""
+
+
+class DoneStr(str):
+    """An argument's value that is a string: inserted once, never read as `$arg` again."""
 
 
 class Block(NamedTuple):
@@ -46,8 +64,9 @@ REQUIRED_ARG = object()
 class Scope(NamedTuple):
     prefix: str  # full name of the enclosing group ("" at top level)
     groups: tuple  # full names of all enclosing groups
-    args: dict | None  # block arguments in force
+    args: dict | None  # block arguments in force (values frozen: see `frozen_args`)
     stack: tuple  # block names being expanded (recursion check)
+    sizes: dict | None = None  # argument name -> values it holds (for MAX_SUBSTITUTED)
 
 
 @dataclass
@@ -59,6 +78,18 @@ class Expander:
     index: dict = field(default_factory=dict)  # full name -> node index (groups too)
     counters: dict = field(default_factory=dict)
     group_kinds: dict = field(default_factory=dict)  # group full name -> block name or kind
+    substituted: int = 0  # values written by substitution so far
+    input_refs: int = 0  # names read in `inputs:` so far
+
+    def spend(self, values: int, span: Span, path: str) -> None:
+        self.substituted += values
+        if self.substituted > MAX_SUBSTITUTED:
+            raise fail(span, f"block arguments expand to more than {MAX_SUBSTITUTED:,} values; "
+                             "refused", path=path)
+
+    def scope_with_args(self, scope: Scope, args: dict | None) -> Scope:
+        frozen_values, sizes = frozen_args(args)
+        return scope._replace(args=frozen_values, sizes=sizes)
 
     # --- names -----------------------------------------------------------------------------
     def full(self, scope: Scope, local: str) -> str:
@@ -78,11 +109,14 @@ class Expander:
         if not isinstance(local, str) or not local.strip() or "." in local:
             raise fail(span, "'name' must be a non-empty string without '.'", show(local),
                        path=path)
+        if local == "input":
+            raise fail(span, "'input' is reserved: in 'inputs' it names the network's input; "
+                       "choose another name", show(local), path=path)
         name = self.full(scope, local)
         if name in self.index:
             first = self.index[name]
             where = f" (first used at line {self.nodes[first].span.line})" if first >= 0 else ""
-            raise fail(span, f"duplicate layer name '{name}'{where}", path=path)
+            raise fail(span, f"duplicate layer name '{_name(name, 120)}'{where}", path=path)
         return name
 
     def resolve(self, ref, scope: Scope, span: Span, name: str) -> int:
@@ -101,16 +135,17 @@ class Expander:
                          "(a later layer or a cycle cannot be an input)", show(ref), layer=name)
 
     # --- structure ---------------------------------------------------------------------------
-    def sequence(self, items, tail: int, scope: Scope, path: str) -> int:
+    def sequence(self, items, tail: int, scope: Scope, path: str, at: Span | None = None) -> int:
+        """Expand a layer list; `at` is where it is written (for a scalar, which has no span)."""
         if not isinstance(items, YList) or not items:
-            span = getattr(items, "span", Span(self.file))
+            span = getattr(items, "span", at or Span(self.file))
             raise fail(span, "a layer list must be a non-empty list", show(items), path=path)
         for i, item in enumerate(items):
             tail = self.item(item, items.item_span(i), tail, scope, f"{path}[{i}]")
         return tail
 
     def item(self, item, span: Span, tail: int, scope: Scope, path: str) -> int:
-        item = substitute(item, scope.args, span, path)
+        item = substitute(item, scope.args, span, path, self, scope.sizes)
         if isinstance(item, YMap) and "repeat" in item:
             return self.repeated(item, span, tail, scope, path)
         if isinstance(item, YMap):
@@ -127,6 +162,9 @@ class Expander:
 
     def repeated(self, item: YMap, span, tail, scope, path) -> int:
         count = checked(Item, copy_map(item, keep=("repeat",)), path).repeat
+        if count > MAX_NODES - len(self.nodes):  # every copy adds at least one layer
+            raise fail(item.value_span("repeat"), f"the network expands to more than "
+                       f"{MAX_NODES:,} layers; refused", show(count), path=path)
         body = copy_map(item, drop=("repeat", "name"))
         if "name" not in item:
             for _ in range(count):
@@ -149,59 +187,69 @@ class Expander:
         name = self.claim(scope, local, span, base, path)
         self.index[name] = -1  # a group: a name, not a node
         self.group_kinds[name] = kind or base or "repeat"
-        return Scope(name, (*scope.groups, name), scope.args, scope.stack)
+        return Scope(name, (*scope.groups, name), scope.args, scope.stack, scope.sizes)
 
     def layers(self, item: YMap, span, tail, scope, path) -> int:
         checked(Group, item, path)
         group = self.open_group(scope, item.get("name"), item.value_span("name"), "group", path)
-        return self.close(group, self.sequence(item["layers"], tail, group, f"{path}.layers"))
+        return self.close(group, self.sequence(item["layers"], tail, group, f"{path}.layers",
+                                               item.value_span("layers")))
 
     def block(self, item: YMap, span, tail, scope, path) -> int:
         name = checked(BlockCall, copy_map(item, keep=("block",)), path).block
         if name not in self.blocks:
             raise fail(item.value_span("block"), f"unknown block{did_you_mean(str(name), self.blocks)}"
-                       f" (blocks: {', '.join(self.blocks) or 'none defined'})", show(name),
+                       f" (blocks: {', '.join(map(_name, self.blocks)) or 'none defined'})", show(name),
                        path=path)
         block = self.blocks[name]
         if name in scope.stack:
             chain = " -> ".join((*scope.stack[scope.stack.index(name):], name))
-            raise fail(item.value_span("block"), f"block '{name}' uses itself ({chain})",
+            raise fail(item.value_span("block"), f"block '{_name(name)}' uses itself ({chain})",
                        path=path)
         args = {}
         for key, value in item.items():
             if key in declared_keys(BlockCall):
                 continue
             if key not in block.args:
-                raise fail(item.key_span(key), f"block '{name}' has no argument '{key}'"
+                raise fail(item.key_span(key), f"block '{_name(name)}' has no argument '{_name(key)}'"
                            f"{did_you_mean(str(key), block.args)} (arguments: "
-                           f"{', '.join(block.args) or 'none'})", path=path)
+                           f"{', '.join(map(_name, block.args)) or 'none'})", path=path)
             args[key] = value
         for key, default in block.args.items():
             if key not in args:
                 if default is REQUIRED_ARG:
-                    raise fail(span, f"block '{name}' needs argument '{key}'", path=path)
+                    raise fail(span, f"block '{_name(name)}' needs argument '{_name(key)}'", path=path)
                 args[key] = default
         checked(BlockCall, item, path, open_keys=tuple(block.args))
         group = self.open_group(scope, item.get("name"), item.value_span("name"), name, path)
-        inner = Scope(group.prefix, group.groups, args, (*scope.stack, name))
-        return self.close(group, self.sequence(block.layers, tail, inner, f"blocks.{name}.layers"))
+        inner = self.scope_with_args(Scope(group.prefix, group.groups, None, (*scope.stack, name)),
+                                     args)
+        try:
+            end = self.sequence(block.layers, tail, inner, f"blocks.{name}.layers", block.span)
+        except CnnCalcError as exc:  # the same block may be called many times: say which call
+            d = exc.diagnostic
+            where = f"in block '{_name(name)}' called at line {span.line}"
+            raise CnnCalcError(d._replace(message=f"{d.message} ({where})")) from None
+        return self.close(group, end)
 
     def residual(self, item: YMap, span, tail, scope, path) -> int:
         checked(Residual, item, path)
         body = item["residual"]
         shortcut = None
+        body_span = short_span = item.value_span("residual")
         if isinstance(body, YMap):
             checked(ResidualBody, body, path + ".residual")
             shortcut = body.get("shortcut")
+            body_span, short_span = body.value_span("body"), body.value_span("shortcut")
             body = body["body"]
         group = self.open_group(scope, item.get("name"), item.value_span("name"), "residual",
                                 path)
-        end = self.sequence(body, tail, group, f"{path}.residual.body")
+        end = self.sequence(body, tail, group, f"{path}.residual.body", body_span)
         short_end = tail
         if shortcut:
             inner = self.open_group(group, "shortcut", span, "", path, "shortcut")
             short_end = self.close(inner, self.sequence(shortcut, tail, inner,
-                                                        f"{path}.residual.shortcut"))
+                                                        f"{path}.residual.shortcut", short_span))
         return self.close(group, self.merge_node("add", (end, short_end), span, group, path))
 
     def branches(self, item: YMap, span, tail, scope, path) -> int:
@@ -219,7 +267,8 @@ class Expander:
                 continue
             inner = self.open_group(group, f"b{i + 1}", lists.item_span(i), "", path, "branch")
             ends.append(self.close(inner, self.sequence(branch, tail, inner,
-                                                        f"{path}.branches[{i}]")))
+                                                        f"{path}.branches[{i}]",
+                                                        lists.item_span(i))))
         return self.close(group, self.merge_node(merge, tuple(ends), span, group, path))
 
     def merge_node(self, type_name, inputs, span, scope, path) -> int:
@@ -250,6 +299,10 @@ class Expander:
             if not isinstance(refs, YList):
                 refs = YList([refs])
                 refs.span, refs.item_spans = key_spans["inputs"], [key_spans["inputs"]]
+            self.input_refs += len(refs)
+            if self.input_refs > MAX_INPUT_REFS:
+                raise fail(refs.span, f"'inputs' name more than {MAX_INPUT_REFS:,} layers over "
+                           "the whole network; refused", layer=name, path=path)
             inputs = tuple(self.resolve(r, scope, refs.item_span(i), name)
                            for i, r in enumerate(refs))
         low, high = layer.arity
@@ -272,34 +325,99 @@ def copy_map(item: YMap, drop=(), keep=None) -> YMap:
     """A copy of a mapping with its spans, less `drop` (or only `keep`)."""
     def wanted(key):
         return key not in drop and (keep is None or key in keep)
-    out = YMap((k, v) for k, v in item.items() if wanted(k))
+    out = (DoneMap if isinstance(item, DoneMap) else YMap)((k, v) for k, v in item.items() if wanted(k))
     out.span = item.span
     out.key_spans = {k: v for k, v in item.key_spans.items() if wanted(k)}
     out.value_spans = {k: v for k, v in item.value_spans.items() if wanted(k)}
     return out
 
 
-def substitute(value, args: dict | None, span: Span, path: str):
-    """Replace every string "$name" by the block argument `name` (structure only, no eval)."""
+def substitute(value, args: dict | None, span: Span, path: str, budget=None,
+               sizes: dict | None = None):
+    """Replace every string "$name" by the block argument `name` (structure only, no eval).
+
+    Each value is substituted once: the result (and every argument's value) is marked done,
+    so a nested group, a repeat or a block's argument is never substituted again; `budget`
+    (the Expander) counts the values written and refuses past MAX_SUBSTITUTED."""
+    if isinstance(value, (DoneMap, DoneList, DoneStr)):
+        return value
     if isinstance(value, str) and value.startswith("$"):
         key = value[1:]
         if args is None:
-            raise fail(span, f"'{value}' outside a block: arguments exist only in blocks",
+            raise fail(span, f"'{_name(value)}' outside a block: arguments exist only in blocks",
                        path=path)
         if key not in args:
-            raise fail(span, f"unknown block argument '{value}'{did_you_mean(key, args)} "
-                       f"(arguments: {', '.join(args) or 'none'})", path=path)
+            raise fail(span, f"unknown block argument '{_name(value)}'{did_you_mean(key, args)} "
+                       f"(arguments: {', '.join(map(_name, args)) or 'none'})", path=path)
+        if budget is not None:
+            budget.spend((sizes or {}).get(key, 1), span, path)
         return args[key]
     if not isinstance(value, (YMap, YList)) or not _has_dollar(value):
         return value
+    if budget is not None:
+        budget.spend(len(value), span, path)
     if isinstance(value, YMap):
-        out = copy_map(value)
+        out = DoneMap(value)
+        out.span, out.key_spans, out.value_spans = value.span, value.key_spans, value.value_spans
         for key in value:
-            out[key] = substitute(value[key], args, value.value_span(key), path)
+            out[key] = substitute(value[key], args, value.value_span(key), path, budget, sizes)
         return out
-    out = YList(substitute(v, args, value.item_span(i), path) for i, v in enumerate(value))
+    out = DoneList(substitute(v, args, value.item_span(i), path, budget, sizes)
+                   for i, v in enumerate(value))
     out.span, out.item_spans = value.span, value.item_spans
     return out
+
+
+def frozen_args(args: dict | None) -> tuple:
+    """Arguments' values marked done (never substituted again), and the values each holds."""
+    if args is None:
+        return None, None
+    values, sizes = {}, {}
+    for key, value in args.items():
+        values[key], sizes[key] = _freeze(value)
+    return values, sizes
+
+
+def _freeze(value) -> tuple:
+    """(value marked done, number of values in it)."""
+    if isinstance(value, (DoneMap, DoneList, DoneStr)):
+        return value, _size(value)
+    if isinstance(value, str):
+        return DoneStr(value), 1
+    if isinstance(value, YMap):
+        out = DoneMap()
+        out.span, out.key_spans, out.value_spans = value.span, value.key_spans, value.value_spans
+        total = 1
+        for key, item in value.items():
+            out[key], size = _freeze(item)
+            total += size
+        out._count = total
+        return out, total
+    if isinstance(value, YList):
+        out, total = DoneList(), 1
+        out.span, out.item_spans = value.span, value.item_spans
+        for item in value:
+            frozen, size = _freeze(item)
+            out.append(frozen)
+            total += size
+        out._count = total
+        return out, total
+    return value, 1
+
+
+def _size(value) -> int:
+    """Values in a structure, remembered on it (a structure is never changed once built)."""
+    known = getattr(value, "_count", None)
+    if known is not None:
+        return known
+    if isinstance(value, dict):
+        total = 1 + sum(_size(v) for v in value.values())
+    elif isinstance(value, list):
+        total = 1 + sum(_size(v) for v in value)
+    else:
+        return 1
+    value._count = total
+    return total
 
 
 def _has_dollar(value) -> bool:
@@ -323,7 +441,7 @@ def parse_blocks(doc: YMap, file: str) -> dict:
             raise fail(blocks.key_span(name), "a block name must be a non-empty string",
                        show(name))
         if not isinstance(body, YMap):
-            raise fail(span, f"block '{name}' must be a mapping with 'layers' (and 'args')",
+            raise fail(span, f"block '{_name(name)}' must be a mapping with 'layers' (and 'args')",
                        show(body))
         checked(BlockDef, body, f"blocks.{name}")
         args = body.get("args") or {}

@@ -46,6 +46,8 @@ class InputShape(Kind):
         items = value
         if isinstance(value, str) and len(value) < 200 and \
                 all(part.strip().isascii() and part.strip().isdigit() for part in value.split("x")):
+            if any(part.strip().startswith("0") for part in value.split("x")):
+                self.fail(key, value, "a size without leading zeros, such as 224x224x3")
             items = [int(part) for part in value.split("x")]
         if (not isinstance(items, list) or len(items) != 3
                 or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1

@@ -9,13 +9,15 @@ Aliases are followed but the expanded document is capped, so an alias bomb is re
 from __future__ import annotations
 
 import re
+import stat
 from pathlib import Path
 
 import yaml
 
 from ..errors import EXIT_UNREADABLE, CnnCalcError, Diagnostic, Span
+from .source import MiB, read_capped
 
-MAX_FILE_BYTES = 16 * 1024 * 1024  # refuse larger files up front (a spec is a few KB)
+MAX_FILE_BYTES = 16 * MiB  # refuse larger files and streams (a spec is a few KB)
 MAX_NODES = 2_000_000  # values in the expanded document, aliases counted each time used
 MAX_DEPTH = 200  # nesting of mappings and lists
 
@@ -25,6 +27,37 @@ _SCALAR_TAGS = {
     "tag:yaml.org,2002:bool", "tag:yaml.org,2002:null",
 }
 _MAP_TAG = "tag:yaml.org,2002:map"
+_INT_TAG = "tag:yaml.org,2002:int"
+_STR_TAG = "tag:yaml.org,2002:str"
+_FLOAT_TAG = "tag:yaml.org,2002:float"
+_NOT_A_NUMBER = object()
+# YAML 1.2 (core schema) integers: decimal without a leading zero, 0o octal, 0x hex. PyYAML
+# follows YAML 1.1, where 010 is 8, 1:30 is 90 and 1_000 is 1000; those stay strings here.
+_INT12 = re.compile(r"[-+]?(?:0|[1-9][0-9]*)")
+_OCT12 = re.compile(r"0o[0-7]+")
+_HEX12 = re.compile(r"0x[0-9a-fA-F]+")
+_FLOAT12 = re.compile(r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?")
+_SPECIAL12 = {".inf": float("inf"), "+.inf": float("inf"), "-.inf": float("-inf"), ".nan": float("nan")}
+
+
+def _yaml12_number(text: str, tag: str):
+    """A plain scalar PyYAML resolved as a number, read as YAML 1.2 reads it (or not a number).
+    Decimal integers over 4,300 digits raise ValueError (Python's limit): the caller's error."""
+    if _INT12.fullmatch(text):
+        if len(text.lstrip("+-")) > 4300:
+            raise ValueError(f"an integer of {len(text.lstrip('+-')):,} digits")
+        return int(text)
+    if _OCT12.fullmatch(text):
+        return int(text[2:], 8)
+    if _HEX12.fullmatch(text):
+        return int(text[2:], 16)
+    if text.lower() in _SPECIAL12:
+        return _SPECIAL12[text.lower()]
+    if tag == _FLOAT_TAG and _FLOAT12.fullmatch(text) and not _INT12.fullmatch(text):
+        if re.match(r"[-+]?0[0-9]", text) and "." not in text and "e" not in text.lower():
+            return _NOT_A_NUMBER
+        return float(text)
+    return _NOT_A_NUMBER
 _SEQ_TAG = "tag:yaml.org,2002:seq"
 
 
@@ -117,6 +150,16 @@ class _Converter:
             result.span = _span(file, node.start_mark)
             result.item_spans = [_span(file, item.start_mark) for item in node.value]
             return result
+        if not node.style and node.tag == _STR_TAG and _OCT12.fullmatch(node.value):
+            return int(node.value[2:], 8)  # 0o17: YAML 1.2 octal (PyYAML reads a string)
+        if node.tag in (_INT_TAG, _FLOAT_TAG) and not node.style:
+            try:
+                number = _yaml12_number(node.value, node.tag)
+            except ValueError as exc:
+                raise _fail(_span(file, node.start_mark), "unreadable value", str(exc)) from None
+            if number is not _NOT_A_NUMBER:
+                return number
+            return node.value  # 010, 1:30, 0b11, 1_000: a string, as YAML 1.2 reads them
         construct = self.constructors.get(node.tag)
         if construct is None:
             raise _fail(_span(file, node.start_mark), "YAML tags are not allowed", node.tag)
@@ -174,11 +217,13 @@ def read_file(path: str | Path, display: str | None = None):
     try:
         if path.is_dir():
             raise _fail(Span(name), "is a directory, not a spec file")
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise _fail(Span(name), f"file is {size:,} bytes; specs above "
+        info = path.stat()
+        if info.st_size > MAX_FILE_BYTES:
+            raise _fail(Span(name), f"file is {info.st_size:,} bytes; specs above "
                                     f"{MAX_FILE_BYTES:,} bytes are refused")
-        data = path.read_bytes()
+        # /dev/zero, a FIFO, /dev/stdin: no size to trust, so count what is read
+        data = path.read_bytes() if stat.S_ISREG(info.st_mode) else \
+            read_capped(path, MAX_FILE_BYTES, name)
     except FileNotFoundError:
         raise _fail(Span(name), "no such file") from None
     except PermissionError:
@@ -186,6 +231,11 @@ def read_file(path: str | Path, display: str | None = None):
     except OSError as exc:
         raise _fail(Span(name), f"cannot read: {exc.strerror or exc}") from None
     return load_bytes(data, name)
+
+
+def read_stream(stream, name: str = "<stdin>"):
+    """Read and parse a spec from a stream (standard input), at most MAX_FILE_BYTES of it."""
+    return load_bytes(read_capped(stream, MAX_FILE_BYTES, name), name)
 
 
 def load_bytes(data: bytes, name: str):
