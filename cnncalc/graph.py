@@ -22,6 +22,7 @@ class Node:
     key_spans: dict = field(default_factory=dict)
     path: str = ""
     groups: tuple = ()  # full names of the enclosing blocks, stages and residuals
+    called: tuple = ()  # "in block 'x' called at line N", innermost first, for errors
 
     def span_of(self, key: str | None) -> Span:
         return self.key_spans.get(key, self.span) if key else self.span

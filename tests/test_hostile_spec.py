@@ -288,3 +288,23 @@ def test_error_inside_a_block_names_the_call():
     assert d.span[1:] == (6, 31) and d.exit_code == 2  # the line inside the block
     assert d.message.endswith("(in block 'basic' called at line 9)")
     assert "'filters' must be a positive integer" in d.message and d.received == "0"
+
+
+def test_a_shape_error_inside_a_block_names_the_call(tmp_path):
+    """The same block is called twice; the second call fails when expanded (groups 3 do not
+    divide 4 filters), the first when analysed (groups 2 do not divide 3 input channels)."""
+    from typer.testing import CliRunner
+
+    from cnncalc.cli import app
+    path = tmp_path / "b.yaml"
+    path.write_text("input: [8, 8, 3]\nblocks:\n  pair: {args: {g: 1}, layers: [{type: conv, "
+                    "filters: 4, kernel: 3, groups: $g}]}\nlayers:\n  - {block: pair}\n"
+                    "  - {block: pair, g: 3}\n")
+    result = CliRunner().invoke(app, ["validate", str(path)])
+    assert result.exit_code == 1
+    assert "(in block 'pair' called at line 6)" in result.stdout
+    path.write_text(path.read_text().replace("  - {block: pair}\n", "  - {block: pair, g: 2}\n")
+                    .replace("g: 3", "g: 1"))
+    result = CliRunner().invoke(app, ["validate", str(path)])
+    assert result.exit_code == 1 and "must divide the input channels (3)" in result.stdout
+    assert "(in block 'pair' called at line 5)" in result.stdout

@@ -31,6 +31,8 @@ def analyze(network: Network) -> Report:
         except SettingError as exc:
             exc.inconsistent = True
             exc.message += channels_first_hint(network.input_shape)
+            if node.called:  # a block called many times: say which call
+                exc.message += f" ({'; '.join(node.called)})"
             raise from_setting_error(exc, node.span_of(exc.key), node.name) from None
         if min(out.spatial, default=1) < 1 or out.c < 1:
             raise CnnCalcError(Diagnostic(node.span, f"output shape {out} is empty",

@@ -77,6 +77,7 @@ class Expander:
     nodes: list = field(default_factory=list)
     index: dict = field(default_factory=dict)  # full name -> node index (groups too)
     counters: dict = field(default_factory=dict)
+    calls: list = field(default_factory=list)  # block calls being expanded, outermost first
     group_kinds: dict = field(default_factory=dict)  # group full name -> block name or kind
     substituted: int = 0  # values written by substitution so far
     input_refs: int = 0  # names read in `inputs:` so far
@@ -224,12 +225,15 @@ class Expander:
         group = self.open_group(scope, item.get("name"), item.value_span("name"), name, path)
         inner = self.scope_with_args(Scope(group.prefix, group.groups, None, (*scope.stack, name)),
                                      args)
+        where = f"in block '{_name(name)}' called at line {span.line}"
+        self.calls.append(where)  # nodes made inside remember the call (analysis errors)
         try:
             end = self.sequence(block.layers, tail, inner, f"blocks.{name}.layers", block.span)
         except CnnCalcError as exc:  # the same block may be called many times: say which call
             d = exc.diagnostic
-            where = f"in block '{_name(name)}' called at line {span.line}"
             raise CnnCalcError(d._replace(message=f"{d.message} ({where})")) from None
+        finally:
+            self.calls.pop()
         return self.close(group, end)
 
     def residual(self, item: YMap, span, tail, scope, path) -> int:
@@ -313,6 +317,7 @@ class Expander:
         return self.add_node(Node(name, layer, inputs, span, key_spans, path, scope.groups))
 
     def add_node(self, node: Node) -> int:
+        node.called = tuple(reversed(self.calls))
         if len(self.nodes) >= MAX_NODES:
             raise fail(node.span, f"the network expands to more than {MAX_NODES:,} layers; "
                                   "refused", path=node.path)
