@@ -48,3 +48,18 @@ def test_explain_deconv_and_batchnorm(tmp_path):
     assert f"= {4 * 4 * 2 * 2 * 8 * 16:,}" in up  # MACs: every input meets every weight once
     bn = runner.invoke(app, ["explain", str(path), "bn"]).stdout
     assert f"= {2 * 16} trainable" in bn and f"= {2 * 16} non-trainable" in bn
+
+
+def test_explain_and_validate_agree_on_tiling(tmp_path):
+    """W=10, F=3, P=1, S=2: (10 - 3 + 2)/2 + 1 = 5.5; the row left over is padding, so no
+    input is lost and validate is silent. W=5, F=2, S=2: 2.5; the last input row is unread."""
+    path = tmp_path / "t.yaml"
+    path.write_text("input: [10, 10, 1]\nlayers:\n  - {type: conv, filters: 1, "
+                    "kernel: 3, stride: 2, padding: 1, name: a}\n  - {type: conv, filters: 1, "
+                    "kernel: 2, stride: 2, name: b}\n")
+    a = runner.invoke(app, ["explain", str(path), "a"]).stdout
+    assert "= 5.5, rounded down to 5: the cells left over are padding" in a
+    b = runner.invoke(app, ["explain", str(path), "b"]).stdout
+    assert "= 2.5, rounded down to 2: the last 1 row of the input is never read" in b
+    warnings = runner.invoke(app, ["validate", str(path)]).stdout
+    assert "layer 'a'" not in warnings and "layer 'b': window does not tile" in warnings

@@ -143,9 +143,19 @@ class Window:
             text = f"{a.name}: ({a.size} - {kernel} + {pad})/{a.stride} + 1"
             if value == a.out:
                 lines.append(f"{text} = {a.out}")
+                continue
+            way = "up" if a.out > value else "down"
+            shown = f"{float(value):g}" if value.numerator.bit_length() < 1000 else str(value)
+            if a.out > value or a.tiles:  # the same verdict as validate's window-tiling rule
+                why = "the cells left over are padding, every input cell is read"
+            elif a.stride > a.effective:
+                why = "the stride skips cells anyway"
             else:
-                way = "up" if a.out > value else "down"
-                lines.append(f"{text} = {float(value):g}, rounded {way} to {a.out}")
+                unit = {"height": "row", "width": "column"}.get(a.name, "cell")
+                why = (f"the last {a.unread} {unit}{'' if a.unread == 1 else 's'} of the input "
+                       f"{'is' if a.unread == 1 else 'are'} never read (validate warns: "
+                       "window-tiling)")
+            lines.append(f"{text} = {shown}, rounded {way} to {a.out}: {why}")
         return lines
 
     def tiling_warnings(self) -> list[str]:
