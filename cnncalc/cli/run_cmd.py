@@ -8,7 +8,6 @@ from ..compute.run import execute
 from ..errors import EXIT_INCONSISTENT, CnnCalcError, Diagnostic, Span
 from .common import SPEC_HELP, app, check_choice, console, emit, fail, load_network, parse_args
 
-
 SEED_MAX = 2**32 - 1
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from math import prod
 
 from ..errors import EXIT_INCONSISTENT, EXIT_UNREADABLE, CnnCalcError, Diagnostic, Span
+from ..spec.source import unreadable
 
 WIDTH = 4  # float32: every array of the pass
 READ_ERRORS = (OSError, ValueError, EOFError, RuntimeError, NotImplementedError, KeyError)
@@ -114,12 +115,8 @@ class InputHeader:
                 shape, self.fortran, self.dtype, self.offset = read_npy_header(
                     handle, path, "the input", INPUT_HINT)
                 size = os.fstat(handle.fileno()).st_size
-        except FileNotFoundError:
-            raise _error(path, "does not exist") from None
-        except IsADirectoryError:
-            raise _error(path, "is a folder, not a file") from None
         except OSError as exc:
-            raise _error(path, f"cannot read: {exc.strerror or exc}") from None
+            raise unreadable(path, exc) from None
         check_dtype(self.dtype, path, "the input")
         self.shape = tuple(shape)
         want = f"[N, {', '.join(map(str, expected))}] (NCHW)"
@@ -162,12 +159,8 @@ def load_weights(path: str, expected: dict[str, tuple], have: int) -> dict:
     try:
         with open(path, "rb") as handle:
             start = handle.read(6)
-    except FileNotFoundError:
-        raise _error(path, "does not exist") from None
-    except IsADirectoryError:
-        raise _error(path, "is a folder, not a file") from None
     except OSError as exc:
-        raise _error(path, f"cannot read: {exc.strerror or exc}") from None
+        raise unreadable(path, exc) from None
     if start == b"\x93NUMPY":
         raise _error(path, f"is a single .npy array; {WEIGHTS_HINT}")
     try:

@@ -10,7 +10,6 @@ import re
 from ..errors import SettingError, show
 from . import _is_int, check_settings, declared, did_you_mean, frozen, schema_of
 
-
 # The largest integer any layer setting or index may take (as an input side, spec.MAX_SIDE):
 # no network has 10**12 filters or a padding that wide, and the bound keeps every figure
 # printable (Python refuses str() of ints over 4,300 digits) and every float finite.

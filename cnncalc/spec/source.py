@@ -35,6 +35,15 @@ def _read_stream(stream: BinaryIO, limit: int, name: str) -> bytes:
     raise _fail(name, f"is larger than {_size(limit)}; refused")
 
 
+def unreadable(name: str, error: OSError):
+    """The one-line error for a file that cannot be opened or read."""
+    if isinstance(error, FileNotFoundError):
+        return _fail(name, "does not exist")
+    if isinstance(error, IsADirectoryError):
+        return _fail(name, "is a folder, not a file")
+    return _fail(name, f"cannot read: {error.strerror or error}")
+
+
 def read_capped(source: os.PathLike | str | BinaryIO, limit: int, name: str) -> bytes:
     """At most `limit` bytes from a path or binary stream; more (or unreadable) -> CnnCalcError."""
     try:
@@ -42,9 +51,5 @@ def read_capped(source: os.PathLike | str | BinaryIO, limit: int, name: str) -> 
             return _read_stream(source, limit, name)
         with open(source, "rb") as handle:
             return _read_stream(handle, limit, name)
-    except FileNotFoundError:
-        raise _fail(name, "does not exist") from None
-    except IsADirectoryError:
-        raise _fail(name, "is a folder, not a file") from None
     except OSError as error:
-        raise _fail(name, f"cannot read: {error.strerror or error}") from None
+        raise unreadable(name, error) from None
