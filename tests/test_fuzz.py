@@ -75,7 +75,9 @@ document = st.fixed_dictionaries(
 
 
 COMMANDS = [["summarize", "--format", "json", "-"], ["validate", "-"],
-            ["memory", "--mode", "training", "-"], ["graph", "-"], ["explain", "-", "conv1"]]
+            ["memory", "--mode", "training", "-"], ["graph", "-"], ["explain", "-", "conv1"],
+            ["compare", "-", "lenet5"], ["validate", "--forward", "-"], ["run", "-"],
+            ["summarize", "--format", "html", "-"]]
 
 
 def check(command, text):

@@ -106,13 +106,15 @@ def run_table(name: str, result):
     from rich.text import Text
 
     from ..analysis.memory import binary
-    table = Table(title=Text(f"{name}: NumPy run"), title_justify="left", box=box.SIMPLE_HEAD)
+    from ..render.escape import terminal
+    table = Table(title=Text(terminal(f"{name}: NumPy run")), title_justify="left",
+                  box=box.SIMPLE_HEAD)
     for label, justify in (("layer", "left"), ("predicted", "right"), ("real", "right"),
                            ("", "left"), ("ms", "right"), ("held", "right")):
         table.add_column(label, justify=justify, no_wrap=True)
     for s in result.steps:
         fmt = "x".join
-        table.add_row(Text(s.name), fmt(map(str, s.predicted)), fmt(map(str, s.real)),
+        table.add_row(Text(terminal(s.name)), fmt(map(str, s.predicted)), fmt(map(str, s.real)),
                       "ok" if s.predicted == s.real else "MISMATCH", f"{s.seconds * 1e3:.2f}",
                       binary(s.held_bytes))
     lines = [f"peak held (activations + parameters): {binary(result.peak_bytes)} "
