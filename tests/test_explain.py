@@ -63,3 +63,16 @@ def test_explain_and_validate_agree_on_tiling(tmp_path):
     assert "= 2.5, rounded down to 2: the last 1 row of the input is never read" in b
     warnings = runner.invoke(app, ["validate", str(path)]).stdout
     assert "layer 'a'" not in warnings and "layer 'b': window does not tile" in warnings
+
+
+def test_explain_local_and_lrn(tmp_path):
+    """A locally-connected layer has one (3x3x2 + 1) set of weights per output unit: 6x6x4 of
+    them; LRN counts 2n + 3 FLOPs per value (n squares, n - 1 adds, scale, add k, power,
+    divide)."""
+    path = tmp_path / "l.yaml"
+    path.write_text("input: [8, 8, 2]\nlayers:\n  - {type: local, filters: 4, kernel: 3, "
+                    "name: loc}\n  - {type: lrn, size: 5, name: n}\n")
+    loc = runner.invoke(app, ["explain", str(path), "loc"]).stdout
+    assert f"= {(3 * 3 * 2 + 1) * 6 * 6 * 4:,}" in loc and f"= {6 * 6 * 4 * 3 * 3 * 2:,}" in loc
+    lrn = runner.invoke(app, ["explain", str(path), "n"]).stdout
+    assert f"= {6 * 6 * 4 * (2 * 5 + 3):,}" in lrn

@@ -196,3 +196,19 @@ def test_torchinfo_forward_backward_figures(name, published):
     # and its "Params size (MB)": 553.43 and 102.23
     assert round(report.totals.trainable_params * 4 / 1e6, 2) == {"vgg16": 553.43,
                                                                   "resnet50": 102.23}[name]
+
+
+def test_memory_layers_depth_collapses_groups_and_keeps_totals():
+    """--depth 0 shows layer1..layer4 of ResNet-18 as one line each; the held values of the
+    lines add up to the same total as every layer's (the forward activations less the input:
+    the notes' rule)."""
+    from cnncalc.render.memory_table import collapsed
+    network = load(path_of("resnet18"))
+    model = build(network, analyze(network))
+    flat, grouped = collapsed(model.layers, None), collapsed(model.layers, 0)
+    assert [row[0] for row in grouped if row[1] == "group"] == ["layer1", "layer2", "layer3",
+                                                                 "layer4"]
+    assert sum(row[3] for row in grouped) == sum(row[3] for row in flat) == model.output_values
+    result = runner.invoke(app, ["memory", "resnet18", "--layers", "--depth", "0"])
+    assert result.exit_code == 0 and " layer1 " in result.stdout
+    assert "layer1.basic1" not in result.stdout

@@ -35,6 +35,7 @@ class LayerMemory:
     type: str
     values: int  # output values per sample
     allocates: str  # "yes", "in place" or "view"
+    groups: tuple = ()  # enclosing blocks, stages and residuals, outermost first
 
     @property
     def held(self) -> int:
@@ -141,7 +142,8 @@ def build(network: Network, report: Report, inplace: bool = True) -> MemoryModel
         buffer[index] = buffer[source] if kind != ALLOCATES else index
         members.setdefault(buffer[index], set()).add(index)
         size[index] = row.output_shape.size
-        layers.append(LayerMemory(node.name, node.layer.type_name, row.output_shape.size, kind))
+        layers.append(LayerMemory(node.name, node.layer.type_name, row.output_shape.size, kind,
+                                  node.groups))
         columns = node.layer.workspace(row.input_shapes, row.output_shape)  # X_col's values
         if columns > im2col:
             im2col, im2col_layer = columns, node.name

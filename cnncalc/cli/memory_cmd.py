@@ -41,6 +41,8 @@ def memory(
     output: str | None = typer.Option(None, "--output", help="write to FILE instead"),
     force: bool = typer.Option(False, "--force", help=FORCE_HELP),
     layers: bool = typer.Option(False, "--layers", help="also the table of every layer"),
+    depth: int | None = typer.Option(None, "--depth", min=0, help="with --layers: blocks "
+                                     "nested deeper than N as one line each"),
     arg: list[str] = typer.Option([], "--arg", help="set a spec argument, NAME=VALUE"),
 ):
     """Memory for inference and training at any batch size and dtype."""
@@ -74,7 +76,7 @@ def memory(
     if format in ("csv", "markdown"):
         return target.emit(formats.memory_rows(report, format))
     from ..render.memory_table import memory_tables
-    tables = memory_tables(report, batches, layers)
+    tables = memory_tables(report, batches, layers, depth)
     if format in ("html", "svg"):
         return target.emit(formats.export(tables, format))
     if output:

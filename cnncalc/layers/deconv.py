@@ -190,6 +190,15 @@ class Local(Layer):
     def workspace(self, inputs, out) -> int:
         return inputs[0].c * self.window(inputs[0]).taps * out.positions  # the unrolled windows
 
+    def explain_counts(self, inputs, out, t):
+        fan = f"{kernel_text(self.kernel)}x{inputs[0].c}"
+        bias = " + 1" if self.bias else ""
+        return [f"params: ({fan}{bias}) x {out} outputs (no sharing: one set per position) "
+                f"= {t.params:,}",
+                f"connections: {t.connections:,} (every weight and bias is one link)",
+                f"MACs: {out} outputs x {fan} = {t.macs:,}",
+                f"FLOPs: 2 x {t.macs:,} + {t.flops - 2 * t.macs:,} = {t.flops:,}"]
+
     def filter_kernel(self):
         return self.kernel
 

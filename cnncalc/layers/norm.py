@@ -67,6 +67,11 @@ class LRN(Layer):
     def describe(self) -> str:
         return f"n={self.size}"
 
+    def explain_counts(self, inputs, out, t):
+        return ["params: 0 (k, alpha, beta are fixed)",
+                f"FLOPs: {out.size:,} values x (2 x {self.size} + 3) ({self.size} squares, "
+                f"{self.size - 1} adds, x alpha/n, + k, a power, a divide) = {t.flops:,}"]
+
     def window_sum(self, a, before: int, after: int):
         """Sum over channels c - before .. c + after of `a`, for every c."""
         import numpy as np

@@ -13,9 +13,25 @@ from .escape import terminal
 BAR = 10  # characters of the share bar at 100 %
 
 
-def memory_tables(report: MemoryReport, batches: list[int], layers: bool = False) -> Group:
+def collapsed(layers, depth: int | None):
+    """(name, type, values, held values, allocates) per layer, or per group for layers nested
+    deeper than `depth` (their sums: totals unchanged)."""
+    rows: dict = {}
+    for layer in layers:
+        if depth is not None and len(layer.groups) > depth:
+            group = layer.groups[depth]
+            name, kind, values, held, allocates = rows.get(group, (group, "group", 0, 0, "-"))
+            rows[group] = (name, kind, values + layer.values, held + layer.held, allocates)
+        else:
+            rows[layer.name] = (layer.name, layer.type, layer.values, layer.held,
+                                layer.allocates)
+    return list(rows.values())
+
+
+def memory_tables(report: MemoryReport, batches: list[int], layers: bool = False,
+                  depth: int | None = None) -> Group:
     """The answer first (the figures, the largest batch, the sweep by batch), then, with
-    `layers`, the per-layer table."""
+    `layers`, the per-layer table (groups nested deeper than `depth` as one line each)."""
     f = report.figures()
     m = report.model
     title = (f"{report.name}: batch {report.batch}, {report.dtype} ({report.width} bytes), "
@@ -30,13 +46,12 @@ def memory_tables(report: MemoryReport, batches: list[int], layers: bool = False
                                   ("share", "left", BAR + 7), ("allocates", "left", 8)):
         table.add_column(label, justify=justify, no_wrap=True, min_width=least,
                          overflow="ellipsis")
-    for layer in m.layers:
-        nbytes = report.batch * layer.held * report.width
-        share = layer.held / total
+    for name, kind, values, held, allocates in collapsed(m.layers, depth):
+        nbytes = report.batch * held * report.width
+        share = held / total
         bar = "#" * round(share * BAR)
-        table.add_row(Text(terminal(layer.name)), layer.type, f"{layer.values:,}",
-                      binary(nbytes),
-                      f"{bar:<{BAR}} {share:5.1%}", layer.allocates)
+        table.add_row(Text(terminal(name)), kind, f"{values:,}", binary(nbytes),
+                      f"{bar:<{BAR}} {share:5.1%}", allocates)
     totals = Table.grid(padding=(0, 2))
     totals.add_column()
     totals.add_column(justify="right")
