@@ -9,7 +9,8 @@ from ..errors import Span, fail, name, show
 from ..graph import INPUT, Network
 from ..layers.shape import Shape
 from . import yamlsource
-from .expand import REQUIRED_ARG, Expander, Scope, collect_names, parse_blocks
+from .arguments import REQUIRED_ARG, collect_names, parse_blocks
+from .expand import Expander, Scope
 from .structure import Document, InputShape, checked
 from .yamlsource import YMap
 

@@ -1,0 +1,188 @@
+"""Blocks and their arguments: block definitions, and `$arg` values substituted into a
+block's layers once (a substituted value is marked done and never substituted again), with a
+bound on the values substitution may write."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from ..declare import did_you_mean
+from ..errors import Span, fail, show
+from ..errors import name as _name
+from .structure import BlockDef, checked
+from .yamlsource import YList, YMap
+
+MAX_SUBSTITUTED = 1_000_000  # values written by `$arg` substitution, summed over the spec
+
+
+class DoneMap(YMap):
+    """A mapping that is the result of substitution: never substituted again."""
+
+
+class DoneList(YList):
+    """A list that is the result of substitution: never substituted again."""
+
+
+class DoneStr(str):
+    """An argument's value that is a string: inserted once, never read as `$arg` again."""
+
+
+class Block(NamedTuple):
+    name: str
+    args: dict  # name -> default (REQUIRED_ARG when none)
+    layers: YList
+    span: Span
+
+
+REQUIRED_ARG = object()
+
+
+def copy_map(item: YMap, drop=(), keep=None) -> YMap:
+    """A copy of a mapping with its spans, less `drop` (or only `keep`)."""
+    def wanted(key):
+        return key not in drop and (keep is None or key in keep)
+    out = (DoneMap if isinstance(item, DoneMap) else YMap)((k, v) for k, v in item.items() if wanted(k))
+    out.span = item.span
+    out.key_spans = {k: v for k, v in item.key_spans.items() if wanted(k)}
+    out.value_spans = {k: v for k, v in item.value_spans.items() if wanted(k)}
+    return out
+
+
+def substitute(value, args: dict | None, span: Span, path: str, budget=None,
+               sizes: dict | None = None):
+    """Replace every string "$name" by the block argument `name` (structure only, no eval).
+
+    Each value is substituted once: the result (and every argument's value) is marked done,
+    so a nested group, a repeat or a block's argument is never substituted again; `budget`
+    (the Expander) counts the values written and refuses past MAX_SUBSTITUTED."""
+    if isinstance(value, (DoneMap, DoneList, DoneStr)):
+        return value
+    if isinstance(value, str) and value.startswith("$"):
+        key = value[1:]
+        if args is None:
+            raise fail(span, f"'{_name(value)}' outside a block: arguments exist only in blocks",
+                       path=path)
+        if key not in args:
+            raise fail(span, f"unknown block argument '{_name(value)}'{did_you_mean(key, args)} "
+                       f"(arguments: {', '.join(map(_name, args)) or 'none'})", path=path)
+        if budget is not None:
+            budget.spend((sizes or {}).get(key, 1), span, path)
+        return args[key]
+    if not isinstance(value, (YMap, YList)) or not _has_dollar(value):
+        return value
+    if budget is not None:
+        budget.spend(len(value), span, path)
+    if isinstance(value, YMap):
+        out = DoneMap(value)
+        out.span, out.key_spans, out.value_spans = value.span, value.key_spans, value.value_spans
+        for key in value:
+            out[key] = substitute(value[key], args, value.value_span(key), path, budget, sizes)
+        return out
+    out = DoneList(substitute(v, args, value.item_span(i), path, budget, sizes)
+                   for i, v in enumerate(value))
+    out.span, out.item_spans = value.span, value.item_spans
+    return out
+
+
+def frozen_args(args: dict | None) -> tuple:
+    """Arguments' values marked done (never substituted again), and the values each holds."""
+    if args is None:
+        return None, None
+    values, sizes = {}, {}
+    for key, value in args.items():
+        values[key], sizes[key] = _freeze(value)
+    return values, sizes
+
+
+def _freeze(value) -> tuple:
+    """(value marked done, number of values in it)."""
+    if isinstance(value, (DoneMap, DoneList, DoneStr)):
+        return value, _size(value)
+    if isinstance(value, str):
+        return DoneStr(value), 1
+    if isinstance(value, YMap):
+        out = DoneMap()
+        out.span, out.key_spans, out.value_spans = value.span, value.key_spans, value.value_spans
+        total = 1
+        for key, item in value.items():
+            out[key], size = _freeze(item)
+            total += size
+        out._count = total
+        return out, total
+    if isinstance(value, YList):
+        out, total = DoneList(), 1
+        out.span, out.item_spans = value.span, value.item_spans
+        for item in value:
+            frozen, size = _freeze(item)
+            out.append(frozen)
+            total += size
+        out._count = total
+        return out, total
+    return value, 1
+
+
+def _size(value) -> int:
+    """Values in a structure, remembered on it (a structure is never changed once built)."""
+    known = getattr(value, "_count", None)
+    if known is not None:
+        return known
+    if isinstance(value, dict):
+        total = 1 + sum(_size(v) for v in value.values())
+    elif isinstance(value, list):
+        total = 1 + sum(_size(v) for v in value)
+    else:
+        return 1
+    value._count = total
+    return total
+
+
+def _has_dollar(value) -> bool:
+    if isinstance(value, str):
+        return value.startswith("$")
+    if isinstance(value, dict):
+        return any(_has_dollar(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_dollar(v) for v in value)
+    return False
+
+
+def parse_blocks(doc: YMap, file: str) -> dict:
+    if "blocks" not in doc:
+        return {}
+    blocks = doc["blocks"]  # a mapping: checked with the document's declarations
+    out = {}
+    for name, body in blocks.items():
+        span = blocks.value_span(name)
+        if not isinstance(name, str) or not name.strip():
+            raise fail(blocks.key_span(name), "a block name must be a non-empty string",
+                       show(name))
+        if not isinstance(body, YMap):
+            raise fail(span, f"block '{_name(name)}' must be a mapping with 'layers' (and 'args')",
+                       show(body))
+        checked(BlockDef, body, f"blocks.{name}")
+        args = body.get("args") or {}
+        names = args if isinstance(args, list) else list(args)
+        for arg in names:
+            if not isinstance(arg, str) or not arg.isidentifier():
+                raise fail(body.value_span("args"), "argument names must be words such as "
+                           "'width'", show(arg), path=f"blocks.{name}")
+        if isinstance(args, list):  # [a, b]: all required
+            args = {a: REQUIRED_ARG for a in args}
+        else:
+            args = {k: (REQUIRED_ARG if v is None else v) for k, v in args.items()}
+        out[name] = Block(name, args, body["layers"], span)
+    return out
+
+
+def collect_names(value, found: set) -> set:
+    """Every string under a `name:` key anywhere in the document."""
+    if isinstance(value, dict):
+        name = value.get("name")
+        if isinstance(name, str):
+            found.add(name)
+        for v in value.values():
+            collect_names(v, found)
+    elif isinstance(value, list):
+        for v in value:
+            collect_names(v, found)
+    return found
