@@ -222,3 +222,28 @@ def test_graph_errors(text, line, column, code, words):
         (line, column, code), diagnostic.format()
     for word in words:
         assert word in diagnostic.format()
+
+
+def test_argument_arithmetic_keeps_the_size_with_p_equal_to_f_minus_1_over_2():
+    """CS231n: with S = 1, P = (F - 1)/2 preserves the size; written once as an expression."""
+    from cnncalc.analysis.analyze import analyze
+    from cnncalc.spec import loads
+    spec = ("input: [16, 16, 3]\nblocks:\n  same: {args: {k: 3}, layers: [{type: conv, "
+            "filters: 8, kernel: $k, padding: ($k - 1) // 2}]}\nlayers:\n"
+            "  - {block: same, k: 3}\n  - {block: same, k: 5}\n  - {block: same, k: 7}\n")
+    report = analyze(loads(spec))
+    assert [r.output_shape.as_list() for r in report.rows] == [[16, 16, 8]] * 3
+    assert [r.totals.params for r in report.rows] == [3 * 3 * 3 * 8 + 8, 5 * 5 * 8 * 8 + 8,
+                                                      7 * 7 * 8 * 8 + 8]
+
+
+def test_an_expression_error_points_at_the_character():
+    from cnncalc.errors import CnnCalcError
+    from cnncalc.spec import loads
+    line = "  same: {args: {k: 3}, layers: [{type: conv, filters: 8, padding: ($kk - 1) // 2, kernel: 3}]}"
+    spec = f"input: [16, 16, 3]\nblocks:\n{line}\nlayers:\n  - {{block: same}}\n"
+    with pytest.raises(CnnCalcError) as caught:
+        loads(spec, "e.yaml")
+    d = caught.value.diagnostic
+    assert (d.span.line, d.span.column) == (3, line.index("$kk") + 1)
+    assert "unknown argument '$kk'; did you mean '$k'?" in d.message and d.exit_code == 2

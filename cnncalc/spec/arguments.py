@@ -50,13 +50,18 @@ def copy_map(item: YMap, drop=(), keep=None) -> YMap:
 
 def substitute(value, args: dict | None, span: Span, path: str, budget=None,
                sizes: dict | None = None):
-    """Replace every string "$name" by the block argument `name` (structure only, no eval).
+    """Replace every string "$name" by the block argument `name`, and compute every other
+    string with a `$` in it as an expression (`($k - 1) // 2`, spec/expr.py: our own small
+    evaluator, never Python's eval).
 
     Each value is substituted once: the result (and every argument's value) is marked done,
     so a nested group, a repeat or a block's argument is never substituted again; `budget`
     (the Expander) counts the values written and refuses past MAX_SUBSTITUTED."""
     if isinstance(value, (DoneMap, DoneList, DoneStr)):
         return value
+    if isinstance(value, str) and "$" in value and not (value.startswith("$")
+                                                        and value[1:].isidentifier()):
+        return computed(value, args, span, path)
     if isinstance(value, str) and value.startswith("$"):
         key = value[1:]
         if args is None:
@@ -82,6 +87,16 @@ def substitute(value, args: dict | None, span: Span, path: str, budget=None,
                    for i, v in enumerate(value))
     out.span, out.item_spans = value.span, value.item_spans
     return out
+
+
+def computed(text: str, args: dict | None, span: Span, path: str):
+    """The value of an argument expression; an error points at the character at fault."""
+    from .expr import ExprError, evaluate
+    try:
+        return evaluate(text, args)
+    except ExprError as exc:
+        where = Span(span.file, span.line, span.column + exc.offset) if span.line else span
+        raise fail(where, f"in the expression: {exc.message}", show(text), path=path) from None
 
 
 def frozen_args(args: dict | None) -> tuple:
@@ -138,7 +153,7 @@ def _size(value) -> int:
 
 def _has_dollar(value) -> bool:
     if isinstance(value, str):
-        return value.startswith("$")
+        return "$" in value
     if isinstance(value, dict):
         return any(_has_dollar(v) for v in value.values())
     if isinstance(value, list):
