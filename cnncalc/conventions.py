@@ -42,6 +42,13 @@ POOL_FLOPS = {
 
 BATCHNORM_FLOPS = 2  # per element at inference: scale and shift (statistics folded)
 
+# Per element, for norms whose statistics are computed from the input itself (group, instance,
+# layer norm): 1 add for the mean, 3 for the variance (subtract, square, add), 2 to normalise
+# (subtract, multiply by 1/std), and 2 more with a learned scale and shift (affine). The
+# per-group square roots and divisions are not counted.
+def norm_flops(affine: bool) -> int:
+    return 6 + (2 if affine else 0)
+
 
 def lrn_flops(size: int) -> int:
     """Per element: `size` squares, size - 1 adds, x alpha/n, + k, a power and a divide."""

@@ -66,7 +66,12 @@ GRADIENT_CASES = {
     "crop": "{type: crop, amount: [1, 0, 0, 2]}",
     "relu": "relu", "relu6": "relu6", "leaky_relu": "{type: leaky_relu, negative_slope: 0.1}",
     "elu": "elu", "sigmoid": "sigmoid", "tanh": "tanh", "softmax": "softmax", "gelu": "gelu",
-    "silu": "silu", "hardswish": "hardswish",
+    "silu": "silu", "hardswish": "hardswish", "hardsigmoid": "hardsigmoid",
+    "channel_shuffle": "{type: channel_shuffle, groups: 2}",
+    "pixel_shuffle": "{type: pixel_shuffle, factor: 2}",
+    "pixel_unshuffle": "{type: pixel_unshuffle, factor: 2}", "scale": "scale",
+    "groupnorm": "{type: groupnorm, groups: 2}", "instancenorm": "{type: instancenorm, affine: true}",
+    "layernorm": "{type: layernorm}",
 }
 POOL_MODES = ["{type: pool, mode: max, kernel: 2, stride: 1}",
               "{type: pool, mode: min, kernel: [2, 3], stride: 2, padding: 1}",

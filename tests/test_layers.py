@@ -225,3 +225,23 @@ def test_resizing_and_local_shapes(layer, shape, out):
 def test_local_layer_has_one_weight_set_per_output_unit():
     row = one_layer("{type: local, filters: 4, kernel: 3}", "[5, 5, 2]")
     assert row.totals.params == 3 * 3 * 4 * (3 * 3 * 2 + 1)
+
+
+def test_new_layer_type_counts():
+    """Counts as docs/counting.md states them: GroupNorm(2, 8) and LayerNorm2d hold 2C params
+    (PyTorch's affine weight and bias), InstanceNorm none by default, a layer scale C; pixel
+    shuffle moves C r^2 channels into an r-times larger map (ESPCN)."""
+    from cnncalc.analysis.analyze import analyze
+    from cnncalc.spec import loads
+    report = analyze(loads(
+        "input: [6, 8, 8]\nlayers:\n  - {type: groupnorm, groups: 2}\n  - layernorm\n"
+        "  - instancenorm\n  - scale\n  - hardsigmoid\n  - {type: channel_shuffle, groups: 4}\n"
+        "  - {type: pixel_shuffle, factor: 2}\n  - {type: pixel_unshuffle, factor: 2}\n"))
+    rows = {r.type: r for r in report.rows}
+    assert rows["groupnorm"].totals.params == rows["layernorm"].totals.params == 2 * 8
+    assert rows["instancenorm"].totals.params == 0 and rows["scale"].totals.params == 8
+    assert rows["groupnorm"].totals.flops == 8 * 6 * 8 * 8  # 8 per element with affine
+    assert rows["instancenorm"].totals.flops == 6 * 6 * 8 * 8
+    assert rows["pixel_shuffle"].output_shape.as_list() == [12, 16, 8 // 2 ** 2]
+    assert rows["pixel_unshuffle"].output_shape.as_list() == [6, 8, 8]
+    assert sum(rows[k].totals.flops for k in ("channel_shuffle", "pixel_shuffle")) == 0

@@ -19,7 +19,8 @@ F = torch.nn.functional
 
 ACT = {"relu": F.relu, "relu6": F.relu6, "sigmoid": torch.sigmoid, "tanh": torch.tanh,
        "softmax": lambda t: F.softmax(t, dim=1), "gelu": F.gelu, "silu": F.silu,
-       "hardswish": F.hardswish, "elu": F.elu, "leaky_relu": F.leaky_relu}
+       "hardswish": F.hardswish, "hardsigmoid": F.hardsigmoid, "elu": F.elu,
+       "leaky_relu": F.leaky_relu}
 
 
 def t(array):
@@ -101,6 +102,22 @@ def torch_layer(layer, xs, w):
     if kind == "zeropad":
         (top, bottom), (left, right) = layer.padding
         return F.pad(x, (left, right, top, bottom))
+    if kind == "channel_shuffle":
+        return torch.nn.ChannelShuffle(layer.groups)(x)
+    if kind == "pixel_shuffle":
+        return F.pixel_shuffle(x, layer.factor)
+    if kind == "pixel_unshuffle":
+        return F.pixel_unshuffle(x, layer.factor)
+    if kind == "scale":
+        return x * t(w["weight"])[None, :, None, None]
+    if kind in ("groupnorm", "instancenorm", "layernorm"):
+        weight, bias = (t(w["weight"]), t(w["bias"])) if layer.affine else (None, None)
+        if kind == "groupnorm":
+            return F.group_norm(x, layer.groups, weight, bias, layer.eps)
+        if kind == "instancenorm":
+            return F.instance_norm(x, weight=weight, bias=bias, eps=layer.eps)
+        moved = F.layer_norm(x.permute(0, 2, 3, 1), (x.shape[1],), weight, bias, layer.eps)
+        return moved.permute(0, 3, 1, 2)
     if kind == "crop":
         (top, bottom), (left, right) = layer.cut([v.numpy() for v in xs])
         return x[:, :, top:x.shape[2] - bottom, left:x.shape[3] - right]
@@ -172,6 +189,11 @@ FIXED = {
     "relu": "relu", "relu6": "relu6", "sigmoid": "sigmoid", "tanh": "tanh",
     "softmax": "softmax", "gelu": "gelu", "silu": "silu", "hardswish": "hardswish",
     "elu": "{type: elu, alpha: 0.5}", "leaky_relu": "{type: leaky_relu, negative_slope: 0.2}",
+    "hardsigmoid": "hardsigmoid", "channel_shuffle": "{type: channel_shuffle, groups: 2}",
+    "pixel_shuffle": "{type: pixel_shuffle, factor: 2}",
+    "pixel_unshuffle": "{type: pixel_unshuffle, factor: 2}", "scale": "scale",
+    "groupnorm": "{type: groupnorm, groups: 2}", "instancenorm": "{type: instancenorm, affine: true}",
+    "layernorm": "{type: layernorm, eps: 0.000001}",
 }
 
 

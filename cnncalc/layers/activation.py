@@ -127,6 +127,17 @@ class Hardswish(Activation):
         return dy * np.where(z < -3, 0.0, np.where(z > 3, 1.0, (2 * z + 3) / 6))
 
 
+@activation("hardsigmoid", "relu6(x + 3) / 6")
+class Hardsigmoid(Activation):
+    def function(self, z):
+        import numpy as np
+        return np.clip(z + 3, 0, 6) / 6
+
+    def gradient(self, z, y, dy):
+        import numpy as np
+        return dy * np.where((z > -3) & (z < 3), 1 / 6, 0.0)
+
+
 @register
 @frozen
 class LeakyRelu(Activation):

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from ..conventions import BATCHNORM_FLOPS, lrn_flops
-from ..declare import Int, Number, frozen, setting
+from ..conventions import BATCHNORM_FLOPS, lrn_flops, norm_flops
+from ..declare import Bool, Int, Number, frozen, setting
+from ..errors import SettingError
 from .base import IN_PLACE, Counts, Layer, register
 from .shape import Shape
 
@@ -113,3 +114,117 @@ class Dropout(Layer):
 
     def backward(self, xs, w, y, dy):
         return [dy], {}
+
+
+@frozen
+class SelfNorm(Layer):
+    """Norms whose statistics come from the input itself (no running statistics): each group
+    of values is normalised to mean 0 and variance 1, then scaled and shifted per channel."""
+
+    eps: float = setting(Number(0.0, open_min=True), "added to the variance", 1e-5)
+    affine: bool = setting(Bool(), "a learned scale and shift per channel (2C params)", True)
+
+    def counts(self, x: Shape, y: Shape) -> Counts:
+        return Counts(params=2 * x.c if self.affine else 0,  # gamma and beta per channel
+                      flops=norm_flops(self.affine) * y.size)  # conventions.norm_flops
+
+    def describe(self) -> str:
+        return "" if self.affine else "no affine"
+
+    def explain_counts(self, inputs, out, t):
+        c = inputs[0].c
+        params = f"2 x {c} (scale and shift per channel)" if self.affine else "0 (affine: false)"
+        return [f"params: {params} = {t.params:,}",
+                f"FLOPs: {out.size:,} values x {norm_flops(self.affine)} (mean, variance, "
+                f"normalise{', scale and shift' if self.affine else ''}) = {t.flops:,}"]
+
+    def weight_shapes(self, x: Shape) -> dict:
+        return {"weight": (x.c,), "bias": (x.c,)} if self.affine else {}
+
+    def grouped(self, x):
+        """x reshaped so that each group is reduced over `axes`: (view, axes)."""
+        raise NotImplementedError
+
+    def normalised(self, x):
+        import numpy as np
+        g, axes = self.grouped(x)
+        mean = g.mean(axis=axes, keepdims=True)
+        inv = 1 / np.sqrt(g.var(axis=axes, keepdims=True) + self.eps)
+        return ((g - mean) * inv).reshape(x.shape), inv, axes
+
+    def channelwise(self, v, ndim):
+        return v.reshape(1, -1, *([1] * (ndim - 2)))
+
+    def forward(self, xs, w):
+        z, _, _ = self.normalised(xs[0])
+        if not self.affine:
+            return z.astype(xs[0].dtype)
+        return (z * self.channelwise(w["weight"], z.ndim) + self.channelwise(w["bias"], z.ndim)
+                ).astype(xs[0].dtype)
+
+    def backward(self, xs, w, y, dy):
+        x = xs[0]
+        z, inv, axes = self.normalised(x)
+        grads = {}
+        dz = dy
+        if self.affine:
+            per_channel = (0, *range(2, dy.ndim))
+            grads = {"weight": (dy * z).sum(axis=per_channel), "bias": dy.sum(axis=per_channel)}
+            dz = dy * self.channelwise(w["weight"], dy.ndim)
+        gz, _ = self.grouped(dz)
+        gzh, _ = self.grouped(z)
+        m = 1
+        for a in axes:
+            m *= gz.shape[a]
+        dx = inv / m * (m * gz - gz.sum(axis=axes, keepdims=True)
+                        - gzh * (gz * gzh).sum(axis=axes, keepdims=True))
+        return [dx.reshape(x.shape)], grads
+
+
+@register
+@frozen
+class GroupNorm(SelfNorm):
+    type_name = "groupnorm"
+    summary = "group normalisation: statistics over each group of channels at every position"
+    example = "- {type: groupnorm, groups: 32}"
+
+    groups: int = setting(Int(), "number of channel groups", 32)
+
+    def shape(self, x: Shape) -> Shape:
+        if x.c % self.groups:
+            raise SettingError(f"groups ({self.groups}) must divide the channels ({x.c})",
+                               key="groups", inconsistent=True)
+        return x
+
+    def describe(self) -> str:
+        return f"g{self.groups}" + ("" if self.affine else " no affine")
+
+    def grouped(self, x):
+        n = x.shape[0]
+        view = x.reshape(n, self.groups, -1)
+        return view, (2,)
+
+
+@register
+@frozen
+class InstanceNorm(SelfNorm):
+    type_name = "instancenorm"
+    summary = "instance normalisation: statistics over each channel of each sample"
+    example = "- {type: instancenorm, affine: true}"
+
+    affine: bool = setting(Bool(), "a learned scale and shift per channel (2C params)", False)
+
+    def grouped(self, x):
+        n, c = x.shape[:2]
+        return x.reshape(n, c, -1), (2,)
+
+
+@register
+@frozen
+class LayerNorm(SelfNorm):
+    type_name = "layernorm"
+    summary = "layer normalisation over the channels at each position (ConvNeXt's LayerNorm2d)"
+    example = "- {type: layernorm, eps: 0.000001}"
+
+    def grouped(self, x):
+        return x, (1,)

@@ -1,0 +1,133 @@
+"""Layers that move values between channels and positions, or scale channels: channel shuffle,
+pixel shuffle and unshuffle (sub-pixel convolution), and a learned per-channel scale."""
+
+from __future__ import annotations
+
+from ..declare import Int, frozen, setting
+from ..errors import SettingError
+from .base import Counts, Layer, register
+from .geometry import Field, exact
+from .shape import Shape
+
+
+@register
+@frozen
+class ChannelShuffle(Layer):
+    type_name = "channel_shuffle"
+    summary = "interleave the channels of `groups` groups (ShuffleNet); no parameters"
+    example = "- {type: channel_shuffle, groups: 2}"
+
+    groups: int = setting(Int(), "number of channel groups", 2)
+
+    def shape(self, x: Shape) -> Shape:
+        if x.c % self.groups:
+            raise SettingError(f"groups ({self.groups}) must divide the channels ({x.c})",
+                               key="groups", inconsistent=True)
+        return x  # a permutation of the channels: no arithmetic, no connections
+
+    def describe(self) -> str:
+        return f"g{self.groups}"
+
+    def forward(self, xs, w):
+        x = xs[0]
+        n, c = x.shape[:2]
+        rest = x.shape[2:]
+        return x.reshape(n, self.groups, c // self.groups, *rest).swapaxes(1, 2).reshape(x.shape)
+
+    def backward(self, xs, w, y, dy):
+        n, c = dy.shape[:2]
+        rest = dy.shape[2:]
+        return [dy.reshape(n, c // self.groups, self.groups, *rest).swapaxes(1, 2)
+                .reshape(dy.shape)], {}
+
+
+@register
+@frozen
+class PixelShuffle(Layer):
+    type_name = "pixel_shuffle"
+    summary = "C x r^2 channels of HxW -> C channels of rH x rW (sub-pixel convolution)"
+    example = "- {type: pixel_shuffle, factor: 2}"
+
+    factor: int = setting(Int(), "upscale factor r")
+
+    def shape(self, x: Shape) -> Shape:
+        area = self.factor ** x.rank  # r^2 in 2-D
+        if x.c % area:
+            raise SettingError(f"the channels ({x.c}) must divide by factor^{x.rank} ({area})",
+                               key="factor", inconsistent=True)
+        return Shape(tuple(n * self.factor for n in x.spatial), x.c // area)
+
+    def describe(self) -> str:
+        return f"x{self.factor}"
+
+    def receptive(self, fields, inputs, out) -> Field:
+        f = fields[0]  # r output cells come from one input cell
+        return Field(f.size, tuple(exact(j, self.factor) for j in f.jump), f.start)
+
+    def forward(self, xs, w):
+        x, r = xs[0], self.factor
+        n, c, h, wd = x.shape
+        return x.reshape(n, c // (r * r), r, r, h, wd).transpose(0, 1, 4, 2, 5, 3).reshape(
+            n, c // (r * r), h * r, wd * r)
+
+    def backward(self, xs, w, y, dy):
+        return [PixelUnshuffle(self.factor).forward([dy], {})], {}
+
+
+@register
+@frozen
+class PixelUnshuffle(Layer):
+    type_name = "pixel_unshuffle"
+    summary = "C channels of rH x rW -> C x r^2 channels of HxW (the inverse of pixel_shuffle)"
+    example = "- {type: pixel_unshuffle, factor: 2}"
+
+    factor: int = setting(Int(), "downscale factor r")
+
+    def shape(self, x: Shape) -> Shape:
+        if any(n % self.factor for n in x.spatial):
+            raise SettingError(f"the sides of {x} must divide by the factor ({self.factor})",
+                               key="factor", inconsistent=True)
+        return Shape(tuple(n // self.factor for n in x.spatial),
+                     x.c * self.factor ** x.rank)
+
+    def describe(self) -> str:
+        return f"/{self.factor}"
+
+    def receptive(self, fields, inputs, out) -> Field:
+        f = fields[0]  # one output cell gathers r x r input cells
+        r = self.factor
+        return Field(tuple(s + (r - 1) * j for s, j in zip(f.size, f.jump)),
+                     tuple(j * r for j in f.jump),
+                     tuple(s + exact((r - 1) * j, 2) for s, j in zip(f.start, f.jump)))
+
+    def forward(self, xs, w):
+        x, r = xs[0], self.factor
+        n, c, h, wd = x.shape
+        return x.reshape(n, c, h // r, r, wd // r, r).transpose(0, 1, 3, 5, 2, 4).reshape(
+            n, c * r * r, h // r, wd // r)
+
+    def backward(self, xs, w, y, dy):
+        return [PixelShuffle(self.factor).forward([dy], {})], {}
+
+
+@register
+@frozen
+class Scale(Layer):
+    type_name = "scale"
+    summary = "a learned multiplier per channel (ConvNeXt's layer scale): C params, no MACs"
+    example = "- scale"
+
+    def counts(self, x: Shape, y: Shape) -> Counts:
+        return Counts(params=x.c,  # one multiplier per channel
+                      flops=y.size)  # one multiply per value
+
+    def weight_shapes(self, x: Shape) -> dict:
+        return {"weight": (x.c,)}
+
+    def forward(self, xs, w):
+        return xs[0] * w["weight"].reshape(1, -1, *([1] * (xs[0].ndim - 2)))
+
+    def backward(self, xs, w, y, dy):
+        gamma = w["weight"].reshape(1, -1, *([1] * (dy.ndim - 2)))
+        axes = (0, *range(2, dy.ndim))
+        return [dy * gamma], {"weight": (dy * xs[0]).sum(axis=axes)}
