@@ -23,6 +23,7 @@ class Node:
     path: str = ""
     groups: tuple = ()  # full names of the enclosing blocks, stages and residuals
     called: tuple = ()  # "in block 'x' called at line N", innermost first, for errors
+    frozen: bool = False  # `trainable: false`: its parameters are not trained
 
     def span_of(self, key: str | None) -> Span:
         return self.key_spans.get(key, self.span) if key else self.span

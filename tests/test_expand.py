@@ -247,3 +247,40 @@ def test_an_expression_error_points_at_the_character():
     d = caught.value.diagnostic
     assert (d.span.line, d.span.column) == (3, line.index("$kk") + 1)
     assert "unknown argument '$kk'; did you mean '$k'?" in d.message and d.exit_code == 2
+
+
+def test_when_leaves_optional_parts_out():
+    """MobileNetV3's block: the SE part only `when: $se`; the shortcut only when stride 1."""
+    from cnncalc.analysis.analyze import analyze
+    from cnncalc.spec import loads
+    spec = ("input: [8, 8, 16]\nblocks:\n  blk:\n    args: {se: false, s: 1}\n    layers:\n"
+            "      - {type: conv, filters: 16, kernel: 3, padding: 1, stride: $s}\n"
+            "      - {when: $se, layers: [{type: pool, global: true}, {type: conv, filters: 16, "
+            "kernel: 1}]}\n      - {type: relu, when: $s == 1}\nlayers:\n"
+            "  - {block: blk}\n  - {block: blk, se: true, s: 2}\n")
+    report = analyze(loads(spec))
+    assert [r.type for r in report.rows] == ["conv", "relu", "conv", "pool", "conv"]
+
+
+def test_trainable_false_counts_parameters_as_non_trainable():
+    """A frozen conv (3x3x3x8 + 8 = 224 params) and a frozen block; params are unchanged, the
+    split moves, and training memory drops the optimizer state of the frozen part."""
+    from cnncalc.analysis.analyze import analyze
+    from cnncalc.spec import loads
+    spec = ("input: [8, 8, 3]\nblocks:\n  two: {layers: [{type: conv, filters: 8, kernel: 1}, "
+            "batchnorm]}\nlayers:\n  - {type: conv, filters: 8, kernel: 3, trainable: false}\n"
+            "  - {block: two, trainable: false}\n  - {type: fc, units: 2}\n")
+    totals = analyze(loads(spec)).totals
+    frozen = (3 * 3 * 3 * 8 + 8) + (8 * 8 + 8) + 2 * 8  # conv, block conv, block bn's gamma/beta
+    assert totals.trainable_params == 6 * 6 * 8 * 2 + 2  # only the fc
+    assert totals.non_trainable_params == frozen + 2 * 8  # + bn's running statistics
+    assert totals.params == frozen + 2 * 8 + 6 * 6 * 8 * 2 + 2
+
+
+def test_when_must_be_true_or_false():
+    from cnncalc.errors import CnnCalcError
+    from cnncalc.spec import loads
+    with pytest.raises(CnnCalcError) as caught:
+        loads("input: [8, 8, 3]\nlayers:\n  - {type: relu, when: maybe}\n", "w.yaml")
+    assert "'when' must be true or false" in caught.value.diagnostic.message
+    assert caught.value.diagnostic.span.line == 3

@@ -39,7 +39,7 @@ def analyze(network: Network) -> Report:
                                           layer=node.name, exit_code=EXIT_INCONSISTENT))
         shapes[index] = out
         rows.append(Row(index + 1, node.name, layer.type_name, layer.describe(), ins, out,
-                        Totals.of(layer.cost(ins, out), out.size), node.span,
+                        Totals.of(layer.cost(ins, out), out.size, node.frozen), node.span,
                         notes=layer.notes(ins, out), tiles=not advice,
                         groups=node.groups,
                         inputs=tuple("input" if i == INPUT else network.nodes[i].name

@@ -30,9 +30,12 @@ class Totals:
         return self.trainable_params + self.non_trainable_params
 
     @classmethod
-    def of(cls, counts: Counts, activations: int) -> Totals:
-        return cls(counts.params, counts.non_trainable, counts.connections, counts.macs,
-                   counts.flops, activations)
+    def of(cls, counts: Counts, activations: int, frozen: bool = False) -> Totals:
+        """A layer's totals; a frozen layer's (`trainable: false`) parameters count as
+        non-trainable."""
+        trainable = 0 if frozen else counts.params
+        return cls(trainable, counts.non_trainable + counts.params - trainable,
+                   counts.connections, counts.macs, counts.flops, activations)
 
     def __add__(self, other: Totals) -> Totals:
         return Totals(*(getattr(self, f) + getattr(other, f) for f in self._fields))

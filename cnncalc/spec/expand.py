@@ -17,6 +17,7 @@ from ..errors import name as _name
 from ..graph import INPUT, Node
 from ..layers import REGISTRY, Layer
 from .structure import (
+    Switches,
     BlockCall,
     Branches,
     Group,
@@ -46,6 +47,7 @@ class Scope(NamedTuple):
     args: dict | None  # block arguments in force (values frozen: see `frozen_args`)
     stack: tuple  # block names being expanded (recursion check)
     sizes: dict | None = None  # argument name -> values it holds (for MAX_SUBSTITUTED)
+    frozen: bool = False  # inside a `trainable: false` item: its parameters are not trained
 
 
 @dataclass
@@ -126,6 +128,12 @@ class Expander:
 
     def item(self, item, span: Span, tail: int, scope: Scope, path: str) -> int:
         item = substitute(item, scope.args, span, path, self, scope.sizes)
+        if isinstance(item, YMap) and ("when" in item or "trainable" in item):
+            switches = checked(Switches, copy_map(item, keep=("when", "trainable")), path)
+            if not switches.when:  # an optional part left out (`when: $use_se`)
+                return tail
+            item = copy_map(item, drop=("when", "trainable"))
+            scope = scope._replace(frozen=scope.frozen or not switches.trainable)
         if isinstance(item, YMap) and "repeat" in item:
             return self.repeated(item, span, tail, scope, path)
         if isinstance(item, YMap):
@@ -167,7 +175,8 @@ class Expander:
         name = self.claim(scope, local, span, base, path)
         self.index[name] = -1  # a group: a name, not a node
         self.group_kinds[name] = kind or base or "repeat"
-        return Scope(name, (*scope.groups, name), scope.args, scope.stack, scope.sizes)
+        return Scope(name, (*scope.groups, name), scope.args, scope.stack, scope.sizes,
+                     scope.frozen)
 
     def layers(self, item: YMap, span, tail, scope, path) -> int:
         checked(Group, item, path)
@@ -202,7 +211,8 @@ class Expander:
                 args[key] = default
         checked(BlockCall, item, path, open_keys=tuple(block.args))
         group = self.open_group(scope, item.get("name"), item.value_span("name"), name, path)
-        inner = self.scope_with_args(Scope(group.prefix, group.groups, None, (*scope.stack, name)),
+        inner = self.scope_with_args(Scope(group.prefix, group.groups, None, (*scope.stack, name),
+                                           frozen=scope.frozen),
                                      args)
         where = f"in block '{_name(name)}' called at line {span.line}"
         self.calls.append(where)  # nodes made inside remember the call (analysis errors)
@@ -293,7 +303,8 @@ class Expander:
             want = f"{low}" if low == high else f"{low} or more" if high is None else f"{low} to {high}"
             raise fail(key_spans.get("inputs", span), f"{layer.type_name} takes {want} inputs, "
                        f"given {len(inputs)}", layer=name, path=path)
-        return self.add_node(Node(name, layer, inputs, span, key_spans, path, scope.groups))
+        return self.add_node(Node(name, layer, inputs, span, key_spans, path, scope.groups,
+                                  frozen=scope.frozen))
 
     def add_node(self, node: Node) -> int:
         node.called = tuple(reversed(self.calls))

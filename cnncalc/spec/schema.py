@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from ..declare import declared, schema_of
 from ..layers import REGISTRY
-from .structure import STRUCTURES, BlockCall, BlockDef, Document, ResidualBody
+from .structure import STRUCTURES, BlockCall, BlockDef, Document, ResidualBody, Switches
 
 ARG = {"type": "string", "pattern": r"^\$"}  # a block argument or an expression using one
 NAME = {"type": "string", "minLength": 1, "pattern": r"^[^.]+$"}
@@ -20,7 +20,7 @@ def layer_schema(name: str, cls) -> dict:
     props = {"type": {"const": name}, "name": {"$ref": "#/$defs/name"},
              "inputs": {"type": "array", "items": {"type": "string"}, "minItems": 1},
              "repeat": _maybe_arg({"type": "integer", "minimum": 1})}
-    for decl in declared(cls):
+    for decl in [*declared(cls), *declared(Switches)]:
         props[decl.name] = _maybe_arg(decl.kind.schema()) | {"description": decl.doc}
     return {"type": "object", "description": cls.summary, "properties": props,
             "required": ["type"], "additionalProperties": False}
@@ -30,7 +30,9 @@ def structure_schema(cls) -> dict:
     """A structure item (group, block call, residual, branches) from its declarations; a
     block call's other keys are the block's arguments."""
     schema = schema_of(cls, open_keys=cls is BlockCall)
-    schema["properties"] = {k: _maybe_arg(v) for k, v in schema["properties"].items()}
+    switches = schema_of(Switches)["properties"]
+    schema["properties"] = {k: _maybe_arg(v) for k, v in {**schema["properties"],
+                                                          **switches}.items()}
     return schema
 
 

@@ -12,6 +12,7 @@ from typing import ClassVar
 
 from ..analysis.budget import Budget
 from ..declare import (
+    Bool,
     REQUIRED,
     Choice,
     Choices,
@@ -157,6 +158,17 @@ class Branches(Item):
                              "parallel layer lists read the same input", REQUIRED)
     merge: str = setting(Choice(tuple(merge_types())), "how the branches are merged (a merge "
                          "layer type)", "concat")
+
+
+@frozen
+class Switches:
+    """Keys any item of a layer list may carry, a layer or a structure."""
+
+    label: ClassVar[str] = "this item"
+    when: bool = setting(Bool(), "false leaves the item out (an optional part: `when: $use_se`)",
+                         True)
+    trainable: bool = setting(Bool(), "false: its parameters are counted non-trainable (frozen)",
+                              True)
 
 
 STRUCTURES = {"layers": Group, "block": BlockCall, "residual": Residual, "branches": Branches}
