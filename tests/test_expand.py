@@ -284,3 +284,18 @@ def test_when_must_be_true_or_false():
         loads("input: [8, 8, 3]\nlayers:\n  - {type: relu, when: maybe}\n", "w.yaml")
     assert "'when' must be true or false" in caught.value.diagnostic.message
     assert caught.value.diagnostic.span.line == 3
+
+
+def test_inputs_on_a_block_call_and_a_group():
+    """Two heads read the same stem: the second block call and the group name `stem` as their
+    input instead of the layer before them (8x8x4 each)."""
+    from cnncalc.analysis.analyze import analyze
+    from cnncalc.spec import loads
+    spec = ("input: [8, 8, 3]\nblocks:\n  head: {layers: [{type: conv, filters: 4, kernel: 1}]}\n"
+            "layers:\n  - {type: conv, filters: 6, kernel: 3, padding: 1, name: stem}\n"
+            "  - {block: head, name: h1}\n  - {block: head, name: h2, inputs: stem}\n"
+            "  - {layers: [{type: conv, filters: 2, kernel: 1}], name: g, inputs: [stem]}\n")
+    report = analyze(loads(spec))
+    rows = {r.name: r for r in report.rows}
+    assert rows["h2.conv1"].inputs == ("stem",) and rows["g.conv1"].inputs == ("stem",)
+    assert rows["h2.conv1"].totals.params == 1 * 1 * 6 * 4 + 4  # reads stem's 6 channels

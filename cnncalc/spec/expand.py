@@ -144,6 +144,10 @@ class Expander:
             if len(kinds) > 1:
                 raise fail(item.key_span(kinds[1]), f"an item takes one of {', '.join(STRUCTURE_KEYS)}"
                                                    f"; this one has {' and '.join(kinds)}", path=path)
+            if kinds and "inputs" in item:  # the structure reads a named layer, not the last
+                ref = checked(Item, copy_map(item, keep=("inputs",)), path).inputs
+                tail = self.resolve(ref, scope, item.value_span("inputs"), path)
+                item = copy_map(item, drop=("inputs",))
             if kinds:
                 return getattr(self, kinds[0])(item, span, tail, scope, path)
         return self.layer(item, span, tail, scope, path)

@@ -64,6 +64,24 @@ class InputShape(Kind):
                           {"type": "string", "pattern": r"^\s*\d+\s*x\s*\d+\s*x\s*\d+\s*$"}]}
 
 
+@frozen
+class Reference(Kind):
+    """One layer name, or a list of one (`inputs: stem` or `inputs: [stem]`)."""
+
+    text = "a layer name (or a list of one)"
+
+    def check(self, value, key):
+        if isinstance(value, list) and len(value) == 1:
+            value = value[0]
+        if not isinstance(value, str) or not value:
+            self.fail(key, value)
+        return value
+
+    def schema(self):
+        one = {"type": "string"}
+        return {"anyOf": [one, {"type": "array", "items": one, "minItems": 1, "maxItems": 1}]}
+
+
 def _rules() -> tuple:
     from ..analysis.lint import RULES
     return tuple(RULES)
@@ -126,6 +144,8 @@ class Item:
 
     name: str | None = setting(Name(), "the item's name; its layers are named inside it", None)
     repeat: int = setting(Int(max=MAX_REPEAT), "how many copies, named 1..N", 1)
+    inputs: str | None = setting(Reference(), "the layer its first layer reads (default: the "
+                                 "previous one)", None)
 
 
 @frozen
