@@ -97,7 +97,9 @@ def torch_layer(layer, xs, w):
     if kind == "concat":
         return torch.cat(xs, dim=1)
     if kind == "upsample":
-        return F.interpolate(x, scale_factor=layer.scale, mode=layer.mode,
+        size = {"size": tuple(xs[1].shape[2:])} if len(xs) == 2 else \
+            {"scale_factor": layer.scale}
+        return F.interpolate(x, mode=layer.mode, **size,
                              **({"align_corners": False} if layer.mode == "bilinear" else {}))
     if kind == "zeropad":
         (top, bottom), (left, right) = layer.padding
@@ -208,6 +210,16 @@ def test_merges_and_nearest_upsampling_agree():
                   "  - {name: m, type: multiply, inputs: [a, g]}\n"
                   "  - {name: s, type: add, inputs: [m, input]}\n"
                   "  - {type: concat, inputs: [s, a]}\n  - {type: upsample, scale: 2}\n"))
+
+
+@pytest.mark.parametrize("mode", ["nearest", "bilinear"])
+def test_upsampling_to_another_layers_size_agrees(mode):
+    """DeepLab's pooling branch: a 3x2 map resized to a 13x11 map (ratios that are not
+    whole), as F.interpolate(size=...) does it."""
+    compare(loads("input: [13, 11, 3]\nlayers:\n"
+                  "  - {name: a, type: conv, filters: 4, kernel: 1}\n"
+                  "  - {name: p, type: pool, output: [3, 2], mode: avg}\n"
+                  f"  - {{type: upsample, mode: {mode}, inputs: [p, a]}}\n"))
 
 
 def test_every_layer_type_is_compared():

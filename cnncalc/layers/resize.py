@@ -15,14 +15,25 @@ BILINEAR_FLOPS = 7  # per output value: 4 neighbours, 3 lerps of 2 multiplies + 
 @frozen
 class Upsample(Layer):
     type_name = "upsample"
-    summary = "repeat (nearest) or interpolate (bilinear) by an integer scale"
+    summary = ("repeat (nearest) or interpolate (bilinear) by an integer scale, or, with a "
+               "second input, to that layer's height and width (DeepLab's pooling branch)")
     example = "- {type: upsample, scale: 2, mode: nearest}"
+    arity = (1, 2)
 
     scale: tuple = setting(Pair(), "factor, or [height, width]", (2, 2))
     mode: str = setting(Choice(("nearest", "bilinear")), "how new values are made", "nearest")
 
-    def shape(self, x: Shape) -> Shape:
-        return Shape(tuple(n * s for n, s in zip(x.spatial, self.scale)), x.c)
+    def sizes(self, inputs) -> tuple:
+        """The output's spatial sizes: the second input's, or the input's times the scale."""
+        if len(inputs) == 2:
+            if inputs[1].rank != inputs[0].rank:
+                raise SettingError(f"cannot resize {inputs[0]} to the size of {inputs[1]}: "
+                                   "the ranks differ", key="inputs", inconsistent=True)
+            return inputs[1].spatial
+        return tuple(n * s for n, s in zip(inputs[0].spatial, self.scale))
+
+    def infer(self, inputs) -> Shape:
+        return Shape(self.sizes(inputs), inputs[0].c)
 
     def counts(self, x: Shape, y: Shape) -> Counts:
         return Counts(flops=BILINEAR_FLOPS * y.size if self.mode == "bilinear" else 0)
@@ -34,38 +45,46 @@ class Upsample(Layer):
         f = fields[0]
         extra = 1 if self.mode == "bilinear" else 0  # bilinear reads two neighbours
         return Field(tuple(r + extra * j for r, j in zip(f.size, f.jump)),
-                     tuple(exact(j, s) for j, s in zip(f.jump, self.scale)), f.start)
+                     tuple(exact(j * n, m) for j, n, m in zip(f.jump, inputs[0].spatial,
+                                                            out.spatial)), f.start)
 
     def scratch(self, inputs, out) -> tuple[int, int]:
-        """One dense (n x scale) x n interpolation matrix per axis (not per sample), and the
+        """One dense out x in interpolation matrix per axis (not per sample), and the
         half-interpolated array (at most the output)."""
-        return out.size, sum(n * s * n for n, s in zip(inputs[0].spatial, self.scale))
+        return out.size, sum(m * n for n, m in zip(inputs[0].spatial, out.spatial))
 
-    def matrices(self, h: int, w: int, dtype):
-        """Interpolation matrices A_h, A_w with y = A_h x A_w^T (PyTorch, align_corners=False)."""
+    def matrices(self, sizes_in, sizes_out, dtype):
+        """Interpolation matrices A_h, A_w with y = A_h x A_w^T (PyTorch, align_corners=False:
+        source = (target + 0.5) x in/out - 0.5 for bilinear, floor(target x in/out) nearest)."""
         import numpy as np
 
-        def along(size, scale):
-            out = np.zeros((size * scale, size), dtype=dtype)
+        def along(size, target):
+            out = np.zeros((target, size), dtype=dtype)
+            rows = np.arange(target)
             if self.mode == "nearest":
-                out[np.arange(size * scale), np.arange(size * scale) // scale] = 1
+                out[rows, np.minimum(rows * size // target, size - 1)] = 1
                 return out
-            src = np.maximum((np.arange(size * scale) + 0.5) / scale - 0.5, 0)
+            src = np.maximum((rows + 0.5) * size / target - 0.5, 0)
             low = np.minimum(np.floor(src).astype(int), size - 1)
             high = np.minimum(low + 1, size - 1)
             frac = src - low
-            np.add.at(out, (np.arange(size * scale), low), 1 - frac)
-            np.add.at(out, (np.arange(size * scale), high), frac)
+            np.add.at(out, (rows, low), 1 - frac)
+            np.add.at(out, (rows, high), frac)
             return out
-        return along(h, self.scale[0]), along(w, self.scale[1])
+        return [along(n, m) for n, m in zip(sizes_in, sizes_out)]
+
+    def targets(self, xs) -> tuple:
+        return tuple(xs[1].shape[2:]) if len(xs) == 2 else \
+            tuple(n * s for n, s in zip(xs[0].shape[2:], self.scale))
 
     def forward(self, xs, w):
-        a_h, a_w = self.matrices(xs[0].shape[2], xs[0].shape[3], xs[0].dtype)
+        a_h, a_w = self.matrices(xs[0].shape[2:], self.targets(xs), xs[0].dtype)
         return a_h @ xs[0] @ a_w.T
 
     def backward(self, xs, w, y, dy):
-        a_h, a_w = self.matrices(xs[0].shape[2], xs[0].shape[3], dy.dtype)
-        return [a_h.T @ dy @ a_w], {}
+        import numpy as np
+        a_h, a_w = self.matrices(xs[0].shape[2:], self.targets(xs), dy.dtype)
+        return [a_h.T @ dy @ a_w, *(np.zeros_like(x) for x in xs[1:])], {}
 
 
 @register
