@@ -42,6 +42,8 @@ SPECS = {
     "input with leading zeros": "input: 010x010x3\nlayers: [relu]\n",
     "budget of half a parameter": HEAD + "  - relu\nbudget: {params: 0.5}\n",
     "a layer named input": HEAD + "  - {type: relu, name: input}\n",
+    "a number as a top-level key": "1: x\n",
+    "a number as a layer setting key": HEAD + "  - {type: relu, 2: 3}\n",
     "a 600 KB key": HEAD + "  - {type: relu, " + "k" * 600_000 + ": 1}\n",
 }
 

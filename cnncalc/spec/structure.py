@@ -212,6 +212,8 @@ def span_of(mapping: YMap, key: str | None, on_key: bool = False) -> Span:
     """The span of a dotted key (`budget.params`) inside a mapping; the mapping if none."""
     if not key:
         return mapping.span
+    if not isinstance(key, str):  # a key YAML read as a number or a boolean (`1: x`)
+        return mapping.key_span(key) if key in mapping else mapping.span
     head, _, rest = key.partition(".")
     if head not in mapping:
         return mapping.span
