@@ -245,3 +245,24 @@ def test_new_layer_type_counts():
     assert rows["pixel_shuffle"].output_shape.as_list() == [12, 16, 8 // 2 ** 2]
     assert rows["pixel_unshuffle"].output_shape.as_list() == [6, 8, 8]
     assert sum(rows[k].totals.flops for k in ("channel_shuffle", "pixel_shuffle")) == 0
+
+
+def test_slice_splits_channels_as_shufflenet_v2_does():
+    """ShuffleNetV2's basic unit: split 116 channels in two halves, convolve one (1x1 58->58),
+    concat and shuffle: 116 channels out, only the conv's 58 x 58 weights (no bias)."""
+    from cnncalc.analysis.analyze import analyze
+    from cnncalc.errors import CnnCalcError
+    from cnncalc.spec import loads
+    report = analyze(loads(
+        "input: [28, 28, 116]\nlayers:\n  - {name: left, type: slice, channels: [0, 58]}\n"
+        "  - {name: right, type: slice, channels: [58, 116], inputs: [input]}\n"
+        "  - {name: c, type: conv, filters: 58, kernel: 1, bias: false}\n"
+        "  - {type: concat, inputs: [left, c]}\n  - {type: channel_shuffle, groups: 2}\n"))
+    assert report.output_shape.as_list() == [28, 28, 116]
+    assert report.totals.params == 58 * 58
+    with pytest.raises(CnnCalcError) as outside:
+        analyze(loads("input: [4, 4, 8]\nlayers:\n  - {type: slice, channels: [4, 9]}\n"))
+    assert outside.value.exit_code == 1 and "outside the input's 8" in outside.value.diagnostic.message
+    with pytest.raises(CnnCalcError) as empty:
+        loads("input: [4, 4, 8]\nlayers:\n  - {type: slice, channels: [4, 4]}\n")
+    assert empty.value.exit_code == 2

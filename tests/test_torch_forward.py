@@ -110,6 +110,8 @@ def torch_layer(layer, xs, w):
         return F.pixel_shuffle(x, layer.factor)
     if kind == "pixel_unshuffle":
         return F.pixel_unshuffle(x, layer.factor)
+    if kind == "slice":
+        return x[:, layer.channels[0]:layer.channels[1]]
     if kind == "scale":
         return x * t(w["weight"])[None, :, None, None]
     if kind in ("groupnorm", "instancenorm", "layernorm"):
@@ -195,7 +197,7 @@ FIXED = {
     "pixel_shuffle": "{type: pixel_shuffle, factor: 2}",
     "pixel_unshuffle": "{type: pixel_unshuffle, factor: 2}", "scale": "scale",
     "groupnorm": "{type: groupnorm, groups: 2}", "instancenorm": "{type: instancenorm, affine: true}",
-    "layernorm": "{type: layernorm, eps: 0.000001}",
+    "layernorm": "{type: layernorm, eps: 0.000001}", "slice": "{type: slice, channels: [1, 3]}",
 }
 
 

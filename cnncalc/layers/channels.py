@@ -3,9 +3,9 @@ pixel shuffle and unshuffle (sub-pixel convolution), and a learned per-channel s
 
 from __future__ import annotations
 
-from ..declare import Int, frozen, setting
+from ..declare import Int, Pair, frozen, setting
 from ..errors import SettingError
-from .base import Counts, Layer, register
+from .base import VIEW, Counts, Layer, register
 from .geometry import Field, exact
 from .shape import Shape
 
@@ -131,3 +131,38 @@ class Scale(Layer):
         gamma = w["weight"].reshape(1, -1, *([1] * (dy.ndim - 2)))
         axes = (0, *range(2, dy.ndim))
         return [dy * gamma], {"weight": (dy * xs[0]).sum(axis=axes)}
+
+
+@register
+@frozen
+class Slice(Layer):
+    type_name = "slice"
+    summary = "channels [start, end) of the input, a view (ShuffleNetV2's channel split)"
+    example = "- {type: slice, channels: [0, 16]}"
+    memory = VIEW
+
+    channels: tuple = setting(Pair(min=0), "[start, end): the channels kept, counted from 0")
+
+    def validate(self):
+        if self.channels[0] >= self.channels[1]:
+            raise SettingError("slice needs start < end", key="channels",
+                               received=list(self.channels))
+
+    def shape(self, x: Shape) -> Shape:
+        start, end = self.channels
+        if end > x.c:
+            raise SettingError(f"channels {start} to {end} lie outside the input's {x.c}",
+                               key="channels", inconsistent=True)
+        return x.with_channels(end - start)
+
+    def describe(self) -> str:
+        return f"[{self.channels[0]}:{self.channels[1]}]"
+
+    def forward(self, xs, w):
+        return xs[0][:, self.channels[0]:self.channels[1]]
+
+    def backward(self, xs, w, y, dy):
+        import numpy as np
+        dx = np.zeros_like(xs[0])
+        dx[:, self.channels[0]:self.channels[1]] = dy
+        return [dx], {}
