@@ -197,6 +197,14 @@ class Layer:
         return REGISTRY[activation]().gradient(z, y, dy) if activation else dy
 
 
+def check_groups(groups: int, channels: int, what: str = "the channels") -> None:
+    """Channel groups must split the channels evenly (exit 1 otherwise)."""
+    if channels % groups:
+        from ..errors import SettingError
+        raise SettingError(f"groups ({groups}) must divide {what} ({channels})", key="groups",
+                           inconsistent=True)
+
+
 def axes_text(values: tuple) -> str:
     """(3, 3) -> '3'; (3, 5) -> '3x5'."""
     return str(values[0]) if len(set(values)) == 1 else "x".join(map(str, values))

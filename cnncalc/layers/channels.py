@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from ..declare import Int, Pair, frozen, setting
 from ..errors import SettingError
-from .base import VIEW, Counts, Layer, register
+from .base import check_groups, VIEW, Counts, Layer, register
 from .geometry import Field, exact
 from .shape import Shape
 
@@ -20,9 +20,7 @@ class ChannelShuffle(Layer):
     groups: int = setting(Int(), "number of channel groups", 2)
 
     def shape(self, x: Shape) -> Shape:
-        if x.c % self.groups:
-            raise SettingError(f"groups ({self.groups}) must divide the channels ({x.c})",
-                               key="groups", inconsistent=True)
+        check_groups(self.groups, x.c)
         return x  # a permutation of the channels: no arithmetic, no connections
 
     def describe(self) -> str:

@@ -6,7 +6,7 @@ from ..conventions import ACTIVATION_FLOPS
 from ..declare import Bool, Choice, Int, Padding, Pair, Table, frozen, setting
 from ..errors import SettingError
 from .activation import ACTIVATIONS
-from .base import Counts, Layer, axes_text, kernel_text, padding_suffix, register
+from .base import check_groups, Counts, Layer, axes_text, kernel_text, padding_suffix, register
 from .geometry import Window, window
 from .shape import Shape
 
@@ -46,9 +46,7 @@ class Conv(Layer):
         return window(x, self.kernel, self.stride, self.padding, self.dilation)
 
     def shape(self, x: Shape) -> Shape:
-        if x.c % self.groups:
-            raise SettingError(f"groups ({self.groups}) must divide the input channels ({x.c})",
-                               key="groups", inconsistent=True)
+        check_groups(self.groups, x.c, 'the input channels')
         if self.connections is not None:
             highest = max(max(row) for row in self.connections)
             if highest >= x.c:

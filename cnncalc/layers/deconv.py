@@ -8,7 +8,7 @@ from ..conventions import ACTIVATION_FLOPS
 from ..declare import Bool, Choice, Int, Padding, Pair, frozen, setting
 from ..errors import SettingError
 from .activation import ACTIVATIONS
-from .base import Counts, Layer, axes_text, kernel_text, padding_suffix, register
+from .base import check_groups, Counts, Layer, axes_text, kernel_text, padding_suffix, register
 from .geometry import Field, Window, exact, window
 from .shape import Shape
 
@@ -43,9 +43,7 @@ class Deconv(Layer):
                                key="groups", inconsistent=True)
 
     def shape(self, x: Shape) -> Shape:
-        if x.c % self.groups:
-            raise SettingError(f"groups ({self.groups}) must divide the input channels ({x.c})",
-                               key="groups", inconsistent=True)
+        check_groups(self.groups, x.c, 'the input channels')
         if x.rank != len(self.kernel):
             raise SettingError(f"the kernel has {len(self.kernel)} axes but the input {x} has "
                                f"{x.rank} spatial axes", key="kernel", inconsistent=True)

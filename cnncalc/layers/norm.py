@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from ..conventions import BATCHNORM_FLOPS, lrn_flops, norm_flops
 from ..declare import Bool, Int, Number, frozen, setting
-from ..errors import SettingError
-from .base import IN_PLACE, Counts, Layer, register
+from .base import check_groups, IN_PLACE, Counts, Layer, register
 from .shape import Shape
 
 
@@ -191,9 +190,7 @@ class GroupNorm(SelfNorm):
     groups: int = setting(Int(), "number of channel groups", 32)
 
     def shape(self, x: Shape) -> Shape:
-        if x.c % self.groups:
-            raise SettingError(f"groups ({self.groups}) must divide the channels ({x.c})",
-                               key="groups", inconsistent=True)
+        check_groups(self.groups, x.c)
         return x
 
     def describe(self) -> str:
