@@ -220,7 +220,7 @@ def test_read_capped_pipe(size, ok):
     read_end, write_end = os.pipe()
 
     def feed():
-        with os.fdopen(write_end, "wb") as out, contextlib.suppress(BrokenPipeError):
+        with contextlib.suppress(BrokenPipeError), os.fdopen(write_end, "wb") as out:
             for start in range(0, size, 10000):
                 out.write(b"y" * min(10000, size - start))
 
