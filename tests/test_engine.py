@@ -79,7 +79,8 @@ POOL_MODES = ["{type: pool, mode: max, kernel: 2, stride: 1}",
               "{type: pool, mode: avg, output: [3, 2]}", "{type: pool, mode: avg, global: true}",
               "{type: conv, filters: 4, kernel: 3, groups: 2, padding: same, stride: 2}",
               "{type: conv, filters: 3, kernel: 2, connections: [[0], [1, 2], [0, 1, 2, 3]]}",
-              "{type: subsample, kernel: 2, padding: same, activation: tanh}"]
+              "{type: subsample, kernel: 2, padding: same, activation: tanh}",
+              "{type: batchnorm, affine: false}", "{type: groupnorm, groups: 2, affine: false}"]
 MERGES = {"add": "{type: add, inputs: [a, b]}", "multiply": "{type: multiply, inputs: [a, g]}",
           "concat": "{type: concat, inputs: [a, b]}"}
 

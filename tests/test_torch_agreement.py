@@ -115,6 +115,25 @@ def test_other_layers(layer, module, cin):
     assert ours(layer, 4, 5, cin) == theirs(module, 4, 5, cin)
 
 
+@pytest.mark.parametrize("layer, module", [
+    ("{type: batchnorm, affine: false}", lambda c: nn.BatchNorm2d(c, affine=False)),
+    ("{type: groupnorm, groups: 2, affine: false}", lambda c: nn.GroupNorm(2, c, affine=False)),
+    ("{type: instancenorm, affine: false}", lambda c: nn.InstanceNorm2d(c, affine=False)),
+    ("{type: layernorm, affine: false}", lambda c: nn.LayerNorm(c, elementwise_affine=False)),
+    ("{type: batchnorm, affine: true}", lambda c: nn.BatchNorm2d(c, affine=True)),
+])
+def test_norms_with_and_without_affine_count_as_torch_stores(layer, module):
+    """Parameters as torch.nn's modules hold them; batch norm's running mean and variance
+    (its float buffers; num_batches_tracked is a counter, not a value per channel) stay as
+    non-trainable values with or without affine."""
+    c = 6
+    torch_module = module(c)
+    params = sum(p.numel() for p in torch_module.parameters())
+    buffers = sum(b.numel() for b in torch_module.buffers() if b.is_floating_point())
+    row = report_of(f"input: [4, 5, {c}]\nlayers:\n  - {layer}\n").rows[0]
+    assert (row.totals.trainable_params, row.totals.non_trainable_params) == (params, buffers)
+
+
 def test_rejections_say_why():
     cases = [
         ("{type: conv, filters: 4, kernel: 3, groups: 2}", 3, "groups (2) must divide"),

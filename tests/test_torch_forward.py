@@ -75,8 +75,9 @@ def torch_layer(layer, xs, w):
     if kind == "flatten":
         return x.flatten(1)[:, :, None, None]
     if kind == "batchnorm":
-        return F.batch_norm(x, t(w["running_mean"]), t(w["running_var"]), t(w["weight"]),
-                            t(w["bias"]), False, 0.0, layer.eps)
+        weight, bias = (t(w["weight"]), t(w["bias"])) if layer.affine else (None, None)
+        return F.batch_norm(x, t(w["running_mean"]), t(w["running_var"]), weight, bias, False,
+                            0.0, layer.eps)
     if kind == "lrn":
         return F.local_response_norm(x, layer.size, layer.alpha, layer.beta, layer.k)
     if kind == "dropout":
@@ -199,6 +200,14 @@ FIXED = {
     "groupnorm": "{type: groupnorm, groups: 2}", "instancenorm": "{type: instancenorm, affine: true}",
     "layernorm": "{type: layernorm, eps: 0.000001}", "slice": "{type: slice, channels: [1, 3]}",
 }
+
+
+@pytest.mark.parametrize("layer", ["{type: batchnorm, affine: false}",
+                                   "{type: groupnorm, groups: 2, affine: false}",
+                                   "{type: instancenorm, affine: false}",
+                                   "{type: layernorm, affine: false}"])
+def test_norms_without_affine_agree(layer):
+    compare(loads(f"input: [6, 8, 4]\nlayers:\n  - {layer}\n"))
 
 
 @pytest.mark.parametrize("name", sorted(FIXED))

@@ -16,33 +16,43 @@ class BatchNorm(Layer):
     example = "- batchnorm"
 
     eps: float = setting(Number(0.0, open_min=True), "added to the variance", 1e-5)
+    affine: bool = setting(Bool(), "a learned scale and shift per channel (2C params); the "
+                           "running statistics are kept either way", True)
 
     def counts(self, x: Shape, y: Shape) -> Counts:
-        return Counts(params=2 * x.c,  # gamma and beta per channel
+        return Counts(params=2 * x.c if self.affine else 0,  # gamma and beta per channel
                       non_trainable=2 * x.c,  # running mean and variance per channel
                       flops=BATCHNORM_FLOPS * y.size)  # scale and shift each element
 
+    def describe(self) -> str:
+        return "" if self.affine else "no affine"
+
     def explain_counts(self, inputs, out, t):
         c = inputs[0].c
-        return [f"params: 2 x {c} (scale and shift per channel) = {t.trainable_params:,} "
+        learned = f"2 x {c} (scale and shift per channel)" if self.affine else "0 (affine: false)"
+        return [f"params: {learned} = {t.trainable_params:,} "
                 f"trainable, + 2 x {c} (running mean and variance) = {t.non_trainable_params:,} "
                 "non-trainable",
                 f"FLOPs: {out.size:,} values x {BATCHNORM_FLOPS} (scale and shift, statistics "
                 f"folded) = {t.flops:,}"]
 
     def weight_shapes(self, x: Shape) -> dict:
-        return {name: (x.c,) for name in ("weight", "bias", "running_mean", "running_var")}
+        names = ("weight", "bias") * self.affine + ("running_mean", "running_var")
+        return {name: (x.c,) for name in names}
 
     def scale(self, w):
         import numpy as np
-        return (w["weight"] / np.sqrt(w["running_var"] + self.eps))[None, :, None, None]
+        gamma = w["weight"] if self.affine else 1.0
+        return (gamma / np.sqrt(w["running_var"] + self.eps))[None, :, None, None]
 
     def forward(self, xs, w):  # inference: the running statistics
-        return (xs[0] - w["running_mean"][None, :, None, None]) * self.scale(w) + \
-            w["bias"][None, :, None, None]
+        y = (xs[0] - w["running_mean"][None, :, None, None]) * self.scale(w)
+        return y + w["bias"][None, :, None, None] if self.affine else y.astype(xs[0].dtype)
 
     def backward(self, xs, w, y, dy):
         import numpy as np
+        if not self.affine:
+            return [dy * self.scale(w)], {}
         normal = (xs[0] - w["running_mean"][None, :, None, None]) / \
             np.sqrt(w["running_var"] + self.eps)[None, :, None, None]
         return [dy * self.scale(w)], {"weight": (dy * normal).sum(axis=(0, 2, 3)),
