@@ -90,3 +90,97 @@ def test_no_rf_hides_the_column():
     shown = runner.invoke(app, ["summarize", "vgg16"], env={"COLUMNS": "200"}).stdout
     hidden = runner.invoke(app, ["summarize", "vgg16", "--no-rf"], env={"COLUMNS": "200"}).stdout
     assert " RF " in shown and " RF " not in hidden
+
+
+SE_BLOCK = """
+    input: [32, 32, 8]
+    layers:
+      - {name: x, type: conv, filters: 8, kernel: 3, stride: 2, padding: 1}
+      - {name: squeeze, type: pool, mode: avg, global: true}
+      - {name: reduce, type: conv, filters: 2, kernel: 1}
+      - relu
+      - {name: expand, type: conv, filters: 8, kernel: 1}
+      - hardsigmoid
+      - {name: se, type: multiply, inputs: [x, expand]}
+      - {name: after, type: conv, filters: 8, kernel: 3, stride: 2, padding: 1}
+    """
+
+
+def test_a_squeeze_excitation_gate_keeps_the_maps_jump_and_start():
+    """x: 3x3/2 p1 on 32: r 3, j 2, s 0. The global pool, one 16-wide window, sees
+    r = 3 + (16-1)2 = 33 centred at s = 0 + (15/2)2 = 15. The gate scales every position of x:
+    the product keeps x's jump 2 and start 0 (not the gate's start 15, which misaligned every
+    later residual add), and each unit now depends on the union of x's window [-1, 1] and the
+    gate's [15 - 16, 15 + 16] = [-1, 31]: 33 pixels."""
+    f = fields(SE_BLOCK)
+    assert (f["squeeze"].size, f["squeeze"].start) == ((33, 33), (15, 15))
+    assert (f["se"].jump, f["se"].start) == (f["x"].jump, f["x"].start) == ((2, 2), (0, 0))
+    assert f["se"].size == (33, 33)
+    # the next 3x3/2 p1 conv: r = 33 + (3-1)2 = 37, j = 2x2 = 4, s = 0 + (1 - 1)2 = 0
+    assert (f["after"].size, f["after"].jump, f["after"].start) == ((37, 37), (4, 4), (0, 0))
+
+
+def test_union_of_paths_of_different_sizes_at_one_resolution():
+    """A 1x1 path (r 1) and a 5x5 p2 path (r 5) at the same place: the union is 5 wide."""
+    f = fields("""
+        input: [16, 16, 3]
+        layers:
+          - {name: a, type: conv, filters: 4, kernel: 1}
+          - {name: b, type: conv, filters: 4, kernel: 5, padding: 2, inputs: [input]}
+          - {name: s, type: add, inputs: [a, b]}
+        """)
+    assert (f["s"].size, f["s"].jump, f["s"].start) == ((5, 5), (1, 1), (0, 0))
+
+
+def test_mobilenet_v3_like_blocks_give_no_misaligned_warnings():
+    """Inverted residuals with optional squeeze-excitation (MobileNetV3, Howard et al. 2019):
+    every block's residual add merges maps of one jump, whatever the gates before it."""
+    report = report_of("""
+        input: [64, 64, 3]
+        blocks:
+          bneck:
+            args: {exp: null, out: null, k: 3, s: 1, se: false, res: false}
+            layers:
+              - name: body
+                residual:
+                  body:
+                    - {type: conv, filters: $exp, kernel: 1, bias: false}
+                    - hardswish
+                    - {name: dw, type: conv, filters: $exp, kernel: $k, stride: $s,
+                       padding: ($k - 1) // 2, groups: $exp, bias: false}
+                    - hardswish
+                    - name: gate
+                      when: $se
+                      layers:
+                        - {type: pool, mode: avg, global: true}
+                        - {type: conv, filters: "make_divisible($exp / 4, 8)", kernel: 1}
+                        - relu
+                        - {type: conv, filters: $exp, kernel: 1}
+                        - hardsigmoid
+                    - {type: multiply, inputs: [dw, gate], when: $se}
+                    - {type: conv, filters: $out, kernel: 1, bias: false}
+                when: $res
+              - name: plain
+                when: not $res
+                layers:
+                  - {type: conv, filters: $exp, kernel: 1, bias: false}
+                  - {name: dw, type: conv, filters: $exp, kernel: $k, stride: $s,
+                     padding: ($k - 1) // 2, groups: $exp, bias: false}
+                  - {name: gate, when: $se, layers: [{type: pool, mode: avg, global: true},
+                     {type: conv, filters: $exp, kernel: 1}, hardsigmoid]}
+                  - {type: multiply, inputs: [dw, gate], when: $se}
+                  - {type: conv, filters: $out, kernel: 1, bias: false}
+        layers:
+          - {type: conv, filters: 16, kernel: 3, stride: 2, padding: 1}
+          - {block: bneck, exp: 16, out: 16, se: true, res: true}
+          - {block: bneck, exp: 64, out: 24, s: 2}
+          - {block: bneck, exp: 72, out: 24, res: true}
+          - {block: bneck, exp: 72, out: 40, k: 5, s: 2, se: true}
+          - {block: bneck, exp: 120, out: 40, k: 5, se: true, res: true}
+          - {block: bneck, exp: 120, out: 40, k: 5, se: true, res: true}
+        """)
+    assert [w.format() for w in report.warnings if w.rule == "rf-misaligned"] == []
+    adds = [r for r in report.rows if r.type == "add"]
+    assert len(adds) == 4
+    # stem 2, then strides 2 and 2: the last blocks sit at jump 8 (not a gate's 64 x ...)
+    assert adds[-1].field.jump == (8, 8) and adds[0].field.jump == (2, 2)

@@ -116,7 +116,7 @@ class Layer:
         geometry = self.window(inputs[0])
         return geometry.field(fields[0]) if geometry is not None else fields[0]
 
-    def misaligned(self, fields: list[Field]) -> str | None:
+    def misaligned(self, fields: list[Field], inputs: tuple[Shape, ...], out: Shape) -> str | None:
         """For layers that merge paths: why their units sit at different places, if they do."""
         return None
 

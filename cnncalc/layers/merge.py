@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from math import prod
-
 from ..declare import frozen
 from ..errors import SettingError
 from .base import Counts, Layer, register
-from .geometry import Field, number
+from .geometry import Field, exact, number
 from .shape import Shape
 
 
@@ -17,6 +15,11 @@ def _shapes(inputs) -> str:
 
 def _axes(values) -> str:
     return "x".join(str(number(v)) for v in values)
+
+
+def whole(value):
+    """An exact Fraction that is a whole number as an int."""
+    return int(value) if getattr(value, "denominator", 1) == 1 else value
 
 
 @frozen
@@ -31,14 +34,29 @@ class Merge(Layer):
         return []
 
     def receptive(self, fields, inputs, out) -> Field:
-        """The widest of the merged paths' fields."""
-        return max(fields, key=lambda f: prod(f.size))
+        """Per axis, the geometry (jump, start) of the first input at the output's own
+        resolution; an input broadcast along the axis (a 1x1xC gate on a full map) does not
+        change it. The size is the union of what every path's unit sees."""
+        sizes, jumps, starts = [], [], []
+        for axis, n in enumerate(out.spatial):
+            own = next(f for f, s in zip(fields, inputs) if s.spatial[axis] == n)
+            jumps.append(own.jump[axis])
+            starts.append(own.start[axis])
+            # each path's unit covers start -+ (size - 1)/2 in input pixels
+            low = min(f.start[axis] - exact(f.size[axis] - 1, 2) for f in fields)
+            high = max(f.start[axis] + exact(f.size[axis] - 1, 2) for f in fields)
+            sizes.append(whole(high - low + 1))
+        return Field(tuple(sizes), tuple(jumps), tuple(starts))
 
-    def misaligned(self, fields) -> str | None:
-        if len({(f.jump, f.start) for f in fields}) == 1:
+    def misaligned(self, fields, inputs, out) -> str | None:
+        """Paths at the output's resolution whose units sit at different places (broadcast
+        gates are not compared: one value scales every position)."""
+        own = [f for f, s in zip(fields, inputs)
+               if not any(a == 1 < b for a, b in zip(s.spatial, out.spatial))]
+        if len({(f.jump, f.start) for f in own}) <= 1:
             return None
-        return ("paths merged here are misaligned: jumps " + ", ".join(_axes(f.jump) for f in fields)
-                + "; starts " + ", ".join(_axes(f.start) for f in fields))
+        return ("paths merged here are misaligned: jumps " + ", ".join(_axes(f.jump) for f in own)
+                + "; starts " + ", ".join(_axes(f.start) for f in own))
 
 
 @register
