@@ -18,6 +18,25 @@ def channels_first_hint(shape) -> str:
     return ""
 
 
+def weights_text(shapes: dict) -> str:
+    return ", ".join(f"{key} {'x'.join(map(str, shape))}" for key, shape in shapes.items())
+
+
+def check_shared(node, ins, owner, owner_ins) -> None:
+    """A layer may use another's weights only if it needs arrays of the very same shapes."""
+    theirs = owner.layer.weight_shapes(owner_ins[0])
+    mine = node.layer.weight_shapes(ins[0])
+    where = node.span_of("shares")
+    if not theirs:
+        raise CnnCalcError(Diagnostic(where, f"'{owner.name}' has no weights to share",
+                                      layer=node.name, exit_code=EXIT_INCONSISTENT))
+    if mine != theirs:
+        raise CnnCalcError(Diagnostic(
+            where, f"cannot use the weights of '{owner.name}' ({weights_text(theirs)}): this "
+                   f"layer on {ins[0]} needs {weights_text(mine) or 'none'}",
+            layer=node.name, exit_code=EXIT_INCONSISTENT))
+
+
 def analyze(network: Network) -> Report:
     """Shapes, counts and warnings for every node; raises CnnCalcError at the first impossibility."""
     shapes = {INPUT: network.input_shape}
@@ -38,9 +57,16 @@ def analyze(network: Network) -> Report:
             raise CnnCalcError(Diagnostic(node.span, f"output shape {out} is empty",
                                           layer=node.name, exit_code=EXIT_INCONSISTENT))
         shapes[index] = out
-        rows.append(Row(index + 1, node.name, layer.type_name, layer.describe(), ins, out,
-                        Totals.of(layer.cost(ins, out), out.size, node.frozen), node.span,
-                        notes=layer.notes(ins, out), tiles=not advice,
+        totals = Totals.of(layer.cost(ins, out), out.size, node.frozen)
+        settings, notes = layer.describe(), layer.notes(ins, out)
+        if node.shares is not None:  # another layer's weights: its parameters count there
+            owner = network.nodes[node.shares]
+            check_shared(node, ins, owner, rows[node.shares].input_shapes)
+            totals = totals.without_params()
+            settings = f"{settings} shares {owner.name}".strip()
+            notes = [*notes, f"uses the weights of '{owner.name}' (its parameters count there)"]
+        rows.append(Row(index + 1, node.name, layer.type_name, settings, ins, out,
+                        totals, node.span, notes=notes, tiles=not advice,
                         groups=node.groups,
                         inputs=tuple("input" if i == INPUT else network.nodes[i].name
                                      for i in node.inputs)))

@@ -28,8 +28,9 @@ def fc_as_conv(network: Network, report: Report) -> Network:
         if layer is DROP:  # a conv reads the volume itself
             new_index[i], volume[i] = new_index[source], volume[source]
             continue
-        nodes.append(replace(node, layer=layer,
-                             inputs=tuple(new_index[j] for j in node.inputs)))
+        shares = None if node.shares is None else new_index[node.shares]
+        nodes.append(replace(node, layer=layer, inputs=tuple(new_index[j] for j in node.inputs),
+                             shares=shares))
         new_index[i], volume[i] = len(nodes) - 1, row.output_shape
     return replace(network, nodes=nodes)
 
@@ -103,6 +104,8 @@ def to_spec(network: Network) -> dict:
         item = {"name": names[i], **settings_yaml(node.layer)}
         if node.inputs != ((i - 1,) if i else (INPUT,)):
             item["inputs"] = ["input" if j == INPUT else names[j] for j in node.inputs]
+        if node.shares is not None:
+            item["shares"] = names[node.shares]
         layers.append(item)
     spec = {"name": network.name, "input": network.input_shape.as_list(), "layers": layers}
     if network.lint_ignore:

@@ -37,6 +37,10 @@ class Totals:
         return cls(trainable, counts.non_trainable + counts.params - trainable,
                    counts.connections, counts.macs, counts.flops, activations)
 
+    def without_params(self) -> Totals:
+        """A layer using another's weights (`shares:`): its parameters are counted there."""
+        return Totals(0, 0, self.connections, self.macs, self.flops, self.activations)
+
     def __add__(self, other: Totals) -> Totals:
         return Totals(*(getattr(self, f) + getattr(other, f) for f in self._fields))
 

@@ -44,10 +44,10 @@ def fail(message: str, code: int = EXIT_UNREADABLE, span: Span | None = None):
 
 
 def shapes_of(network: Network, report: Report) -> dict[str, dict[str, tuple]]:
-    """Every layer's expected weight arrays."""
+    """Every layer's expected weight arrays (a layer with `shares:` uses its owner's)."""
     return {node.name: node.layer.weight_shapes(row.input_shapes[0])
             for node, row in zip(network.nodes, report.rows)
-            if node.layer.weight_shapes(row.input_shapes[0])}
+            if node.shares is None and node.layer.weight_shapes(row.input_shapes[0])}
 
 
 def init_weights(network: Network, report: Report, seed: int, dtype=np.float32) -> dict:
@@ -90,6 +90,11 @@ def check_weights(network: Network, report: Report, arrays: dict) -> dict:
     return {k: np.asarray(v, dtype=np.float32) for k, v in arrays.items()}
 
 
+def owner_of(network: Network, node):
+    """The node whose weights a node uses: itself, or the one it shares."""
+    return node if node.shares is None else network.nodes[node.shares]
+
+
 def owner(array) -> int:
     """The buffer an array's memory belongs to (views share their base's)."""
     while isinstance(array.base, np.ndarray):
@@ -118,7 +123,8 @@ def run(network: Network, report: Report, x: np.ndarray, weights: dict,
     acts = {INPUT: x}
     steps = []
     layer_weights = [{k.split(".")[-1]: v for k, v in weights.items()
-                      if k.rsplit(".", 1)[0] == node.name} for node in network.nodes]
+                      if k.rsplit(".", 1)[0] == owner_of(network, node).name}
+                     for node in network.nodes]  # a shared layer: the very same arrays
     param_bytes = sum(v.nbytes for v in weights.values())
     peak = held([x])
     allocated = {}
@@ -173,8 +179,9 @@ def backprop(network: Network, acts: dict, layer_weights: list) -> tuple[dict, d
             continue  # nothing downstream reads this layer
         xs = [acts[j] for j in node.inputs]
         dxs, dw = node.layer.backward(xs, layer_weights[i], acts[i], dacts[i])
-        for key, value in dw.items():
-            grads[f"{node.name}.{key}"] = value
+        for key, value in dw.items():  # a shared weight's gradient sums over its uses
+            name = f"{owner_of(network, node).name}.{key}"
+            grads[name] = grads[name] + value if name in grads else value
         for j, dx in zip(node.inputs, dxs):
             if j == INPUT:
                 continue

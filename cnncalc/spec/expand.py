@@ -24,6 +24,7 @@ from .structure import (
     Item,
     Residual,
     ResidualBody,
+    Sharing,
     checked,
     declared_keys,
 )
@@ -101,20 +102,22 @@ class Expander:
             raise fail(span, f"duplicate layer name '{_name(name, 120)}'{where}", path=path)
         return name
 
-    def resolve(self, ref, scope: Scope, span: Span, name: str) -> int:
+    def resolve(self, ref, scope: Scope, span: Span, name: str, key: str = "inputs") -> int:
         """An `inputs:` name -> node index, searching the enclosing groups outwards."""
         if ref == "input":
             return INPUT
         if not isinstance(ref, str):
-            raise fail(span, "'inputs' must list layer names", show(ref), layer=name)
-        prefixes = [g + "." for g in reversed(scope.groups)] + [""]
-        for prefix in prefixes:
+            raise fail(span, f"'{key}' must list layer names", show(ref), layer=name)
+        for prefix in self.prefixes(scope):
             found = self.index.get(prefix + ref)
             if found is not None and found >= 0:
                 return found
         known = [n.name for n in self.nodes]
-        raise fail(span, f"'inputs' names no earlier layer{did_you_mean(ref, known)} "
+        raise fail(span, f"'{key}' names no earlier layer{did_you_mean(ref, known)} "
                          "(a later layer or a cycle cannot be an input)", show(ref), layer=name)
+
+    def prefixes(self, scope: Scope) -> list:
+        return [g + "." for g in reversed(scope.groups)] + [""]
 
     # --- structure ---------------------------------------------------------------------------
     def sequence(self, items, tail: int, scope: Scope, path: str, at: Span | None = None) -> int:
@@ -273,7 +276,30 @@ class Expander:
         return self.add_node(Node(name, REGISTRY[type_name](), inputs, span, {}, path,
                                   scope.groups))
 
+    def shared(self, item: YMap, scope: Scope, path: str) -> int | None:
+        """The node whose weights a layer with `shares:` uses (the first owner of a chain)."""
+        if not isinstance(item, YMap) or "shares" not in item:
+            return None
+        ref = checked(Sharing, copy_map(item, keep=("shares",)), path).shares
+        span = item.value_span("shares")
+        owner = self.resolve(ref, scope, span, path, "shares")
+        if owner == INPUT or self.nodes[owner].name not in {p + ref for p in self.prefixes(scope)}:
+            raise fail(span, "'shares' must name an earlier layer, not a group or the input",
+                       show(ref), path=path)
+        return self.nodes[owner].shares if self.nodes[owner].shares is not None else owner
+
     def layer(self, item, span, tail, scope, path) -> int:
+        owner = self.shared(item, scope, path)
+        again = owner is not None and "type" not in item  # the shared layer itself, again
+        if again:
+            extra = [k for k in item if k not in ("name", "inputs", "shares")]
+            if extra:
+                raise fail(item.key_span(extra[0]), f"'{_name(extra[0])}' needs 'type': a layer "
+                           "with 'shares' and no 'type' is the shared layer again and takes only "
+                           "name and inputs", path=path)
+            item = copy_map(item)
+            item["type"] = self.nodes[owner].layer.type_name
+            item.value_spans["type"] = item.value_span("shares")
         if isinstance(item, str):
             values, key_spans, type_name, type_span = {}, {}, item, span
         elif isinstance(item, YMap):
@@ -286,9 +312,12 @@ class Expander:
             raise fail(span, "a layer must be a type name or a mapping with 'type'", show(item),
                        path=path)
         label = values.get("name")
-        layer = build_layer(type_name, values, key_spans, type_span, span,
-                            label if isinstance(label, str) else None, path,
-                            extra=("inputs",))
+        if again:
+            layer = self.nodes[owner].layer
+        else:
+            layer = build_layer(type_name, values, key_spans, type_span, span,
+                                label if isinstance(label, str) else None, path,
+                                extra=("inputs", "shares"))
         name = self.claim(scope, label, key_spans.get("name", span), layer.type_name, path)
         inputs = (tail,)
         if "inputs" in values:
@@ -308,7 +337,7 @@ class Expander:
             raise fail(key_spans.get("inputs", span), f"{layer.type_name} takes {want} inputs, "
                        f"given {len(inputs)}", layer=name, path=path)
         return self.add_node(Node(name, layer, inputs, span, key_spans, path, scope.groups,
-                                  frozen=scope.frozen))
+                                  frozen=scope.frozen, shares=owner))
 
     def add_node(self, node: Node) -> int:
         node.called = tuple(reversed(self.calls))

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from ..declare import declared, schema_of
 from ..layers import REGISTRY
-from .structure import STRUCTURES, BlockCall, BlockDef, Document, ResidualBody, Switches
+from .structure import (STRUCTURES, BlockCall, BlockDef, Document, ResidualBody, Sharing,
+                        Switches)
 
 ARG = {"type": "string", "pattern": r"^\$"}  # a block argument or an expression using one
 NAME = {"type": "string", "minLength": 1, "pattern": r"^[^.]+$"}
@@ -20,10 +21,21 @@ def layer_schema(name: str, cls) -> dict:
     props = {"type": {"const": name}, "name": {"$ref": "#/$defs/name"},
              "inputs": {"type": "array", "items": {"type": "string"}, "minItems": 1},
              "repeat": _maybe_arg({"type": "integer", "minimum": 1})}
-    for decl in [*declared(cls), *declared(Switches)]:
+    for decl in [*declared(cls), *declared(Switches), *declared(Sharing)]:
         props[decl.name] = _maybe_arg(decl.kind.schema()) | {"description": decl.doc}
     return {"type": "object", "description": cls.summary, "properties": props,
             "required": ["type"], "additionalProperties": False}
+
+
+def again_schema() -> dict:
+    """A layer with `shares:` and no `type:`: the shared layer again."""
+    props = {"name": {"$ref": "#/$defs/name"},
+             "inputs": {"type": "array", "items": {"type": "string"}, "minItems": 1},
+             "repeat": _maybe_arg({"type": "integer", "minimum": 1})}
+    for decl in [*declared(Switches), *declared(Sharing)]:
+        props[decl.name] = _maybe_arg(decl.kind.schema()) | {"description": decl.doc}
+    return {"type": "object", "description": "the shared layer again", "properties": props,
+            "required": ["shares"], "additionalProperties": False}
 
 
 def structure_schema(cls) -> dict:
@@ -43,6 +55,7 @@ def spec_schema() -> dict:
         {"$ref": "#/$defs/arg"},
         *({"$ref": f"#/$defs/layer_{name}"} for name in layers),
         *({"$ref": f"#/$defs/item_{key}"} for key in STRUCTURES),
+        {"$ref": "#/$defs/item_shares"},
     ]}
     layer_list = {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/item"}}
     return {
@@ -61,6 +74,7 @@ def spec_schema() -> dict:
             "branch_list": {"type": "array", "minItems": 2,
                             "items": {"type": "array", "items": {"$ref": "#/$defs/item"}}},
             **{f"item_{key}": structure_schema(cls) for key, cls in STRUCTURES.items()},
+            "item_shares": again_schema(),
             **{f"layer_{name}": schema for name, schema in layers.items()},
         },
     }

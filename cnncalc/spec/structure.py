@@ -191,6 +191,16 @@ class Switches:
                               True)
 
 
+@frozen
+class Sharing:
+    """A layer that reuses another's weights (PyTorch's module called twice)."""
+
+    label: ClassVar[str] = "this layer"
+    shares: str | None = setting(Reference(), "an earlier layer whose weights this one uses: "
+                                 "its parameters count once (there), its MACs at every use; "
+                                 "without `type:` the layer is that layer again", None)
+
+
 STRUCTURES = {"layers": Group, "block": BlockCall, "residual": Residual, "branches": Branches}
 
 
