@@ -41,3 +41,4 @@ class Network:
     lint_ignore: frozenset = frozenset()  # lint rule ids the spec switches off
     budget: object = None  # budget.Budget from the spec's `budget:`, if any
     published: object = None  # structure.Published: figures a source prints, if any
+    input_name: str = "input"  # the first input's name (`inputs:`); others are nodes

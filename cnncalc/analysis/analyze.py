@@ -57,7 +57,8 @@ def analyze(network: Network) -> Report:
             raise CnnCalcError(Diagnostic(node.span, f"output shape {out} is empty",
                                           layer=node.name, exit_code=EXIT_INCONSISTENT))
         shapes[index] = out
-        totals = Totals.of(layer.cost(ins, out), out.size, node.frozen)
+        # a named network input (no inputs): like the first input, not a layer's output
+        totals = Totals.of(layer.cost(ins, out), out.size if node.inputs else 0, node.frozen)
         settings, notes = layer.describe(), layer.notes(ins, out)
         if node.shares is not None:  # another layer's weights: its parameters count there
             owner = network.nodes[node.shares]
@@ -65,7 +66,7 @@ def analyze(network: Network) -> Report:
             totals = totals.without_params()
             settings = f"{settings} shares {owner.name}".strip()
             notes = [*notes, f"uses the weights of '{owner.name}' (its parameters count there)"]
-        rows.append(Row(index + 1, node.name, layer.type_name, settings, ins, out,
+        rows.append(Row(index + 1, node.name, layer.type_name, settings, ins or (out,), out,
                         totals, node.span, notes=notes, tiles=not advice,
                         groups=node.groups,
                         inputs=tuple("input" if i == INPUT else network.nodes[i].name

@@ -23,8 +23,8 @@ def fc_as_conv(network: Network, report: Report) -> Network:
     volume: dict[int, object] = {INPUT: report.input_shape}  # shape reaching each node
     nodes = []
     for i, (node, row) in enumerate(zip(network.nodes, report.rows)):
-        source = node.inputs[0]
-        layer = node.layer.as_conv(volume[source])
+        source = node.inputs[0] if node.inputs else None  # None: a named network input
+        layer = node.layer.as_conv(volume[source]) if node.inputs else node.layer
         if layer is DROP:  # a conv reads the volume itself
             new_index[i], volume[i] = new_index[source], volume[source]
             continue
@@ -100,7 +100,11 @@ def to_spec(network: Network) -> dict:
     The spec's `lint:` and `budget:` are carried over."""
     names = flat_names(network)
     layers = []
+    named = {network.input_name: network.input_shape.as_list()}
     for i, node in enumerate(network.nodes):
+        if not node.inputs:  # a named network input: written in the top-level `inputs:`
+            named[names[i]] = node.layer.given.as_list()
+            continue
         item = {"name": names[i], **settings_yaml(node.layer)}
         if node.inputs != ((i - 1,) if i else (INPUT,)):
             item["inputs"] = ["input" if j == INPUT else names[j] for j in node.inputs]
@@ -108,6 +112,8 @@ def to_spec(network: Network) -> dict:
             item["shares"] = names[node.shares]
         layers.append(item)
     spec = {"name": network.name, "input": network.input_shape.as_list(), "layers": layers}
+    if len(named) > 1:
+        spec = {"name": network.name, "inputs": named, "layers": layers}
     if network.lint_ignore:
         spec["lint"] = {"ignore": sorted(network.lint_ignore)}
     if network.budget is not None:

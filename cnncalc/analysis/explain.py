@@ -24,7 +24,13 @@ def explain(network: Network, report: Report, name: str, dtype: str = "float32")
     lines = [f"{node.name}: {layer.type_name} {layer.describe()}".rstrip(),
              f"input: {', '.join(str(s) for s in row.input_shapes)}"]
     lines += shape_lines(layer, row)
-    lines += layer.explain_counts(row.input_shapes, y, row.totals)
+    counts = layer.explain_counts(row.input_shapes, y, row.totals)
+    if node.shares is not None:  # the arithmetic is the owner's; the count is there
+        owner = network.nodes[node.shares].name
+        counts = [f"params: 0 (uses the weights of '{owner}': "
+                  f"{report.rows[node.shares].totals.params:,}, counted there)",
+                  *(line for line in counts if not line.startswith("params"))]
+    lines += counts
     lines.append(f"memory: {y} = {y.size:,} values x {width} B ({dtype}) = "
                  f"{binary(y.size * width)} per sample")
     if row.field is not None:

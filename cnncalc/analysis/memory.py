@@ -137,9 +137,8 @@ def build(network: Network, report: Report, inplace: bool = True) -> MemoryModel
     size = {INPUT: report.input_shape.size}
     layers, im2col, im2col_layer = [], 0, None
     for index, (node, row) in enumerate(zip(network.nodes, report.rows, strict=False)):
-        source = node.inputs[0]
         kind = allocation(node.layer, index, node.inputs, read_by, buffer, members, inplace)
-        buffer[index] = buffer[source] if kind != ALLOCATES else index
+        buffer[index] = buffer[node.inputs[0]] if kind != ALLOCATES else index
         members.setdefault(buffer[index], set()).add(index)
         size[index] = row.output_shape.size
         layers.append(LayerMemory(node.name, node.layer.type_name, row.output_shape.size, kind,

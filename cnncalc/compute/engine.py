@@ -116,7 +116,8 @@ def held(arrays) -> int:
 
 
 def run(network: Network, report: Report, x: np.ndarray, weights: dict,
-        backward: bool = False, progress=None) -> RunResult:
+        backward: bool = False, progress=None, named: dict | None = None) -> RunResult:
+    """`x` feeds the network's input; `named` the other named inputs (node name -> array)."""
     read_by = readers(network)
     last_use = {src: max(users) if users else src for src, users in read_by.items()}
     last = len(network.nodes) - 1
@@ -131,7 +132,7 @@ def run(network: Network, report: Report, x: np.ndarray, weights: dict,
     buffer, members = {INPUT: INPUT}, {INPUT: {INPUT}}  # memory.build's storage map
     for i, (node, row) in enumerate(zip(network.nodes, report.rows)):
         start = time.perf_counter()
-        xs = [acts[j] for j in node.inputs]
+        xs = [acts[j] for j in node.inputs] or [named[node.name]]  # a named input: its array
         layer = node.layer
         kind = allocation(layer, i, node.inputs, read_by, buffer, members)
         y = layer.forward(xs, layer_weights[i])

@@ -225,6 +225,12 @@ def execute(network, report, batch: int, seed: int, weights_file: str | None,
 
     from ..compute import engine
     s = report.input_shape
+    named = {node.name: row.output_shape for node, row in zip(network.nodes, report.rows)
+             if not node.inputs}  # the other named inputs: random arrays only
+    if input_file and named:
+        raise _error(input_file, f"--input-file feeds one input, but this network has "
+                                 f"{len(named) + 1} ({network.input_name}, {', '.join(named)}); "
+                                 "run without it draws random inputs", EXIT_UNREADABLE)
     header = InputHeader(input_file, (s.c, *s.spatial)) if input_file else None
     if header is not None:
         batch = header.batch
@@ -244,7 +250,11 @@ def execute(network, report, batch: int, seed: int, weights_file: str | None,
         else:
             x = np.random.default_rng(seed).standard_normal((batch, s.c, *s.spatial)).astype(
                 np.float32)
+        rng = np.random.default_rng([seed, 1])  # the other named inputs, in order
+        arrays = {name: rng.standard_normal((batch, shape.c, *shape.spatial)).astype(np.float32)
+                  for name, shape in named.items()}
         if progress is None:
-            return engine.run(network, report, x, weights, backward), weights
+            return engine.run(network, report, x, weights, backward, named=arrays), weights
         with progress() as step:
-            return engine.run(network, report, x, weights, backward, progress=step), weights
+            return engine.run(network, report, x, weights, backward, progress=step,
+                              named=arrays), weights

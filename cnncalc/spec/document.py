@@ -52,15 +52,32 @@ def parse_document(doc, file: str, args: dict | None = None) -> Network:
     values = checked(Document, doc)
     name = values.name or Path(file).stem
     expander = Expander(file, parse_blocks(doc, file), collect_names(doc["layers"], set()))
+    input_shape = network_inputs(doc, values, expander)
     scope = expander.scope_with_args(Scope("", (), None, ()), spec_args(doc, args))
     expander.sequence(doc["layers"], INPUT, scope, "layers", doc.value_span("layers"))
     lint, budget = values.lint, values.budget
     if budget is not None:
         from ..declare import replace
         budget = replace(budget, span=doc.value_span("budget"))
-    return Network(name, values.input, expander.nodes, file, doc.value_span("input"),
+    return Network(name, input_shape, expander.nodes, file,
+                   doc.value_span("input" if values.input else "inputs"),
                    expander.group_kinds, lint.ignore if lint else frozenset(), budget,
-                   values.published)
+                   values.published, expander.input_name)
+
+
+def network_inputs(doc: YMap, values, expander: Expander) -> Shape:
+    """`input:`, or the named `inputs:` (the first is the network's input, the others nodes
+    that read nothing); returns the first input's shape."""
+    if values.input is not None and values.inputs is not None:
+        raise fail(doc.key_span("inputs"), "a spec has 'input' or 'inputs', not both")
+    if values.inputs is None:
+        if values.input is None:
+            raise fail(doc.span, "the spec has no 'input' (or 'inputs': several named inputs)")
+        return values.input
+    named = doc["inputs"]
+    for key, shape in values.inputs.items():
+        expander.add_input(key, shape, named.key_span(key))
+    return next(iter(values.inputs.values()))
 
 
 def rule_ids(text: str, span: Span) -> frozenset:

@@ -63,6 +63,17 @@ class Expander:
     group_kinds: dict = field(default_factory=dict)  # group full name -> block name or kind
     substituted: int = 0  # values written by substitution so far
     input_refs: int = 0  # names read in `inputs:` so far
+    input_name: str = "input"  # the first of the named `inputs:` (also reached as `input`)
+
+    def add_input(self, name: str, shape, span: Span) -> None:
+        """A named network input: the first is the network's input, each other one a node
+        that reads nothing (layers/source.py)."""
+        from ..layers.source import NetworkInput
+        if self.input_name == "input":
+            self.input_name = name
+            self.index[name] = INPUT
+            return
+        self.add_node(Node(name, NetworkInput(shape), (), span, {}, f"inputs.{name}"))
 
     def spend(self, values: int, span: Span, path: str) -> None:
         self.substituted += values
@@ -104,7 +115,7 @@ class Expander:
 
     def resolve(self, ref, scope: Scope, span: Span, name: str, key: str = "inputs") -> int:
         """An `inputs:` name -> node index, searching the enclosing groups outwards."""
-        if ref == "input":
+        if ref in ("input", self.input_name):
             return INPUT
         if not isinstance(ref, str):
             raise fail(span, f"'{key}' must list layer names", show(ref), layer=name)
@@ -112,7 +123,7 @@ class Expander:
             found = self.index.get(prefix + ref)
             if found is not None and found >= 0:
                 return found
-        known = [n.name for n in self.nodes]
+        known = [self.input_name] + [n.name for n in self.nodes]
         raise fail(span, f"'{key}' names no earlier layer{did_you_mean(ref, known)} "
                          "(a later layer or a cycle cannot be an input)", show(ref), layer=name)
 

@@ -63,6 +63,7 @@ def spec_schema() -> dict:
         "$id": "https://cnncalc.invalid/spec.schema.json",
         "title": "cnncalc network spec",
         **schema_of(Document),
+        "oneOf": [{"required": ["input"]}, {"required": ["inputs"]}],
         "$defs": {
             "arg": ARG, "name": NAME, "item": item, "layer_list": layer_list,
             "blocks": {"type": "object", "additionalProperties": schema_of(BlockDef)},

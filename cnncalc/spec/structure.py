@@ -65,6 +65,29 @@ class InputShape(Kind):
 
 
 @frozen
+class NamedInputs(Kind):
+    """{name: [H, W, C], ...}: several network inputs, in order (the first is read by default)."""
+
+    text = "a mapping of input names to [height, width, channels]"
+
+    def check(self, value, key):
+        if not isinstance(value, dict) or not value:
+            self.fail(key, value)
+        shapes = {}
+        for name, shape in value.items():
+            if not isinstance(name, str) or not name.strip() or "." in name or name == "input":
+                raise SettingError(f"an input's name must be a non-empty word without '.', "
+                                   "other than 'input'", key=f"{key}.{name}", on_key=True,
+                                   received=show(name), has_received=True)
+            shapes[name] = InputShape().check(shape, f"{key}.{name}")
+        return shapes
+
+    def schema(self):
+        return {"type": "object", "minProperties": 1,
+                "additionalProperties": InputShape().schema()}
+
+
+@frozen
 class Reference(Kind):
     """One layer name, or a list of one (`inputs: stem` or `inputs: [stem]`)."""
 
@@ -121,7 +144,11 @@ class Document:
 
     label: ClassVar[str] = "the spec"
 
-    input: Shape = setting(InputShape(), "the network's input: [height, width, channels]")
+    input: Shape | None = setting(InputShape(), "the network's input: [height, width, "
+                                  "channels] (or `inputs:`)", None)
+    inputs: dict | None = setting(NamedInputs(), "several named inputs instead of `input:`: "
+                                  "{name: [height, width, channels], ...}; layers read the "
+                                  "first unless `inputs:` names another", None)
     layers: list = setting(Nodes(), "the layers, in order")
     name: str | None = setting(Text(), "the network's name (default: the file name)", None)
     description: str | None = setting(Text(), "free text", None)
