@@ -9,7 +9,8 @@ from ..errors import Span, fail, name, show
 from ..graph import INPUT, Network
 from ..layers.shape import Shape
 from . import yamlsource
-from .arguments import REQUIRED_ARG, collect_names, parse_blocks
+from .arguments import REQUIRED_ARG, collect_names
+from .include import blocks_with_includes
 from .expand import Expander, Scope
 from .structure import Document, InputShape, checked
 from .yamlsource import YMap
@@ -45,13 +46,15 @@ def spec_args(doc: YMap, overrides: dict | None) -> dict | None:
     return args
 
 
-def parse_document(doc, file: str, args: dict | None = None) -> Network:
+def parse_document(doc, file: str, args: dict | None = None, path: Path | None = None) -> Network:
+    """`path`: the spec's own file, which `include:` paths are relative to."""
     if not isinstance(doc, YMap):
         span = getattr(doc, "span", Span(file, 1, 1))
         raise fail(span, "a spec must be a mapping with 'input' and 'layers'", show(doc))
     values = checked(Document, doc)
     name = values.name or Path(file).stem
-    expander = Expander(file, parse_blocks(doc, file), collect_names(doc["layers"], set()))
+    expander = Expander(file, blocks_with_includes(doc, file, path),
+                        collect_names(doc["layers"], set()))
     input_shape = network_inputs(doc, values, expander)
     scope = expander.scope_with_args(Scope("", (), None, ()), spec_args(doc, args))
     expander.sequence(doc["layers"], INPUT, scope, "layers", doc.value_span("layers"))
@@ -112,7 +115,7 @@ def open_spec(spec: str, input_override: str | None = None, args: dict | None = 
 def load(path: str | Path, display: str | None = None, args: dict | None = None) -> Network:
     """Read, parse and build a network from a spec file."""
     name = display or str(path)
-    return parse_document(yamlsource.read_file(path, name), name, args)
+    return parse_document(yamlsource.read_file(path, name), name, args, Path(path))
 
 
 def loads(text: str, file: str = "<string>", args: dict | None = None) -> Network:

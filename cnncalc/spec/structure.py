@@ -88,6 +88,23 @@ class NamedInputs(Kind):
 
 
 @frozen
+class Paths(Kind):
+    """A file path or a list of them (`include:`)."""
+
+    text = "a file path or a list of file paths"
+
+    def check(self, value, key):
+        items = value if isinstance(value, list) else [value]
+        if not items or not all(isinstance(v, str) and v.strip() for v in items):
+            self.fail(key, value)
+        return tuple(items)
+
+    def schema(self):
+        one = {"type": "string", "minLength": 1}
+        return {"anyOf": [one, {"type": "array", "items": one, "minItems": 1}]}
+
+
+@frozen
 class Reference(Kind):
     """One layer name, or a list of one (`inputs: stem` or `inputs: [stem]`)."""
 
@@ -154,11 +171,25 @@ class Document:
     description: str | None = setting(Text(), "free text", None)
     blocks: dict | None = setting(Nodes("blocks", "a mapping of block names to definitions",
                                         dict), "reusable layer lists with arguments", None)
+    include: tuple | None = setting(Paths(), "files whose `blocks:` this spec uses (paths "
+                                    "relative to this file)", None)
     args: dict | None = setting(Nodes("args", "a mapping of argument names to values", dict),
                                 "spec arguments (`--arg NAME=VALUE` sets them)", None)
     lint: Lint | None = setting(Section(Lint), "lint settings: `ignore: [rule, ...]`", None)
     budget: Budget | None = setting(Section(Budget), "limits validate enforces", None)
     published: Published | None = setting(Section(Published), "figures a source prints", None)
+
+
+@frozen
+class Library:
+    """An included file: blocks for the specs that include it."""
+
+    label: ClassVar[str] = "an included file"
+
+    blocks: dict = setting(Nodes("blocks", "a mapping of block names to definitions", dict),
+                           "the blocks it defines")
+    include: tuple | None = setting(Paths(), "further files (relative to this one)", None)
+    description: str | None = setting(Text(), "free text", None)
 
 
 # --- structure items of a layer list ------------------------------------------------------
