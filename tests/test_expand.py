@@ -299,3 +299,29 @@ def test_inputs_on_a_block_call_and_a_group():
     rows = {r.name: r for r in report.rows}
     assert rows["h2.conv1"].inputs == ("stem",) and rows["g.conv1"].inputs == ("stem",)
     assert rows["h2.conv1"].totals.params == 1 * 1 * 6 * 4 + 4  # reads stem's 6 channels
+
+
+def test_torchinfo_frozen_layers_of_resnet18():
+    """torchinfo's frozen_layers.out (github.com/TylerYep/torchinfo): ResNet-18 with conv1,
+    bn1, layer1 and layer2 frozen prints Total params 11,689,512, Trainable 11,006,440,
+    Non-trainable 683,072. Frozen here: two layers, a group (layer1) and two block calls
+    (layer2's). torchinfo counts parameters only; cnncalc adds batch norm's running mean and
+    variance (buffers) to the non-trainable values: 2 x (64 + 4x64 + 5x128 + 5x256 + 5x512)."""
+    from cnncalc.analysis.analyze import analyze
+    from cnncalc.spec import loads
+    from cnncalc.zoo import path_of
+    text = path_of("resnet18").read_text()
+    for old, new in [("bias: false}\n  - {name: bn1, type: batchnorm}",
+                      "bias: false, trainable: false}\n"
+                      "  - {name: bn1, type: batchnorm, trainable: false}"),
+                     ("  - name: layer1\n", "  - name: layer1\n    trainable: false\n"),
+                     ("{block: basic, out: 128, stride: 2,", "{block: basic, out: 128, stride: 2, "
+                                                           "trainable: false,"),
+                     ("{block: basic, out: 128}", "{block: basic, out: 128, trainable: false}")]:
+        assert old in text
+        text = text.replace(old, new)
+    totals = analyze(loads(text, "frozen.yaml")).totals
+    running = 2 * (64 + 4 * 64 + 5 * 128 + 5 * 256 + 5 * 512)
+    assert totals.params - running == 11_689_512
+    assert totals.trainable_params == 11_006_440
+    assert totals.non_trainable_params == 683_072 + running
