@@ -47,9 +47,22 @@ def test_every_example_in_spec_md_builds():
         if isinstance(doc, list):  # a list of layer examples
             net = loads(yaml.safe_dump({"input": [32, 32, 6], "layers": doc}))
             assert len(net.nodes) == len(doc)
+        elif "include" in doc:  # needs its files; tests/test_include.py builds the same
+            assert set(doc) == {"input", "include", "layers"}
+        elif "blocks" in doc and "layers" not in doc:  # an included file
+            assert loads(yaml.safe_dump({"input": [32, 32, 6], "layers": ["relu"], **doc}))
         else:  # a whole spec
-            net = loads(yaml.safe_dump({"input": [32, 32, 6], **doc}))
+            shape = {} if "inputs" in doc else {"input": [32, 32, 6]}
+            net = loads(yaml.safe_dump({**shape, **doc}))
             analyze(net)
+
+
+def test_every_top_level_key_is_in_spec_md():
+    from cnncalc.declare import declared
+    from cnncalc.spec.structure import Document
+    spec_md = (ROOT / "docs" / "spec.md").read_text()
+    for decl in declared(Document):
+        assert f"| `{decl.name}` |" in spec_md, decl.name
 
 
 @pytest.mark.parametrize("name", sorted(REGISTRY))
