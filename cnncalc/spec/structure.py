@@ -76,7 +76,7 @@ class NamedInputs(Kind):
         shapes = {}
         for name, shape in value.items():
             if not isinstance(name, str) or not name.strip() or "." in name or name == "input":
-                raise SettingError(f"an input's name must be a non-empty word without '.', "
+                raise SettingError("an input's name must be a non-empty word without '.', "
                                    "other than 'input'", key=f"{key}.{name}", on_key=True,
                                    received=show(name), has_received=True)
             shapes[name] = InputShape().check(shape, f"{key}.{name}")
