@@ -206,3 +206,14 @@ def test_the_schema_accepts_named_inputs_and_shared_layers():
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate({"input": [8, 8, 3], "inputs": {"a": [8, 8, 3]}, "layers": ["relu"]},
                             spec_schema())
+
+
+def test_the_summary_names_every_input(tmp_path):
+    import json
+    spec = tmp_path / "two.yaml"
+    spec.write_text(textwrap.dedent(TWO))
+    table = runner.invoke(app, ["summarize", str(spec)], env={"COLUMNS": "160"}).stdout
+    assert table.splitlines()[0].endswith("(inputs image 8x8x3, mask 8x8x1)")
+    data = json.loads(runner.invoke(app, ["summarize", str(spec), "--format", "json"]).stdout)
+    assert data["input"] == [8, 8, 3] and data["inputs"] == {"image": [8, 8, 3],
+                                                             "mask": [8, 8, 1]}

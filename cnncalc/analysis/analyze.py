@@ -73,8 +73,10 @@ def analyze(network: Network) -> Report:
                                      for i in node.inputs)))
         warnings += [Diagnostic(node.span, text, severity="warning", layer=node.name,
                                 rule="window-tiling") for text in advice]
+    named = {network.input_name: network.input_shape}
+    named.update((n.name, row.output_shape) for n, row in zip(network.nodes, rows) if not n.inputs)
     report = Report(network.name, network.file, network.input_shape, rows, warnings,
-                    dict(network.group_kinds))
+                    dict(network.group_kinds), named)
     fields, misaligned = propagate(network, report)
     for row, field in zip(rows, fields):
         row.field = field

@@ -108,6 +108,13 @@ class Report:
     rows: list[Row]
     warnings: list[Diagnostic] = field(default_factory=list)
     group_kinds: dict = field(default_factory=dict)  # group name -> block/residual/...
+    inputs: dict = field(default_factory=dict)  # named inputs (`inputs:`): name -> Shape
+
+    def input_text(self) -> str:
+        """'input 224x224x3', or 'inputs image 224x224x3, mask 224x224x1'."""
+        if len(self.inputs) < 2:
+            return f"input {self.input_shape}"
+        return "inputs " + ", ".join(f"{name} {shape}" for name, shape in self.inputs.items())
 
     def outline(self, depth: int | None = None) -> list[Line]:
         """Rows with their groups: groups deeper than `depth` collapse into one line each;
@@ -153,6 +160,8 @@ class Report:
         return {"name": self.name, "file": self.file, "input": self.input_shape.as_list(),
                 "output_shape": self.output_shape.as_list(),
                 "layers": [row.as_dict() for row in self.rows],
+                **({"inputs": {k: v.as_list() for k, v in self.inputs.items()}}
+                   if len(self.inputs) > 1 else {}),
                 "groups": [{"name": g, "kind": k} for g, k in self.group_kinds.items()],
                 "totals": self.totals.as_dict(),
                 "warnings": [w.format() for w in self.warnings]}

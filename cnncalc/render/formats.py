@@ -32,7 +32,7 @@ def to_csv(report: Report) -> str:
 def to_markdown(report: Report) -> str:
     """A GitHub table of the layers (the summary's columns, all of them), then the totals."""
     columns = summary_columns(report.totals)
-    lines = [f"### {escape.markdown_cell(report.name)} (input {report.input_shape})", "",
+    lines = [f"### {escape.markdown_cell(report.name)} ({escape.markdown_cell(report.input_text())})", "",
              "| " + " | ".join(c.header for c in columns) + " |",
              "|" + "|".join("---:" if c.right else "---" for c in columns) + "|"]
     for values in cells(columns, report.outline()):

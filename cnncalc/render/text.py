@@ -37,7 +37,8 @@ def summary_text(report: Report, depth: int | None = None, rf: bool = True,
     def styled(text, style):
         return f"{style}{text}{RESET}" if color and style else text
 
-    out = [styled(f"{escape.terminal(report.name)}  (input {report.input_shape})", BOLD),
+    out = [styled(f"{escape.terminal(report.name)}  ({escape.terminal(report.input_text())})",
+                  BOLD),
            row_text([c.header for c in columns]),
            (" " * GAP).join("─" * w for w in widths)]
     for line, values in zip(lines, rows):
