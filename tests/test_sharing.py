@@ -151,3 +151,52 @@ def test_torch_module_called_twice_agrees():
         theirs = torch.relu(conv(torch.relu(conv(torch.from_numpy(x))))).numpy()
     ours = engine.run(network, report, x, weights).output
     np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-5)
+
+
+TOWER = """
+    input: [8, 8, 3]
+    blocks:
+      tower:
+        args: {c: 4, extra: false}
+        layers:
+          - {type: conv, filters: $c, kernel: 3, padding: 1}
+          - relu
+          - {type: conv, filters: 4, kernel: 1, when: $extra}
+          - {type: pool, kernel: 2}
+    layers:
+      - {block: tower, name: a}
+"""
+
+
+def test_a_group_or_block_call_shares_every_layer_of_another():
+    """`shares: a` on a block call: each conv uses a's conv at the same place; relu and pool
+    hold no weights and share nothing. Params once: 3x3x3x4 + 4; MACs twice."""
+    report = report_of(TOWER + "      - {block: tower, name: b, shares: a, inputs: [input]}\n"
+                       "      - {name: g, shares: a, inputs: [input], layers: [{type: conv, "
+                       "filters: 4, kernel: 3, padding: 1}, relu, {type: pool, kernel: 2}]}\n")
+    rows = {r.name: r for r in report.rows}
+    assert report.totals.params == 3 * 3 * 3 * 4 + 4
+    assert report.totals.macs == 3 * (8 * 8 * 4 * 3 * 3 * 3)
+    assert rows["b.conv1"].shares == rows["g.conv1"].shares == "a.conv1"
+    assert rows["b.relu1"].shares is None and "shares" not in rows["b.pool1"].settings
+
+
+GROUP_BAD = [
+    (TOWER + "      - {block: tower, name: b, shares: a.conv1}\n", 13, 37, EXIT_UNREADABLE,
+     ["'shares' on a group or block call must name an earlier group"]),
+    (TOWER + "      - {block: tower, name: b, shares: a, extra: true}\n", 13, 37,
+     EXIT_UNREADABLE, ["'b' shares 'a', which has no layer 'conv2' (the structures differ)"]),
+    (TOWER + "      - {block: tower, name: b, shares: a, c: 5, inputs: [input]}\n", 7, 9,
+     EXIT_INCONSISTENT, ["cannot use the weights of 'a.conv1' (weight 4x3x3x3, bias 4)",
+                         "needs weight 5x3x3x3, bias 5"]),
+]
+
+
+@pytest.mark.parametrize("text, line, column, code, words", GROUP_BAD)
+def test_group_sharing_errors(text, line, column, code, words):
+    import textwrap
+    diagnostic = error_of(textwrap.dedent(text), "s.yaml")
+    assert (diagnostic.span.line, diagnostic.span.column, diagnostic.exit_code) == \
+        (line, column, code), diagnostic.format()
+    for word in words:
+        assert word in diagnostic.format(), diagnostic.format()

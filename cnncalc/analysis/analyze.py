@@ -22,11 +22,14 @@ def weights_text(shapes: dict) -> str:
     return ", ".join(f"{key} {'x'.join(map(str, shape))}" for key, shape in shapes.items())
 
 
-def check_shared(node, ins, owner, owner_ins) -> None:
-    """A layer may use another's weights only if it needs arrays of the very same shapes."""
+def check_shared(node, ins, owner, owner_ins) -> bool:
+    """A layer may use another's weights only if it needs arrays of the very same shapes.
+    False: nothing to share (a layer without weights inside a group that shares another's)."""
     theirs = owner.layer.weight_shapes(owner_ins[0])
     mine = node.layer.weight_shapes(ins[0])
     where = node.span_of("shares")
+    if not theirs and not mine and "shares" not in node.key_spans:
+        return False
     if not theirs:
         raise CnnCalcError(Diagnostic(where, f"'{owner.name}' has no weights to share",
                                       layer=node.name, exit_code=EXIT_INCONSISTENT))
@@ -35,6 +38,7 @@ def check_shared(node, ins, owner, owner_ins) -> None:
             where, f"cannot use the weights of '{owner.name}' ({weights_text(theirs)}): this "
                    f"layer on {ins[0]} needs {weights_text(mine) or 'none'}",
             layer=node.name, exit_code=EXIT_INCONSISTENT))
+    return True
 
 
 def analyze(network: Network) -> Report:
@@ -60,15 +64,16 @@ def analyze(network: Network) -> Report:
         # a named network input (no inputs): like the first input, not a layer's output
         totals = Totals.of(layer.cost(ins, out), out.size if node.inputs else 0, node.frozen)
         settings, notes = layer.describe(), layer.notes(ins, out)
-        if node.shares is not None:  # another layer's weights: its parameters count there
-            owner = network.nodes[node.shares]
-            check_shared(node, ins, owner, rows[node.shares].input_shapes)
-            totals = totals.without_params()
+        owner = network.nodes[node.shares] if node.shares is not None else None
+        uses = None  # the layer whose weights this one uses
+        if owner is not None and check_shared(node, ins, owner, rows[node.shares].input_shapes):
+            uses = owner.name
+            totals = totals.without_params()  # another layer's weights: they count there
             settings = f"{settings} shares {owner.name}".strip()
             notes = [*notes, f"uses the weights of '{owner.name}' (its parameters count there)"]
         rows.append(Row(index + 1, node.name, layer.type_name, settings, ins or (out,), out,
                         totals, node.span, notes=notes, tiles=not advice,
-                        groups=node.groups,
+                        groups=node.groups, shares=uses,
                         inputs=tuple("input" if i == INPUT else network.nodes[i].name
                                      for i in node.inputs)))
         warnings += [Diagnostic(node.span, text, severity="warning", layer=node.name,

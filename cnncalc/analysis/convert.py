@@ -95,9 +95,10 @@ def flat_names(network: Network) -> list[str]:
     return out
 
 
-def to_spec(network: Network) -> dict:
+def to_spec(network: Network, report: Report | None = None) -> dict:
     """A flat spec (no blocks) for the network; layers read the previous one unless noted.
-    The spec's `lint:` and `budget:` are carried over."""
+    The spec's `lint:` and `budget:` are carried over; `report` (the network's analysis) says
+    which layers of a group that shares another's weights have weights to share."""
     names = flat_names(network)
     layers = []
     named = {network.input_name: network.input_shape.as_list()}
@@ -108,7 +109,7 @@ def to_spec(network: Network) -> dict:
         item = {"name": names[i], **settings_yaml(node.layer)}
         if node.inputs != ((i - 1,) if i else (INPUT,)):
             item["inputs"] = ["input" if j == INPUT else names[j] for j in node.inputs]
-        if node.shares is not None:
+        if node.shares is not None and (report is None or report.rows[i].shares):
             item["shares"] = names[node.shares]
         layers.append(item)
     spec = {"name": network.name, "input": network.input_shape.as_list(), "layers": layers}

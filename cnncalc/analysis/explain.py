@@ -25,8 +25,8 @@ def explain(network: Network, report: Report, name: str, dtype: str = "float32")
              f"input: {', '.join(str(s) for s in row.input_shapes)}"]
     lines += shape_lines(layer, row)
     counts = layer.explain_counts(row.input_shapes, y, row.totals)
-    if node.shares is not None:  # the arithmetic is the owner's; the count is there
-        owner = network.nodes[node.shares].name
+    if row.shares is not None:  # the arithmetic is the owner's; the count is there
+        owner = row.shares
         counts = [f"params: 0 (uses the weights of '{owner}': "
                   f"{report.rows[node.shares].totals.params:,}, counted there)",
                   *(line for line in counts if not line.startswith("params"))]

@@ -63,6 +63,7 @@ class Row:
     groups: tuple = ()  # enclosing groups, outermost first
     field: object = None  # receptive.Field, set after shapes are known
     inputs: tuple = ()  # names of the layers read ("input": the network's input)
+    shares: str | None = None  # the layer whose weights it uses (`shares:`), if any
 
     def as_dict(self) -> dict:
         return {"index": self.index, "name": self.name, "type": self.type,

@@ -189,15 +189,15 @@ def convert(
     target = Target(output, force, spec)
     try:
         if fc_as_conv:
-            network = converted(spec, None, parse_args(arg))[0]
+            network, report, _ = converted(spec, None, parse_args(arg))
         else:
             network = load_network(spec, None, parse_args(arg))
-            analyze(network)
+            report = analyze(network)
     except CnnCalcError as exc:
         fail(exc)
     source = " ".join(spec.split())  # one line: the comment must not end early
     text = f"# written by cnncalc convert{' --fc-as-conv' if fc_as_conv else ''} from {source}\n"
-    text += yaml.safe_dump(to_spec(network), sort_keys=False, default_flow_style=None, width=100)
+    text += yaml.safe_dump(to_spec(network, report), sort_keys=False, default_flow_style=None, width=100)
     target.emit(text)
     typer.echo(f"wrote {terminal_text(output)}")
 

@@ -49,6 +49,7 @@ class Scope(NamedTuple):
     stack: tuple  # block names being expanded (recursion check)
     sizes: dict | None = None  # argument name -> values it holds (for MAX_SUBSTITUTED)
     frozen: bool = False  # inside a `trainable: false` item: its parameters are not trained
+    share: tuple | None = None  # `shares:` on a group: (its owner, the group, where written)
 
 
 @dataclass
@@ -158,6 +159,10 @@ class Expander:
             if len(kinds) > 1:
                 raise fail(item.key_span(kinds[1]), f"an item takes one of {', '.join(STRUCTURE_KEYS)}"
                                                    f"; this one has {' and '.join(kinds)}", path=path)
+            if kinds and "shares" in item:  # every layer inside uses its counterpart's weights
+                scope = scope._replace(share=(self.shared_group(item, scope, path), None,
+                                              item.value_span("shares")))
+                item = copy_map(item, drop=("shares",))
             if kinds and "inputs" in item:  # the structure reads a named layer, not the last
                 ref = checked(Item, copy_map(item, keep=("inputs",)), path).inputs
                 tail = self.resolve(ref, scope, item.value_span("inputs"), path)
@@ -193,8 +198,11 @@ class Expander:
         name = self.claim(scope, local, span, base, path)
         self.index[name] = -1  # a group: a name, not a node
         self.group_kinds[name] = kind or base or "repeat"
+        share = scope.share
+        if share is not None and share[1] is None:  # the group `shares:` was written on
+            share = (share[0], name, share[2])
         return Scope(name, (*scope.groups, name), scope.args, scope.stack, scope.sizes,
-                     scope.frozen)
+                     scope.frozen, share)
 
     def layers(self, item: YMap, span, tail, scope, path) -> int:
         checked(Group, item, path)
@@ -230,7 +238,7 @@ class Expander:
         checked(BlockCall, item, path, open_keys=tuple(block.args))
         group = self.open_group(scope, item.get("name"), item.value_span("name"), name, path)
         inner = self.scope_with_args(Scope(group.prefix, group.groups, None, (*scope.stack, name),
-                                           frozen=scope.frozen),
+                                           frozen=scope.frozen, share=group.share),
                                      args)
         where = f"in block '{_name(name)}' called at line {span.line}"
         self.calls.append(where)  # nodes made inside remember the call (analysis errors)
@@ -299,6 +307,25 @@ class Expander:
                        show(ref), path=path)
         return self.nodes[owner].shares if self.nodes[owner].shares is not None else owner
 
+    def shared_group(self, item: YMap, scope: Scope, path: str) -> str:
+        """The earlier group a structure's `shares:` names (its full name)."""
+        ref = checked(Sharing, copy_map(item, keep=("shares",)), path).shares
+        for prefix in self.prefixes(scope):
+            if prefix + ref in self.group_kinds and self.index.get(prefix + ref, -1) >= 0:
+                return prefix + ref
+        raise fail(item.value_span("shares"), "'shares' on a group or block call must name an "
+                   f"earlier group{did_you_mean(ref, self.group_kinds)}", show(ref), path=path)
+
+    def counterpart(self, name: str, scope: Scope, span: Span, path: str) -> int:
+        """Inside a group with `shares: other`: the layer of `other` at the same place."""
+        other, own, written = scope.share
+        relative = name[len(own) + 1:]
+        found = self.index.get(f"{other}.{relative}", -1)
+        if found < 0:
+            raise fail(written, f"'{_name(own)}' shares '{_name(other)}', which has no layer "
+                       f"'{_name(relative)}' (the structures differ)", path=path)
+        return self.nodes[found].shares if self.nodes[found].shares is not None else found
+
     def layer(self, item, span, tail, scope, path) -> int:
         owner = self.shared(item, scope, path)
         again = owner is not None and "type" not in item  # the shared layer itself, again
@@ -330,6 +357,8 @@ class Expander:
                                 label if isinstance(label, str) else None, path,
                                 extra=("inputs", "shares"))
         name = self.claim(scope, label, key_spans.get("name", span), layer.type_name, path)
+        if owner is None and scope.share is not None:
+            owner = self.counterpart(name, scope, span, path)
         inputs = (tail,)
         if "inputs" in values:
             refs = values["inputs"]

@@ -42,7 +42,7 @@ def structure_schema(cls) -> dict:
     """A structure item (group, block call, residual, branches) from its declarations; a
     block call's other keys are the block's arguments."""
     schema = schema_of(cls, open_keys=cls is BlockCall)
-    switches = schema_of(Switches)["properties"]
+    switches = schema_of(Switches)["properties"] | schema_of(Sharing)["properties"]
     schema["properties"] = {k: _maybe_arg(v) for k, v in {**schema["properties"],
                                                           **switches}.items()}
     return schema
