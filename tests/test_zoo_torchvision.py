@@ -15,8 +15,10 @@ model; the exact integers below were measured with torch 2.13.0 and torchvision 
 (aten.addmm), 2 FLOPs per multiply-add, and nothing else). cnncalc counts multiply-adds for
 conv and fc layers only (docs/counting.md), so its total compares like with like; the tests
 also sum conv and fc rows to say so. `test_flop_counter_recomputed` repeats the measurement
-when torchvision can be imported, and the shape tests compare every conv and linear layer
-with torchvision's forward pass; both skip without torchvision (CI does not install it).
+when torchvision can be imported, the shape tests compare every conv and linear layer with
+torchvision's forward pass, and `test_numpy_forward_equals_torchvision` copies a randomly
+initialised torchvision model into our NumPy engine and gets the same logits; all of these
+skip without torchvision (CI does not install it).
 """
 
 from collections import Counter
@@ -217,3 +219,94 @@ def test_shapes_and_params_against_torchvision(name):
     mine = Counter((tuple(r.output_shape.as_list()), r.totals.trainable_params)
                    for r in report.rows if r.type in ("conv", "fc"))
     assert mine == theirs
+
+
+def execution_order(torch, model):
+    """Paths of the modules that own parameters, in the order the forward pass uses them
+    (a module's hook fires after its children: ConvNeXt's block-level layer_scale comes
+    after the block's last Linear, where it is applied)."""
+    order = []
+
+    def hook(path):
+        def record(module, args, out):
+            if path not in order:
+                order.append(path)
+        return record
+
+    for path, module in model.named_modules():
+        if list(module.parameters(recurse=False)):
+            module.register_forward_hook(hook(path))
+    return order
+
+
+def shortcut_after_body(order):
+    """torchvision's RegNet computes `proj(x) + f(x)`, the projection first; our residuals
+    compute the body, then the shortcut. Move each block's proj after its f."""
+    out = [p for p in order if ".proj" not in p]
+    for path in [p for p in order if ".proj" in p]:
+        block = path.split(".proj")[0]
+        out.insert(max(i for i, q in enumerate(out) if q.startswith((block + ".f.",
+                                                                     block + ".proj"))) + 1, path)
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(NETWORKS))
+def test_numpy_forward_equals_torchvision(name):
+    """torchvision's model with random weights (batch norms, layer norms, layer scales and
+    biases randomised too), copied layer by layer into our NumPy engine: the same logits. This
+    checks what counts cannot: the order of the channel split and shuffle, where the gates
+    and residuals apply, the activations and the norms' eps."""
+    import numpy as np
+
+    from cnncalc.analysis.analyze import analyze
+    from cnncalc.compute import engine
+    from cnncalc.spec.document import load
+    from cnncalc.zoo import path_of
+
+    torch, torchvision = torchvision_or_skip()
+    torch.manual_seed(0)
+    model = torchvision.models.get_model(name).eval()
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, (torch.nn.BatchNorm2d, torch.nn.LayerNorm)):
+                module.weight.uniform_(0.5, 1.5)
+                module.bias.uniform_(-0.2, 0.2)
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.running_mean.uniform_(-0.2, 0.2)
+                module.running_var.uniform_(0.5, 2.0)
+            for key, p in module.named_parameters(recurse=False):
+                if key == "layer_scale":  # 1e-6 at initialisation: would hide the blocks
+                    p.uniform_(0.5, 1.5)
+                elif key == "bias" and isinstance(module, (torch.nn.Conv2d, torch.nn.Linear)):
+                    p.uniform_(-0.1, 0.1)
+    order = execution_order(torch, model)
+    x = torch.randn(1, 3, 224, 224)
+    with torch.no_grad():
+        expected = model(x).numpy().reshape(-1)
+    if name.startswith("regnet"):
+        order = shortcut_after_body(order)
+
+    network = load(path_of(name))
+    report = analyze(network)
+    layers = {}  # our layers with weights, in order: name -> [array keys]
+    for key in engine.init_weights(network, report, 0):
+        layers.setdefault(key.rsplit(".", 1)[0], []).append(key)
+    assert len(layers) == len(order)
+    modules = dict(model.named_modules())
+    weights = {}
+    for (layer, keys), path in zip(layers.items(), order):
+        module = modules[path]
+        arrays = [p for _, p in module.named_parameters(recurse=False)] + \
+            [b for k, b in module.named_buffers(recurse=False) if k != "num_batches_tracked"]
+        assert len(arrays) == len(keys), (layer, path)
+        for key, array in zip(keys, arrays):
+            weights[key] = array.detach().numpy()
+    shapes = {f"{n}.{k}": s for n, d in engine.shapes_of(network, report).items()
+              for k, s in d.items()}
+    for key, array in weights.items():  # Linear [out, in] -> conv [out, in, 1, 1], (C,1,1) -> C
+        assert array.size == int(np.prod(shapes[key])), key
+        weights[key] = array.reshape(shapes[key])
+    weights = engine.check_weights(network, report, weights)
+    ours = engine.run(network, report, x.numpy(), weights).output.reshape(-1)
+    assert np.allclose(ours, expected, rtol=1e-4, atol=1e-5 * np.abs(expected).max())
