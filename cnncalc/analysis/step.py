@@ -104,6 +104,7 @@ class Planned:
     input_grads: tuple  # which inputs need a gradient
     param_bytes: int
     param_sizes: tuple  # bytes of each trainable tensor, parameters() order
+    groups: tuple = ()  # the enclosing blocks, outermost first
 
 
 def plan(network: Network, report, ctx: StepContext, inplace: bool = True) -> list[Planned]:
@@ -130,8 +131,28 @@ def plan(network: Network, report, ctx: StepContext, inplace: bool = True) -> li
             node.name, tuple(node.inputs), tuple(ops),
             tuple(ctx.batch * s.size * width[i] for s, i in zip(row.input_shapes, node.inputs)),
             ctx.batch * row.output_shape.size * ctx.act, node_ctx.grad, input_grads,
-            sum(sizes) * ctx.param, tuple(s * ctx.param for s in sizes)))
+            sum(sizes) * ctx.param, tuple(s * ctx.param for s in sizes), node.groups))
     return planned
+
+
+def held_by_callers(nodes: list[Planned]) -> dict:
+    """A block (a module in PyTorch) is called with its input bound to the caller's variable
+    (`x = self.layer1(x)`, Sequential's `input = module(input)`): that tensor lives until
+    the block returns. For each tensor entering a group from outside: the group's last node."""
+    first: dict = {}
+    last: dict = {}
+    for index, node in enumerate(nodes):
+        for group in node.groups:
+            first.setdefault(group, index)
+            last[group] = index
+    held: dict = {}
+    for group, start in first.items():
+        end = last[group]
+        for index in range(start, end + 1):
+            for source in nodes[index].inputs:
+                if source < start and end > held.get(source, -2):
+                    held[source] = end
+    return held
 
 
 class Simulator:
@@ -148,6 +169,10 @@ class Simulator:
         for index, node in enumerate(nodes):
             for source in node.inputs:
                 self.read_by.setdefault(source, []).append(index)
+        self.callers: dict = {}  # node -> tensors its block's caller lets go after it
+        for source, until in held_by_callers(nodes).items():
+            self.read_by.setdefault(source, []).append(until)
+            self.callers.setdefault(until, []).append(source)
 
     # --- forward ------------------------------------------------------------------------
     def forward(self, indices, phase: str = "forward", within=None, grad: bool = True,
@@ -200,6 +225,8 @@ class Simulator:
                                                            else index))
                 self.mem.release(block, ("tmp", key))
                 sources = [key]
+            for source in self.callers.get(index, []):  # the block has returned
+                self.mem.release(self.storage.get(source), ("read", index))
 
     def fresh(self) -> Simulator:
         """The same network and memory for the next micro-batch; parameter gradients stay."""
@@ -242,20 +269,26 @@ class Simulator:
                     elif incoming[0] is not None:
                         self.mem.hold(incoming[0], ("grad", tensor))
                         arriving.append((tensor, incoming[0], op.grad_is_view or incoming[1]))
-                transient = op.backward_transient
-                if k == 0 and node.param_bytes:
-                    if accumulate:
-                        transient += node.param_bytes
-                    elif index not in self.param_grads:
-                        self.param_grads[index] = self.mem.alloc(node.param_bytes, "gradients",
-                                                                 ("param",))
-                self.mem.moment("backward", node.name + ("" if k == 0 else f" ({op.name})"),
-                                transient)
+                transient = op.backward_transient + op.cached  # under autocast, the
+                # weight's gradient comes out in bf16 and ToCopyBackward makes the float32 one
+                # after this node has freed what it saved
+                later = k == 0 and node.param_bytes and index not in self.param_grads
+                if later and accumulate:
+                    transient, later = transient + node.param_bytes, False
+                if later and not op.cached:
+                    self.param_grads[index] = self.mem.alloc(node.param_bytes, "gradients",
+                                                             ("param",))
+                name = node.name + ("" if k == 0 else f" ({op.name})")
+                self.mem.moment("backward", name, transient)
                 for tensor, block, view in arriving:
                     self.deliver(tensor, block, view, sizes[inputs.index(tensor)])
                 self.mem.release(incoming[0], ("grad", key))
                 for block in self.saved.pop(key, []):
                     self.mem.release(block, ("saved", key))
+                if later and op.cached:
+                    self.param_grads[index] = self.mem.alloc(node.param_bytes, "gradients",
+                                                             ("param",))
+                    self.mem.moment("backward", name + " (to float32)", op.cached)
 
     def deliver(self, tensor, block, view: bool, nbytes: int) -> None:
         """A gradient arrives for `tensor`; a second one is added into the first (in place

@@ -101,11 +101,10 @@ class Conv(Layer):
                                             self.filters if self.bias else 0,
                                             self.workspace(inputs, out),
                                             depthwise=self.groups == x.c and self.groups > 1)
-        grad_cast = weights * ctx.act if ctx.amp else 0  # bf16 weight grad, then fp32
         cast_weight, cast_input = amp_casts(ctx, weights, ctx.batch * x.size)
         return [Op("convolution", output=ctx.values(out), saves_input=True,
                    saved=cast_input, cached=cast_weight,
-                   forward_transient=forward, backward_transient=backward + grad_cast),
+                   forward_transient=forward, backward_transient=backward),
                 *self.fused_ops(out, ctx)]
 
     def filter_kernel(self):

@@ -75,11 +75,10 @@ class FC(WholeInput):
         """linear (addmm) saves its input and weight; its kernels allocate nothing else
         (measured). Under autocast: the bf16 weight copy, saved, and its bf16 gradient."""
         weights = inputs[0].size * self.units
-        grad_cast = weights * ctx.act if ctx.amp else 0
         cast_weight, cast_input = amp_casts(ctx, weights, ctx.batch * inputs[0].size)
         return [Op("linear", output=ctx.values(out), saves_input=True,
                    saved=cast_input, cached=cast_weight,
-                   backward_transient=grad_cast), *self.fused_ops(out, ctx)]
+                   ), *self.fused_ops(out, ctx)]
 
     def as_conv(self, x: Shape):
         """The notes: an FC fed by an HxWxC volume is a conv with an HxW kernel, K = units."""
