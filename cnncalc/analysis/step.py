@@ -272,8 +272,9 @@ class Simulator:
                 transient = op.backward_transient + op.cached  # under autocast, the
                 # weight's gradient comes out in bf16 and ToCopyBackward makes the float32 one
                 # after this node has freed what it saved
-                later = k == 0 and node.param_bytes and index not in self.param_grads
-                if later and accumulate:
+                later = k == 0 and node.param_bytes and (accumulate or
+                                                         index not in self.param_grads)
+                if later and accumulate:  # the new gradient, added into .grad, then freed
                     transient, later = transient + node.param_bytes, False
                 if later and not op.cached:
                     self.param_grads[index] = self.mem.alloc(node.param_bytes, "gradients",

@@ -100,7 +100,12 @@ class Conv(Layer):
         forward, backward = conv_transients(ctx, x, out, weights,
                                             self.filters if self.bias else 0,
                                             self.workspace(inputs, out),
-                                            depthwise=self.groups == x.c and self.groups > 1)
+                                            depthwise=self.groups == x.c and self.groups > 1,
+                                            taps_over_input=self.window(x).taps if (
+                                                self.groups == 1 and any(
+                                                    n < k for n, k in zip(x.spatial,
+                                                                          self.kernel)))
+                                            else 0)
         cast_weight, cast_input = amp_casts(ctx, weights, ctx.batch * x.size)
         return [Op("convolution", output=ctx.values(out), saves_input=True,
                    saved=cast_input, cached=cast_weight,

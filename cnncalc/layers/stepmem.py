@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 NEW, IN_PLACE_OP, VIEW_OP = "new", "in place", "view"  # how an op's output is held
 CHANNEL_BLOCK = 8  # oneDNN's blocked layout on AVX2 (nChw8c): channels padded to 8
+CPU_THREADS = 2  # intra-op threads of the measured machine (oneDNN's per-thread buffers)
+GEMM_COPIES = 4  # weight-gradient accumulators per thread in oneDNN's gemm fallback
 
 
 @dataclass(frozen=True)
@@ -63,7 +65,8 @@ def padded(channels: int) -> int:
 
 
 def conv_transients(ctx: StepContext, x, y, weight_values: int, bias_values: int,
-                    columns: int, depthwise: bool = False) -> tuple[int, int]:
+                    columns: int, depthwise: bool = False,
+                    taps_over_input: int = 0) -> tuple[int, int]:
     """(forward, backward) transients of a convolution, by backend.
 
     cpu, float32 (oneDNN, docs/memory-measurements.md): the forward reorders its input and
@@ -72,6 +75,10 @@ def conv_transients(ctx: StepContext, x, y, weight_values: int, bias_values: int
     when C_in < 8: 2 out). The backward reorders grad_output, input and weight, and makes
     temporaries of the weight gradients: max(out + in, w + b) beyond what it keeps (out alone
     when the input needs no gradient). Channels are padded to blocks of 8.
+    When the input is smaller than the kernel (a 3x3 conv on 2x2 or 1x1 maps: ResNet's
+    last stage at 64x64) and the batch is over 1, oneDNN falls back to its gemm kernel,
+    whose weight gradient takes 4 accumulators per thread (measured on 2 threads: 8.0 w + C_out
+    x taps x 32 B; on 1 thread 4.0 w): `taps_over_input` is the kernel's taps when so.
     cpu under bf16 autocast (no native bf16 on AVX2): the slow path's im2col column buffer
     (batch x C_in k k x H_out W_out) in forward and again in backward.
     cuda: cuDNN's workspace, modelled as one im2col matrix (unmeasured).
@@ -100,6 +107,9 @@ def conv_transients(ctx: StepContext, x, y, weight_values: int, bias_values: int
         backward = max(out_tmp + in_r, w_r + b)
     else:
         backward = max(out_tmp, w_r + b)
+    if taps_over_input and ctx.batch > 1:
+        copies = GEMM_COPIES * CPU_THREADS
+        backward = max(backward, copies * (weight_values + y.c * taps_over_input) * width)
     return (forward, backward) if ctx.grad else (forward, 0)
 
 
