@@ -139,8 +139,9 @@ def result(mem: Tracker, resting: dict) -> StepResult:
 
 
 def train_pass(sim: Simulator, network, report, settings, ctx, accumulate: bool) -> None:
-    """Forward (checkpointed segments under no_grad), the loss, backward (recomputing each
-    checkpointed segment just before its backward)."""
+    """Forward (checkpointed segments keep nothing for backward, as
+    checkpoint(use_reentrant=False) does), the loss, backward (recomputing each checkpointed
+    segment's saved tensors just before its backward)."""
     mem, last = sim.mem, len(sim.nodes) - 1
     done, rest = segments(network, settings.checkpoint) if settings.checkpoint else ([], None)
     rest = list(range(len(sim.nodes))) if rest is None else rest
@@ -160,13 +161,10 @@ def train_pass(sim: Simulator, network, report, settings, ctx, accumulate: bool)
     for number in range(len(done) - 1, -1, -1):
         indices = done[number]
         inside = set(indices)
-        leaving = [i for i in indices if any(r not in inside for r in sim.read_by.get(i, []))]
-        sim.forward(indices, phase="recompute", within=inside, keep=set(leaving))
+        sim.forward(indices, phase="recompute", within=inside)  # non-reentrant: only what
+        # the segment's ops save is kept; its output is not
         sim.end_autocast()
-        outputs = [sim.storage.get(i) for i in leaving]
         sim.backward(indices, accumulate)
-        for block in outputs:
-            mem.release(block, ("kept",))
         for block in kept[number]:
             mem.release(block, ("checkpoint", number))
 
