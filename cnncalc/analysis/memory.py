@@ -1,6 +1,9 @@
 """Memory: activations, parameters, gradients, optimizer state and workspace, at any batch size.
 
-The rules (docs/memory.md says the same in prose):
+`MemoryReport` is what `cnncalc memory` renders: its training and inference peaks come from
+the simulated PyTorch step (simulate.py, step.py). `MemoryModel` holds the CS231n notes'
+rules, kept for `activation_values`, `forward_bytes`, the per-layer table, im2col and the
+NumPy engine (compute/), which holds exactly what they say (docs/memory.md):
 - Every layer's output is one tensor of `batch x output values x bytes per value`, except
   layers that reuse their input: ReLU-like activations and dropout work in place (as the
   notes' VGG16 table assumes; `inplace=False` counts them), flatten is a view.
