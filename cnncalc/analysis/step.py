@@ -18,7 +18,7 @@ from collections import Counter
 from dataclasses import dataclass, field, replace
 
 from ..graph import INPUT, Network
-from ..layers.base import IN_PLACE
+from ..layers.base import ALLOCATES, IN_PLACE
 from ..layers.stepmem import NEW, StepContext
 from .memory import allocation, readers
 
@@ -116,7 +116,7 @@ def plan(network: Network, report, ctx: StepContext, inplace: bool = True) -> li
     planned = []
     for index, (node, row) in enumerate(zip(network.nodes, report.rows, strict=False)):
         kind = allocation(node.layer, index, node.inputs, read_by, buffer, members, inplace)
-        buffer[index] = buffer[node.inputs[0]] if kind != "yes" else index
+        buffer[index] = buffer[node.inputs[0]] if kind != ALLOCATES else index
         members.setdefault(buffer[index], set()).add(index)
         x = row.input_shapes[0]
         sizes = [] if node.frozen else node.layer.parameter_sizes(x)
@@ -124,7 +124,7 @@ def plan(network: Network, report, ctx: StepContext, inplace: bool = True) -> li
         needs[index] = any(input_grads) or bool(sizes)
         width[index] = ctx.act
         node_ctx = replace(ctx, grad=ctx.grad and needs[index], in_bytes=width[node.inputs[0]],
-                           input_grad=input_grads[0])
+                           input_grad=input_grads[0], inplace=inplace)
         ops = node.layer.step_ops(tuple(row.input_shapes), row.output_shape, node_ctx,
                                   in_place=kind == IN_PLACE)
         planned.append(Planned(

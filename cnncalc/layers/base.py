@@ -158,7 +158,7 @@ class Layer:
         if not activation:
             return []
         kind = REGISTRY[activation]()
-        return kind.step_ops((out,), out, ctx, in_place=kind.memory == IN_PLACE)
+        return kind.step_ops((out,), out, ctx, in_place=ctx.inplace and kind.memory == IN_PLACE)
 
     def parameter_sizes(self, x: Shape) -> list[int]:
         """Values of each trainable tensor, in PyTorch's `parameters()` order (buffers such as

@@ -29,6 +29,7 @@ class StepContext:
     grad: bool = True  # autograd records (training); False: no_grad (inference)
     in_bytes: int = 0  # bytes per value of this op's first input (the fp32 batch under amp)
     input_grad: bool = True  # the op's input needs a gradient (False: it reads the batch)
+    inplace: bool = True  # activations may work in place (--no-inplace: never)
 
     def values(self, shape) -> int:
         """Bytes of one activation tensor of this shape for the whole batch."""
