@@ -405,3 +405,30 @@ def test_bad_step_options_are_one_line_exit_2(args, option):
     result = runner.invoke(app, ["memory", "resnet18", "--mode", "training", *args])
     assert result.exit_code == 2
     assert result.stderr.startswith(option) and result.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("name", sorted(n for n, cls in __import__(
+    "cnncalc.layers.base", fromlist=["REGISTRY"]).REGISTRY.items() if cls.arity[0] == 1))
+def test_every_layer_type_takes_part_in_a_step(name):
+    """Each one-input layer type, after a conv, through training (autocast too) and
+    inference on every backend: a peak whose breakdown adds up and that the timeline
+    reaches, and a float32 gradient for every trainable parameter."""
+    from cnncalc.layers.base import REGISTRY
+    example = REGISTRY[name].example.strip()
+    text = ("input: [16, 16, 8]\nlayers:\n  - {type: conv, filters: 8, kernel: 3, padding: 1}\n"
+            f"  {example}\n")
+    try:
+        network = network_of(text=text)
+        analyze(network)
+    except Exception:  # an example that needs another input size (rbf after a fc, ...)
+        pytest.skip(f"{name}'s example does not fit a 16x16x8 input")
+    for mode in ("training", "inference"):
+        for backend in (None, "cpu", "cuda"):
+            for amp in (False, True):
+                step = predicted(network, 2, mode, backend=backend, amp=amp,
+                                 dtype="bfloat16" if amp else "float32")
+                assert step.peak > 0 and sum(step.breakdown.values()) == step.peak
+                assert step.peak == max(m.live_bytes for m in step.timeline)
+                if mode == "training":  # float32 gradients of every trainable parameter
+                    trainable = analyze(network).totals.trainable_params
+                    assert step.resting["gradients"] == trainable * 4
