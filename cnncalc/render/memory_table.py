@@ -121,7 +121,8 @@ def memory_tables(report: MemoryReport, batches: list[int], layers: bool = False
         ("Inference peak", f["peak_inference_bytes"], f"simulated, at {f['peak_layer']}"),
         ("Activations, all kept (with input)", f["forward_bytes"],
          f"{m.activation_values:,} values x {report.batch} x {report.width} B (the notes' rule)"),
-        ("Parameters", m.param_values * report.width, f"{m.param_values:,} values"),
+        ("Parameters", m.param_values * (4 if report.amp else report.width),
+         f"{m.param_values:,} values" + (" in float32 (autocast)" if report.amp else "")),
         ("im2col workspace (largest conv)", f["im2col_bytes"],
          f"{m.im2col_layer or '-'}: {m.im2col_values:,} values per sample"),
     ]
