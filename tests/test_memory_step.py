@@ -395,6 +395,15 @@ def test_timeline_json_and_chart():
     assert table.exit_code == 0 and "Live bytes through the step" in table.stdout
 
 
+def test_cuda_figures_say_they_are_unmeasured():
+    data = json.loads(runner.invoke(app, ["memory", "lenet5", "--backend", "cuda",
+                                          "--format", "json"]).stdout)
+    assert "not a GPU" in data["unmeasured"]
+    assert data["breakdown"]["weights"] % 512 == 0  # the caching allocator's blocks
+    assert "unmeasured" not in json.loads(runner.invoke(app, ["memory", "lenet5", "--backend",
+                                                             "cpu", "--format", "json"]).stdout)
+
+
 @pytest.mark.parametrize("args, option", [
     (["--amp"], "--amp"), (["--amp", "--dtype", "float64"], "--amp"),
     (["--checkpoint", "0"], "--checkpoint"), (["--micro-batch", "16", "--batch", "8"],

@@ -288,6 +288,11 @@ class MemoryReport:
                 "peak_bytes": chosen.peak, "peak_phase": chosen.phase,
                 "peak_at": chosen.layer, "breakdown": chosen.breakdown,
                 "at_rest_bytes": chosen.at_rest, "at_rest": chosen.resting})
+            if self.backend == "cuda":
+                out["unmeasured"] = ("the cuda rules (512-byte rounding, cuDNN workspace as "
+                                     "one im2col matrix, foreach optimizers) come from "
+                                     "PyTorch's documentation and source, not a GPU; the "
+                                     "CUDA context is not included")
         if self.device_bytes is not None:
             out["device_bytes"] = self.device_bytes
             out["max_batch"] = (self.max_batch(self.device_bytes) if self.simulated() else
