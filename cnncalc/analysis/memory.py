@@ -1,6 +1,9 @@
 """Memory: activations, parameters, gradients, optimizer state and workspace, at any batch size.
 
-The rules (docs/memory.md says the same in prose):
+`MemoryReport` is what `cnncalc memory` renders: its training and inference peaks come from
+the simulated PyTorch step (simulate.py, step.py). `MemoryModel` holds the CS231n notes'
+rules, kept for `activation_values`, `forward_bytes`, the per-layer table, im2col and the
+NumPy engine (compute/), which holds exactly what they say (docs/memory.md):
 - Every layer's output is one tensor of `batch x output values x bytes per value`, except
   layers that reuse their input: ReLU-like activations and dropout work in place (as the
   notes' VGG16 table assumes; `inplace=False` counts them), flatten is a view.
@@ -17,7 +20,7 @@ All figures are exact integers.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..conventions import DTYPES
 from ..declare import size_value
@@ -193,7 +196,10 @@ def binary(n: int) -> str:
 
 @dataclass(frozen=True)
 class MemoryReport:
-    """The memory figures of one network at one setting; every format renders this."""
+    """The memory figures of one network at one setting; every format renders this.
+    `training_bytes` and `peak_inference_bytes` are the simulated PyTorch step
+    (simulate.py); `forward_bytes` and `activation_values` the notes' rule (every output
+    kept); with `network` and `analysis` left out, the notes' rules stand for both."""
 
     name: str
     model: MemoryModel
@@ -203,10 +209,58 @@ class MemoryReport:
     optimizer: str
     device_bytes: int | None = None
     note: str | None = None  # e.g. the VGG16 table's "24M" total
+    network: object = None
+    analysis: object = None
+    backend: str | None = None
+    amp: bool = False
+    checkpoint: int | None = None
+    micro_batch: int | None = None
+    inplace: bool = True
+    cache: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def width(self) -> int:
         return DTYPES[self.dtype]
+
+    def step(self, batch: int | None = None, mode: str | None = None):
+        """The simulated step (simulate.StepResult) at this batch and mode, memoised."""
+        from .simulate import StepSettings, simulate
+        b, mode = batch or self.batch, mode or self.mode
+        micro = self.micro_batch if mode == "training" else None
+        key = (b, mode, micro)
+        if key not in self.cache:
+            settings = StepSettings(b, self.dtype, mode, self.optimizer, self.backend, self.amp,
+                                    self.checkpoint, micro, self.inplace)
+            self.cache[key] = simulate(self.network, self.analysis, settings)
+        return self.cache[key]
+
+    def simulated(self) -> bool:
+        return self.network is not None and self.analysis is not None
+
+    def total(self, batch: int) -> int:
+        """The peak of the chosen mode at this batch (for a micro-batched step, `batch` is
+        the micro-batch: what one backward holds)."""
+        if not self.simulated():
+            return self.model.total(self.mode, batch, self.width, self.optimizer)
+        if self.mode == "training" and self.micro_batch:
+            from .simulate import StepSettings, simulate
+            settings = StepSettings(batch, self.dtype, self.mode, self.optimizer, self.backend,
+                                    self.amp, self.checkpoint, None, self.inplace)
+            return simulate(self.network, self.analysis, settings).peak
+        return self.step(batch).peak
+
+    def max_batch(self, budget: int) -> int:
+        """Largest batch (micro-batch when accumulating) whose peak fits (0: none):
+        doubling, then bisection (the peak grows with the batch)."""
+        if self.total(1) > budget:
+            return 0
+        low, high = 1, 2
+        while self.total(high) <= budget:
+            low, high = high, high * 2
+        while high - low > 1:
+            mid = (low + high) // 2
+            low, high = (mid, high) if self.total(mid) <= budget else (low, mid)
+        return low
 
     def figures(self, batch: int | None = None) -> dict:
         b, w, m = batch or self.batch, self.width, self.model
@@ -221,12 +275,35 @@ class MemoryReport:
             "training_bytes": m.training_bytes(b, w, self.optimizer),
             "im2col_bytes": m.im2col_bytes(b, w), "im2col_layer": m.im2col_layer,
         }
+        if self.simulated():
+            inference = self.step(b, "inference")
+            training = self.step(b, "training")
+            chosen = training if self.mode == "training" else inference
+            out.update({
+                "backend": self.backend, "amp": self.amp, "checkpoint": self.checkpoint,
+                "micro_batch": self.micro_batch,
+                "peak_inference_bytes": inference.peak, "peak_layer": inference.layer,
+                "training_bytes": training.peak,
+                "peak_bytes": chosen.peak, "peak_phase": chosen.phase,
+                "peak_at": chosen.layer, "breakdown": chosen.breakdown,
+                "at_rest_bytes": chosen.at_rest, "at_rest": chosen.resting})
+            if self.backend == "cuda":
+                out["unmeasured"] = ("the cuda rules (512-byte rounding, cuDNN workspace as "
+                                     "one im2col matrix, foreach optimizers) come from "
+                                     "PyTorch's documentation and source, not a GPU; the "
+                                     "CUDA context is not included")
         if self.device_bytes is not None:
             out["device_bytes"] = self.device_bytes
-            out["max_batch"] = m.max_batch(self.device_bytes, self.mode, w, self.optimizer)
+            out["max_batch"] = (self.max_batch(self.device_bytes) if self.simulated() else
+                                m.max_batch(self.device_bytes, self.mode, w, self.optimizer))
         return out
 
-    def as_dict(self, batches: list[int]) -> dict:
+    def timeline(self) -> list[dict]:
+        """Live bytes through the step of the chosen mode: [{phase, layer, live_bytes}]."""
+        return [{"phase": t.phase, "layer": t.layer, "live_bytes": t.live_bytes}
+                for t in self.step().timeline]
+
+    def as_dict(self, batches: list[int], timeline: bool = False) -> dict:
         data = {"name": self.name, **self.figures(),
                 "layers": [{"name": layer.name, "type": layer.type, "values": layer.values,
                             "allocates": layer.allocates,
@@ -236,4 +313,6 @@ class MemoryReport:
             data["batches"] = [self.figures(b) for b in batches]
         if self.note:
             data["note"] = self.note
+        if timeline and self.simulated():
+            data["timeline"] = self.timeline()
         return data

@@ -34,6 +34,15 @@ def memory(
                                                 help="answer the largest batch that fits, e.g. 24GiB"),
     inplace: bool = typer.Option(True, "--inplace/--no-inplace",
                                  help="ReLU and dropout overwrite their input (default)"),
+    backend: str | None = typer.Option(None, "--backend", help="cpu or cuda: add what the "
+                                       "backend's kernels and allocator hold (cuda: unmeasured)"),
+    amp: bool = typer.Option(False, "--amp", help="mixed precision (torch.autocast): float32 "
+                             "weights, gradients and optimizer state, --dtype activations"),
+    checkpoint: str | None = typer.Option(None, "--checkpoint", help="activation checkpointing "
+                                          "in N segments (checkpoint_sequential)"),
+    micro_batch: str | None = typer.Option(None, "--micro-batch", help="gradient accumulation: "
+                                           "samples per forward and backward"),
+    timeline: bool = typer.Option(False, "--timeline", help="live bytes through the step"),
     input: str | None = typer.Option(None, "--input",
                                      help="override the input: HxWxC, or a sweep 224,320,384"),
     format: str = typer.Option("table", "--format",
@@ -55,15 +64,22 @@ def memory(
         check_choice("--mode", mode, ("inference", "training"))
         check_choice("--optimizer", optimizer, OPTIMIZERS)
         check_choice("--format", format, FORMATS)
+        if backend is not None:
+            from ..analysis.simulate import BACKENDS
+            check_choice("--backend", backend, BACKENDS)
+        segments, micro = step_options(amp, dtype, checkpoint, micro_batch, batches)
         device = mem.parse_size(device_memory) if device_memory else None
         network = load_network(spec, None, parse_args(arg))
         shapes = parse_inputs(input, network.input_shape.c) or [network.input_shape]
         reports = []
         for shape in shapes:
             network.input_shape = shape
-            model = mem.build(network, analyze(network), inplace)
+            analysis = analyze(network)
+            model = mem.build(network, analysis, inplace)
             reports.append(mem.MemoryReport(network.name, model, batches[0], dtype, mode,
-                                            optimizer, device, notes_total_remark(network, model)))
+                                            optimizer, device, notes_total_remark(network, model),
+                                            network, analysis, backend, amp, segments, micro,
+                                            inplace))
     except CnnCalcError as exc:
         fail(exc)
     if len(reports) > 1:
@@ -71,12 +87,12 @@ def memory(
     report = reports[0]
     if format == "json":
         import json
-        return target.emit(json.dumps(report.as_dict(batches), indent=2) + "\n")
+        return target.emit(json.dumps(report.as_dict(batches, timeline), indent=2) + "\n")
     from ..render import formats
     if format in ("csv", "markdown"):
         return target.emit(formats.memory_rows(report, format))
     from ..render.memory_table import memory_tables
-    tables = memory_tables(report, batches, layers, depth)
+    tables = memory_tables(report, batches, layers, depth, timeline)
     if format in ("html", "svg"):
         return target.emit(formats.export(tables, format))
     if output:
@@ -106,6 +122,30 @@ def parse_batches(text: str) -> list[int]:
         raise CnnCalcError(Diagnostic(Span("--batch"), "must be a positive integer or a list "
                                       "such as 1,8,64", received=show(text)))
     return [int(item) for item in items]
+
+
+def step_options(amp: bool, dtype: str, checkpoint: str | None, micro_batch: str | None,
+                 batches: list[int]) -> tuple[int | None, int | None]:
+    """Check --amp, --checkpoint and --micro-batch; return (segments, micro-batch)."""
+    if amp and dtype not in ("float16", "bfloat16"):
+        raise CnnCalcError(Diagnostic(Span("--amp"), "needs --dtype float16 or bfloat16 (the "
+                                      "precision autocast computes in)", received=show(dtype)))
+    segments = positive("--checkpoint", checkpoint, "a number of segments, 1 or more")
+    micro = positive("--micro-batch", micro_batch, "a number of samples, 1 or more")
+    for b in batches if micro else []:
+        if micro > b or b % micro:
+            raise CnnCalcError(Diagnostic(Span("--micro-batch"), f"must divide the batch ({b}) "
+                                          "and be at most the batch", received=show(micro_batch)))
+    return segments, micro
+
+
+def positive(option: str, text: str | None, what: str) -> int | None:
+    if text is None:
+        return None
+    value = text.strip()
+    if not (value.isascii() and value.isdigit() and len(value) <= 12 and int(value) > 0):
+        raise CnnCalcError(Diagnostic(Span(option), f"must be {what}", received=show(text)))
+    return int(value)
 
 
 def notes_total_remark(network, model) -> str | None:

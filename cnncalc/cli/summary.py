@@ -116,7 +116,7 @@ def report(
         result = analyze(network)
         model = mem.build(network, result)
         figures = mem.MemoryReport(network.name, model, batch, "float32", "inference",
-                                   "sgd").as_dict([batch])
+                                   "sgd", network=network, analysis=result).as_dict([batch])
     except CnnCalcError as exc:
         fail(exc)
     lints = [d.as_dict() for d in lint.check(network, result, network.lint_ignore)]

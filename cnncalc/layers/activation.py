@@ -6,15 +6,28 @@ fc and subsample rows that fuse an activation (`activation: relu`) call the same
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from ..conventions import ACTIVATION_FLOPS
 from ..declare import Number, frozen, setting
 from .base import IN_PLACE, REGISTRY, Counts, Layer, register
 from .shape import Shape
+from .stepmem import activation_op
 
 
 @frozen
 class Activation(Layer):
     """Base of the elementwise activations."""
+
+    saves: ClassVar[str] = "result"  # what derivatives.yaml's backward reads: result or self
+    copies_in_place: ClassVar[bool] = False  # the in-place form saves a copy of its input
+
+    def keeps(self, in_place: bool) -> str:
+        return self.saves
+
+    def step_ops(self, inputs, out, ctx, in_place=False):
+        return [activation_op(self.type_name, ctx, out, in_place, self.keeps(in_place),
+                              self.copies_in_place)]
 
     def counts(self, x: Shape, y: Shape) -> Counts:
         return Counts(flops=ACTIVATION_FLOPS * y.size)  # one FLOP per output element
@@ -53,6 +66,9 @@ class Relu(Activation):
 
 @activation("relu6", "min(max(0, x), 6)", IN_PLACE)
 class Relu6(Activation):
+    saves = "self"  # hardtanh_backward(grad, self, 0, 6)
+    copies_in_place = True  # hardtanh_ keeps the original input (measured)
+
     def function(self, z):
         import numpy as np
         return np.clip(z, 0, 6)
@@ -94,6 +110,8 @@ class Softmax(Activation):
 
 @activation("gelu", "x * Phi(x), the Gaussian error linear unit")
 class Gelu(Activation):
+    saves = "self"
+
     def function(self, z):
         import numpy as np
         return 0.5 * z * (1 + erf(z / np.sqrt(2)))
@@ -106,6 +124,8 @@ class Gelu(Activation):
 
 @activation("silu", "x * sigmoid(x) (swish)")
 class Silu(Activation):
+    saves = "self"
+
     def function(self, z):
         import numpy as np
         return z / (1 + np.exp(-z))
@@ -118,6 +138,8 @@ class Silu(Activation):
 
 @activation("hardswish", "x * relu6(x + 3) / 6")
 class Hardswish(Activation):
+    saves = "self"
+
     def function(self, z):
         import numpy as np
         return z * np.clip(z + 3, 0, 6) / 6
@@ -129,6 +151,8 @@ class Hardswish(Activation):
 
 @activation("hardsigmoid", "relu6(x + 3) / 6")
 class Hardsigmoid(Activation):
+    saves = "self"
+
     def function(self, z):
         import numpy as np
         return np.clip(z + 3, 0, 6) / 6
@@ -141,6 +165,11 @@ class Hardsigmoid(Activation):
 @register
 @frozen
 class LeakyRelu(Activation):
+    saves = "self"  # leaky_relu: self; leaky_relu_: result
+
+    def keeps(self, in_place):
+        return "result" if in_place else "self"
+
     type_name = "leaky_relu"
     summary = "x if x > 0 else slope * x"
     example = "- {type: leaky_relu, negative_slope: 0.1}"
@@ -159,6 +188,8 @@ class LeakyRelu(Activation):
 @register
 @frozen
 class Elu(Activation):
+    saves = "self"
+
     type_name = "elu"
     summary = "x if x > 0 else alpha * (exp(x) - 1)"
     example = "- {type: elu, alpha: 1.0}"

@@ -9,6 +9,8 @@ names; code elsewhere calls these methods:
                      field, explain, tiling advice and NumPy kernels read it)
   receptive          the receptive-field map
   memory, workspace  what the layer allocates (a new tensor, in place, a view) and scratch
+  step_ops           its part of a PyTorch training step or forward: what each op allocates,
+                     saves for backward and holds on the way (stepmem.Op); parameter_sizes
   explain_counts     explain's arithmetic
   filter_kernel, size_keeping, pool_window, local_window, dense: facts the lints ask for
   as_conv            FC-as-conv conversion
@@ -23,6 +25,7 @@ from typing import ClassVar
 from ..declare import check_settings, declared, frozen
 from .geometry import Field, Window
 from .shape import Shape
+from .stepmem import NEW, VIEW_OP, Op, StepContext
 
 REGISTRY: dict[str, type[Layer]] = {}
 
@@ -65,6 +68,7 @@ class Layer:
     merges: ClassVar[bool] = False  # combines its inputs (add, multiply, concat)
     memory: ClassVar[str] = ALLOCATES  # its output: a new tensor, in place, or a view
     dense: ClassVar[bool] = False  # reads its whole input as one vector (fully-connected)
+    buffers: ClassVar[tuple] = ()  # weight_shapes keys that are not trained (running stats)
 
     @classmethod
     def from_settings(cls, values: dict, common: tuple = ()) -> Layer:
@@ -137,6 +141,30 @@ class Layer:
         if columns:
             per_sample += columns + out.size
         return per_sample, 0
+
+    def step_ops(self, inputs: tuple[Shape, ...], out: Shape, ctx: StepContext,
+                 in_place: bool = False) -> list[Op]:
+        """The PyTorch ops this layer runs, in order, each with what it allocates and saves
+        (stepmem.Op). Default: one op writing a new output and saving nothing (a copy or a
+        permutation: its backward needs only sizes), or a view for view layers."""
+        if self.memory == VIEW:
+            return [Op(self.type_name, held=VIEW_OP, grad_inputs=False)]
+        return [Op(self.type_name, output=ctx.values(out), held=NEW)]
+
+    def fused_ops(self, out: Shape, ctx: StepContext) -> list[Op]:
+        """The activation fused into this row (`activation: relu`), as PyTorch runs it after
+        the op: in place when the activation can be (torchvision's ReLU(inplace=True))."""
+        activation = getattr(self, "activation", None)
+        if not activation:
+            return []
+        kind = REGISTRY[activation]()
+        return kind.step_ops((out,), out, ctx, in_place=ctx.inplace and kind.memory == IN_PLACE)
+
+    def parameter_sizes(self, x: Shape) -> list[int]:
+        """Values of each trainable tensor, in PyTorch's `parameters()` order (buffers such as
+        running statistics and fixed prototypes left out): what optimizers keep state for."""
+        return [prod(shape) for key, shape in self.weight_shapes(x).items()
+                if key not in self.buffers]
 
     # --- facts the lints ask for ------------------------------------------------------------
     def filter_kernel(self) -> tuple | None:

@@ -8,6 +8,7 @@ from ..errors import SettingError
 from .base import check_groups, VIEW, Counts, Layer, register
 from .geometry import Field, exact
 from .shape import Shape
+from .stepmem import VIEW_OP, Op
 
 
 @register
@@ -122,6 +123,12 @@ class Scale(Layer):
     def weight_shapes(self, x: Shape) -> dict:
         return {"weight": (x.c,)}
 
+    def step_ops(self, inputs, out, ctx, in_place=False):
+        """x * gamma: mul saves both factors (derivatives.yaml); its backward reduces the
+        weight gradient from an input-sized product."""
+        return [Op("mul", output=ctx.values(out), saves_input=True,
+                   backward_transient=ctx.values(out))]
+
     def forward(self, xs, w):
         return xs[0] * w["weight"].reshape(1, -1, *([1] * (xs[0].ndim - 2)))
 
@@ -155,6 +162,10 @@ class Slice(Layer):
 
     def describe(self) -> str:
         return f"[{self.channels[0]}:{self.channels[1]}]"
+
+    def step_ops(self, inputs, out, ctx, in_place=False):
+        """A view forward; SliceBackward writes the gradient into a zeroed input-sized one."""
+        return [Op("slice", held=VIEW_OP)]
 
     def forward(self, xs, w):
         return xs[0][:, self.channels[0]:self.channels[1]]

@@ -9,6 +9,7 @@ from .activation import ACTIVATIONS
 from .base import check_groups, Counts, Layer, axes_text, kernel_text, padding_suffix, register
 from .geometry import Window, window
 from .shape import Shape
+from .stepmem import Op, amp_casts, conv_transients
 
 
 @register
@@ -90,6 +91,26 @@ class Conv(Layer):
 
     def workspace(self, inputs, out) -> int:
         return inputs[0].c * self.window(inputs[0]).taps * out.positions  # im2col's X_col
+
+    def step_ops(self, inputs, out, ctx, in_place=False):
+        """convolution saves its input and weight (derivatives.yaml: convolution_backward
+        reads input and weight); oneDNN's reorders and temporaries on the CPU; autocast's
+        low-precision weight copy. Then the fused activation."""
+        x, weights = inputs[0], self.weights(inputs[0])
+        forward, backward = conv_transients(ctx, x, out, weights,
+                                            self.filters if self.bias else 0,
+                                            self.workspace(inputs, out),
+                                            depthwise=self.groups == x.c and self.groups > 1,
+                                            taps_over_input=self.window(x).taps if (
+                                                self.groups == 1 and any(
+                                                    n < k for n, k in zip(x.spatial,
+                                                                          self.kernel)))
+                                            else 0)
+        cast_weight, cast_input = amp_casts(ctx, weights, ctx.batch * x.size)
+        return [Op("convolution", output=ctx.values(out), saves_input=True,
+                   saved=cast_input, cached=cast_weight,
+                   forward_transient=forward, backward_transient=backward),
+                *self.fused_ops(out, ctx)]
 
     def filter_kernel(self):
         return self.kernel

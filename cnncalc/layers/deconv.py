@@ -11,6 +11,7 @@ from .activation import ACTIVATIONS
 from .base import check_groups, Counts, Layer, axes_text, kernel_text, padding_suffix, register
 from .geometry import Field, Window, exact, window
 from .shape import Shape
+from .stepmem import Op, amp_casts, conv_transients
 
 
 @register
@@ -89,6 +90,21 @@ class Deconv(Layer):
                 f"MACs: {x.spatial_text()} inputs x {taps} x {group} = {t.macs:,} (every input "
                 "meets every weight of its group once)",
                 f"FLOPs: 2 x {t.macs:,} + {t.flops - 2 * t.macs:,} = {t.flops:,}"]
+
+    def step_ops(self, inputs, out, ctx, in_place=False):
+        """A transposed convolution is convolution_backward's data pass: it saves its input
+        and weight; the CPU transients are taken as a conv's with input and output swapped
+        (not measured)."""
+        x, weights = inputs[0], self.counts(inputs[0], out).params - (
+            self.filters if self.bias else 0)
+        columns = out.c * prod(self.kernel) * x.positions
+        forward, backward = conv_transients(ctx, x, out, weights,
+                                            self.filters if self.bias else 0, columns)
+        cast_weight, cast_input = amp_casts(ctx, weights, ctx.batch * x.size)
+        return [Op("conv_transpose", output=ctx.values(out), saves_input=True,
+                   saved=cast_input, cached=cast_weight,
+                   forward_transient=forward, backward_transient=backward),
+                *self.fused_ops(out, ctx)]
 
     def scratch(self, inputs, out) -> tuple[int, int]:
         """The input dilated by the stride, padded by the dilated kernel less one, its column
@@ -199,6 +215,14 @@ class Local(Layer):
 
     def filter_kernel(self):
         return self.kernel
+
+    def step_ops(self, inputs, out, ctx, in_place=False):
+        """Unfold, a per-position product and a sum (as written in PyTorch by hand): the
+        unfolded windows are saved for the weight gradient (not measured)."""
+        columns = ctx.batch * self.workspace(inputs, out) * ctx.act
+        return [Op("local", output=ctx.values(out), saves_input=True,
+                   saved=columns if ctx.grad else 0,
+                   forward_transient=0 if ctx.grad else columns), *self.fused_ops(out, ctx)]
 
     def weight_shapes(self, x: Shape) -> dict:
         y = self.shape(x)

@@ -8,6 +8,7 @@ from .activation import ACTIVATIONS
 from .base import DROP, VIEW, Counts, Layer, register
 from .geometry import Field
 from .shape import Shape
+from .stepmem import Op, amp_casts
 
 
 def flatten_note(x: Shape) -> list[str]:
@@ -70,6 +71,15 @@ class FC(WholeInput):
             lines.insert(0, f"input flattened: {inputs[0]} = {n_in:,} values (C,H,W)")
         return lines
 
+    def step_ops(self, inputs, out, ctx, in_place=False):
+        """linear (addmm) saves its input and weight; its kernels allocate nothing else
+        (measured). Under autocast: the bf16 weight copy, saved, and its bf16 gradient."""
+        weights = inputs[0].size * self.units
+        cast_weight, cast_input = amp_casts(ctx, weights, ctx.batch * inputs[0].size)
+        return [Op("linear", output=ctx.values(out), saves_input=True,
+                   saved=cast_input, cached=cast_weight,
+                   ), *self.fused_ops(out, ctx)]
+
     def as_conv(self, x: Shape):
         """The notes: an FC fed by an HxWxC volume is a conv with an HxW kernel, K = units."""
         from .conv import Conv
@@ -130,6 +140,14 @@ class RBF(WholeInput):
     example = "- {type: rbf, units: 10}"
 
     units: int = setting(Int(), "number of output units (classes)")
+    buffers = ("weight",)  # the prototypes are fixed
+
+    def step_ops(self, inputs, out, ctx, in_place=False):
+        """((x - w)^2).sum(): the difference (N x units x inputs) is saved by the square,
+        whose result lives until the sum."""
+        diff = ctx.batch * self.units * inputs[0].size * ctx.act
+        return [Op("rbf", output=ctx.values(out), saved=diff if ctx.grad else 0,
+                   forward_transient=diff if ctx.grad else 2 * diff)]
 
     def shape(self, x: Shape) -> Shape:
         return vector(self.units, x)

@@ -7,6 +7,7 @@ from ..errors import SettingError
 from .base import Counts, Layer, register
 from .geometry import Field, exact, number
 from .shape import Shape
+from .stepmem import Op
 
 
 def _shapes(inputs) -> str:
@@ -72,6 +73,10 @@ class Add(Merge):
                                key="inputs", inconsistent=True)
         return inputs[0]
 
+    def step_ops(self, inputs, out, ctx, in_place=False):
+        """add saves nothing; its backward hands the same gradient to every input."""
+        return [Op("add", output=ctx.values(out), grad_inputs=False)]
+
     def forward(self, xs, w):
         total = xs[0].copy()
         for x in xs[1:]:
@@ -97,6 +102,13 @@ class Multiply(Merge):
                 raise SettingError(f"multiply needs one shape or 1x1xC gates, got "
                                    f"{_shapes(inputs)}", key="inputs", inconsistent=True)
         return full
+
+    def step_ops(self, inputs, out, ctx, in_place=False):
+        """mul saves both factors; a broadcast gate's gradient is reduced from an
+        input-sized product."""
+        broadcast = len({s.positions for s in inputs}) > 1
+        return [Op("mul", output=ctx.values(out), saves_input=True,
+                   backward_transient=ctx.values(out) if broadcast else 0)]
 
     def forward(self, xs, w):
         total = xs[0]
@@ -131,6 +143,11 @@ class Concat(Merge):
 
     def cost(self, inputs, out):
         return Counts()  # a copy, no arithmetic
+
+    def step_ops(self, inputs, out, ctx, in_place=False):
+        """cat saves nothing; its backward returns slices (views) of its gradient, which
+        therefore lives until every input's branch has used its slice."""
+        return [Op("cat", output=ctx.values(out), grad_inputs=False, grad_is_view=True)]
 
     def forward(self, xs, w):
         import numpy as np

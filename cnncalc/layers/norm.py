@@ -6,6 +6,20 @@ from ..conventions import BATCHNORM_FLOPS, lrn_flops, norm_flops
 from ..declare import Bool, Int, Number, frozen, setting
 from .base import check_groups, IN_PLACE, Counts, Layer, register
 from .shape import Shape
+from .stepmem import IN_PLACE_OP, NEW, VIEW_OP, Op
+
+STAT = 4  # bytes of a saved mean or inverse std: float32 whatever the activations' dtype
+
+
+def norm_op(name, ctx, x, statistics: int, temps: int = 0) -> Op:
+    """A normalisation that computes statistics from its input: it saves the input and the
+    mean and inverse std (`statistics` pairs of float32 values, batch included); the CPU
+    backward makes one input-sized temporary (measured on batch norm)."""
+    if not ctx.grad:
+        return Op(name, output=ctx.values(x), forward_transient=temps if ctx.backend else 0)
+    return Op(name, output=ctx.values(x), saves_input=True, saved=2 * statistics * STAT,
+              forward_transient=2 * temps if ctx.backend else 0,
+              backward_transient=ctx.values(x) if ctx.backend else 0)
 
 
 @register
@@ -18,6 +32,12 @@ class BatchNorm(Layer):
     eps: float = setting(Number(0.0, open_min=True), "added to the variance", 1e-5)
     affine: bool = setting(Bool(), "a learned scale and shift per channel (2C params); the "
                            "running statistics are kept either way", True)
+    buffers = ("running_mean", "running_var")
+
+    def step_ops(self, inputs, out, ctx, in_place=False):
+        """native_batch_norm saves its input, save_mean and save_invstd (C float32 each);
+        in eval mode it uses the running statistics (2 C temporaries)."""
+        return [norm_op("batch_norm", ctx, inputs[0], inputs[0].c, 2 * inputs[0].c * STAT)]
 
     def counts(self, x: Shape, y: Shape) -> Counts:
         return Counts(params=2 * x.c if self.affine else 0,  # gamma and beta per channel
@@ -77,6 +97,19 @@ class LRN(Layer):
     def describe(self) -> str:
         return f"n={self.size}"
 
+    def step_ops(self, inputs, out, ctx, in_place=False):
+        """PyTorch composes it (pad, avg_pool3d, mul, add, pow, div); measured: the padded
+        square ((C + size - 1)/C x in) and two input-sized intermediates are saved; at
+        no_grad two input-sized temporaries; the backward up to four."""
+        x = inputs[0]
+        size = ctx.values(x)
+        if not ctx.grad:
+            return [Op("local_response_norm", output=size, forward_transient=2 * size)]
+        square = ctx.batch * (x.c + self.size - 1) * x.positions * ctx.act
+        return [Op("local_response_norm", output=size, saves_input=True,
+                   saved=square + 2 * size, forward_transient=size,
+                   backward_transient=3 * size)]
+
     def explain_counts(self, inputs, out, t):
         return ["params: 0 (k, alpha, beta are fixed)",
                 f"FLOPs: {out.size:,} values x (2 x {self.size} + 3) ({self.size} squares, "
@@ -118,6 +151,16 @@ class Dropout(Layer):
     def describe(self) -> str:
         return f"rate {self.rate:g}"
 
+    def step_ops(self, inputs, out, ctx, in_place=False):
+        """Training: native_dropout keeps its mask for the backward (MulBackward): in the
+        input's dtype on the CPU (measured), a bool (1 byte) on CUDA and in derivatives.yaml's
+        terms. Inference: the identity (no tensor)."""
+        if not ctx.grad:
+            return [Op("dropout", held=VIEW_OP, grad_inputs=False)]
+        mask = inputs[0].size * ctx.batch * (ctx.act if ctx.backend == "cpu" else 1)
+        return [Op("dropout", output=0 if in_place else ctx.values(out),
+                   held=IN_PLACE_OP if in_place else NEW, saved=mask)]
+
     def forward(self, xs, w):  # inference: the identity
         return xs[0]
 
@@ -149,6 +192,16 @@ class SelfNorm(Layer):
 
     def weight_shapes(self, x: Shape) -> dict:
         return {"weight": (x.c,), "bias": (x.c,)} if self.affine else {}
+
+    def statistics(self, x: Shape) -> int:
+        """Means (and as many inverse stds) one sample yields."""
+        raise NotImplementedError
+
+    def step_ops(self, inputs, out, ctx, in_place=False):
+        """native_group_norm / native_layer_norm / batch norm on a reshaped input: saved
+        input, mean and rstd (float32)."""
+        x = inputs[0]
+        return [norm_op(self.type_name, ctx, x, ctx.batch * self.statistics(x))]
 
     def grouped(self, x):
         """x reshaped so that each group is reduced over `axes`: (view, axes)."""
@@ -206,6 +259,9 @@ class GroupNorm(SelfNorm):
     def describe(self) -> str:
         return f"g{self.groups}" + ("" if self.affine else " no affine")
 
+    def statistics(self, x: Shape) -> int:
+        return self.groups
+
     def grouped(self, x):
         n = x.shape[0]
         view = x.reshape(n, self.groups, -1)
@@ -221,6 +277,9 @@ class InstanceNorm(SelfNorm):
 
     affine: bool = setting(Bool(), "a learned scale and shift per channel (2C params)", False)
 
+    def statistics(self, x: Shape) -> int:
+        return x.c
+
     def grouped(self, x):
         n, c = x.shape[:2]
         return x.reshape(n, c, -1), (2,)
@@ -232,6 +291,9 @@ class LayerNorm(SelfNorm):
     type_name = "layernorm"
     summary = "layer normalisation over the channels at each position (ConvNeXt's LayerNorm2d)"
     example = "- {type: layernorm, eps: 0.000001}"
+
+    def statistics(self, x: Shape) -> int:
+        return x.positions
 
     def grouped(self, x):
         return x, (1,)

@@ -10,6 +10,9 @@ from ..errors import SettingError
 from .base import Counts, Layer, axes_text, kernel_text, padding_suffix, padding_text, register
 from .geometry import Field, Window, exact, window
 from .shape import Shape
+from .stepmem import Op
+
+INDEX = 8  # bytes of one max-pooling index (int64)
 
 
 @register
@@ -94,6 +97,25 @@ class Pool(Layer):
         if not self.adaptive:
             return super().receptive(fields, inputs, out)
         return _adaptive_field(fields[0], inputs[0], out)  # the widest bin, the mean step
+
+    def step_ops(self, inputs, out, ctx, in_place=False):
+        """max: max_pool2d_with_indices saves its input and int64 indices (one per output);
+        the CPU kernel writes the indices even under no_grad (measured), CUDA always does.
+        avg to 1x1 (global or adaptive [1, 1]) is a mean: saves nothing but sizes; on bf16
+        the CPU mean makes a float32 copy of its input (measured). Other avg pools save
+        their input (avg_pool2d_backward reads self)."""
+        x = inputs[0]
+        op = Op(f"{self.mode}_pool", output=ctx.values(out))
+        if self.mode == "max":
+            indices = ctx.batch * out.size * INDEX
+            if ctx.grad:
+                return [Op(op.name, output=op.output, saves_input=True, saved=indices)]
+            return [Op(op.name, output=op.output,
+                       forward_transient=indices if ctx.backend else 0)]
+        if self.global_ or self.output == (1,) * x.rank:
+            cast = ctx.batch * x.size * 4 if ctx.amp and ctx.backend == "cpu" else 0
+            return [Op("mean", output=op.output, forward_transient=cast)]
+        return [Op(op.name, output=op.output, saves_input=True)]
 
     def pool_window(self, x: Shape):
         if self.global_ or self.adaptive:
@@ -235,6 +257,14 @@ class Subsample(Layer):
 
     def weight_shapes(self, x: Shape) -> dict:
         return {"weight": (x.c,), "bias": (x.c,)}  # one coefficient and one bias per map
+
+    def step_ops(self, inputs, out, ctx, in_place=False):
+        """avg_pool2d (saves its input), times the coefficient (mul saves its input), plus
+        the bias (saves nothing), then the activation."""
+        size = ctx.values(out)
+        return [Op("avg_pool", output=size, saves_input=True),
+                Op("mul", output=size, saves_input=True), Op("add", output=size),
+                *self.fused_ops(out, ctx)]
 
     def pads(self, x_shape) -> tuple:
         return self.window(Shape(tuple(x_shape[2:]), x_shape[1])).flat_pads

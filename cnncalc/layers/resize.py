@@ -7,6 +7,7 @@ from ..errors import SettingError
 from .base import Counts, Layer, axes_text, padding_text, register
 from .geometry import Field, exact
 from .shape import Shape
+from .stepmem import Op
 
 BILINEAR_FLOPS = 7  # per output value: 4 neighbours, 3 lerps of 2 multiplies + 1 add, shared
 
@@ -40,6 +41,13 @@ class Upsample(Layer):
 
     def describe(self) -> str:
         return f"x{axes_text(self.scale)} {self.mode}"
+
+    def step_ops(self, inputs, out, ctx, in_place=False):
+        """upsample saves only sizes; the CPU kernels make an input- and an output-sized
+        temporary (measured). A second input gives only a size: no gradient."""
+        temps = ctx.values(inputs[0]) + ctx.values(out) if ctx.backend == "cpu" else 0
+        return [Op("upsample", output=ctx.values(out), forward_transient=temps,
+                   grad_count=1)]
 
     def receptive(self, fields, inputs, out) -> Field:
         f = fields[0]
@@ -166,6 +174,10 @@ class Crop(Layer):
             raise SettingError(f"cropping {removed} leaves nothing of {x}", key="amount",
                                inconsistent=True)
         return Shape(tuple(n - b - a for (b, a), n in zip(cuts, x.spatial)), x.c)
+
+    def step_ops(self, inputs, out, ctx, in_place=False):
+        """A copy of the kept window; a second input gives only a size."""
+        return [Op("crop", output=ctx.values(out), grad_count=1)]
 
     def cost(self, inputs, out):
         return Counts()

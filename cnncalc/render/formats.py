@@ -60,8 +60,9 @@ def memory_rows(report, format: str) -> str:
     f = report.figures()
     layers = [(m.name, m.type, m.values, report.batch * m.held * report.width, m.allocates)
               for m in report.model.layers]
-    totals = [(key, f[key]) for key in ("forward_bytes", "peak_inference_bytes",
-                                        "training_bytes", "im2col_bytes")]
+    totals = [(key, f[key]) for key in ("peak_bytes", "forward_bytes", "peak_inference_bytes",
+                                        "training_bytes", "im2col_bytes") if key in f]
+    totals += [(f"breakdown.{key}", value) for key, value in f.get("breakdown", {}).items()]
     if format == "csv":
         return escape.csv_text([["name", "type", "values_per_sample", "bytes", "allocates"],
                                 *layers, *(["TOTAL", key, "", value, ""] for key, value in totals)])

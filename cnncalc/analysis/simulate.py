@@ -1,0 +1,195 @@
+"""The whole step: settings, the loss, checkpointed segments, micro-batches, the optimizer.
+
+`simulate(network, report, settings)` returns the peak of one training step (after a warm-up
+step, so the optimizer state exists; `zero_grad(set_to_none=True)` before it) or of one
+inference forward, its breakdown, where it happens, what rests between steps and the
+timeline of live bytes. `timeline(...)` gives the timeline alone, as data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..conventions import DTYPES
+from ..layers.stepmem import StepContext
+from .step import CATEGORIES, Simulator, Tracker, plan
+
+BACKENDS = ("cpu", "cuda")
+CUDA_BLOCK = 512  # the caching allocator rounds every block up to 512 bytes
+TARGET = 8  # bytes per sample of the int64 class target
+STEP_TENSOR = 4  # Adam's per-parameter `step` (a float32 tensor on the CPU)
+
+
+@dataclass(frozen=True)
+class StepSettings:
+    batch: int
+    dtype: str = "float32"
+    mode: str = "training"
+    optimizer: str = "sgd"
+    backend: str | None = None
+    amp: bool = False
+    checkpoint: int | None = None  # segments of checkpoint_sequential
+    micro_batch: int | None = None  # gradient accumulation: samples per backward
+    inplace: bool = True
+
+
+@dataclass(frozen=True)
+class StepResult:
+    peak: int
+    breakdown: dict  # CATEGORIES -> bytes at the peak
+    phase: str  # forward, loss, backward, recompute, optimizer
+    layer: str  # the op during which the peak happens
+    at_rest: int  # weights, gradients, optimizer state and the batch between steps
+    resting: dict
+    timeline: tuple  # step.Moment
+
+    def as_dict(self) -> dict:
+        return {"peak_bytes": self.peak, "breakdown": self.breakdown,
+                "peak_phase": self.phase, "peak_layer": self.layer,
+                "at_rest_bytes": self.at_rest, "at_rest": self.resting}
+
+
+def optimizer_state(optimizer: str, sizes: list[int], backend: str | None) -> int:
+    """State kept between steps: SGD none; momentum one buffer per parameter; Adam two
+    moments per parameter and a `step` tensor each (float32 on the CPU; a CPU scalar, not
+    device memory, on CUDA)."""
+    if optimizer == "momentum":
+        return sum(sizes)
+    if optimizer == "adam":
+        return 2 * sum(sizes) + (0 if backend == "cuda" else STEP_TENSOR * len(sizes))
+    return 0
+
+
+def optimizer_transient(optimizer: str, sizes: list[int], backend: str | None) -> int:
+    """Temporaries of one step. CPU (and the framework figure): the for-loop implementation
+    PyTorch defaults to on CPU tensors; Adam's `exp_avg_sq.sqrt()` and its division are two
+    parameter-sized temporaries while the previous parameter's `denom` is still bound:
+    max_i (2 s_i + s_(i-1)) (measured). CUDA defaults to foreach: one sqrt list for all
+    parameters at once, sum s_i (measured on the CPU with foreach=True). SGD and momentum
+    update in place."""
+    if optimizer != "adam" or not sizes:
+        return 0
+    if backend == "cuda":
+        return sum(sizes)
+    return max(2 * s + (sizes[i - 1] if i else 0) for i, s in enumerate(sizes))
+
+
+def segments(network, count: int) -> tuple[list[list[int]], list[int]]:
+    """checkpoint_sequential's split over the top-level layers (a top-level group is one
+    function): count - 1 checkpointed segments of len // count functions, the rest run
+    normally. Returns (checkpointed segments as node indices, the last part)."""
+    functions: list[list[int]] = []
+    keys: list = []
+    for index, node in enumerate(network.nodes):
+        key = node.groups[0] if node.groups else node.name
+        if not keys or keys[-1] != key:
+            keys.append(key)
+            functions.append([])
+        functions[-1].append(index)
+    size = len(functions) // count
+    done, end = [], 0
+    for start in range(0, size * (count - 1), size) if size else []:
+        end = start + size
+        done.append([i for f in functions[start:end] for i in f])
+    return done, [i for f in functions[end:] for i in f]
+
+
+def simulate(network, report, settings: StepSettings) -> StepResult:
+    act = DTYPES[settings.dtype]
+    param = 4 if settings.amp else act  # float32 master weights under autocast
+    training = settings.mode == "training"
+    batch = settings.micro_batch or settings.batch if training else settings.batch
+    ctx = StepContext(batch=batch, act=act, param=param, amp=settings.amp,
+                      backend=settings.backend, grad=training)
+    nodes = plan(network, report, ctx, settings.inplace)
+    mem = Tracker(rounding=CUDA_BLOCK if settings.backend == "cuda" else 1)
+    sizes = [s for node in nodes for s in node.param_sizes]
+    weights = report.totals.params * param
+    mem.alloc(weights, "weights", ("model",))
+    state = optimizer_state(settings.optimizer, sizes, settings.backend) if training else 0
+    mem.alloc(state, "optimizer_state", ("optimizer",))
+    batch_bytes = batch * report.input_shape.size * (4 if settings.amp else act)
+    if training:
+        batch_bytes += batch * TARGET
+    resting = {"weights": weights, "gradients": sum(sizes) if training else 0,
+               "optimizer_state": state, "batch": batch_bytes}
+    if not training:
+        sim = Simulator(nodes, mem)
+        sim.storage[-1] = mem.alloc(batch_bytes, "saved_activations", ("batch",))
+        sim.forward(range(len(nodes)), grad=False)
+        sim.end_autocast()
+        return result(mem, resting)
+    passes = min(2, settings.batch // batch)  # later micro-batches repeat the second
+    sim = None
+    for number in range(passes):
+        sim = Simulator(nodes, mem) if sim is None else sim.fresh()
+        sim.storage[-1] = mem.alloc(batch_bytes, "saved_activations", ("batch",))
+        train_pass(sim, network, report, settings, ctx, accumulate=number > 0)
+        if number < passes - 1:  # the next micro-batch replaces this one and its output
+            mem.release(sim.storage[-1], ("batch",))
+            mem.release(sim.storage.get(len(nodes) - 1), ("output",))
+    mem.moment("optimizer", settings.optimizer,
+               optimizer_transient(settings.optimizer, sizes, settings.backend))
+    return result(mem, resting)
+
+
+def result(mem: Tracker, resting: dict) -> StepResult:
+    return StepResult(mem.peak, dict(mem.peak_breakdown), mem.peak_phase, mem.peak_layer,
+                      sum(resting.values()), resting, tuple(mem.timeline))
+
+
+def train_pass(sim: Simulator, network, report, settings, ctx, accumulate: bool) -> None:
+    """Forward (checkpointed segments keep nothing for backward, as
+    checkpoint(use_reentrant=False) does), the loss, backward (recomputing each checkpointed
+    segment's saved tensors just before its backward)."""
+    mem, last = sim.mem, len(sim.nodes) - 1
+    done, rest = segments(network, settings.checkpoint) if settings.checkpoint else ([], None)
+    rest = list(range(len(sim.nodes))) if rest is None else rest
+    kept = []  # (segment, blocks its checkpoint holds: the segment's inputs)
+    for number, indices in enumerate(done):
+        inside = set(indices)
+        entries = {s for i in indices for s in sim.nodes[i].inputs if s not in inside}
+        blocks = [sim.storage.get(s) for s in entries]
+        for block in blocks:
+            mem.hold(block, ("checkpoint", number))
+        kept.append(blocks)
+        sim.forward(indices, grad=False)
+    sim.forward(rest)
+    sim.end_autocast()
+    loss(sim, report, settings, ctx, last)
+    sim.backward(rest, accumulate)
+    for number in range(len(done) - 1, -1, -1):
+        indices = done[number]
+        inside = set(indices)
+        sim.forward(indices, phase="recompute", within=inside)  # non-reentrant: only what
+        # the segment's ops save is kept; its output is not
+        sim.end_autocast()
+        sim.backward(indices, accumulate)
+        for block in kept[number]:
+            mem.release(block, ("checkpoint", number))
+
+
+def loss(sim: Simulator, report, settings, ctx, last: int) -> None:
+    """cross_entropy on the logits (measured): log_softmax's output is kept for the
+    backward (float32 under autocast, after a float32 copy of the logits); the backward
+    makes nll_loss's gradient, then the logits' gradient."""
+    mem = sim.mem
+    values = ctx.batch * report.rows[-1].output_shape.size
+    width = 4 if settings.amp else ctx.act
+    kept = values * width + (values * 4 if settings.amp else 0)
+    block = mem.alloc(kept, "saved_activations", ("loss",))
+    mem.moment("loss", "cross_entropy")
+    grad = mem.alloc(values * ctx.act, "activation_gradients", ("grad", last))
+    mem.moment("backward", "cross_entropy",
+               values * width + (values * 4 if settings.amp else 0))
+    sim.grad[last] = (grad, False)
+    mem.release(block, ("loss",))
+
+
+def timeline(network, report, settings: StepSettings) -> list[dict]:
+    """Live bytes after each op through the step: [{phase, layer, live_bytes}, ...]."""
+    return [{"phase": m.phase, "layer": m.layer, "live_bytes": m.live_bytes}
+            for m in simulate(network, report, settings).timeline]
+
+
+__all__ = ["BACKENDS", "CATEGORIES", "StepResult", "StepSettings", "simulate", "timeline"]
