@@ -200,3 +200,44 @@ def test_group_sharing_errors(text, line, column, code, words):
         (line, column, code), diagnostic.format()
     for word in words:
         assert word in diagnostic.format(), diagnostic.format()
+
+
+def test_training_step_holds_shared_weights_and_gradients_once():
+    """One Conv2d called three times (torchinfo's RecursiveNet pattern) in a PyTorch SGD step,
+    measured by benchmarks/memory_truth.py: its weights and gradient exist once, so the
+    simulated peak stays within the step model's 5% of the measured one."""
+    torch = pytest.importorskip("torch")
+    from tests.test_memory_step import predicted, truth
+    oracle = truth()
+
+    class Recursive(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv1 = torch.nn.Conv2d(16, 16, 3, padding=1)
+            self.fc = torch.nn.Linear(16 * 16 * 16, 10)
+
+        def forward(self, x):
+            for _ in range(3):
+                x = torch.relu(self.conv1(x))
+            return self.fc(torch.flatten(x, 1))
+
+    network = loads_network("""
+        input: [16, 16, 16]
+        layers:
+          - {name: conv1, type: conv, filters: 16, kernel: 3, padding: 1}
+          - relu
+          - {shares: conv1}
+          - relu
+          - {shares: conv1}
+          - relu
+          - flatten
+          - {name: fc, type: fc, units: 10}
+        """)
+    torch.manual_seed(0)
+    measured = oracle.measure(Recursive(), torch.randn(4, 16, 16, 16), "training", "sgd",
+                              False)
+    ours = predicted(network, 4, "training", "sgd", backend="cpu")
+    assert abs(ours.peak / measured["peak_bytes"] - 1) <= 0.05, (ours, measured)
+    weights = 4 * (3 * 3 * 16 * 16 + 16 + 16 * 16 * 16 * 10 + 10)  # float32, conv1 once
+    assert ours.at_rest == pytest.approx(measured["at_rest_bytes"], rel=0.001)
+    assert measured["at_rest_bytes"] >= weights

@@ -119,9 +119,10 @@ def plan(network: Network, report, ctx: StepContext, inplace: bool = True) -> li
         buffer[index] = buffer[node.inputs[0]] if kind != ALLOCATES else index
         members.setdefault(buffer[index], set()).add(index)
         x = row.input_shapes[0]
-        sizes = [] if node.frozen else node.layer.parameter_sizes(x)
+        own = [] if node.frozen else node.layer.parameter_sizes(x)
+        sizes = [] if node.shares is not None else own  # shared weights: held by their owner
         input_grads = tuple(needs[i] for i in node.inputs)
-        needs[index] = any(input_grads) or bool(sizes)
+        needs[index] = any(input_grads) or bool(own)
         width[index] = ctx.act
         node_ctx = replace(ctx, grad=ctx.grad and needs[index], in_bytes=width[node.inputs[0]],
                            input_grad=input_grads[0], inplace=inplace)
