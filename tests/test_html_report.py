@@ -21,6 +21,7 @@ import pytest
 
 from cnncalc.render import svg
 from cnncalc.render.html_report import BREAKDOWN, build_page
+from cnncalc.render.svg import exact
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = ["lenet5", "resnet18", "googlenet", "vgg16", "unet"]
@@ -304,9 +305,39 @@ def run_chromium(binary, page: Path, tmp: Path, *extra):
     return out, console
 
 
-def resnet18_page():
-    summary = with_inputs("resnet18")
-    return build_page(summary, lints_of("resnet18"), cli_json("memory", "resnet18"), timeline_of(summary))
+def resnet18_page(tmp_path):
+    """The page `cnncalc report` writes, with the simulated training step's timeline."""
+    page = tmp_path / "resnet18.html"
+    done = subprocess.run([sys.executable, "-m", "cnncalc", "report", "resnet18", "-o", str(page)],
+                          cwd=ROOT, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    return page.read_text(encoding="utf-8")
+
+
+def test_report_draws_the_training_step_timeline(tmp_path):
+    """The report's timeline is the step `memory --mode training --backend cpu` simulates:
+    its highest point, shown exactly in a tooltip, is that command's training_bytes."""
+    page = tmp_path / "lenet5.html"
+    done = subprocess.run([sys.executable, "-m", "cnncalc", "report", "lenet5", "-o", str(page),
+                           "--optimizer", "adam"], cwd=ROOT, capture_output=True, text=True,
+                          check=False)
+    assert done.returncode == 0, done.stderr
+    html = page.read_text(encoding="utf-8")
+    assert "Live memory during one training step" in html and "no timeline data" not in html
+    peak = cli_json("memory", "lenet5", "--mode", "training", "--optimizer", "adam",
+                    "--backend", "cpu")["training_bytes"]
+    assert f"{exact(peak, 'bytes')} live" in html
+    for phase in ("forward", "backward"):
+        assert f">{phase}<" in html  # the phase bands are labelled
+
+
+def test_report_refuses_an_unknown_optimizer(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "cnncalc", "report", "lenet5", "-o",
+                           str(tmp_path / "r.html"), "--optimizer", "adagrad"], cwd=ROOT,
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1
+    assert "--optimizer" in done.stderr and "adagrad" in done.stderr
+    assert not (tmp_path / "r.html").exists()
 
 
 def screenshot(binary, html: str, png: Path, tmp: Path):
@@ -321,7 +352,7 @@ def test_in_headless_chromium(tmp_path):
     binary = chromium()
     if not binary:
         pytest.skip("no chromium binary found")
-    html = resnet18_page()
+    html = resnet18_page(tmp_path)
     page = tmp_path / "report.html"
     page.write_text(html, encoding="utf-8")
     out, console = run_chromium(binary, page, tmp_path, "--dump-dom")
@@ -347,5 +378,5 @@ if __name__ == "__main__":  # PYTHONPATH=. python tests/test_html_report.py: ref
     target = ROOT / "docs" / "images" / "report-resnet18.png"
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
-        result, messages = screenshot(chromium(), resnet18_page(), target, Path(tmp))
+        result, messages = screenshot(chromium(), resnet18_page(Path(tmp)), target, Path(tmp))
     print(target, result.returncode, messages)

@@ -386,7 +386,8 @@ def test_timeline_json_and_chart():
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     points = data["timeline"]
-    assert set(points[0]) == {"phase", "layer", "live_bytes"}
+    assert set(points[0]) == {"phase", "layer", "live_bytes", "breakdown"}
+    assert all(sum(p["breakdown"].values()) == p["live_bytes"] for p in points)
     assert max(p["live_bytes"] for p in points) == data["training_bytes"]
     phases = [p["phase"] for p in points]
     assert phases[0] == "forward" and phases[-1] == "optimizer" and "backward" in phases

@@ -299,9 +299,10 @@ class MemoryReport:
         return out
 
     def timeline(self) -> list[dict]:
-        """Live bytes through the step of the chosen mode: [{phase, layer, live_bytes}]."""
-        return [{"phase": t.phase, "layer": t.layer, "live_bytes": t.live_bytes}
-                for t in self.step().timeline]
+        """Live bytes through the step of the chosen mode, with their breakdown by category:
+        [{phase, layer, live_bytes, breakdown}]."""
+        return [{"phase": t.phase, "layer": t.layer, "live_bytes": t.live_bytes,
+                 "breakdown": t.breakdown} for t in self.step().timeline]
 
     def as_dict(self, batches: list[int], timeline: bool = False) -> dict:
         data = {"name": self.name, **self.figures(),

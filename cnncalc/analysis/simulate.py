@@ -187,8 +187,9 @@ def loss(sim: Simulator, report, settings, ctx, last: int) -> None:
 
 
 def timeline(network, report, settings: StepSettings) -> list[dict]:
-    """Live bytes after each op through the step: [{phase, layer, live_bytes}, ...]."""
-    return [{"phase": m.phase, "layer": m.layer, "live_bytes": m.live_bytes}
+    """Live bytes after each op through the step: [{phase, layer, live_bytes, breakdown}]."""
+    return [{"phase": m.phase, "layer": m.layer, "live_bytes": m.live_bytes,
+             "breakdown": m.breakdown}
             for m in simulate(network, report, settings).timeline]
 
 

@@ -31,6 +31,7 @@ class Moment:
     phase: str
     layer: str
     live_bytes: int
+    breakdown: dict = field(default_factory=dict)  # live bytes by category (CATEGORIES)
 
 
 @dataclass
@@ -84,11 +85,12 @@ class Tracker:
     def moment(self, phase: str, layer: str, transient: int = 0) -> None:
         transient = self.size(transient) if transient > 0 else 0
         live = self.total + transient
-        self.timeline.append(Moment(phase, layer, live))
+        breakdown = {c: self.by[c] for c in CATEGORIES}
+        breakdown["transients"] += transient
+        self.timeline.append(Moment(phase, layer, live, breakdown))
         if live > self.peak:
             self.peak, self.peak_phase, self.peak_layer = live, phase, layer
-            self.peak_breakdown = {c: self.by[c] for c in CATEGORIES}
-            self.peak_breakdown["transients"] += transient
+            self.peak_breakdown = breakdown
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from ..conventions import DTYPES
+from ..conventions import DTYPES, OPTIMIZERS
 from ..errors import CnnCalcError, Diagnostic, Span
 from .common import (
     FORCE_HELP,
@@ -103,24 +103,32 @@ def report(
     force: bool = typer.Option(False, "--force", help=FORCE_HELP),
     input: str | None = typer.Option(None, "--input", help="override the input, HxWxC"),
     batch: int = typer.Option(1, "--batch", min=1, help="batch size of the memory figures"),
+    optimizer: str = typer.Option("sgd", "--optimizer",
+                                  help="optimizer of the training-step timeline: "
+                                  + ", ".join(OPTIMIZERS)),
     arg: list[str] = typer.Option([], "--arg", help="set a spec argument, NAME=VALUE"),
 ):
-    """One self-contained HTML page: the layer table, charts, the graph and the lints."""
+    """One self-contained HTML page: the layer table, charts (with the memory timeline of one
+    training step, as PyTorch on the CPU runs it), the graph and the lints."""
     from ..analysis import lint
     from ..analysis import memory as mem
     from ..analysis.analyze import analyze
     from ..render.html_report import build_page
     target = Target(output, force, spec)
     try:
+        check_choice("--optimizer", optimizer, OPTIMIZERS)
         network = load_network(spec, input, parse_args(arg))
         result = analyze(network)
         model = mem.build(network, result)
         figures = mem.MemoryReport(network.name, model, batch, "float32", "inference",
                                    "sgd", network=network, analysis=result).as_dict([batch])
+        step = mem.MemoryReport(network.name, model, batch, "float32", "training", optimizer,
+                                network=network, analysis=result, backend="cpu")
+        timeline = step.timeline()
     except CnnCalcError as exc:
         fail(exc)
     lints = [d.as_dict() for d in lint.check(network, result, network.lint_ignore)]
-    target.emit(build_page(result.as_dict(), lints, figures))
+    target.emit(build_page(result.as_dict(), lints, figures, timeline))
     typer.echo(f"wrote {terminal_text(output)}")
 
 
