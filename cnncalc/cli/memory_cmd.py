@@ -88,13 +88,15 @@ def memory(
     if format == "json":
         import json
         return target.emit(json.dumps(report.as_dict(batches, timeline), indent=2) + "\n")
+    if format in ("html", "svg"):
+        from ..render.memory_page import memory_chart, memory_page
+        figures = report.as_dict(batches, timeline=report.mode == "training")
+        return target.emit((memory_page if format == "html" else memory_chart)(figures))
     from ..render import formats
     if format in ("csv", "markdown"):
         return target.emit(formats.memory_rows(report, format))
     from ..render.memory_table import memory_tables
     tables = memory_tables(report, batches, layers, depth, timeline)
-    if format in ("html", "svg"):
-        return target.emit(formats.export(tables, format))
     if output:
         return target.emit(plain(tables))
     console().print(tables)
