@@ -28,6 +28,7 @@ def analyze(network: Network) -> Report:
         try:
             out = layer.infer(ins)
             advice = layer.warnings(ins)
+            described = layer.at(ins[0].rank).describe() if ins else layer.describe()
         except SettingError as exc:
             exc.inconsistent = True
             exc.message += channels_first_hint(network.input_shape)
@@ -38,7 +39,7 @@ def analyze(network: Network) -> Report:
             raise CnnCalcError(Diagnostic(node.span, f"output shape {out} is empty",
                                           layer=node.name, exit_code=EXIT_INCONSISTENT))
         shapes[index] = out
-        rows.append(Row(index + 1, node.name, layer.type_name, layer.describe(), ins, out,
+        rows.append(Row(index + 1, node.name, layer.type_name, described, ins, out,
                         Totals.of(layer.cost(ins, out), out.size, node.frozen), node.span,
                         notes=layer.notes(ins, out), tiles=not advice,
                         groups=node.groups,

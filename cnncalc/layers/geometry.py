@@ -11,7 +11,7 @@ from math import prod
 
 from ..declare import frozen
 from ..errors import SettingError
-from .shape import Shape
+from .shape import AXIS_NAMES, Shape
 
 ADVICE_STRIDES = 16  # alternative strides the tiling advice considers, at most
 
@@ -29,6 +29,41 @@ def resolve_pads(padding, spatial, kernel, stride, dilation) -> tuple[tuple[int,
         return tuple(same_padding(n, k, s, d) for n, k, s, d in zip(spatial, kernel, stride,
                                                                      dilation))
     return padding
+
+
+def per_axis(value, rank: int, key: str) -> tuple:
+    """A setting written once (an int: every axis) or per axis, as one value per axis of an
+    input with `rank` spatial axes; a list of another length is refused (exit 1) at `key`."""
+    if value is None or isinstance(value, int):
+        return value if value is None else (value,) * rank
+    if len(value) != rank:
+        raise SettingError(f"'{key}' has {len(value)} values but the input has {rank} spatial "
+                           f"{'axis' if rank == 1 else 'axes'} ({', '.join(AXIS_NAMES[rank])}):"
+                           " give one per axis or a single integer",
+                           key=key, received="[" + ", ".join(map(str, value)) + "]",
+                           inconsistent=True)
+    return tuple(value)
+
+
+def pads_per_axis(value, rank: int, key: str = "padding"):
+    """'same', or (before, after) per axis from an int, one int per axis, a pair per axis or
+    the flat (before, after, before, after, ...) of every axis ([top, bottom, left, right])."""
+    if value is None or value == "same":
+        return value
+    if isinstance(value, int):
+        return ((value, value),) * rank
+    if isinstance(value[0], tuple):  # pairs per axis, already resolved or written so
+        if len(value) == rank:
+            return value
+    elif len(value) == rank:
+        return tuple((p, p) for p in value)
+    elif len(value) == 2 * rank:
+        return tuple((value[2 * i], value[2 * i + 1]) for i in range(rank))
+    shown = "[" + ", ".join(str(list(v) if isinstance(v, tuple) else v) for v in value) + "]"
+    raise SettingError(f"'{key}' has {len(value)} values but the input has {rank} spatial "
+                       f"{'axis' if rank == 1 else 'axes'} ({', '.join(AXIS_NAMES[rank])}): "
+                       f"give one per axis, a [before, after] pair per axis or a single integer",
+                       key=key, received=shown, inconsistent=True)
 
 
 @frozen

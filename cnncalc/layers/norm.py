@@ -33,20 +33,28 @@ class BatchNorm(Layer):
     def weight_shapes(self, x: Shape) -> dict:
         return {name: (x.c,) for name in ("weight", "bias", "running_mean", "running_var")}
 
-    def scale(self, w):
+    def scale(self, w, ndim):
         import numpy as np
-        return (w["weight"] / np.sqrt(w["running_var"] + self.eps))[None, :, None, None]
+
+        from ..compute.kernels import channelwise
+        return channelwise(w["weight"] / np.sqrt(w["running_var"] + self.eps), ndim)
 
     def forward(self, xs, w):  # inference: the running statistics
-        return (xs[0] - w["running_mean"][None, :, None, None]) * self.scale(w) + \
-            w["bias"][None, :, None, None]
+        from ..compute.kernels import channelwise
+        x = xs[0]
+        return (x - channelwise(w["running_mean"], x.ndim)) * self.scale(w, x.ndim) + \
+            channelwise(w["bias"], x.ndim)
 
     def backward(self, xs, w, y, dy):
         import numpy as np
-        normal = (xs[0] - w["running_mean"][None, :, None, None]) / \
-            np.sqrt(w["running_var"] + self.eps)[None, :, None, None]
-        return [dy * self.scale(w)], {"weight": (dy * normal).sum(axis=(0, 2, 3)),
-                                      "bias": dy.sum(axis=(0, 2, 3))}
+
+        from ..compute.kernels import channelwise
+        x = xs[0]
+        normal = (x - channelwise(w["running_mean"], x.ndim)) / \
+            channelwise(np.sqrt(w["running_var"] + self.eps), x.ndim)
+        axes = (0, *range(2, x.ndim))  # all but the channels
+        return [dy * self.scale(w, x.ndim)], {"weight": (dy * normal).sum(axis=axes),
+                                              "bias": dy.sum(axis=axes)}
 
 
 @register
@@ -75,7 +83,7 @@ class LRN(Layer):
     def window_sum(self, a, before: int, after: int):
         """Sum over channels c - before .. c + after of `a`, for every c."""
         import numpy as np
-        padded = np.pad(a, ((0, 0), (before, after), (0, 0), (0, 0)))
+        padded = np.pad(a, ((0, 0), (before, after), *[(0, 0)] * (a.ndim - 2)))
         total = np.cumsum(padded, axis=1)
         total = np.concatenate([np.zeros_like(total[:, :1]), total], axis=1)
         return total[:, before + after + 1:] - total[:, :-(before + after + 1)]
