@@ -153,13 +153,15 @@ class Padding(Kind):
             return 0
         if value == "same":
             return "same"
-        if isinstance(value, list) and value and all(isinstance(v, list) for v in value):
-            if len(value) > MAX_AXES or not all(
-                    len(pair) == 2 and all(_is_int(v) and v >= 0 for v in pair) for pair in value):
+        if isinstance(value, list) and any(isinstance(v, list) for v in value):
+            # per axis: a [before, after] pair or one int for both sides
+            pairs = [v if isinstance(v, list) else [v, v] for v in value]
+            if len(pairs) > MAX_AXES or not all(
+                    len(pair) == 2 and all(_is_int(v) and v >= 0 for v in pair) for pair in pairs):
                 self.fail(key, value)
-            if any(_big(v) for pair in value for v in pair):
+            if any(_big(v) for pair in pairs for v in pair):
                 _too_big(key, value)
-            return tuple((pair[0], pair[1]) for pair in value)
+            return tuple((pair[0], pair[1]) for pair in pairs)
         items = value if isinstance(value, list) else [value]
         if not 1 <= len(items) <= 2 * MAX_AXES or not all(_is_int(v) and v >= 0 for v in items):
             self.fail(key, value)
