@@ -14,6 +14,7 @@ from ..errors import SettingError
 from .shape import AXIS_NAMES, Shape
 
 ADVICE_STRIDES = 16  # alternative strides the tiling advice considers, at most
+UNITS = {"height": "row", "width": "column", "depth": "slice", "length": "cell"}  # one step
 
 
 def same_padding(size: int, kernel: int, stride: int, dilation: int = 1) -> tuple[int, int]:
@@ -186,7 +187,7 @@ class Window:
             elif a.stride > a.effective:
                 why = "the stride skips cells anyway"
             else:
-                unit = {"height": "row", "width": "column"}.get(a.name, "cell")
+                unit = UNITS.get(a.name, "cell")
                 why = (f"the last {a.unread} {unit}{'' if a.unread == 1 else 's'} of the input "
                        f"{'is' if a.unread == 1 else 'are'} never read (validate warns: "
                        "window-tiling)")
@@ -204,7 +205,7 @@ class Window:
             pad = a.before + a.after
             exact_text = f"({a.size} - {a.effective} + {pad})/{a.stride} + 1 = " \
                          f"{float(Fraction(a.size - a.effective + pad, a.stride) + 1):g}"
-            unit = "row" if a.name == "height" else "column" if a.name == "width" else a.name
+            unit = UNITS.get(a.name, "cell")
             found.append([exact_text, f"{a.unread} {unit}{'s' if a.unread > 1 else ''}",
                           tiling_advice(a)])
         if len(found) > 1 and len({f[0] for f in found}) == 1:
