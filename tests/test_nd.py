@@ -211,3 +211,12 @@ def test_forward_runs_a_3d_network_with_the_predicted_shapes():
         "  - {type: pool, global: true, mode: avg}\n  - flatten\n  - {type: fc, units: 5}\n"))
     assert result.exit_code == 0, result.output
     assert "output 1x1x1x5" in result.stdout
+
+
+def test_input_sweep_keeps_the_rank():
+    result = runner.invoke(app, ["summarize", "m5", "--input", "16000,32000"])
+    assert result.exit_code == 0, result.output
+    assert "16000x1" in result.stdout and "32000x1" in result.stdout
+    cube = runner.invoke(app, ["summarize", "-", "--input", "8,16"],
+                         input="input: [4, 4, 4, 2]\nlayers:\n  - {type: conv, filters: 1, kernel: 3}\n")
+    assert cube.exit_code == 0 and "8x8x8x2" in cube.stdout and "16x16x16x2" in cube.stdout

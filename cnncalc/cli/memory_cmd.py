@@ -57,7 +57,7 @@ def memory(
         check_choice("--format", format, FORMATS)
         device = mem.parse_size(device_memory) if device_memory else None
         network = load_network(spec, None, parse_args(arg))
-        shapes = parse_inputs(input, network.input_shape.c) or [network.input_shape]
+        shapes = parse_inputs(input, network.input_shape.c, network.input_shape.rank) or [network.input_shape]
         reports = []
         for shape in shapes:
             network.input_shape = shape

@@ -17,7 +17,6 @@ names; code elsewhere calls these methods:
 
 from __future__ import annotations
 
-from functools import lru_cache
 from math import prod
 from typing import ClassVar
 
@@ -91,10 +90,16 @@ class Layer:
         at that setting (exit 1)."""
         if not (self.axis_settings or self.pad_settings):
             return self
-        try:
-            return _resolved(self, rank)
-        except TypeError:  # an unhashable setting: resolve without the cache
-            return _resolved.__wrapped__(self, rank)
+        cache = self.__dict__.get("_at")  # resolved once per rank (not a setting: no ==)
+        if cache is None:
+            cache = {}
+            object.__setattr__(self, "_at", cache)
+        found = cache.get(rank)
+        if found is None:
+            found = cache[rank] = _resolved(self, rank)
+            if found is not self:
+                object.__setattr__(found, "_at", {rank: found})
+        return found
 
     def written_rank(self) -> int | None:
         """The rank the settings' lists imply (None: ints only, good for any rank)."""
@@ -225,7 +230,6 @@ class Layer:
         return REGISTRY[activation]().gradient(z, y, dy) if activation else dy
 
 
-@lru_cache(maxsize=4096)
 def _resolved(layer: Layer, rank: int) -> Layer:
     from ..declare import replace
     from .geometry import pads_per_axis, per_axis
