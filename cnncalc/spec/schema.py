@@ -7,12 +7,25 @@ from ..declare import declared, schema_of
 from ..layers import REGISTRY
 from .structure import STRUCTURES, BlockCall, BlockDef, Document, ResidualBody, Switches
 
-ARG = {"type": "string", "pattern": r"^\$"}  # a block argument or an expression using one
+ARG = {"type": "string", "pattern": r"\$"}  # a block argument, or an expression using one
 NAME = {"type": "string", "minLength": 1, "pattern": r"^[^.]+$"}
 
 
 def _maybe_arg(schema: dict) -> dict:
-    return {"anyOf": [schema, {"$ref": "#/$defs/arg"}]}
+    """The value, or an argument in its place; in a list, any item may be one too
+    (`channels: [0, $out // 2]`)."""
+    return {"anyOf": [_items_maybe_arg(schema), {"$ref": "#/$defs/arg"}]}
+
+
+def _items_maybe_arg(schema):
+    if isinstance(schema, list):
+        return [_items_maybe_arg(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {key: _items_maybe_arg(value) for key, value in schema.items()}
+    if isinstance(out.get("items"), dict):
+        out["items"] = {"anyOf": [out["items"], {"$ref": "#/$defs/arg"}]}
+    return out
 
 
 def layer_schema(name: str, cls) -> dict:
