@@ -220,3 +220,15 @@ def test_input_sweep_keeps_the_rank():
     cube = runner.invoke(app, ["summarize", "-", "--input", "8,16"],
                          input="input: [4, 4, 4, 2]\nlayers:\n  - {type: conv, filters: 1, kernel: 3}\n")
     assert cube.exit_code == 0 and "8x8x8x2" in cube.stdout and "16x16x16x2" in cube.stdout
+
+
+@pytest.mark.parametrize("shape, hint", [
+    ("[1, 32000]", "inputs are [length, channels]: [1, 32000] looks channels-first, did you "
+                   "mean [32000, 1]?"),
+    ("[3, 16, 112, 112]", "inputs are [depth, height, width, channels]: [3, 16, 112, 112] looks"
+                          " channels-first, did you mean [16, 112, 112, 3]?"),
+])
+def test_channels_first_hint_in_1d_and_3d(shape, hint):
+    diagnostic = error_of(f"input: {shape}\nlayers:\n  - {{type: conv, filters: 8, "
+                          "kernel: 80}\n")
+    assert hint in diagnostic.message

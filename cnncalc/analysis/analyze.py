@@ -9,12 +9,14 @@ from .report import Report, Row, Totals
 
 
 def channels_first_hint(shape) -> str:
-    """'[3, 32, 32]' is a channels-first habit: say that inputs are height, width, channels."""
+    """'[3, 32, 32]' is a channels-first habit: say that inputs are height, width, channels
+    ([1, 32000]: length, channels; [3, 16, 112, 112]: depth, height, width, channels)."""
     first, channels = shape.spatial[0], shape.c
-    if shape.rank >= 2 and first in (1, 3, 4) and channels > 4 and first < min(shape.spatial[1:]):
+    if first in (1, 2, 3, 4) and channels > 4 and \
+            (shape.rank == 1 or (first != 2 and first < min(shape.spatial[1:]))):
         corrected = [*shape.spatial[1:], channels, first]
-        return (f"; note: inputs are [height, width, channels]: {shape.as_list()} looks "
-                f"channels-first, did you mean {corrected}?")
+        return (f"; note: inputs are [{', '.join(shape.axis_names())}, channels]: "
+                f"{shape.as_list()} looks channels-first, did you mean {corrected}?")
     return ""
 
 
