@@ -232,3 +232,18 @@ def test_channels_first_hint_in_1d_and_3d(shape, hint):
     diagnostic = error_of(f"input: {shape}\nlayers:\n  - {{type: conv, filters: 8, "
                           "kernel: 80}\n")
     assert hint in diagnostic.message
+
+
+def test_fc_as_conv_sliding_in_3d_names_the_stride_per_axis():
+    """Trained on 4x8x8 clips, the convolutionalised net run on 6x16x16: the fc sees the
+    pool's output, whose units are 1 frame and 2 pixels apart (jump 1x2x2), so the 3x5x5
+    outputs are the crops at those strides."""
+    spec = ("input: [4, 8, 8, 2]\nlayers:\n  - {type: conv, filters: 3, kernel: 1}\n"
+            "  - {type: pool, kernel: [1, 2, 2]}\n  - {type: fc, units: 5}\n")
+    result = runner.invoke(app, ["summarize", "-", "--fc-as-conv", "--input", "6x16x16x2",
+                                 "--format", "json"], input=spec)
+    assert result.exit_code == 0, result.output
+    import json
+    sliding = json.loads(result.stdout)["sliding"]
+    # (6 - 4)/1 + 1 = 3 frames, (8 - 4)/1 + 1 = 5 pooled positions per side
+    assert sliding["positions"] == [3, 5, 5] and sliding["stride"] == [1, 2, 2]
