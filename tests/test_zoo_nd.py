@@ -116,9 +116,9 @@ def test_unet3d_against_a_torch_replica():
             for up, convs, skip in zip(self.ups, self.convs, reversed(skips)):
                 x = up(x)
                 cut = [(a - b) // 2 for a, b in zip(skip.shape[2:], x.shape[2:])]
-                skip = skip[:, :, cut[0]:cut[0] + x.shape[2], cut[1]:cut[1] + x.shape[3],
-                            cut[2]:cut[2] + x.shape[4]]
-                x = convs(torch.cat([skip, x], 1))
+                cropped = skip[:, :, cut[0]:cut[0] + x.shape[2], cut[1]:cut[1] + x.shape[3],
+                               cut[2]:cut[2] + x.shape[4]]
+                x = convs(torch.cat([cropped, x], 1))
             return self.labels(x)
 
     model = UNet3D()

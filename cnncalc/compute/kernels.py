@@ -262,9 +262,9 @@ def adaptive_pool(x, mode, out, grad=None, y=None):
 def along_axes(x, matrices, transpose=False):
     """Apply one matrix per spatial axis (out x in, or its transpose): y = A_1 x A_2^T ... in
     2-D; separable interpolation in any rank."""
-    for axis, a in enumerate(matrices):
-        a = a.T if transpose else a
-        x = np.moveaxis(np.tensordot(a, x, axes=([1], [2 + axis])), 0, 2 + axis)
+    for axis, matrix in enumerate(matrices):
+        along = matrix.T if transpose else matrix
+        x = np.moveaxis(np.tensordot(along, x, axes=([1], [2 + axis])), 0, 2 + axis)
     return x
 
 

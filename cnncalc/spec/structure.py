@@ -65,7 +65,7 @@ class InputShape(Kind):
         return {"anyOf": [{"type": "array", "items": {"type": "integer", "minimum": 1},
                            "minItems": 2, "maxItems": MAX_AXES + 1},
                           {"type": "string",
-                           "pattern": r"^\s*\d+(\s*x\s*\d+){1,%d}\s*$" % MAX_AXES}]}
+                           "pattern": rf"^\s*\d+(\s*x\s*\d+){{1,{MAX_AXES}}}\s*$"}]}
 
 
 @frozen
