@@ -247,3 +247,17 @@ def test_fc_as_conv_sliding_in_3d_names_the_stride_per_axis():
     sliding = json.loads(result.stdout)["sliding"]
     # (6 - 4)/1 + 1 = 3 frames, (8 - 4)/1 + 1 = 5 pooled positions per side
     assert sliding["positions"] == [3, 5, 5] and sliding["stride"] == [1, 2, 2]
+
+
+def test_schema_accepts_the_per_axis_forms_and_refuses_four_axes():
+    jsonschema = pytest.importorskip("jsonschema")
+    from cnncalc.spec.schema import spec_schema
+    validator = jsonschema.Draft202012Validator(spec_schema())
+    good = ("input: 16x112x112x3\nlayers:\n  - {type: conv, filters: 8, kernel: [3, 7, 7], "
+            "padding: [[0, 1], 3, 3]}\n  - {type: pool, kernel: 2, padding: [0, 1, 0, 1, 1, 0]}\n"
+            "  - {type: pool, output: [2, 1, 1]}\n")
+    assert not list(validator.iter_errors(yaml.safe_load(good)))
+    analyze(loads(good))  # and cnncalc builds it
+    for bad in ("input: [8, 8, 8, 8, 3]\nlayers: [relu]\n",
+                "input: [8, 3]\nlayers:\n  - {type: conv, filters: 1, kernel: [1, 1, 1, 1]}\n"):
+        assert list(validator.iter_errors(yaml.safe_load(bad)))

@@ -182,10 +182,10 @@ class Padding(Kind):
     def schema(self):
         one = {"type": "integer", "minimum": 0}
         pair = {"type": "array", "items": one, "minItems": 2, "maxItems": 2}
-        return {"oneOf": [one, {"enum": ["same", "valid"]},
+        return {"anyOf": [one, {"enum": ["same", "valid"]},
                           {"type": "array", "items": one, "minItems": 1,
                            "maxItems": 2 * MAX_AXES},
-                          {"type": "array", "items": pair, "minItems": 1,
+                          {"type": "array", "items": {"anyOf": [one, pair]}, "minItems": 1,
                            "maxItems": MAX_AXES}]}
 
 
