@@ -5,16 +5,25 @@ from hypothesis import strategies as st
 from cnncalc import declare
 
 
-def value_of(kind, draw):
-    """A small value a spec could write for a setting of this kind."""
+def value_of(kind, draw, rank: int = 2):
+    """A small value a spec could write for a setting of this kind, on an input with `rank`
+    spatial axes (per-axis lists have `rank` entries)."""
     if isinstance(kind, declare.Int):
         return draw(st.integers(kind.min, min(kind.min + 5, kind.max or kind.min + 5)))
     if isinstance(kind, declare.Pair):
         return draw(st.one_of(st.integers(max(kind.min, 1), 4),
                               st.lists(st.integers(max(kind.min, 1), 4), min_size=2, max_size=2)))
+    if isinstance(kind, declare.Axes):
+        return draw(st.one_of(st.integers(max(kind.min, 1), 4),
+                              st.lists(st.integers(max(kind.min, 1), 4), min_size=rank,
+                                       max_size=rank)))
     if isinstance(kind, declare.Padding):
-        return draw(st.one_of(st.integers(0, 2), st.sampled_from(["same", "valid"]),
-                              st.lists(st.integers(0, 2), min_size=4, max_size=4)))
+        side = st.integers(0, 2)
+        return draw(st.one_of(side, st.sampled_from(["same", "valid"]),
+                              st.lists(side, min_size=rank, max_size=rank),
+                              st.lists(side, min_size=2 * rank, max_size=2 * rank),
+                              st.lists(st.lists(side, min_size=2, max_size=2), min_size=rank,
+                                       max_size=rank)))
     if isinstance(kind, declare.Choice):
         return draw(st.sampled_from(kind.options))
     if isinstance(kind, declare.Bool):

@@ -140,7 +140,7 @@ def test_summarize_and_validate_never_import_numpy(command):
 
 
 def test_entry_point_runs_without_traceback(tmp_path):
-    path = write(tmp_path, "input: [8, 8]\nlayers: [relu]\n")
+    path = write(tmp_path, "input: [8, 8, 8, 8, 3]\nlayers: [relu]\n")
     done = subprocess.run([sys.executable, "-m", "cnncalc", "summarize", path],
                           capture_output=True, text=True, check=False)
     assert done.returncode == 2

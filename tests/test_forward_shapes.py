@@ -24,18 +24,20 @@ EXAMPLES = settings(max_examples=120, deadline=None,
 
 
 @st.composite
-def network(draw):
+def network(draw, ranks=(2,)):
     """A stem conv, then one layer of a random type with random declared settings (merge
-    layers and two-input crops read the stem and a parallel conv of the same shape)."""
+    layers and two-input crops read the stem and a parallel conv of the same shape), on an
+    input with one of `ranks` spatial axes."""
+    rank = draw(st.sampled_from(ranks))
     type_name = draw(st.sampled_from(sorted(REGISTRY)))
     cls = REGISTRY[type_name]
     layer = {"type": type_name, "name": "probe"}
     for decl in cls.settings():
         if decl.required or draw(st.booleans()):
-            value = value_of(decl.kind, draw)
+            value = value_of(decl.kind, draw, rank)
             if value is not None:
                 layer[decl.name] = value
-    side, channels = draw(st.integers(4, 12)), draw(st.integers(1, 6))
+    side, channels = draw(st.integers(4, 12 if rank < 3 else 7)), draw(st.integers(1, 6))
     stem = {"type": "conv", "name": "stem", "filters": channels, "kernel": 1}
     layers = [stem]
     low, _ = cls.arity
@@ -43,12 +45,12 @@ def network(draw):
         layers.append({"type": "conv", "name": "side", "filters": channels, "kernel": 1,
                        "inputs": ["input"]})
         layer["inputs"] = ["stem", "side"]
-    return {"input": [side, side, draw(st.integers(1, 3))], "layers": [*layers, layer]}
+    sides = [side] * rank if draw(st.booleans()) else \
+        [draw(st.integers(4, 12 if rank < 3 else 7)) for _ in range(rank)]
+    return {"input": [*sides, draw(st.integers(1, 3))], "layers": [*layers, layer]}
 
 
-@EXAMPLES
-@given(network())
-def test_forward_shape_equals_the_prediction_for_random_settings(doc):
+def forward_matches(doc):
     try:
         net = loads(yaml.safe_dump(doc, sort_keys=False))
         report = analyze(net)
@@ -62,8 +64,22 @@ def test_forward_shape_equals_the_prediction_for_random_settings(doc):
         assert step.real == step.predicted, (step.name, doc)
 
 
+@EXAMPLES
+@given(network())
+def test_forward_shape_equals_the_prediction_for_random_settings(doc):
+    forward_matches(doc)
+
+
+@EXAMPLES
+@given(network(ranks=(1, 3)))
+def test_forward_shape_equals_the_prediction_in_1d_and_3d(doc):
+    """The same over 1-D ([L, C]) and 3-D ([D, H, W, C]) inputs: every layer type's random
+    settings, with per-axis lists of the input's rank."""
+    forward_matches(doc)
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(network(), st.sampled_from([["summarize", "--format", "json"], ["validate"],
+@given(network(ranks=(1, 2, 3)), st.sampled_from([["summarize", "--format", "json"], ["validate"],
                                    ["memory", "--mode", "training"], ["validate", "--forward"]]))
 def test_no_random_network_is_an_internal_error(doc, command):
     result = CliRunner().invoke(app, [*command, "-"], input=yaml.safe_dump(doc))

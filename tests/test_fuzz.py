@@ -59,7 +59,8 @@ item = st.recursive(layer, lambda inner: st.one_of(
     st.builds(lambda a: {"block": "b", "a": a}, value),
 ), max_leaves=8)
 document = st.fixed_dictionaries(
-    {"input": st.one_of(*[st.sampled_from([[16, 16, 3], [8, 8, 1], [32, 32, 3]])] * 6,
+    {"input": st.one_of(*[st.sampled_from([[16, 16, 3], [8, 8, 1], [32, 32, 3], [32, 3],
+                                            [6, 8, 8, 2]])] * 6,
                         st.lists(st.integers(-1, 40), min_size=2, max_size=4),
                         st.sampled_from(["8x8x3", "16x16x1", "010x010x3", "1x1x" + "9" * 50]),
                         value),

@@ -31,6 +31,7 @@ def torch_layer(layer, xs, w):
     """One layer with torch.nn.functional, independently of cnncalc's kernels."""
     kind = layer.type_name
     x = xs[0]
+    layer = layer.at(x.dim() - 2)  # per-axis settings written out for this input
     act = ACT.get(getattr(layer, "activation", None) or "", lambda v: v)
     if kind == "conv":
         top, bottom, left, right = layer.pads(tuple(x.shape))

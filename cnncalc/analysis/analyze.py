@@ -9,12 +9,14 @@ from .report import Report, Row, Totals
 
 
 def channels_first_hint(shape) -> str:
-    """'[3, 32, 32]' is a channels-first habit: say that inputs are height, width, channels."""
+    """'[3, 32, 32]' is a channels-first habit: say that inputs are height, width, channels
+    ([1, 32000]: length, channels; [3, 16, 112, 112]: depth, height, width, channels)."""
     first, channels = shape.spatial[0], shape.c
-    if shape.rank >= 2 and first in (1, 3, 4) and channels > 4 and first < min(shape.spatial[1:]):
+    if first in (1, 2, 3, 4) and channels > 4 and \
+            (shape.rank == 1 or (first != 2 and first < min(shape.spatial[1:]))):
         corrected = [*shape.spatial[1:], channels, first]
-        return (f"; note: inputs are [height, width, channels]: {shape.as_list()} looks "
-                f"channels-first, did you mean {corrected}?")
+        return (f"; note: inputs are [{', '.join(shape.axis_names())}, channels]: "
+                f"{shape.as_list()} looks channels-first, did you mean {corrected}?")
     return ""
 
 
@@ -51,6 +53,7 @@ def analyze(network: Network) -> Report:
         try:
             out = layer.infer(ins)
             advice = layer.warnings(ins)
+            described = layer.at(ins[0].rank).describe() if ins else layer.describe()
         except SettingError as exc:
             exc.inconsistent = True
             exc.message += channels_first_hint(network.input_shape)
@@ -63,7 +66,7 @@ def analyze(network: Network) -> Report:
         shapes[index] = out
         # a named network input (no inputs): like the first input, not a layer's output
         totals = Totals.of(layer.cost(ins, out), out.size if node.inputs else 0, node.frozen)
-        settings, notes = layer.describe(), layer.notes(ins, out)
+        settings, notes = described, layer.notes(ins, out)
         owner = network.nodes[node.shares] if node.shares is not None else None
         uses = None  # the layer whose weights this one uses
         if owner is not None and check_shared(node, ins, owner, rows[node.shares].input_shapes):

@@ -40,7 +40,8 @@ class Sliding:
     """What one pass of the converted network over a larger input equals."""
 
     positions: tuple  # output map size: crops evaluated
-    stride: int  # pixels between neighbouring crops (the jump before the first fc)
+    stride: int | list  # cells between neighbouring crops (the jump before the first fc);
+    # one int when every axis agrees, else one per axis
     crop: tuple  # the original input size
     macs_one_pass: int
     macs_separate: int
@@ -50,7 +51,8 @@ class Sliding:
         grid, crop = "x".join(map(str, self.positions)), "x".join(map(str, self.crop))
         return (f"The {grid} output equals evaluating the "
                 f"original on {n} crops of {crop} at stride "
-                f"{self.stride}: {self.macs_one_pass:,} MACs in one pass against "
+                f"{'x'.join(map(str, self.stride)) if isinstance(self.stride, list) else self.stride}"
+                f": {self.macs_one_pass:,} MACs in one pass against "
                 f"{self.macs_separate:,} for {n} separate passes.")
 
 
@@ -64,7 +66,9 @@ def sliding(original: Report, converted: Report, network: Network) -> Sliding | 
         return None
     source = network.nodes[first_fc].inputs[0]
     jump = original.rows[source].field.jump if source != INPUT else (1,) * out.rank
-    return Sliding(out.spatial, int(jump[0]), original.input_shape.spatial,
+    steps = [int(j) for j in jump]
+    return Sliding(out.spatial, steps[0] if len(set(steps)) == 1 else steps,
+                   original.input_shape.spatial,
                    converted.totals.macs, out.positions * original.totals.macs)
 
 

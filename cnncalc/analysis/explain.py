@@ -19,7 +19,8 @@ def explain(network: Network, report: Report, name: str, dtype: str = "float32")
     """Lines for the layer called `name` (full name, or a unique last part)."""
     index = find(network, name)
     node, row = network.nodes[index], report.rows[index]
-    layer, y = node.layer, row.output_shape
+    y = row.output_shape
+    layer = node.layer.at(row.input_shapes[0].rank)  # per-axis settings written out
     width = DTYPES[dtype]
     lines = [f"{node.name}: {layer.type_name} {layer.describe()}".rstrip(),
              f"input: {', '.join(str(s) for s in row.input_shapes)}"]

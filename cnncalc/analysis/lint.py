@@ -50,8 +50,8 @@ def conv_keeps_size(network, report):
 
 def large_filter(network, report):
     out, seen_filter = [], False
-    for i, node in enumerate(network.nodes):
-        kernel = node.layer.filter_kernel()
+    for i, (node, row) in enumerate(zip(network.nodes, report.rows)):
+        kernel = node.layer.at(row.input_shapes[0].rank).filter_kernel()
         if kernel is None:
             continue
         if seen_filter and prod(kernel) > 9 and max(kernel) > 3:

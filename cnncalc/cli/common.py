@@ -136,13 +136,14 @@ def plain(renderable, width: int = 160) -> str:
     return buffer.getvalue()
 
 
-def parse_inputs(text: str | None, channels: int | None = None) -> list | None:
-    """--input: 'HxWxC', or a sweep '224,320,384' (square sides, the spec's channels)."""
+def parse_inputs(text: str | None, channels: int | None = None, rank: int = 2) -> list | None:
+    """--input: 'HxWxC', or a sweep '224,320,384' (every spatial side of the spec's rank the
+    same, the spec's channels)."""
     from ..spec.document import parse_input
     if text is None:
         return None
     shapes = []
     for item in (part.strip() for part in text.split(",")):
-        square = f"{item}x{item}x{channels or 3}" if item.isdigit() else item
+        square = "x".join([item] * rank + [str(channels or 3)]) if item.isdigit() else item
         shapes.append(parse_input(square, Span("--input")))
     return shapes

@@ -70,7 +70,7 @@ def memory(
         segments, micro = step_options(amp, dtype, checkpoint, micro_batch, batches)
         device = mem.parse_size(device_memory) if device_memory else None
         network = load_network(spec, None, parse_args(arg))
-        shapes = parse_inputs(input, network.input_shape.c) or [network.input_shape]
+        shapes = parse_inputs(input, network.input_shape.c, network.input_shape.rank) or [network.input_shape]
         reports = []
         for shape in shapes:
             network.input_shape = shape

@@ -50,7 +50,7 @@ def summarize(
         args = parse_args(arg)
         if input and "," in input:
             network = load_network(spec, None, args)
-            shapes = parse_inputs(input, network.input_shape.c)
+            shapes = parse_inputs(input, network.input_shape.c, network.input_shape.rank)
             return target.emit(sweep_text(network, shapes, format))
         if fc_as_conv:
             network, report, slide = converted(spec, input, args)

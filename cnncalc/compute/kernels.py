@@ -1,20 +1,30 @@
-"""NumPy kernels for the forward and backward passes (NCHW arrays). Imported only by `run` and
-`validate --forward`, never on the summarize/validate path.
+"""NumPy kernels for the forward and backward passes (arrays N, C, then 1, 2 or 3 spatial
+axes: NCL, NCHW, NCDHW). Imported only by `run` and `validate --forward`, never on the
+summarize/validate path.
 
 Output sizes here are counted from the arrays themselves (window starts that fit), not taken
-from the shape rules in `shapes.py`, so a run checks the prediction independently.
+from the shape rules in layers/, so a run checks the prediction independently.
 """
 
 from __future__ import annotations
+
+from itertools import product
+from math import prod
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 
-def pad4(x, top, bottom, left, right, value=0.0):
-    if not (top or bottom or left or right):
+def pad_axes(x, *pads, value=0.0):
+    """Pad the spatial axes: pads are (before, after) of every axis in turn, flat
+    ((top, bottom, left, right) in 2-D)."""
+    if not any(pads):
         return x
-    return np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)), constant_values=value)
+    pairs = [(pads[2 * i], pads[2 * i + 1]) for i in range(x.ndim - 2)]
+    return np.pad(x, ((0, 0), (0, 0), *pairs), constant_values=value)
+
+
+pad4 = pad_axes  # the 2-D name
 
 
 def starts(size: int, effective: int, stride: int, ceil_mode=False, limit=None) -> int:
@@ -28,163 +38,190 @@ def starts(size: int, effective: int, stride: int, ceil_mode=False, limit=None) 
 
 
 def windows(xp, kernel, stride, dilation, out):
-    """A view [N, C, OH, OW, kh, kw] of every window (no copy: stride tricks)."""
-    n, c, _, _ = xp.shape
+    """A view [N, C, *out, *kernel] of every window (no copy: stride tricks)."""
     s = xp.strides
-    return as_strided(xp, (n, c, out[0], out[1], kernel[0], kernel[1]),
-                      (s[0], s[1], s[2] * stride[0], s[3] * stride[1],
-                       s[2] * dilation[0], s[3] * dilation[1]), writeable=False)
+    spatial = s[2:]
+    return as_strided(xp, (*xp.shape[:2], *out, *kernel),
+                      (s[0], s[1], *(a * b for a, b in zip(spatial, stride)),
+                       *(a * b for a, b in zip(spatial, dilation))), writeable=False)
 
 
-def conv2d(x, w, b, stride, pads, dilation, groups):
-    """Cross-correlation as PyTorch's conv2d: im2col by stride tricks, one BLAS matmul per
-    group. w: [K, C/groups, kh, kw]; pads: (top, bottom, left, right)."""
-    k_out, c_group, kh, kw = w.shape
-    xp = pad4(x, *pads)
-    eff = [d * (k - 1) + 1 for d, k in zip(dilation, (kh, kw))]
-    out = (starts(xp.shape[2], eff[0], stride[0]), starts(xp.shape[3], eff[1], stride[1]))
-    win = windows(xp, (kh, kw), stride, dilation, out)
+def _columns(win, rank):
+    """Windows [N, C, *out, *kernel] -> im2col's X_col: (C x kernel) rows by (N x out)."""
+    order = (1, *range(2 + rank, 2 + 2 * rank), 0, *range(2, 2 + rank))
+    return win.transpose(order).reshape(win.shape[1] * prod(win.shape[2 + rank:]), -1)
+
+
+def conv(x, w, b, stride, pads, dilation, groups):
+    """Cross-correlation as PyTorch's conv1d/2d/3d: im2col by stride tricks, one BLAS matmul
+    per group. w: [K, C/groups, *kernel]; pads: (before, after) of every axis, flat."""
+    k_out, c_group, *kernel = w.shape
+    rank = len(kernel)
+    xp = pad_axes(x, *pads)
+    eff = [d * (k - 1) + 1 for d, k in zip(dilation, kernel)]
+    out = tuple(starts(n, e, s) for n, e, s in zip(xp.shape[2:], eff, stride))
+    win = windows(xp, kernel, stride, dilation, out)
     n = x.shape[0]
     k_group = k_out // groups
-    y = np.empty((n, k_out, out[0], out[1]), dtype=x.dtype)
+    y = np.empty((n, k_out, *out), dtype=x.dtype)
+    back = (1, 0, *range(2, 2 + rank))
     for g in range(groups):
-        # im2col: X_col is (Cg x kh x kw) rows by (N x OH x OW) columns, as in the notes
-        cols = win[:, g * c_group:(g + 1) * c_group].transpose(1, 4, 5, 0, 2, 3)
-        cols = cols.reshape(c_group * kh * kw, -1)
+        # im2col: X_col is (Cg x kernel) rows by (N x out) columns, as in the notes
+        cols = _columns(win[:, g * c_group:(g + 1) * c_group], rank)
         wg = w[g * k_group:(g + 1) * k_group].reshape(k_group, -1)  # W_row
-        y[:, g * k_group:(g + 1) * k_group] = (wg @ cols).reshape(
-            k_group, n, out[0], out[1]).transpose(1, 0, 2, 3)
+        y[:, g * k_group:(g + 1) * k_group] = (wg @ cols).reshape(k_group, n, *out) \
+            .transpose(back)
     if b is not None:
-        y += b.reshape(1, -1, 1, 1)
+        y += b.reshape(1, -1, *([1] * rank))
     return y
+
+
+conv2d = conv  # the 2-D name
 
 
 def conv_weight_grad(x, dy, w_shape, stride, pads, dilation, groups):
     """The notes: the weight gradient is the delta convolved with the input."""
-    k_out, c_group, kh, kw = w_shape
-    xp = pad4(x, *pads)
-    out = dy.shape[2:]
-    win = windows(xp, (kh, kw), stride, dilation, out)
+    k_out, c_group, *kernel = w_shape
+    rank = len(kernel)
+    xp = pad_axes(x, *pads)
+    win = windows(xp, kernel, stride, dilation, dy.shape[2:])
     k_group = k_out // groups
     dw = np.empty(w_shape, dtype=dy.dtype)
     for g in range(groups):
-        cols = win[:, g * c_group:(g + 1) * c_group].transpose(1, 4, 5, 0, 2, 3)
-        cols = cols.reshape(c_group * kh * kw, -1)
-        d = dy[:, g * k_group:(g + 1) * k_group].transpose(1, 0, 2, 3).reshape(k_group, -1)
-        dw[g * k_group:(g + 1) * k_group] = (d @ cols.T).reshape(k_group, c_group, kh, kw)
+        cols = _columns(win[:, g * c_group:(g + 1) * c_group], rank)
+        d = dy[:, g * k_group:(g + 1) * k_group].transpose(1, 0, *range(2, 2 + rank)) \
+            .reshape(k_group, -1)
+        dw[g * k_group:(g + 1) * k_group] = (d @ cols.T).reshape(k_group, c_group, *kernel)
     return dw
 
 
 def dilate(x, stride):
-    """Insert stride-1 zeros between rows and columns."""
-    if stride == (1, 1):
+    """Insert stride-1 zeros between neighbouring cells of every spatial axis."""
+    if all(s == 1 for s in stride):
         return x
-    n, c, h, w = x.shape
-    out = np.zeros((n, c, (h - 1) * stride[0] + 1, (w - 1) * stride[1] + 1), dtype=x.dtype)
-    out[:, :, ::stride[0], ::stride[1]] = x
+    sizes = [(n - 1) * s + 1 for n, s in zip(x.shape[2:], stride)]
+    out = np.zeros((*x.shape[:2], *sizes), dtype=x.dtype)
+    out[(slice(None), slice(None), *(slice(None, None, s) for s in stride))] = x
     return out
 
 
 def flipped(w, groups):
-    """ConvTranspose weight [in, out/g, kh, kw] -> the conv weight [out, in/g, kh, kw] that
-    correlates with the 180-degree rotated kernel."""
-    c_in, o_group, kh, kw = w.shape
+    """ConvTranspose weight [in, out/g, *kernel] -> the conv weight [out, in/g, *kernel] that
+    correlates with the kernel rotated 180 degrees (reversed on every axis)."""
+    c_in, o_group, *kernel = w.shape
     i_group = c_in // groups
-    w = w.reshape(groups, i_group, o_group, kh, kw).transpose(0, 2, 1, 3, 4)
-    return w.reshape(groups * o_group, i_group, kh, kw)[:, :, ::-1, ::-1]
+    w = w.reshape(groups, i_group, o_group, *kernel).swapaxes(1, 2)
+    w = w.reshape(groups * o_group, i_group, *kernel)
+    return w[(slice(None), slice(None), *(slice(None, None, -1) for _ in kernel))]
 
 
 def conv_transpose(x, w, stride, padding, extra, dilation, groups):
-    """PyTorch's conv_transpose2d (w: [in, out/g, kh, kw]), as the notes compute a conv's input
-    gradient: dilate by the stride, pad by the dilated kernel less one, correlate with the
-    flipped kernel; then remove `padding` from each side and add `extra` rows/columns (the
-    output padding) at the bottom/right."""
-    kh, kw = w.shape[2:]
-    eff = [d * (k - 1) + 1 for d, k in zip(dilation, (kh, kw))]
-    xd = pad4(dilate(x, stride), eff[0] - 1, eff[0] - 1 + extra[0], eff[1] - 1,
-              eff[1] - 1 + extra[1])
-    full = conv2d(xd, np.ascontiguousarray(flipped(w, groups)), None, (1, 1), (0, 0, 0, 0),
-                  dilation, groups)
-    h = full.shape[2] - extra[0]
-    wd = full.shape[3] - extra[1]
-    return full[:, :, padding[0]:h - padding[0] + extra[0],
-                padding[1]:wd - padding[1] + extra[1]]
+    """PyTorch's conv_transpose1d/2d/3d (w: [in, out/g, *kernel]), as the notes compute a
+    conv's input gradient: dilate by the stride, pad by the dilated kernel less one, correlate
+    with the flipped kernel; then remove `padding` from each side and add `extra` cells (the
+    output padding) at the end of each axis."""
+    kernel = w.shape[2:]
+    eff = [d * (k - 1) + 1 for d, k in zip(dilation, kernel)]
+    pads = [p for e, op in zip(eff, extra) for p in (e - 1, e - 1 + op)]
+    xd = pad_axes(dilate(x, stride), *pads)
+    full = conv(xd, np.ascontiguousarray(flipped(w, groups)), None, (1,) * len(kernel),
+                (0,) * len(pads), dilation, groups)
+    cut = tuple(slice(p, n - p) for p, n in zip(padding, full.shape[2:]))
+    return full[(slice(None), slice(None), *cut)]
 
 
 def conv_input_grad(dy, w, x_shape, stride, pads, dilation, groups):
     """The notes: the input gradient is the flipped kernel over the zero-padded delta."""
-    _, _, h, wd = x_shape
-    top, bottom, left, right = pads
-    hp, wp = h + top + bottom, wd + left + right
-    full = conv_transpose(dy, w, stride, (0, 0), (0, 0), dilation, groups)
-    grad = np.zeros((dy.shape[0], x_shape[1], hp, wp), dtype=dy.dtype)
-    grad[:, :, :full.shape[2], :full.shape[3]] = full  # unread rows get no gradient
-    return grad[:, :, top:top + h, left:left + wd]
+    rank = len(x_shape) - 2
+    padded = [n + pads[2 * i] + pads[2 * i + 1] for i, n in enumerate(x_shape[2:])]
+    full = conv_transpose(dy, w, stride, (0,) * rank, (0,) * rank, dilation, groups)
+    grad = np.zeros((dy.shape[0], x_shape[1], *padded), dtype=dy.dtype)
+    grad[(slice(None), slice(None), *(slice(0, n) for n in full.shape[2:]))] = full
+    return grad[inside(x_shape, pads)]  # unread cells got no gradient
+
+
+def inside(x_shape, pads):
+    """The index of the input within its padded array."""
+    return (slice(None), slice(None), *(slice(pads[2 * i], pads[2 * i] + n)
+                                        for i, n in enumerate(x_shape[2:])))
 
 
 POOL_FILL = {"max": -np.inf, "min": np.inf, "avg": 0.0, "l2": 0.0}
 
 
 def pool_geometry(shape, kernel, stride, pads, ceil_mode):
-    """(out size, padded input incl. ceil overhang, avg divisor per output position)."""
-    _, _, h, w = shape
-    top, bottom, left, right = pads
-    out = (starts(h + top + bottom, kernel[0], stride[0], ceil_mode, h + top),
-           starts(w + left + right, kernel[1], stride[1], ceil_mode, w + left))
-    need_h = (out[0] - 1) * stride[0] + kernel[0]
-    need_w = (out[1] - 1) * stride[1] + kernel[1]
-    extra = (max(need_h - (h + top + bottom), 0), max(need_w - (w + left + right), 0))
-    # PyTorch's avg divisor (count_include_pad): cells of the window inside [-pad, size + pad)
-    rows = np.minimum(np.arange(out[0]) * stride[0] + kernel[0], h + top + bottom) \
-        - np.arange(out[0]) * stride[0]
-    cols = np.minimum(np.arange(out[1]) * stride[1] + kernel[1], w + left + right) \
-        - np.arange(out[1]) * stride[1]
-    return out, extra, np.outer(rows, cols)
+    """(out size, extra cells at the end for ceil overhang, avg divisor per output position)."""
+    out, extra, counts = [], [], []
+    for i, (n, k, s) in enumerate(zip(shape[2:], kernel, stride)):
+        before, after = pads[2 * i], pads[2 * i + 1]
+        padded = n + before + after
+        o = starts(padded, k, s, ceil_mode, n + before)
+        out.append(o)
+        extra.append(max((o - 1) * s + k - padded, 0))
+        # PyTorch's avg divisor (count_include_pad): window cells inside [-pad, size + pad)
+        first = np.arange(o) * s
+        counts.append(np.minimum(first + k, padded) - first)
+    divisor = counts[0]
+    for c in counts[1:]:
+        divisor = np.multiply.outer(divisor, c)
+    return tuple(out), tuple(extra), divisor
 
 
-def pool2d(x, mode, kernel, stride, pads, ceil_mode):
+def _padded(x, pads, extra, value=0.0):
+    return pad_axes(x, *(p + (extra[i // 2] if i % 2 else 0) for i, p in enumerate(pads)),
+                    value=value)
+
+
+def pool(x, mode, kernel, stride, pads, ceil_mode):
+    """Max, min, average (PyTorch's count_include_pad) or L2 norm over every window."""
     out, extra, divisor = pool_geometry(x.shape, kernel, stride, pads, ceil_mode)
-    top, bottom, left, right = pads
-    xp = pad4(x, top, bottom + extra[0], left, right + extra[1], POOL_FILL[mode])
-    win = windows(xp, kernel, stride, (1, 1), out)
+    win = windows(_padded(x, pads, extra, POOL_FILL[mode]), kernel, stride, (1,) * len(kernel),
+                  out)
+    axes = tuple(range(2 + len(kernel), 2 + 2 * len(kernel)))
     if mode == "max":
-        return win.max(axis=(4, 5))
+        return win.max(axis=axes)
     if mode == "min":
-        return win.min(axis=(4, 5))
+        return win.min(axis=axes)
     if mode == "avg":
-        return (win.sum(axis=(4, 5)) / divisor).astype(x.dtype)
-    return np.sqrt((win.astype(np.float64) ** 2).sum(axis=(4, 5))).astype(x.dtype)
+        return (win.sum(axis=axes) / divisor).astype(x.dtype)
+    return np.sqrt((win.astype(np.float64) ** 2).sum(axis=axes)).astype(x.dtype)
 
 
-def pool2d_grad(x, y, dy, mode, kernel, stride, pads, ceil_mode):
-    """Max/min: to the arg-max (first, as PyTorch); avg: spread by 1/(m n); l2: x / y."""
+pool2d = pool  # the 2-D name
+
+
+def pool_grad(x, y, dy, mode, kernel, stride, pads, ceil_mode):
+    """Max/min: to the arg-max (first, as PyTorch); avg: spread by 1/(window size); l2: x/y."""
     out, extra, divisor = pool_geometry(x.shape, kernel, stride, pads, ceil_mode)
-    top, bottom, left, right = pads
-    n, c, h, w = x.shape
-    hp, wp = h + top + bottom + extra[0], w + left + right + extra[1]
-    grad = np.zeros((n, c, hp, wp), dtype=np.float64)
-    rows = np.arange(out[0]) * stride[0]
-    cols = np.arange(out[1]) * stride[1]
+    rank = len(kernel)
+    n, c = x.shape[:2]
+    padded = [size + pads[2 * i] + pads[2 * i + 1] + extra[i] for i, size in enumerate(x.shape[2:])]
+    grad = np.zeros((n, c, *padded), dtype=np.float64)
     if mode in ("max", "min"):
-        xp = pad4(x, top, bottom + extra[0], left, right + extra[1], POOL_FILL[mode])
-        win = windows(xp, kernel, stride, (1, 1), out).reshape(n, c, out[0], out[1], -1)
+        xp = _padded(x, pads, extra, POOL_FILL[mode])
+        win = windows(xp, kernel, stride, (1,) * rank, out).reshape(n, c, *out, -1)
         pick = win.argmax(axis=-1) if mode == "max" else win.argmin(axis=-1)
-        r = rows[None, None, :, None] + pick // kernel[1]
-        q = cols[None, None, None, :] + pick % kernel[1]
-        ni, ci = np.meshgrid(np.arange(n), np.arange(c), indexing="ij")
-        np.add.at(grad, (ni[:, :, None, None], ci[:, :, None, None], r, q), dy)
+        offsets = np.unravel_index(pick, kernel)  # the tap chosen, per axis
+        index = [np.arange(n).reshape(n, *[1] * (rank + 1)),
+                 np.arange(c).reshape(1, c, *[1] * rank)]
+        for axis, (o, s) in enumerate(zip(out, stride)):
+            first = (np.arange(o) * s).reshape(*[1] * (2 + axis), o, *[1] * (rank - axis - 1))
+            index.append(first + offsets[axis])
+        np.add.at(grad, tuple(index), dy)
     else:
         if mode == "avg":
             share = dy / divisor
         else:
-            xp = pad4(x, top, bottom + extra[0], left, right + extra[1])
+            xp = _padded(x, pads, extra)
             share = dy / np.where(y == 0, 1, y)
-        for i in range(kernel[0]):  # a loop over kernel taps, vectorised over everything else
-            for j in range(kernel[1]):
-                r = slice(i, i + (out[0] - 1) * stride[0] + 1, stride[0])
-                q = slice(j, j + (out[1] - 1) * stride[1] + 1, stride[1])
-                grad[:, :, r, q] += share if mode == "avg" else share * xp[:, :, r, q]
-    return grad[:, :, top:top + h, left:left + w].astype(x.dtype)
+        for taps in product(*(range(k) for k in kernel)):  # a loop over kernel taps only
+            cells = (slice(None), slice(None), *(slice(t, t + (o - 1) * s + 1, s)
+                                                 for t, o, s in zip(taps, out, stride)))
+            grad[cells] += share if mode == "avg" else share * xp[cells]
+    return grad[inside(x.shape, pads)].astype(x.dtype)
+
+
+pool2d_grad = pool_grad  # the 2-D name
 
 
 def adaptive_bins(size: int, out: int):
@@ -194,26 +231,43 @@ def adaptive_bins(size: int, out: int):
 def adaptive_pool(x, mode, out, grad=None, y=None):
     """PyTorch's adaptive pooling bins; with `grad`, the input gradient instead."""
     reduce = {"max": np.max, "min": np.min, "avg": np.mean}
-    rows, cols = adaptive_bins(x.shape[2], out[0]), adaptive_bins(x.shape[3], out[1])
+    bins = [adaptive_bins(n, o) for n, o in zip(x.shape[2:], out)]
     result = np.zeros_like(x) if grad is not None else \
         np.empty(x.shape[:2] + tuple(out), dtype=x.dtype)
-    for i, (r0, r1) in enumerate(rows):  # a loop over output bins, vectorised inside
-        for j, (q0, q1) in enumerate(cols):
-            cell = x[:, :, r0:r1, q0:q1]
-            if grad is None:
-                result[:, :, i, j] = np.sqrt((cell ** 2).sum(axis=(2, 3))) if mode == "l2" \
-                    else reduce[mode](cell, axis=(2, 3))
-                continue
-            g = grad[:, :, i, j][:, :, None, None]
-            if mode == "avg":
-                result[:, :, r0:r1, q0:q1] += g / cell[0, 0].size
-            elif mode == "l2":
-                result[:, :, r0:r1, q0:q1] += g * cell / np.where(y[:, :, i, j] == 0, 1,
-                                                                   y[:, :, i, j])[:, :, None, None]
-            else:
-                flat = cell.reshape(cell.shape[0], cell.shape[1], -1)
-                pick = flat.argmax(-1) if mode == "max" else flat.argmin(-1)
-                mask = np.zeros_like(flat)
-                np.put_along_axis(mask, pick[:, :, None], 1.0, axis=-1)
-                result[:, :, r0:r1, q0:q1] += g * mask.reshape(cell.shape)
+    axes = tuple(range(2, x.ndim))
+    one = (slice(None), slice(None)) + (None,) * len(out)
+    for cell_index in product(*(range(o) for o in out)):  # a loop over output bins
+        region = (slice(None), slice(None), *(slice(*bins[a][i])
+                                              for a, i in enumerate(cell_index)))
+        at = (slice(None), slice(None), *cell_index)
+        cell = x[region]
+        if grad is None:
+            result[at] = np.sqrt((cell ** 2).sum(axis=axes)) if mode == "l2" \
+                else reduce[mode](cell, axis=axes)
+            continue
+        g = grad[at][one]
+        if mode == "avg":
+            result[region] += g / cell[0, 0].size
+        elif mode == "l2":
+            result[region] += g * cell / np.where(y[at] == 0, 1, y[at])[one]
+        else:
+            flat = cell.reshape(cell.shape[0], cell.shape[1], -1)
+            pick = flat.argmax(-1) if mode == "max" else flat.argmin(-1)
+            mask = np.zeros_like(flat)
+            np.put_along_axis(mask, pick[:, :, None], 1.0, axis=-1)
+            result[region] += g * mask.reshape(cell.shape)
     return result
+
+
+def along_axes(x, matrices, transpose=False):
+    """Apply one matrix per spatial axis (out x in, or its transpose): y = A_1 x A_2^T ... in
+    2-D; separable interpolation in any rank."""
+    for axis, matrix in enumerate(matrices):
+        along = matrix.T if transpose else matrix
+        x = np.moveaxis(np.tensordot(along, x, axes=([1], [2 + axis])), 0, 2 + axis)
+    return x
+
+
+def channelwise(v, ndim):
+    """A per-channel vector shaped to broadcast over [N, C, *spatial]."""
+    return v.reshape(1, -1, *([1] * (ndim - 2)))

@@ -99,7 +99,8 @@ def check_dtype(dtype, where: str, what: str) -> None:
                             "it with .astype('float32')", received=str(dtype))
 
 
-INPUT_HINT = "--input-file takes an .npy array file (numpy.save) of shape [N, C, H, W]"
+INPUT_HINT = ("--input-file takes an .npy array file (numpy.save) of shape [N, C, H, W] "
+              "([N, C, L] in 1-D, [N, C, D, H, W] in 3-D)")
 
 
 class InputHeader:

@@ -182,6 +182,8 @@ def schema_of(cls, extra: dict | None = None, open_keys: bool = False) -> dict:
 
 # the kinds, declared with the mechanism above
 from .kinds import (  # noqa: E402
+    MAX_AXES,
+    Axes,
     Bool,
     Choice,
     Choices,
@@ -201,7 +203,7 @@ from .kinds import (  # noqa: E402
     size_value,
 )
 
-__all__ = ["REQUIRED", "Bool", "Choice", "Choices", "Count", "Declared", "Int", "Kind", "Name",
-           "Nodes", "Number", "Padding", "Pair", "Section", "Setting", "Size", "Table", "Text",
-           "check_settings", "count_value", "declared", "did_you_mean", "frozen", "replace",
-           "schema_of", "setting", "size_value"]
+__all__ = ["MAX_AXES", "REQUIRED", "Axes", "Bool", "Choice", "Choices", "Count", "Declared", "Int",
+           "Kind", "Name", "Nodes", "Number", "Padding", "Pair", "Section", "Setting", "Size",
+           "Table", "Text", "check_settings", "count_value", "declared", "did_you_mean", "frozen",
+           "replace", "schema_of", "setting", "size_value"]

@@ -97,42 +97,96 @@ class Pair(Kind):
         return {"oneOf": [one, {"type": "array", "items": one, "minItems": 2, "maxItems": 2}]}
 
 
+MAX_AXES = 3  # spatial axes a network may have: 1-D (audio), 2-D (images), 3-D (video)
+
+
+@frozen
+class Axes(Kind):
+    """One value per spatial axis: an int for every axis, or a list with one per axis. The
+    int stays an int (the layer applies it to the input's rank); a list becomes a tuple whose
+    length the layer checks against the input (`layers.geometry.per_axis`)."""
+
+    min: int = 1
+
+    @property
+    def text(self) -> str:
+        word = "positive integer" if self.min == 1 else f"integer >= {self.min}"
+        return f"a {word} or [height, width] (one per spatial axis)"
+
+    def check(self, value, key):
+        if isinstance(value, list):
+            if not 1 <= len(value) <= MAX_AXES or \
+                    not all(_is_int(v) and v >= self.min for v in value):
+                self.fail(key, value)
+            if any(_big(v) for v in value):
+                _too_big(key, value)
+            return tuple(value)
+        if not _is_int(value) or value < self.min:
+            self.fail(key, value)
+        if _big(value):
+            _too_big(key, value)
+        return value
+
+    def to_yaml(self, value):
+        if isinstance(value, int):
+            return value
+        return value[0] if len(set(value)) == 1 else list(value)
+
+    def schema(self):
+        one = {"type": "integer", "minimum": self.min}
+        return {"oneOf": [one, {"type": "array", "items": one, "minItems": 1,
+                                "maxItems": MAX_AXES}]}
+
+
 @frozen
 class Padding(Kind):
-    """int, [h, w], [top, bottom, left, right], 'same' or 'valid' -> 'same' or (before, after)
-    per axis."""
+    """int, one per axis ([h, w]), a [before, after] pair per axis ([[1, 2], [0, 1]]), the
+    flat [top, bottom, left, right] of 2-D, 'same' or 'valid'. Kept as written ('same', an
+    int, a tuple of ints or a tuple of pairs); `layers.geometry.pads_per_axis` resolves it
+    against the input's rank."""
 
-    text = "an integer >= 0, [h, w], [top, bottom, left, right], 'same' or 'valid'"
+    text = ("an integer >= 0, [h, w], [top, bottom, left, right], a [before, after] pair per "
+            "axis, 'same' or 'valid'")
 
     def check(self, value, key):
         if value == "valid":
-            return ((0, 0), (0, 0))
+            return 0
         if value == "same":
             return "same"
+        if isinstance(value, list) and any(isinstance(v, list) for v in value):
+            # per axis: a [before, after] pair or one int for both sides
+            pairs = [v if isinstance(v, list) else [v, v] for v in value]
+            if len(pairs) > MAX_AXES or not all(
+                    len(pair) == 2 and all(_is_int(v) and v >= 0 for v in pair) for pair in pairs):
+                self.fail(key, value)
+            if any(_big(v) for pair in pairs for v in pair):
+                _too_big(key, value)
+            return tuple((pair[0], pair[1]) for pair in pairs)
         items = value if isinstance(value, list) else [value]
-        if len(items) not in (1, 2, 4) or not all(_is_int(v) and v >= 0 for v in items):
+        if not 1 <= len(items) <= 2 * MAX_AXES or not all(_is_int(v) and v >= 0 for v in items):
             self.fail(key, value)
         if any(_big(v) for v in items):
             _too_big(key, value)
-        if len(items) == 1:
-            return ((items[0], items[0]),) * 2
-        if len(items) == 2:
-            return ((items[0], items[0]), (items[1], items[1]))
-        return ((items[0], items[1]), (items[2], items[3]))
+        return items[0] if not isinstance(value, list) else tuple(items)
 
     def to_yaml(self, value):
-        if value == "same":
-            return "same"
-        if all(before == after for before, after in value):
-            sides = [before for before, _ in value]
-            return sides[0] if len(set(sides)) == 1 else sides
-        return [p for pair in value for p in pair]
+        if value == "same" or isinstance(value, int):
+            return value
+        if isinstance(value[0], tuple):  # pairs per axis
+            if all(before == after for before, after in value):
+                sides = [before for before, _ in value]
+                return sides[0] if len(set(sides)) == 1 else sides
+            return [list(pair) for pair in value]
+        return value[0] if len(set(value)) == 1 else list(value)
 
     def schema(self):
         one = {"type": "integer", "minimum": 0}
-        return {"oneOf": [one, {"enum": ["same", "valid"]},
-                          {"type": "array", "items": one, "minItems": 2, "maxItems": 2},
-                          {"type": "array", "items": one, "minItems": 4, "maxItems": 4}]}
+        pair = {"type": "array", "items": one, "minItems": 2, "maxItems": 2}
+        return {"anyOf": [one, {"enum": ["same", "valid"]},
+                          {"type": "array", "items": one, "minItems": 1,
+                           "maxItems": 2 * MAX_AXES},
+                          {"type": "array", "items": {"anyOf": [one, pair]}, "minItems": 1,
+                           "maxItems": MAX_AXES}]}
 
 
 @frozen

@@ -69,6 +69,10 @@ class Layer:
     memory: ClassVar[str] = ALLOCATES  # its output: a new tensor, in place, or a view
     dense: ClassVar[bool] = False  # reads its whole input as one vector (fully-connected)
     buffers: ClassVar[tuple] = ()  # weight_shapes keys that are not trained (running stats)
+    # settings with one value per spatial axis (written as an int: the same on every axis),
+    # and paddings (an int, per axis, a pair per axis): resolved against the input by `at`
+    axis_settings: ClassVar[tuple[str, ...]] = ()
+    pad_settings: ClassVar[tuple[str, ...]] = ()
 
     @classmethod
     def from_settings(cls, values: dict, common: tuple = ()) -> Layer:
@@ -83,6 +87,35 @@ class Layer:
 
     def validate(self) -> None:
         """Cross-setting checks that do not need the input shape."""
+
+    def at(self, rank: int) -> Layer:
+        """This layer with its per-axis settings written out for an input of `rank` spatial
+        axes (kernel 3 on a 3-D input: (3, 3, 3)); a list of another length is a SettingError
+        at that setting (exit 1)."""
+        if not (self.axis_settings or self.pad_settings):
+            return self
+        cache = self.__dict__.get("_at")  # resolved once per rank (not a setting: no ==)
+        if cache is None:
+            cache = {}
+            object.__setattr__(self, "_at", cache)
+        found = cache.get(rank)
+        if found is None:
+            found = cache[rank] = _resolved(self, rank)
+            if found is not self:
+                object.__setattr__(found, "_at", {rank: found})
+        return found
+
+    def written_rank(self) -> int | None:
+        """The rank the settings' lists imply (None: ints only, good for any rank)."""
+        for name in self.axis_settings:
+            value = getattr(self, name)
+            if isinstance(value, tuple):
+                return len(value)
+        for name in self.pad_settings:
+            value = getattr(self, name)
+            if isinstance(value, tuple) and isinstance(value[0], tuple):
+                return len(value)
+        return None
 
     # --- shape and counts (several inputs: merge layers override infer and cost) ----------
     def infer(self, inputs: tuple[Shape, ...]) -> Shape:
@@ -225,6 +258,24 @@ class Layer:
         return REGISTRY[activation]().gradient(z, y, dy) if activation else dy
 
 
+def _resolved(layer: Layer, rank: int) -> Layer:
+    from ..declare import replace
+    from .geometry import pads_per_axis, per_axis
+    keys = {d.field: d.name for d in declared(type(layer))}
+    changes = {}
+    for name in layer.axis_settings:
+        value = getattr(layer, name)
+        new = per_axis(value, rank, keys.get(name, name))
+        if new != value:
+            changes[name] = new
+    for name in layer.pad_settings:
+        value = getattr(layer, name)
+        new = pads_per_axis(value, rank, keys.get(name, name))
+        if new != value:
+            changes[name] = new
+    return replace(layer, **changes) if changes else layer
+
+
 def check_groups(groups: int, channels: int, what: str = "the channels") -> None:
     """Channel groups must split the channels evenly (exit 1 otherwise)."""
     if channels % groups:
@@ -235,10 +286,14 @@ def check_groups(groups: int, channels: int, what: str = "the channels") -> None
 
 def axes_text(values: tuple) -> str:
     """(3, 3) -> '3'; (3, 5) -> '3x5'."""
+    if isinstance(values, int):
+        return str(values)
     return str(values[0]) if len(set(values)) == 1 else "x".join(map(str, values))
 
 
 def kernel_text(kernel: tuple) -> str:
+    if isinstance(kernel, int):
+        return str(kernel)
     return "x".join(map(str, kernel))
 
 
@@ -246,13 +301,20 @@ def padding_text(padding) -> str:
     """'same', 1, 1x2 (symmetric per axis), or 0,1,0,1 (before, after per axis)."""
     if padding == "same":
         return "same"
+    if isinstance(padding, int):
+        return str(padding)
+    if not isinstance(padding[0], tuple):
+        return axes_text(padding) if len(padding) <= 3 else ",".join(map(str, padding))
     if all(before == after for before, after in padding):
         return axes_text(tuple(before for before, _ in padding))
     return ",".join(str(p) for pair in padding for p in pair)
 
 
 def no_padding(padding) -> bool:
-    return padding != "same" and not any(p for pair in padding for p in pair)
+    if isinstance(padding, int):
+        return padding == 0
+    return padding != "same" and not any(
+        p for pair in padding for p in (pair if isinstance(pair, tuple) else (pair,)))
 
 
 def padding_suffix(padding) -> str:

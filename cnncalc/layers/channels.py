@@ -65,9 +65,11 @@ class PixelShuffle(Layer):
 
     def forward(self, xs, w):
         x, r = xs[0], self.factor
-        n, c, h, wd = x.shape
-        return x.reshape(n, c // (r * r), r, r, h, wd).transpose(0, 1, 4, 2, 5, 3).reshape(
-            n, c // (r * r), h * r, wd * r)
+        n, c, *sides = x.shape
+        k = len(sides)  # PyTorch's order in 2-D: channel c r^2 + i r + j -> (h r + i, w r + j)
+        order = (0, 1, *(a for i in range(k) for a in (2 + k + i, 2 + i)))
+        return x.reshape(n, c // r ** k, *[r] * k, *sides).transpose(order).reshape(
+            n, c // r ** k, *(side * r for side in sides))
 
     def backward(self, xs, w, y, dy):
         return [PixelUnshuffle(self.factor).forward([dy], {})], {}
@@ -101,9 +103,12 @@ class PixelUnshuffle(Layer):
 
     def forward(self, xs, w):
         x, r = xs[0], self.factor
-        n, c, h, wd = x.shape
-        return x.reshape(n, c, h // r, r, wd // r, r).transpose(0, 1, 3, 5, 2, 4).reshape(
-            n, c * r * r, h // r, wd // r)
+        n, c, *sides = x.shape
+        k = len(sides)
+        order = (0, 1, *range(3, 2 + 2 * k, 2), *range(2, 2 + 2 * k, 2))
+        split = [a for side in sides for a in (side // r, r)]
+        return x.reshape(n, c, *split).transpose(order).reshape(
+            n, c * r ** k, *(side // r for side in sides))
 
     def backward(self, xs, w, y, dy):
         return [PixelShuffle(self.factor).forward([dy], {})], {}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..conventions import ACTIVATION_FLOPS
-from ..declare import Bool, Choice, Int, Padding, Pair, Table, frozen, setting
+from ..declare import Axes, Bool, Choice, Int, Padding, Table, frozen, setting
 from ..errors import SettingError
 from .activation import ACTIVATIONS
 from .base import check_groups, Counts, Layer, axes_text, kernel_text, padding_suffix, register
@@ -16,15 +16,19 @@ from .stepmem import Op, amp_casts, conv_transients
 @frozen
 class Conv(Layer):
     type_name = "conv"
-    summary = "2-D convolution: K filters of F x F x (C/groups) slid with stride S over padded input"
+    summary = ("convolution (1-D, 2-D or 3-D, as the input): K filters of F x F x (C/groups) "
+               "slid with stride S over padded input")
     example = "- {type: conv, filters: 64, kernel: 3, padding: 1, activation: relu}"
+    axis_settings = ("kernel", "stride", "dilation")
+    pad_settings = ("padding",)
 
     filters: int = setting(Int(), "number of filters K (output channels)")
-    kernel: tuple = setting(Pair(), "filter size F, or [height, width]")
-    stride: tuple = setting(Pair(), "step S between windows, or [height, width]", (1, 1))
-    padding: object = setting(Padding(), "zeros added at the borders: P, [h, w], "
-                              "[top, bottom, left, right], same or valid", ((0, 0), (0, 0)))
-    dilation: tuple = setting(Pair(), "spacing of kernel taps; 1 = contiguous", (1, 1))
+    kernel: tuple = setting(Axes(), "filter size F, or one per axis ([height, width])")
+    stride: tuple = setting(Axes(), "step S between windows, or one per axis", 1)
+    padding: object = setting(Padding(), "zeros added at the borders: P, one per axis, "
+                              "[top, bottom, left, right], a [before, after] pair per axis, "
+                              "same or valid", 0)
+    dilation: tuple = setting(Axes(), "spacing of kernel taps; 1 = contiguous", 1)
     groups: int = setting(Int(), "split channels into groups convolved separately", 1)
     bias: bool = setting(Bool(), "one bias per filter", True)
     connections: tuple | None = setting(
@@ -44,7 +48,8 @@ class Conv(Layer):
                                    f"there are {self.filters} filters", key="connections")
 
     def window(self, x: Shape) -> Window:
-        return window(x, self.kernel, self.stride, self.padding, self.dilation)
+        r = self.at(x.rank)
+        return window(x, r.kernel, r.stride, r.padding, r.dilation)
 
     def shape(self, x: Shape) -> Shape:
         check_groups(self.groups, x.c, 'the input channels')
@@ -77,7 +82,7 @@ class Conv(Layer):
 
     def describe(self) -> str:
         text = f"{kernel_text(self.kernel)}/{axes_text(self.stride)}" + padding_suffix(self.padding)
-        if self.dilation != (1,) * len(self.dilation):
+        if axes_text(self.dilation) != "1":
             text += f" d{axes_text(self.dilation)}"
         if self.groups != 1:
             text += f" g{self.groups}"
@@ -116,7 +121,7 @@ class Conv(Layer):
         return self.kernel
 
     def size_keeping(self, x: Shape):
-        if self.stride != (1,) * len(self.stride) or self.padding == "same":
+        if axes_text(self.stride) != "1" or self.padding == "same":
             return None
         geometry = self.window(x)
         return ([a.before + a.after for a in geometry.axes],
@@ -124,7 +129,7 @@ class Conv(Layer):
 
     def explain_counts(self, inputs, out, t):
         x, y = inputs[0], out
-        taps = kernel_text(self.kernel)
+        taps = kernel_text(self.at(x.rank).kernel)
         if self.connections is not None:
             read = sum(len(row) for row in self.connections)
             return [f"params: {taps} x {read} (input maps read, all filters) + {self.filters} "
@@ -143,13 +148,14 @@ class Conv(Layer):
 
     def weight_shapes(self, x: Shape) -> dict:
         cin = x.c if self.connections is not None else x.c // self.groups
-        shapes = {"weight": (self.filters, cin, *self.kernel)}
+        shapes = {"weight": (self.filters, cin, *self.at(x.rank).kernel)}
         if self.bias:
             shapes["bias"] = (self.filters,)
         return shapes
 
     def pads(self, x_shape) -> tuple:
-        """(top, bottom, left, right) for an NCHW array shape."""
+        """(before, after) of every axis, flat, for an array shape [N, C, *spatial]
+        ((top, bottom, left, right) in 2-D)."""
         return self.window(Shape(tuple(x_shape[2:]), x_shape[1])).flat_pads
 
     def mask(self, weight):
@@ -160,23 +166,25 @@ class Conv(Layer):
         mask = np.zeros(weight.shape[:2], dtype=weight.dtype)
         for out, row in enumerate(self.connections):
             mask[out, list(row)] = 1
-        return weight * mask[:, :, None, None]
+        return weight * mask.reshape(*mask.shape, *[1] * (weight.ndim - 2))
 
     def forward(self, xs, w):
-        from ..compute.kernels import conv2d
-        z = conv2d(xs[0], self.mask(w["weight"]), w.get("bias"), self.stride,
-                   self.pads(xs[0].shape), self.dilation, self.groups)
+        from ..compute.kernels import conv
+        r = self.at(xs[0].ndim - 2)
+        z = conv(xs[0], self.mask(w["weight"]), w.get("bias"), r.stride,
+                 self.pads(xs[0].shape), r.dilation, self.groups)
         return self.fused(z)
 
     def backward(self, xs, w, y, dy):
-        from ..compute.kernels import conv2d, conv_input_grad, conv_weight_grad
+        from ..compute.kernels import conv, conv_input_grad, conv_weight_grad
         x, weight, pads = xs[0], self.mask(w["weight"]), self.pads(xs[0].shape)
+        r = self.at(x.ndim - 2)
         if self.activation:
-            z = conv2d(x, weight, w.get("bias"), self.stride, pads, self.dilation, self.groups)
+            z = conv(x, weight, w.get("bias"), r.stride, pads, r.dilation, self.groups)
             dy = self.fused_grad(z, y, dy)
-        grads = {"weight": self.mask(conv_weight_grad(x, dy, weight.shape, self.stride, pads,
-                                                      self.dilation, self.groups))}
+        grads = {"weight": self.mask(conv_weight_grad(x, dy, weight.shape, r.stride, pads,
+                                                      r.dilation, self.groups))}
         if self.bias:
-            grads["bias"] = dy.sum(axis=(0, 2, 3))  # the notes: the sum of the delta
-        dx = conv_input_grad(dy, weight, x.shape, self.stride, pads, self.dilation, self.groups)
+            grads["bias"] = dy.sum(axis=(0, *range(2, dy.ndim)))  # the notes: the sum of the delta
+        dx = conv_input_grad(dy, weight, x.shape, r.stride, pads, r.dilation, self.groups)
         return [dx], grads

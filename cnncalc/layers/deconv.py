@@ -5,7 +5,7 @@ from __future__ import annotations
 from math import prod
 
 from ..conventions import ACTIVATION_FLOPS
-from ..declare import Bool, Choice, Int, Padding, Pair, frozen, setting
+from ..declare import Axes, Bool, Choice, Int, Padding, frozen, setting
 from ..errors import SettingError
 from .activation import ACTIVATIONS
 from .base import check_groups, Counts, Layer, axes_text, kernel_text, padding_suffix, register
@@ -21,43 +21,52 @@ class Deconv(Layer):
     summary = ("transposed convolution (PyTorch ConvTranspose2d): out = (H-1)S - 2P + D(F-1) "
                "+ output_padding + 1")
     example = "- {type: deconv, filters: 64, kernel: 2, stride: 2}"
+    axis_settings = ("kernel", "stride", "padding", "output_padding", "dilation")
 
     filters: int = setting(Int(), "number of output channels K")
-    kernel: tuple = setting(Pair(), "filter size F, or [height, width]")
-    stride: tuple = setting(Pair(), "upsampling step S, or [height, width]", (1, 1))
-    padding: tuple = setting(Pair(min=0), "P rows/columns removed from each border", (0, 0))
-    output_padding: tuple = setting(Pair(min=0), "extra rows/columns added at the bottom/right",
-                                    (0, 0))
-    dilation: tuple = setting(Pair(), "spacing of kernel taps; 1 = contiguous", (1, 1))
+    kernel: tuple = setting(Axes(), "filter size F, or one per axis ([height, width])")
+    stride: tuple = setting(Axes(), "upsampling step S, or one per axis", 1)
+    padding: tuple = setting(Axes(min=0), "P cells removed from each border, or one per axis", 0)
+    output_padding: tuple = setting(Axes(min=0), "extra cells added at the end of each axis "
+                                    "(bottom/right), or one per axis", 0)
+    dilation: tuple = setting(Axes(), "spacing of kernel taps; 1 = contiguous", 1)
     groups: int = setting(Int(), "split channels into groups", 1)
     bias: bool = setting(Bool(), "one bias per output channel", True)
     activation: str | None = setting(Choice(ACTIVATIONS), "activation fused into this row", None)
 
     def validate(self):
-        for axis in (0, 1):
-            if self.output_padding[axis] >= max(self.stride[axis], self.dilation[axis]):
-                raise SettingError(
-                    "output_padding must be smaller than the stride or the dilation (PyTorch)",
-                    key="output_padding", received=axes_text(self.output_padding))
+        try:  # as written (a list of another length than the others: refused on the input)
+            self.check_axes(self.at(self.written_rank() or 1))
+        except SettingError as exc:
+            if exc.inconsistent:
+                return
+            raise
         if self.filters % self.groups:
             raise SettingError(f"groups ({self.groups}) must divide filters ({self.filters})",
                                key="groups", inconsistent=True)
 
+    @staticmethod
+    def check_axes(r):
+        for op, s, d in zip(r.output_padding, r.stride, r.dilation):
+            if op >= max(s, d):
+                raise SettingError(
+                    "output_padding must be smaller than the stride or the dilation (PyTorch)",
+                    key="output_padding", received=axes_text(r.output_padding))
+
     def shape(self, x: Shape) -> Shape:
         check_groups(self.groups, x.c, 'the input channels')
-        if x.rank != len(self.kernel):
-            raise SettingError(f"the kernel has {len(self.kernel)} axes but the input {x} has "
-                               f"{x.rank} spatial axes", key="kernel", inconsistent=True)
+        r = self.at(x.rank)
+        self.check_axes(r)
         size = tuple((n - 1) * s - 2 * p + d * (k - 1) + op + 1  # PyTorch's ConvTranspose rule
-                     for n, s, p, d, k, op in zip(x.spatial, self.stride, self.padding,
-                                                  self.dilation, self.kernel, self.output_padding))
+                     for n, s, p, d, k, op in zip(x.spatial, r.stride, r.padding,
+                                                  r.dilation, r.kernel, r.output_padding))
         if min(size) < 1:
             raise SettingError(f"the output would be {'x'.join(map(str, size))}: padding too "
                                "large", key="padding", inconsistent=True)
         return Shape(size, self.filters)
 
     def counts(self, x: Shape, y: Shape) -> Counts:
-        weights = x.c * (self.filters // self.groups) * prod(self.kernel)
+        weights = x.c * (self.filters // self.groups) * prod(self.at(x.rank).kernel)
         biases = self.filters if self.bias else 0
         macs = x.positions * weights  # every input value meets every weight of its group once
         act = ACTIVATION_FLOPS * y.size if self.activation else 0
@@ -67,23 +76,24 @@ class Deconv(Layer):
 
     def describe(self) -> str:
         text = f"{kernel_text(self.kernel)}/{axes_text(self.stride)}"
-        if any(self.padding):
+        if axes_text(self.padding) != "0":
             text += f" p{axes_text(self.padding)}"
-        if any(self.output_padding):
+        if axes_text(self.output_padding) != "0":
             text += f" op{axes_text(self.output_padding)}"
-        if any(d != 1 for d in self.dilation):
+        if axes_text(self.dilation) != "1":
             text += f" d{axes_text(self.dilation)}"
         return text + (f" g{self.groups}" if self.groups != 1 else "")
 
     def explain_counts(self, inputs, out, t):
         x = inputs[0]
-        taps = kernel_text(self.kernel)
+        r = self.at(x.rank)  # the settings written out per axis
+        taps = kernel_text(r.kernel)
         group = f"{x.c} x {self.filters}" if self.groups == 1 else \
             f"{x.c} x ({self.filters}/{self.groups})"
         size = ", ".join(f"({n} - 1) x {s} - 2 x {p} + {d} x ({k} - 1) + {op} + 1 = {o}"
-                         for n, s, p, d, k, op, o in zip(x.spatial, self.stride, self.padding,
-                                                         self.dilation, self.kernel,
-                                                         self.output_padding, out.spatial))
+                         for n, s, p, d, k, op, o in zip(x.spatial, r.stride, r.padding,
+                                                         r.dilation, r.kernel,
+                                                         r.output_padding, out.spatial))
         params = f"{taps} x {group}" + (f" + {self.filters}" if self.bias else "")
         return [f"output size per axis: (H - 1) S - 2P + D(F - 1) + output_padding + 1: {size}",
                 f"params: {params} = {t.params:,}",
@@ -110,20 +120,22 @@ class Deconv(Layer):
         """The input dilated by the stride, padded by the dilated kernel less one, its column
         matrix C x kernel x (full output), and the full output before cropping."""
         x = inputs[0]
-        dilated = [(n - 1) * s + 1 for n, s in zip(x.spatial, self.stride)]
-        effective = [d * (k - 1) + 1 for d, k in zip(self.dilation, self.kernel)]
+        r = self.at(x.rank)  # the settings written out per axis
+        dilated = [(n - 1) * s + 1 for n, s in zip(x.spatial, r.stride)]
+        effective = [d * (k - 1) + 1 for d, k in zip(r.dilation, r.kernel)]
         padded = [n + 2 * (e - 1) + op for n, e, op in zip(dilated, effective,
-                                                         self.output_padding)]
+                                                         r.output_padding)]
         full = [n - e + 1 for n, e in zip(padded, effective)]
-        return (x.c * (prod(dilated) + prod(padded) + prod(self.kernel) * prod(full))
+        return (x.c * (prod(dilated) + prod(padded) + prod(r.kernel) * prod(full))
                 + out.c * prod(full)), 0
 
     def receptive(self, fields, inputs, out) -> Field:
         """The adjoint of a conv: input unit i sits at output i S - P + (k-1)/2."""
         f = fields[0]
         size, jump, start = [], [], []
-        for r, j, s, k, st, d, p in zip(f.size, f.jump, f.start, self.kernel, self.stride,
-                                         self.dilation, self.padding):
+        at = self.at(inputs[0].rank)
+        for r, j, s, k, st, d, p in zip(f.size, f.jump, f.start, at.kernel, at.stride,
+                                         at.dilation, at.padding):
             k_eff = d * (k - 1) + 1
             taps = -(-k_eff // st)  # inputs one output reads, at most
             size.append(r + (taps - 1) * j)
@@ -132,16 +144,17 @@ class Deconv(Layer):
         return Field(tuple(size), tuple(jump), tuple(start))
 
     def weight_shapes(self, x: Shape) -> dict:
-        shapes = {"weight": (x.c, self.filters // self.groups, *self.kernel)}  # PyTorch's
+        shapes = {"weight": (x.c, self.filters // self.groups, *self.at(x.rank).kernel)}
         if self.bias:
             shapes["bias"] = (self.filters,)
         return shapes
 
     def pre(self, x, w):
-        from ..compute.kernels import conv_transpose
-        z = conv_transpose(x, w["weight"], self.stride, self.padding, self.output_padding,
-                           self.dilation, self.groups)
-        return z + w["bias"][None, :, None, None] if self.bias else z
+        from ..compute.kernels import channelwise, conv_transpose
+        r = self.at(x.ndim - 2)
+        z = conv_transpose(x, w["weight"], r.stride, r.padding, r.output_padding,
+                           r.dilation, self.groups)
+        return z + channelwise(w["bias"], z.ndim) if self.bias else z
 
     def forward(self, xs, w):
         return self.fused(self.pre(xs[0], w))
@@ -149,24 +162,27 @@ class Deconv(Layer):
     def backward(self, xs, w, y, dy):
         import numpy as np
 
-        from ..compute.kernels import conv2d, pad4, windows
+        from ..compute.kernels import conv, pad_axes, windows
         x = xs[0]
+        rank = x.ndim - 2
+        r = self.at(rank)
         dz = self.fused_grad(self.pre(x, w), y, dy) if self.activation else dy
-        ph, pw = self.padding
+        pads = [p for p in r.padding for _ in (0, 1)]
         # the adjoint of a transposed conv is a conv with the same weight, stride and padding
-        dx = conv2d(dz, w["weight"], None, self.stride, (ph, ph, pw, pw), self.dilation,
-                    self.groups)[:, :, :x.shape[2], :x.shape[3]]
-        win = windows(pad4(dz, ph, ph, pw, pw), self.kernel, self.stride, self.dilation,
-                      x.shape[2:])  # N, Cout, H, W, kh, kw
+        dx = conv(dz, w["weight"], None, r.stride, pads, r.dilation, self.groups)
+        dx = dx[(slice(None), slice(None), *(slice(0, n) for n in x.shape[2:]))]
+        win = windows(pad_axes(dz, *pads), r.kernel, r.stride, r.dilation,
+                      x.shape[2:])  # N, Cout, *input, *kernel
         c_group, o_group = x.shape[1] // self.groups, self.filters // self.groups
+        space, taps = "hwd"[:rank], "abc"[:rank]
         dw = np.empty(w["weight"].shape, dtype=x.dtype)
         for g in range(self.groups):
             dw[g * c_group:(g + 1) * c_group] = np.einsum(
-                "nihw,nohwab->ioab", x[:, g * c_group:(g + 1) * c_group],
+                f"ni{space},no{space}{taps}->io{taps}", x[:, g * c_group:(g + 1) * c_group],
                 win[:, g * o_group:(g + 1) * o_group], optimize=True)
         grads = {"weight": dw}
         if self.bias:
-            grads["bias"] = dz.sum(axis=(0, 2, 3))
+            grads["bias"] = dz.sum(axis=(0, *range(2, dz.ndim)))
         return [dx], grads
 
 
@@ -176,16 +192,19 @@ class Local(Layer):
     type_name = "local"
     summary = "locally-connected: a conv whose weights are not shared between positions"
     example = "- {type: local, filters: 96, kernel: 11, stride: 4}"
+    axis_settings = ("kernel", "stride")
+    pad_settings = ("padding",)
 
     filters: int = setting(Int(), "number of output maps K")
-    kernel: tuple = setting(Pair(), "window size F, or [height, width]")
-    stride: tuple = setting(Pair(), "step S between windows", (1, 1))
-    padding: object = setting(Padding(), "zeros added at the borders", ((0, 0), (0, 0)))
+    kernel: tuple = setting(Axes(), "window size F, or one per axis ([height, width])")
+    stride: tuple = setting(Axes(), "step S between windows, or one per axis", 1)
+    padding: object = setting(Padding(), "zeros added at the borders (as conv's)", 0)
     bias: bool = setting(Bool(), "one bias per output unit", True)
     activation: str | None = setting(Choice(ACTIVATIONS), "activation fused into this row", None)
 
     def window(self, x: Shape) -> Window:
-        return window(x, self.kernel, self.stride, self.padding)
+        r = self.at(x.rank)
+        return window(x, r.kernel, r.stride, r.padding)
 
     def shape(self, x: Shape) -> Shape:
         return self.window(x).output(self.filters)
@@ -205,7 +224,7 @@ class Local(Layer):
         return inputs[0].c * self.window(inputs[0]).taps * out.positions  # the unrolled windows
 
     def explain_counts(self, inputs, out, t):
-        fan = f"{kernel_text(self.kernel)}x{inputs[0].c}"
+        fan = f"{kernel_text(self.at(inputs[0].rank).kernel)}x{inputs[0].c}"
         bias = " + 1" if self.bias else ""
         return [f"params: ({fan}{bias}) x {out} outputs (no sharing: one set per position) "
                 f"= {t.params:,}",
@@ -226,51 +245,62 @@ class Local(Layer):
 
     def weight_shapes(self, x: Shape) -> dict:
         y = self.shape(x)
-        shapes = {"weight": (*y.spatial, self.filters, x.c, *self.kernel)}  # one per position
+        kernel = self.at(x.rank).kernel
+        shapes = {"weight": (*y.spatial, self.filters, x.c, *kernel)}  # one per position
         if self.bias:
             shapes["bias"] = (self.filters, *y.spatial)
         return shapes
 
     def fan_in(self, key, shape):
-        return prod(shape[3:]) if key == "weight" else None  # C x kh x kw of one unit
+        if key != "weight":
+            return None
+        rank = (len(shape) - 2) // 2  # *out, K, C, *kernel
+        return prod(shape[rank + 1:])  # C x kernel of one unit
 
     def columns(self, x):
-        from ..compute.kernels import pad4, starts, windows
-        pads = self.window(Shape(tuple(x.shape[2:]), x.shape[1])).flat_pads
-        xp = pad4(x, *pads)
-        out = (starts(xp.shape[2], self.kernel[0], self.stride[0]),
-               starts(xp.shape[3], self.kernel[1], self.stride[1]))
-        win = windows(xp, self.kernel, self.stride, (1, 1), out)  # N, C, OH, OW, kh, kw
-        return win.transpose(0, 2, 3, 1, 4, 5).reshape(x.shape[0], *out, -1), pads, xp.shape
+        """Every window unrolled: [N, positions, C x kernel], the pads and the padded shape."""
+        from ..compute.kernels import pad_axes, windows
+        g = self.window(Shape(tuple(x.shape[2:]), x.shape[1]))
+        xp = pad_axes(x, *g.flat_pads)
+        rank = x.ndim - 2
+        win = windows(xp, g.kernel, g.stride, (1,) * rank, g.out)  # N, C, *out, *kernel
+        order = (0, *range(2, 2 + rank), 1, *range(2 + rank, 2 + 2 * rank))
+        return win.transpose(order).reshape(x.shape[0], prod(g.out), -1), g, xp.shape
 
     def pre(self, x, w):
         import numpy as np
-        cols, _, _ = self.columns(x)
-        weight = w["weight"].reshape(*w["weight"].shape[:3], -1)
-        z = np.einsum("nijc,ijkc->nkij", cols, weight, optimize=True)
+        cols, g, _ = self.columns(x)
+        weight = w["weight"].reshape(prod(g.out), self.filters, -1)
+        z = np.einsum("npc,pkc->nkp", cols, weight, optimize=True)
+        z = z.reshape(x.shape[0], self.filters, *g.out)
         return z + w["bias"][None] if self.bias else z
 
     def forward(self, xs, w):
         return self.fused(self.pre(xs[0], w))
 
     def backward(self, xs, w, y, dy):
+        from itertools import product
+
         import numpy as np
+
+        from ..compute.kernels import inside
         x = xs[0]
         dz = self.fused_grad(self.pre(x, w), y, dy) if self.activation else dy
-        cols, pads, padded = self.columns(x)
-        weight = w["weight"].reshape(*w["weight"].shape[:3], -1)
-        grads = {"weight": np.einsum("nkij,nijc->ijkc", dz, cols,
+        cols, g, padded = self.columns(x)
+        positions = prod(g.out)
+        weight = w["weight"].reshape(positions, self.filters, -1)
+        flat = dz.reshape(x.shape[0], self.filters, positions)
+        grads = {"weight": np.einsum("nkp,npc->pkc", flat, cols,
                                      optimize=True).reshape(w["weight"].shape)}
         if self.bias:
             grads["bias"] = dz.sum(axis=0)
-        dcols = np.einsum("nkij,ijkc->nijc", dz, weight, optimize=True)
-        dcols = dcols.reshape(*dcols.shape[:3], x.shape[1], *self.kernel)
+        dcols = np.einsum("nkp,pkc->npc", flat, weight, optimize=True)
+        dcols = dcols.reshape(x.shape[0], *g.out, x.shape[1], *g.kernel)
+        rank = x.ndim - 2
+        dcols = np.moveaxis(dcols, 1 + rank, 1)  # N, C, *out, *kernel
         grad = np.zeros(padded, dtype=x.dtype)
-        oh, ow = dz.shape[2:]
-        for a in range(self.kernel[0]):  # col2im: a loop over kernel taps only
-            for b in range(self.kernel[1]):
-                grad[:, :, a:a + (oh - 1) * self.stride[0] + 1:self.stride[0],
-                     b:b + (ow - 1) * self.stride[1] + 1:self.stride[1]] += \
-                    dcols[..., a, b].transpose(0, 3, 1, 2)
-        top, _, left, _ = pads
-        return [grad[:, :, top:top + x.shape[2], left:left + x.shape[3]]], grads
+        for taps in product(*(range(k) for k in g.kernel)):  # col2im: a loop over taps only
+            cells = (slice(None), slice(None), *(slice(t, t + (o - 1) * s + 1, s)
+                                                 for t, o, s in zip(taps, g.out, g.stride)))
+            grad[cells] += dcols[(Ellipsis, *taps)]
+        return [grad[inside(x.shape, g.flat_pads)]], grads

@@ -96,7 +96,7 @@ class FC(WholeInput):
     def forward(self, xs, w):
         x = xs[0].reshape(xs[0].shape[0], -1)  # C,H,W order, as torch.flatten
         z = x @ w["weight"].T + (w["bias"] if self.bias else 0)
-        return self.fused(z).reshape(x.shape[0], self.units, 1, 1)
+        return self.fused(z).reshape(x.shape[0], self.units, *[1] * (xs[0].ndim - 2))
 
     def backward(self, xs, w, y, dy):
         x = xs[0].reshape(xs[0].shape[0], -1)
@@ -112,7 +112,7 @@ class FC(WholeInput):
 @frozen
 class Flatten(WholeInput):
     type_name = "flatten"
-    summary = "reshape HxWxC to 1x1x(H*W*C), in C,H,W order as PyTorch"
+    summary = "reshape HxWxC to 1x1x(H*W*C) (any rank: LxC, DxHxWxC), in C,H,W order as PyTorch"
     example = "- flatten"
     memory = VIEW
 
@@ -126,7 +126,7 @@ class Flatten(WholeInput):
         return DROP  # a conv reads the volume itself
 
     def forward(self, xs, w):
-        return xs[0].reshape(xs[0].shape[0], -1, 1, 1)  # a view
+        return xs[0].reshape(xs[0].shape[0], -1, *[1] * (xs[0].ndim - 2))  # a view
 
     def backward(self, xs, w, y, dy):
         return [dy.reshape(xs[0].shape)], {}
@@ -167,7 +167,7 @@ class RBF(WholeInput):
     def forward(self, xs, w):
         x = xs[0].reshape(xs[0].shape[0], -1)
         d = x[:, None, :] - w["weight"][None]  # N, units, in
-        return (d * d).sum(axis=2).reshape(x.shape[0], self.units, 1, 1)
+        return (d * d).sum(axis=2).reshape(x.shape[0], self.units, *[1] * (xs[0].ndim - 2))
 
     def backward(self, xs, w, y, dy):
         x = xs[0].reshape(xs[0].shape[0], -1)

@@ -11,9 +11,10 @@ from math import prod
 
 from ..declare import frozen
 from ..errors import SettingError
-from .shape import Shape
+from .shape import AXIS_NAMES, Shape
 
 ADVICE_STRIDES = 16  # alternative strides the tiling advice considers, at most
+UNITS = {"height": "row", "width": "column", "depth": "slice", "length": "cell"}  # one step
 
 
 def same_padding(size: int, kernel: int, stride: int, dilation: int = 1) -> tuple[int, int]:
@@ -29,6 +30,41 @@ def resolve_pads(padding, spatial, kernel, stride, dilation) -> tuple[tuple[int,
         return tuple(same_padding(n, k, s, d) for n, k, s, d in zip(spatial, kernel, stride,
                                                                      dilation))
     return padding
+
+
+def per_axis(value, rank: int, key: str) -> tuple:
+    """A setting written once (an int: every axis) or per axis, as one value per axis of an
+    input with `rank` spatial axes; a list of another length is refused (exit 1) at `key`."""
+    if value is None or isinstance(value, int):
+        return value if value is None else (value,) * rank
+    if len(value) != rank:
+        raise SettingError(f"'{key}' has {len(value)} values but the input has {rank} spatial "
+                           f"{'axis' if rank == 1 else 'axes'} ({', '.join(AXIS_NAMES[rank])}):"
+                           " give one per axis or a single integer",
+                           key=key, received="[" + ", ".join(map(str, value)) + "]",
+                           inconsistent=True)
+    return tuple(value)
+
+
+def pads_per_axis(value, rank: int, key: str = "padding"):
+    """'same', or (before, after) per axis from an int, one int per axis, a pair per axis or
+    the flat (before, after, before, after, ...) of every axis ([top, bottom, left, right])."""
+    if value is None or value == "same":
+        return value
+    if isinstance(value, int):
+        return ((value, value),) * rank
+    if isinstance(value[0], tuple):  # pairs per axis, already resolved or written so
+        if len(value) == rank:
+            return value
+    elif len(value) == rank:
+        return tuple((p, p) for p in value)
+    elif len(value) == 2 * rank:
+        return tuple((value[2 * i], value[2 * i + 1]) for i in range(rank))
+    shown = "[" + ", ".join(str(list(v) if isinstance(v, tuple) else v) for v in value) + "]"
+    raise SettingError(f"'{key}' has {len(value)} values but the input has {rank} spatial "
+                       f"{'axis' if rank == 1 else 'axes'} ({', '.join(AXIS_NAMES[rank])}): "
+                       f"give one per axis, a [before, after] pair per axis or a single integer",
+                       key=key, received=shown, inconsistent=True)
 
 
 @frozen
@@ -151,7 +187,7 @@ class Window:
             elif a.stride > a.effective:
                 why = "the stride skips cells anyway"
             else:
-                unit = {"height": "row", "width": "column"}.get(a.name, "cell")
+                unit = UNITS.get(a.name, "cell")
                 why = (f"the last {a.unread} {unit}{'' if a.unread == 1 else 's'} of the input "
                        f"{'is' if a.unread == 1 else 'are'} never read (validate warns: "
                        "window-tiling)")
@@ -169,7 +205,7 @@ class Window:
             pad = a.before + a.after
             exact_text = f"({a.size} - {a.effective} + {pad})/{a.stride} + 1 = " \
                          f"{float(Fraction(a.size - a.effective + pad, a.stride) + 1):g}"
-            unit = "row" if a.name == "height" else "column" if a.name == "width" else a.name
+            unit = UNITS.get(a.name, "cell")
             found.append([exact_text, f"{a.unread} {unit}{'s' if a.unread > 1 else ''}",
                           tiling_advice(a)])
         if len(found) > 1 and len({f[0] for f in found}) == 1:

@@ -123,8 +123,8 @@ class Multiply(Merge):
             for j, other in enumerate(xs):
                 if j != i:
                     others = others * other
-            grads.append(others.sum(axis=(2, 3), keepdims=True) if others.shape != x.shape
-                         else others)
+            grads.append(others if others.shape == x.shape else
+                         others.sum(axis=tuple(range(2, x.ndim)), keepdims=True))
         return grads, {}
 
 

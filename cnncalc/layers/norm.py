@@ -60,23 +60,31 @@ class BatchNorm(Layer):
         names = ("weight", "bias") * self.affine + ("running_mean", "running_var")
         return {name: (x.c,) for name in names}
 
-    def scale(self, w):
+    def scale(self, w, ndim):
         import numpy as np
+
+        from ..compute.kernels import channelwise
         gamma = w["weight"] if self.affine else 1.0
-        return (gamma / np.sqrt(w["running_var"] + self.eps))[None, :, None, None]
+        return channelwise(gamma / np.sqrt(w["running_var"] + self.eps), ndim)
 
     def forward(self, xs, w):  # inference: the running statistics
-        y = (xs[0] - w["running_mean"][None, :, None, None]) * self.scale(w)
-        return y + w["bias"][None, :, None, None] if self.affine else y.astype(xs[0].dtype)
+        from ..compute.kernels import channelwise
+        x = xs[0]
+        y = (x - channelwise(w["running_mean"], x.ndim)) * self.scale(w, x.ndim)
+        return y + channelwise(w["bias"], x.ndim) if self.affine else y.astype(x.dtype)
 
     def backward(self, xs, w, y, dy):
         import numpy as np
+
+        from ..compute.kernels import channelwise
+        x = xs[0]
         if not self.affine:
-            return [dy * self.scale(w)], {}
-        normal = (xs[0] - w["running_mean"][None, :, None, None]) / \
-            np.sqrt(w["running_var"] + self.eps)[None, :, None, None]
-        return [dy * self.scale(w)], {"weight": (dy * normal).sum(axis=(0, 2, 3)),
-                                      "bias": dy.sum(axis=(0, 2, 3))}
+            return [dy * self.scale(w, x.ndim)], {}
+        normal = (x - channelwise(w["running_mean"], x.ndim)) / \
+            channelwise(np.sqrt(w["running_var"] + self.eps), x.ndim)
+        axes = (0, *range(2, x.ndim))  # all but the channels
+        return [dy * self.scale(w, x.ndim)], {"weight": (dy * normal).sum(axis=axes),
+                                              "bias": dy.sum(axis=axes)}
 
 
 @register
@@ -118,7 +126,7 @@ class LRN(Layer):
     def window_sum(self, a, before: int, after: int):
         """Sum over channels c - before .. c + after of `a`, for every c."""
         import numpy as np
-        padded = np.pad(a, ((0, 0), (before, after), (0, 0), (0, 0)))
+        padded = np.pad(a, ((0, 0), (before, after), *[(0, 0)] * (a.ndim - 2)))
         total = np.cumsum(padded, axis=1)
         total = np.concatenate([np.zeros_like(total[:, :1]), total], axis=1)
         return total[:, before + after + 1:] - total[:, :-(before + after + 1)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from math import prod
 
 from ..conventions import POOL_FLOPS
-from ..declare import Bool, Choice, Padding, Pair, frozen, setting
+from ..declare import Axes, Bool, Choice, Padding, frozen, setting
 from ..errors import SettingError
 from .base import Counts, Layer, axes_text, kernel_text, padding_suffix, padding_text, register
 from .geometry import Field, Window, exact, window
@@ -21,16 +21,18 @@ class Pool(Layer):
     type_name = "pool"
     summary = "pooling: max, avg, min or L2 norm over each window, per channel; no parameters"
     example = "- {type: pool, mode: max, kernel: 2, stride: 2}"
+    axis_settings = ("kernel", "stride", "output")
+    pad_settings = ("padding",)
 
     mode: str = setting(Choice(("max", "avg", "min", "l2")), "the reduction", "max")
-    kernel: tuple | None = setting(Pair(), "window size F, or [height, width]", None)
-    stride: tuple | None = setting(Pair(), "step between windows; default: the kernel", None)
-    padding: object = setting(Padding(), "padding at the borders (at most half the kernel)",
-                              ((0, 0), (0, 0)))
+    kernel: tuple | None = setting(Axes(), "window size F, or one per axis ([height, width])",
+                                   None)
+    stride: tuple | None = setting(Axes(), "step between windows; default: the kernel", None)
+    padding: object = setting(Padding(), "padding at the borders (at most half the kernel)", 0)
     ceil_mode: bool = setting(Bool(), "round the output size up (PyTorch's rule)", False)
     global_: bool = setting(Bool(), "the window is the whole input", False, key="global")
-    output: tuple | None = setting(Pair(), "adaptive pooling to [height, width] with PyTorch's "
-                                   "bins", None)
+    output: tuple | None = setting(Axes(), "adaptive pooling to this size per axis ([height, "
+                                   "width]) with PyTorch's bins", None)
 
     def validate(self):
         if self.output is not None:
@@ -45,11 +47,18 @@ class Pool(Layer):
             return
         if self.kernel is None:
             raise SettingError("pool needs 'kernel' (or `global: true`)")
-        if self.padding != "same" and any(max(pair) * 2 > k
-                                          for pair, k in zip(self.padding, self.kernel)):
+        try:  # as written (a list of another length than the others: refused on the input)
+            self.check_axes(self.at(self.written_rank() or _flat_rank(self.padding)))
+        except SettingError as exc:
+            if not exc.inconsistent:
+                raise
+
+    def check_axes(self, r):
+        """Padding at most half the kernel on every axis (PyTorch)."""
+        if r.padding != "same" and any(max(pair) * 2 > k for pair, k in zip(r.padding, r.kernel)):
             raise SettingError(
-                f"pool padding must be at most half the kernel ({axes_text(self.kernel)}), "
-                "as in PyTorch", key="padding", received=padding_text(self.padding))
+                f"pool padding must be at most half the kernel ({axes_text(r.kernel)}), "
+                "as in PyTorch", key="padding", received=padding_text(r.padding))
 
     @property
     def adaptive(self) -> bool:
@@ -60,12 +69,13 @@ class Pool(Layer):
             return None  # bins of varying size: see adaptive_bins
         if self.global_:
             return window(x, x.spatial, (1,) * x.rank, ((0, 0),) * x.rank)
-        return window(x, self.kernel, self.stride or self.kernel, self.padding,
-                      ceil_mode=self.ceil_mode)
+        r = self.at(x.rank)
+        self.check_axes(r)
+        return window(x, r.kernel, r.stride or r.kernel, r.padding, ceil_mode=self.ceil_mode)
 
     def shape(self, x: Shape) -> Shape:
         if self.adaptive:
-            return Shape(self.output, x.c)
+            return Shape(self.at(x.rank).output, x.c)
         return self.window(x).output(x.c)
 
     def counts(self, x: Shape, y: Shape) -> Counts:
@@ -136,22 +146,30 @@ class Pool(Layer):
                 f"of {taps}) = {t.flops:,}"]
 
     def geometry(self, x_shape):
-        """kernel, stride, (top, bottom, left, right) on an NCHW array shape."""
+        """kernel, stride, (before, after) of every axis, on an array shape [N, C, *spatial]."""
         g = self.window(Shape(tuple(x_shape[2:]), x_shape[1]))
         return g.kernel, g.stride, g.flat_pads
 
     def forward(self, xs, w):
-        from ..compute.kernels import adaptive_pool, pool2d
+        from ..compute.kernels import adaptive_pool, pool
         if self.adaptive:
-            return adaptive_pool(xs[0], self.mode, self.output)
-        return pool2d(xs[0], self.mode, *self.geometry(xs[0].shape), self.ceil_mode)
+            return adaptive_pool(xs[0], self.mode, self.at(xs[0].ndim - 2).output)
+        return pool(xs[0], self.mode, *self.geometry(xs[0].shape), self.ceil_mode)
 
     def backward(self, xs, w, y, dy):
-        from ..compute.kernels import adaptive_pool, pool2d_grad
+        from ..compute.kernels import adaptive_pool, pool_grad
         if self.adaptive:
-            return [adaptive_pool(xs[0], self.mode, self.output, grad=dy, y=y)], {}
-        return [pool2d_grad(xs[0], y, dy, self.mode, *self.geometry(xs[0].shape),
-                            self.ceil_mode)], {}
+            return [adaptive_pool(xs[0], self.mode, self.at(xs[0].ndim - 2).output, grad=dy,
+                                  y=y)], {}
+        return [pool_grad(xs[0], y, dy, self.mode, *self.geometry(xs[0].shape),
+                          self.ceil_mode)], {}
+
+
+def _flat_rank(padding) -> int:
+    """The rank a flat padding list implies when nothing else says ([t, b, l, r]: 2)."""
+    return 2 if isinstance(padding, tuple) and len(padding) == 4 else \
+        3 if isinstance(padding, tuple) and len(padding) == 6 else \
+        len(padding) if isinstance(padding, tuple) else 1
 
 
 def adaptive_bins(size: int, out: int) -> dict[int, int]:
@@ -220,15 +238,18 @@ class Subsample(Layer):
     summary = ("LeNet-5's trainable subsampling: window sum x one coefficient + one bias, "
                "per map")
     example = "- {type: subsample, kernel: 2, activation: sigmoid}"
+    axis_settings = ("kernel", "stride")
+    pad_settings = ("padding",)
 
-    kernel: tuple = setting(Pair(), "window size, or [height, width]")
-    stride: tuple | None = setting(Pair(), "step between windows; default: the kernel", None)
-    padding: object = setting(Padding(), "padding at the borders", ((0, 0), (0, 0)))
+    kernel: tuple = setting(Axes(), "window size, or one per axis ([height, width])")
+    stride: tuple | None = setting(Axes(), "step between windows; default: the kernel", None)
+    padding: object = setting(Padding(), "padding at the borders", 0)
     activation: str | None = setting(Choice(("sigmoid", "tanh", "relu")),
                                      "activation fused into this row", None)
 
     def window(self, x: Shape) -> Window:
-        return window(x, self.kernel, self.stride or self.kernel, self.padding)
+        r = self.at(x.rank)
+        return window(x, r.kernel, r.stride or r.kernel, r.padding)
 
     def shape(self, x: Shape) -> Shape:
         return self.window(x).output(x.c)
@@ -250,7 +271,7 @@ class Subsample(Layer):
     def explain_counts(self, inputs, out, t):
         x, taps = inputs[0], self.window(inputs[0]).taps
         return [f"params: {x.c} x (1 + 1) = {t.params:,}",
-                f"connections: ({kernel_text(self.kernel)} + 1) x {x.c} x {out.spatial_text()} "
+                f"connections: ({kernel_text(self.at(x.rank).kernel)} + 1) x {x.c} x {out.spatial_text()} "
                 f"= {t.connections:,}",
                 f"MACs: {out.size:,} (one coefficient per output), FLOPs: {out.size:,} x "
                 f"({taps} - 1 + 2) = {t.flops:,}"]
@@ -270,21 +291,24 @@ class Subsample(Layer):
         return self.window(Shape(tuple(x_shape[2:]), x_shape[1])).flat_pads
 
     def window_sum(self, x):
-        from ..compute.kernels import pool2d
-        return pool2d(x, "avg", self.kernel, self.stride or self.kernel, self.pads(x.shape),
-                      False) * prod(self.kernel)
+        from ..compute.kernels import pool
+        g = self.window(Shape(tuple(x.shape[2:]), x.shape[1]))
+        return pool(x, "avg", g.kernel, g.stride, g.flat_pads, False) * g.taps
 
     def forward(self, xs, w):
-        z = self.window_sum(xs[0]) * w["weight"][None, :, None, None] + \
-            w["bias"][None, :, None, None]
+        from ..compute.kernels import channelwise
+        z = self.window_sum(xs[0]) * channelwise(w["weight"], xs[0].ndim) + \
+            channelwise(w["bias"], xs[0].ndim)
         return self.fused(z)
 
     def backward(self, xs, w, y, dy):
-        from ..compute.kernels import pool2d_grad
-        s = self.window_sum(xs[0])
-        z = s * w["weight"][None, :, None, None] + w["bias"][None, :, None, None]
+        from ..compute.kernels import channelwise, pool_grad
+        x = xs[0]
+        g = self.window(Shape(tuple(x.shape[2:]), x.shape[1]))
+        s = self.window_sum(x)
+        z = s * channelwise(w["weight"], x.ndim) + channelwise(w["bias"], x.ndim)
         dz = self.fused_grad(z, y, dy)
-        ds = dz * w["weight"][None, :, None, None] * prod(self.kernel)  # the sum spreads evenly
-        dx = pool2d_grad(xs[0], None, ds, "avg", self.kernel, self.stride or self.kernel,
-                         self.pads(xs[0].shape), False)
-        return [dx], {"weight": (dz * s).sum(axis=(0, 2, 3)), "bias": dz.sum(axis=(0, 2, 3))}
+        ds = dz * channelwise(w["weight"], x.ndim) * g.taps  # the sum spreads evenly
+        dx = pool_grad(x, None, ds, "avg", g.kernel, g.stride, g.flat_pads, False)
+        axes = (0, *range(2, x.ndim))
+        return [dx], {"weight": (dz * s).sum(axis=axes), "bias": dz.sum(axis=axes)}

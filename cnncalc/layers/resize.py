@@ -2,27 +2,33 @@
 
 from __future__ import annotations
 
-from ..declare import Choice, Padding, Pair, frozen, setting
+from ..declare import Axes, Choice, Padding, frozen, setting
 from ..errors import SettingError
 from .base import Counts, Layer, axes_text, padding_text, register
 from .geometry import Field, exact
 from .shape import Shape
 from .stepmem import Op
 
-BILINEAR_FLOPS = 7  # per output value: 4 neighbours, 3 lerps of 2 multiplies + 1 add, shared
+def linear_flops(rank: int) -> int:
+    """Per output value of (bi/tri)linear interpolation: a weighted sum of the 2^rank
+    neighbours, 2^rank multiplies and 2^rank - 1 adds (7 in 2-D)."""
+    return 2 ** (rank + 1) - 1
 
 
 @register
 @frozen
 class Upsample(Layer):
     type_name = "upsample"
-    summary = ("repeat (nearest) or interpolate (bilinear) by an integer scale, or, with a "
-               "second input, to that layer's height and width (DeepLab's pooling branch)")
+    summary = ("repeat (nearest) or interpolate (bilinear; linear in 1-D, trilinear in 3-D) by "
+               "an integer scale, or, with a second input, to that layer's height and width "
+               "(DeepLab's pooling branch)")
     example = "- {type: upsample, scale: 2, mode: nearest}"
     arity = (1, 2)
+    axis_settings = ("scale",)
 
-    scale: tuple = setting(Pair(), "factor, or [height, width]", (2, 2))
-    mode: str = setting(Choice(("nearest", "bilinear")), "how new values are made", "nearest")
+    scale: tuple = setting(Axes(), "factor, or one per axis ([height, width])", 2)
+    mode: str = setting(Choice(("nearest", "bilinear")), "how new values are made: nearest, "
+                        "or linear along every axis", "nearest")
 
     def sizes(self, inputs) -> tuple:
         """The output's spatial sizes: the second input's, or the input's times the scale."""
@@ -31,13 +37,13 @@ class Upsample(Layer):
                 raise SettingError(f"cannot resize {inputs[0]} to the size of {inputs[1]}: "
                                    "the ranks differ", key="inputs", inconsistent=True)
             return inputs[1].spatial
-        return tuple(n * s for n, s in zip(inputs[0].spatial, self.scale))
+        return tuple(n * s for n, s in zip(inputs[0].spatial, self.at(inputs[0].rank).scale))
 
     def infer(self, inputs) -> Shape:
         return Shape(self.sizes(inputs), inputs[0].c)
 
     def counts(self, x: Shape, y: Shape) -> Counts:
-        return Counts(flops=BILINEAR_FLOPS * y.size if self.mode == "bilinear" else 0)
+        return Counts(flops=linear_flops(x.rank) * y.size if self.mode == "bilinear" else 0)
 
     def describe(self) -> str:
         return f"x{axes_text(self.scale)} {self.mode}"
@@ -62,7 +68,7 @@ class Upsample(Layer):
         return out.size, sum(m * n for n, m in zip(inputs[0].spatial, out.spatial))
 
     def matrices(self, sizes_in, sizes_out, dtype):
-        """Interpolation matrices A_h, A_w with y = A_h x A_w^T (PyTorch, align_corners=False:
+        """One interpolation matrix per axis, y = A_h x A_w^T in 2-D (PyTorch, align_corners=False:
         source = (target + 0.5) x in/out - 0.5 for bilinear, floor(target x in/out) nearest)."""
         import numpy as np
 
@@ -83,26 +89,31 @@ class Upsample(Layer):
 
     def targets(self, xs) -> tuple:
         return tuple(xs[1].shape[2:]) if len(xs) == 2 else \
-            tuple(n * s for n, s in zip(xs[0].shape[2:], self.scale))
+            tuple(n * s for n, s in zip(xs[0].shape[2:], self.at(xs[0].ndim - 2).scale))
 
     def forward(self, xs, w):
-        a_h, a_w = self.matrices(xs[0].shape[2:], self.targets(xs), xs[0].dtype)
-        return a_h @ xs[0] @ a_w.T
+        from ..compute.kernels import along_axes
+        return along_axes(xs[0], self.matrices(xs[0].shape[2:], self.targets(xs), xs[0].dtype))
 
     def backward(self, xs, w, y, dy):
         import numpy as np
-        a_h, a_w = self.matrices(xs[0].shape[2:], self.targets(xs), dy.dtype)
-        return [a_h.T @ dy @ a_w, *(np.zeros_like(x) for x in xs[1:])], {}
+
+        from ..compute.kernels import along_axes
+        matrices = self.matrices(xs[0].shape[2:], self.targets(xs), dy.dtype)
+        return [along_axes(dy, matrices, transpose=True),
+                *(np.zeros_like(x) for x in xs[1:])], {}
 
 
 @register
 @frozen
 class ZeroPad(Layer):
     type_name = "zeropad"
-    summary = "add rows and columns of zeros at the borders"
+    summary = "add zeros at the borders of every spatial axis (rows and columns in 2-D)"
     example = "- {type: zeropad, padding: [1, 2]}"
+    pad_settings = ("padding",)
 
-    padding: tuple = setting(Padding(), "P, [h, w] or [top, bottom, left, right]")
+    padding: tuple = setting(Padding(), "P, one per axis ([h, w]), [top, bottom, left, right] "
+                             "or a [before, after] pair per axis")
 
     def validate(self):
         if self.padding == "same":
@@ -110,22 +121,25 @@ class ZeroPad(Layer):
                                received="'same'")
 
     def shape(self, x: Shape) -> Shape:
-        return Shape(tuple(n + b + a for n, (b, a) in zip(x.spatial, self.padding)), x.c)
+        pads = self.at(x.rank).padding
+        return Shape(tuple(n + b + a for n, (b, a) in zip(x.spatial, pads)), x.c)
 
     def describe(self) -> str:
         return padding_text(self.padding)
 
     def receptive(self, fields, inputs, out) -> Field:
-        return fields[0].shifted([-b for b, _ in self.padding])
+        return fields[0].shifted([-b for b, _ in self.at(inputs[0].rank).padding])
+
+    def flat_pads(self, x) -> tuple:
+        return tuple(p for pair in self.at(x.ndim - 2).padding for p in pair)
 
     def forward(self, xs, w):
-        from ..compute.kernels import pad4
-        return pad4(xs[0], *(p for pair in self.padding for p in pair))
+        from ..compute.kernels import pad_axes
+        return pad_axes(xs[0], *self.flat_pads(xs[0]))
 
     def backward(self, xs, w, y, dy):
-        (top, _), (left, _) = self.padding
-        h, wd = xs[0].shape[2:]
-        return [dy[:, :, top:top + h, left:left + wd]], {}
+        from ..compute.kernels import inside
+        return [dy[inside(xs[0].shape, self.flat_pads(xs[0]))]], {}
 
 
 @register
@@ -136,10 +150,14 @@ class Crop(Layer):
                "with two inputs, the first centred to the second's size (U-Net skips)")
     example = "- {type: crop, size: [56, 56]}"
     arity = (1, 2)
+    axis_settings = ("size",)
+    pad_settings = ("amount",)
 
-    amount: tuple | None = setting(Padding(), "rows/columns removed: P, [h, w] or "
-                                   "[top, bottom, left, right]", None)
-    size: tuple | None = setting(Pair(), "centred crop to [height, width]", None)
+    amount: tuple | None = setting(Padding(), "cells removed: P, one per axis ([h, w]), "
+                                   "[top, bottom, left, right] or a [before, after] pair per "
+                                   "axis", None)
+    size: tuple | None = setting(Axes(), "centred crop to this size per axis ([height, width])",
+                                 None)
 
     def validate(self):
         if self.amount == "same":
@@ -150,7 +168,7 @@ class Crop(Layer):
     def borders(self, x: Shape, target: tuple | None) -> tuple[tuple[int, int], ...]:
         """(before, after) cut per axis."""
         if target is None and self.amount is not None:
-            return self.amount
+            return self.at(x.rank).amount
         if target is None:
             raise SettingError("crop needs `amount`, `size`, or a second input to match")
         if len(target) != x.rank:
@@ -166,8 +184,8 @@ class Crop(Layer):
         if len(inputs) == 2 and (self.amount is not None or self.size is not None):
             raise SettingError("with two inputs, crop matches the second; drop amount/size",
                                key="inputs")
-        target = inputs[1].spatial if len(inputs) == 2 else self.size
         x = inputs[0]
+        target = inputs[1].spatial if len(inputs) == 2 else self.at(x.rank).size
         cuts = self.borders(x, target)
         if any(b + a >= n for (b, a), n in zip(cuts, x.spatial)):
             removed = "x".join(str(b + a) for b, a in cuts)
@@ -187,24 +205,24 @@ class Crop(Layer):
 
     def receptive(self, fields, inputs, out) -> Field:
         x = inputs[0]  # a second input only gives the size
-        cuts = self.borders(x, inputs[1].spatial if len(inputs) == 2 else self.size)
+        cuts = self.borders(x, inputs[1].spatial if len(inputs) == 2 else self.at(x.rank).size)
         return fields[0].shifted([b for b, _ in cuts])
 
     def cut(self, xs):
         x = xs[0].shape
-        target = tuple(xs[1].shape[2:]) if len(xs) == 2 else self.size
+        target = tuple(xs[1].shape[2:]) if len(xs) == 2 else self.at(len(x) - 2).size
         return self.borders(Shape(tuple(x[2:]), x[1]), target)
 
     def forward(self, xs, w):
-        (top, bottom), (left, right) = self.cut(xs)
-        h, wd = xs[0].shape[2:]
-        return xs[0][:, :, top:h - bottom, left:wd - right]
+        cuts = self.cut(xs)
+        return xs[0][(slice(None), slice(None), *(slice(b, n - a) for (b, a), n
+                                                  in zip(cuts, xs[0].shape[2:])))]
 
     def backward(self, xs, w, y, dy):
         import numpy as np
 
-        from ..compute.kernels import pad4
-        grads = [pad4(dy, *(p for pair in self.cut(xs) for p in pair))]
+        from ..compute.kernels import pad_axes
+        grads = [pad_axes(dy, *(p for pair in self.cut(xs) for p in pair))]
         return grads + [np.zeros_like(x) for x in xs[1:]], {}
 
     def describe(self) -> str:

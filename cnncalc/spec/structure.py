@@ -12,6 +12,7 @@ from typing import ClassVar
 
 from ..analysis.budget import Budget
 from ..declare import (
+    MAX_AXES,
     Bool,
     REQUIRED,
     Choice,
@@ -39,9 +40,11 @@ MAX_REPEAT = 1_000_000  # copies one `repeat:` may make
 
 @frozen
 class InputShape(Kind):
-    """[H, W, C] or "HxWxC" -> Shape."""
+    """[L, C], [H, W, C] or [D, H, W, C] (1, 2 or 3 spatial axes, then channels), or the same
+    as text: "100x3", "224x224x3", "16x112x112x3" -> Shape."""
 
-    text = "[height, width, channels] of positive integers or 'HxWxC'"
+    text = ("[height, width, channels] of positive integers or 'HxWxC' ([length, channels] or "
+            "[depth, height, width, channels] for 1-D and 3-D)")
 
     def check(self, value, key):
         items = value
@@ -50,7 +53,7 @@ class InputShape(Kind):
             if any(part.strip().startswith("0") for part in value.split("x")):
                 self.fail(key, value, "a size without leading zeros, such as 224x224x3")
             items = [int(part) for part in value.split("x")]
-        if (not isinstance(items, list) or len(items) != 3
+        if (not isinstance(items, list) or not 2 <= len(items) <= MAX_AXES + 1
                 or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1
                            for v in items)):
             self.fail(key, value)
@@ -60,15 +63,16 @@ class InputShape(Kind):
 
     def schema(self):
         return {"anyOf": [{"type": "array", "items": {"type": "integer", "minimum": 1},
-                           "minItems": 3, "maxItems": 3},
-                          {"type": "string", "pattern": r"^\s*\d+\s*x\s*\d+\s*x\s*\d+\s*$"}]}
+                           "minItems": 2, "maxItems": MAX_AXES + 1},
+                          {"type": "string",
+                           "pattern": rf"^\s*\d+(\s*x\s*\d+){{1,{MAX_AXES}}}\s*$"}]}
 
 
 @frozen
 class NamedInputs(Kind):
     """{name: [H, W, C], ...}: several network inputs, in order (the first is read by default)."""
 
-    text = "a mapping of input names to [height, width, channels]"
+    text = "a mapping of input names to shapes ([height, width, channels], or 1-D/3-D forms)"
 
     def check(self, value, key):
         if not isinstance(value, dict) or not value:
@@ -162,9 +166,10 @@ class Document:
     label: ClassVar[str] = "the spec"
 
     input: Shape | None = setting(InputShape(), "the network's input: [height, width, "
-                                  "channels] (or `inputs:`)", None)
+                                  "channels] ([length, channels] in 1-D, [depth, height, width, "
+                                  "channels] in 3-D; or `inputs:`)", None)
     inputs: dict | None = setting(NamedInputs(), "several named inputs instead of `input:`: "
-                                  "{name: [height, width, channels], ...}; layers read the "
+                                  "{name: shape, ...}; layers read the "
                                   "first unless `inputs:` names another", None)
     layers: list = setting(Nodes(), "the layers, in order")
     name: str | None = setting(Text(), "the network's name (default: the file name)", None)
