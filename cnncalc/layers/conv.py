@@ -108,8 +108,8 @@ class Conv(Layer):
                                             depthwise=self.groups == x.c and self.groups > 1,
                                             taps_over_input=self.window(x).taps if (
                                                 self.groups == 1 and any(
-                                                    n < k for n, k in zip(x.spatial,
-                                                                          self.kernel)))
+                                                    n < k for n, k in zip(
+                                                        x.spatial, self.at(x.rank).kernel)))
                                             else 0)
         cast_weight, cast_input = amp_casts(ctx, weights, ctx.batch * x.size)
         return [Op("convolution", output=ctx.values(out), saves_input=True,

@@ -107,7 +107,7 @@ class Deconv(Layer):
         (not measured)."""
         x, weights = inputs[0], self.counts(inputs[0], out).params - (
             self.filters if self.bias else 0)
-        columns = out.c * prod(self.kernel) * x.positions
+        columns = out.c * prod(self.at(x.rank).kernel) * x.positions
         forward, backward = conv_transients(ctx, x, out, weights,
                                             self.filters if self.bias else 0, columns)
         cast_weight, cast_input = amp_casts(ctx, weights, ctx.batch * x.size)

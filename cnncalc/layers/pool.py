@@ -122,7 +122,7 @@ class Pool(Layer):
                 return [Op(op.name, output=op.output, saves_input=True, saved=indices)]
             return [Op(op.name, output=op.output,
                        forward_transient=indices if ctx.backend else 0)]
-        if self.global_ or self.output == (1,) * x.rank:
+        if self.global_ or self.at(x.rank).output == (1,) * x.rank:
             cast = ctx.batch * x.size * 4 if ctx.amp and ctx.backend == "cpu" else 0
             return [Op("mean", output=op.output, forward_transient=cast)]
         return [Op(op.name, output=op.output, saves_input=True)]
