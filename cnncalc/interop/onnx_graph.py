@@ -39,7 +39,8 @@ class Graph:
         return tensor in self.data
 
     def data_nodes(self) -> list:
-        return [n for n in self.graph.node if any(t in self.data for t in n.input)]
+        return [n for n in self.graph.node
+                if n.op_type not in META_OPS and any(t in self.data for t in n.input)]
 
     def shape(self, tensor: str) -> tuple | None:
         return self.shapes.get(tensor)

@@ -160,8 +160,37 @@ def read_graph(path: str, display: str, override: Shape | None) -> Graph:
     if missing:
         raise fail(display, unmapped_message(missing))
     fix_input(model, display, override)
-    model = infer_shapes(model, display)
-    return Graph(model, shapes_of(model), data_input(model, display).name)
+    for _ in range(MAX_FOLDS):
+        model = infer_shapes(model, display)
+        graph = Graph(model, shapes_of(model), data_input(model, display).name)
+        if not fold_constants(graph):
+            return graph
+    return graph
+
+
+MAX_FOLDS = 8  # rounds of constant folding and shape inference (each can reveal more sizes)
+
+
+def fold_constants(graph: Graph) -> bool:
+    """Constants computed inside the graph (the legacy exporter's Shape -> Gather -> Slice
+    chains) become initializers read by the data nodes, so that shape inference, run again,
+    knows the sizes that follow. True when something was folded."""
+    from onnx import numpy_helper
+    folded = False
+    for node in graph.data_nodes():
+        for i, tensor in enumerate(node.input):
+            if not tensor or graph.is_data(tensor) or graph.source(tensor) is not None:
+                continue
+            if graph.producer.get(tensor) is None:
+                continue
+            value = graph.value(tensor)
+            if value is None:
+                continue
+            new = f"cnncalc_folded_{len(graph.graph.initializer)}"
+            graph.graph.initializer.append(numpy_helper.from_array(value, new))
+            node.input[i] = new
+            folded = True
+    return folded
 
 
 def import_onnx(path: str, display: str | None = None, override: Shape | None = None):

@@ -260,6 +260,8 @@ def dense(imp, node, a):
     """x @ W (+ b): an fc layer on a [batch, features] input (or 1x1xC)."""
     x = imp.value(node.input[0])
     features = imp.cnn_shape(imp.shape(node.input[0]), x.layout)
+    if x.layout == LAST and node.op_type == "MatMul" and features.positions > 1:
+        return pointwise(imp, node, x, features)
     if x.layout != FLAT and features.positions != 1:
         raise Unsupported(f"multiplies a {list(imp.shape(node.input[0]))} tensor; cnncalc's fc "
                           "reads [batch, features]")
@@ -281,6 +283,16 @@ def dense(imp, node, a):
     weights = with_bias(imp, node)
     imp.emit(compact({"type": "fc", "units": units, "bias": bias}, {"bias": True}), [x],
              node.output[0], FLAT, weights, bias_slot=not bias)
+
+
+def pointwise(imp, node, x, features) -> None:
+    """A matrix applied to the channels at every position of a channels-last tensor (a
+    Linear in ConvNeXt's block): a 1x1 conv, with the same weights and MACs."""
+    weight = imp.weight(node.input[1], "the weight matrix")
+    if len(weight) != 2 or weight[0] != features.c:
+        raise Unsupported(f"its weight {list(weight)} does not read the {features.c} channels")
+    imp.emit({"type": "conv", "filters": weight[1], "kernel": 1, "bias": False}, [x],
+             node.output[0], LAST, [node.input[1]], bias_slot=True)
 
 
 SIMPLE = {"Relu": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh", "HardSwish": "hardswish"}
