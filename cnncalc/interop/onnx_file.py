@@ -124,12 +124,14 @@ def fix_input(model, display: str, override) -> None:
         dim.dim_value = size
 
 
-def infer_shapes(model, display: str):
-    """ONNX's own shape inference over the whole graph (stale shapes dropped first)."""
+def infer_shapes(model, display: str, fresh: bool = True):
+    """ONNX's own shape inference over the whole graph (`fresh`: the file's own intermediate
+    and output shapes, made for another input size perhaps, dropped first)."""
     onnx = require_onnx(display)
-    del model.graph.value_info[:]
-    for output in model.graph.output:
-        output.type.tensor_type.ClearField("shape")
+    if fresh:
+        del model.graph.value_info[:]
+        for output in model.graph.output:
+            output.type.tensor_type.ClearField("shape")
     try:
         return onnx.shape_inference.infer_shapes(model, check_type=True, strict_mode=True,
                                                  data_prop=True)

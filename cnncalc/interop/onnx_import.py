@@ -160,12 +160,31 @@ def read_graph(path: str, display: str, override: Shape | None) -> Graph:
     if missing:
         raise fail(display, unmapped_message(missing))
     fix_input(model, display, override)
-    for _ in range(MAX_FOLDS):
-        model = infer_shapes(model, display)
+    for round_ in range(MAX_FOLDS):
+        model = infer_shapes(model, display, fresh=round_ == 0)
         graph = Graph(model, shapes_of(model), data_input(model, display).name)
-        if not fold_constants(graph):
+        if not fold_constants(graph) | keep_shapes(graph):
             return graph
     return graph
+
+
+SAME_SHAPE = {"GroupNormalization", "InstanceNormalization", "LayerNormalization", "Gelu",
+              "HardSwish", "HardSigmoid", "Elu", "LeakyRelu", "Relu", "Sigmoid", "Tanh",
+              "Softmax", "Clip", "Dropout", "Identity", "BatchNormalization", "LRN"}
+
+
+def keep_shapes(graph: Graph) -> bool:
+    """Ops whose output has their input's shape, where ONNX's inference (some opsets' function
+    ops) left it unknown: write it down so the next round carries on from there."""
+    from onnx import helper
+    added = False
+    for node in graph.data_nodes():
+        if node.op_type in SAME_SHAPE and graph.shape(node.output[0]) is None and \
+                graph.shape(node.input[0]) is not None:
+            graph.graph.value_info.append(helper.make_tensor_value_info(
+                node.output[0], 1, list(graph.shape(node.input[0]))))
+            added = True
+    return added
 
 
 MAX_FOLDS = 8  # rounds of constant folding and shape inference (each can reveal more sizes)
