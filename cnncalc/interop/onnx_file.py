@@ -54,20 +54,23 @@ def read_model(path: str, display: str, limit: int = MAX_ONNX_BYTES):
                    first_line(error)) from None
     if not model.ir_version or not model.HasField("graph") or not model.graph.node:
         raise fail(display, "not an ONNX model (no IR version or no graph nodes)")
-    check_external_data(model, Path(path).parent, display)
-    try:
-        onnx.checker.check_model(model)
+    external = check_external_data(model, Path(path).parent, display)
+    try:  # with external data the checker needs the path, to find the files beside it
+        onnx.checker.check_model(path if external else model)
     except Exception as error:  # onnx.checker.ValidationError and the C++ errors it wraps
         raise fail(display, "malformed ONNX model", first_line(error)) from None
     return model
 
 
-def check_external_data(model, folder: Path, display: str) -> None:
+def check_external_data(model, folder: Path, display: str) -> bool:
     """Initializers stored in other files: each file must exist inside the model's folder and
-    hold the bytes named (the values themselves are not read: counting needs only shapes)."""
+    hold the bytes named (the values themselves are not read: counting needs only shapes).
+    True when there is external data."""
+    external = False
     for tensor in model.graph.initializer:
         if tensor.data_location != 1:  # TensorProto.EXTERNAL
             continue
+        external = True
         info = {entry.key: entry.value for entry in tensor.external_data}
         location = info.get("location", "")
         where = Path(location)
@@ -82,6 +85,7 @@ def check_external_data(model, folder: Path, display: str) -> None:
         if end > target.stat().st_size:
             raise fail(display, f"external data of initializer '{name(tensor.name)}' is cut short",
                        f"{target.stat().st_size:,} bytes, needs {end:,}")
+    return external
 
 
 def data_input(model, display: str):

@@ -18,10 +18,11 @@ NC, LAST, FLAT = "nc", "last", "flat"  # channels after batch; channels last; [b
 
 def cnn_shape(onnx_shape: tuple, layout: str, rank: int) -> Shape:
     """An ONNX shape (batch first) as cnncalc's one-sample shape, channels last."""
-    if layout == FLAT:
-        if len(onnx_shape) != 2:
+    if layout == FLAT or (layout == NC and len(onnx_shape) >= 2 and len(onnx_shape) != rank + 2
+                          and all(s == 1 for s in onnx_shape[2:])):
+        if len(onnx_shape) < 2 or any(s != 1 for s in onnx_shape[2:]):
             raise Unsupported(f"expected [batch, features], got {list(onnx_shape)}")
-        return Shape((1,) * rank, onnx_shape[1])
+        return Shape((1,) * rank, onnx_shape[1])  # [N, C, 1, ...]: one position
     if len(onnx_shape) != rank + 2:
         raise Unsupported(f"expected {rank} spatial axes, got shape {list(onnx_shape)}")
     if layout == LAST:

@@ -236,9 +236,9 @@ def reshape(imp, node, a):
             return imp.alias(node.output[0], x, FLAT)
         if x.layout == NC:
             return imp.emit({"type": "flatten"}, [x], node.output[0], FLAT)
-    if len(after) == imp.rank + 2 and after[1] == shape.size and shape.positions == 1 \
+    if len(after) >= 2 and after[1] == shape.size and shape.positions == 1 \
             and all(s == 1 for s in after[2:]):
-        return imp.alias(node.output[0], x, NC)
+        return imp.alias(node.output[0], x, NC)  # [N, C] <-> [N, C, 1, ...]: one position
     if after == before:
         return imp.alias(node.output[0], x)
     raise Unsupported(f"reshapes {list(before)} to {list(after)}; cnncalc maps a flatten, "
