@@ -51,9 +51,13 @@ def folded_count(module) -> int:
 
 
 def randomise_norms(module) -> None:
-    """Non-trivial statistics, so folded biases are neither zero (which the dynamo exporter
-    drops) nor equal to each other (which the legacy exporter merges into one tensor)."""
+    """Non-trivial statistics and biases, so no bias is zero (which the dynamo exporter drops)
+    or equal to another (which the legacy exporter merges into one tensor)."""
     generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for tensor in module.parameters():
+            if tensor.numel() > 1 and bool((tensor == tensor.flatten()[0]).all()):
+                tensor.copy_(torch.rand(tensor.shape, generator=generator) - 0.5)
     for child in module.modules():
         if isinstance(child, nn.BatchNorm2d):
             with torch.no_grad():

@@ -188,7 +188,7 @@ def keep_shapes(graph: Graph) -> bool:
     return added
 
 
-MAX_FOLDS = 8  # rounds of constant folding and shape inference (each can reveal more sizes)
+MAX_FOLDS = 200  # rounds of folding and shape inference (each can reveal the next block's sizes)
 
 
 def fold_constants(graph: Graph) -> bool:
