@@ -34,10 +34,14 @@ def model(shape=(1, 3, 8, 8), op="Relu"):
 PARAMS = 4 * 3 * 3 * 3 + 4  # the conv's weights and biases
 
 
-def cli(*args, cwd=None):
+def python(*args):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    return subprocess.run([sys.executable, "-m", "cnncalc", *map(str, args)],
-                          capture_output=True, text=True, cwd=cwd, env=env)
+    return subprocess.run([sys.executable, *map(str, args)], capture_output=True, text=True,
+                          env=env, check=False)
+
+
+def cli(*args):
+    return python("-m", "cnncalc", *args)
 
 
 def one_line_error(result, *words):
@@ -155,8 +159,7 @@ def test_two_inputs_refused(tmp_path):
 def test_without_the_onnx_package(good):
     code = ("import sys; sys.modules['onnx'] = None; sys.argv = ['cnncalc', 'summarize', "
             f"{str(good)!r}]; from cnncalc.cli import main; main()")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    done = python("-c", code)
     one_line_error(done, "pip install 'cnncalc[onnx]'")
 
 
@@ -165,6 +168,5 @@ def test_yaml_specs_never_import_onnx():
             "from cnncalc.cli import main\n"
             "try:\n    main()\nexcept SystemExit:\n    pass\n"
             "print('onnx' in sys.modules, file=sys.stderr)")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    done = python("-c", code)
     assert done.stderr.strip().endswith("False"), done.stderr

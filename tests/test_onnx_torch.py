@@ -45,7 +45,7 @@ def folded_count(module) -> int:
     for child in module.modules():
         if isinstance(child, nn.BatchNorm2d):
             count += child.num_features  # the conv's new bias
-        elif not list(child.children()):
+        else:  # its own parameters (ConvNeXt's layer scale sits on the block itself)
             count += sum(p.numel() for p in child.parameters(recurse=False))
     return count
 
