@@ -66,14 +66,15 @@ def randomise_norms(module) -> None:
                     tensor.copy_(torch.rand(tensor.shape, generator=generator) * (high - low) + low)
 
 
-def export(module, x, path, dynamo: bool) -> None:
+def export(module, x, path, dynamo: bool, dynamic_batch: bool = True) -> None:
     if dynamo:
         pytest.importorskip("onnxscript")
     with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), \
             contextlib.redirect_stderr(io.StringIO()):
         warnings.simplefilter("ignore")
         torch.onnx.export(module, (x,), str(path), dynamo=dynamo, input_names=["x"],
-                          **({} if dynamo else {"dynamic_axes": {"x": {0: "batch"}}}))
+                          **({"dynamic_axes": {"x": {0: "batch"}}} if dynamic_batch and not dynamo
+                             else {}))
 
 
 def check_model(module, x, tmp_path, dynamo: bool, folded: bool = True):
@@ -154,6 +155,57 @@ class SmallNet(nn.Module):
 def test_small_network_exported_by_torch(tmp_path, dynamo):
     torch.manual_seed(0)
     check_model(SmallNet(), torch.randn(1, 3, 32, 32), tmp_path, dynamo)
+
+
+class Decoder(nn.Module):
+    """Group norm, instance norm and the ops of decoders, as PyTorch's exporters write them
+    (group norm becomes Reshape, InstanceNormalization, Reshape, Mul, Add)."""
+
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(3, 8, 3, padding=1), nn.GroupNorm(2, 8), nn.SiLU(),
+            nn.ConvTranspose2d(8, 8, 3, stride=2, padding=1, output_padding=1),
+            nn.InstanceNorm2d(8, affine=True), nn.GELU(), nn.ZeroPad2d((1, 2, 3, 4)),
+            nn.Conv2d(8, 8, 3), nn.Upsample(scale_factor=2, mode="bilinear"), nn.ELU(),
+            nn.PixelShuffle(2), nn.LeakyReLU(0.1), nn.Softmax(1))
+
+    def forward(self, x):
+        return self.body(x)
+
+
+@pytest.mark.parametrize("dynamo", [False, True], ids=["legacy", "dynamo"])
+def test_decoder_ops_exported_by_torch(tmp_path, dynamo):
+    torch.manual_seed(0)
+    module = Decoder().eval()
+    path = tmp_path / "model.onnx"
+    export(module, torch.randn(1, 3, 8, 8), path, dynamo)
+    check_unfolded(module, torch.randn(1, 3, 8, 8), path, "groupnorm")
+
+
+@pytest.mark.parametrize("dynamo", [False, True], ids=["legacy", "dynamo"])
+def test_pixel_unshuffle_exported_by_torch(tmp_path, dynamo):
+    """Reshape, Transpose(0, 1, 3, 5, 2, 4), Reshape. With a dynamic batch, or after some
+    ops, the legacy exporter writes Shape-driven Unsqueeze chains instead: refused."""
+    torch.manual_seed(0)
+    module = nn.Sequential(nn.Conv2d(2, 3, 1), nn.PixelUnshuffle(2)).eval()
+    path = tmp_path / "model.onnx"
+    export(module, torch.randn(1, 2, 8, 6), path, dynamo, dynamic_batch=False)
+    check_unfolded(module, torch.randn(1, 2, 8, 6), path, "pixel_unshuffle")
+
+
+def check_unfolded(module, x, path, kind):
+    """A model without batch norm: its parameters, MACs and output shape, and `kind` among
+    the imported layers."""
+    from torch.utils.flop_counter import FlopCounterMode
+    network, spec, _ = load_onnx(str(path))
+    report = analyze(network)
+    assert kind in [layer["type"] for layer in spec["layers"]]
+    assert report.totals.params == sum(p.numel() for p in module.parameters())
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        y = module(x)
+    assert report.totals.macs == counter.get_total_flops() // 2
+    assert report.output_shape.as_list() == [*y.shape[2:], y.shape[1]]
 
 
 def test_dynamic_batch_and_input_override(tmp_path):

@@ -8,6 +8,7 @@ from math import prod
 
 from .onnx_import import FLAT, LAST, NC, Unsupported
 from .onnx_ops import axes, op, padding
+from .onnx_patterns import PATTERNS
 
 
 def channel_axis(imp, tensor: str) -> int:
@@ -225,10 +226,11 @@ def transpose(imp, node, a):
 @op("Reshape", "Flatten", "Squeeze", "Unsqueeze")
 def reshape(imp, node, a):
     """A flatten ([N, C, H, W] -> [N, CHW]), a view that keeps the values in place
-    ([N, C, 1, 1] <-> [N, C]), or the channel shuffle Reshape-Transpose-Reshape."""
+    ([N, C, 1, 1] <-> [N, C]), or the first Reshape of a pattern (onnx_patterns)."""
     x = imp.value(node.input[0])
     before, after = imp.shape(node.input[0]), imp.shape(node.output[0])
-    if node.op_type == "Reshape" and shuffle(imp, node, x, before, after):
+    if node.op_type == "Reshape" and x.layout == NC and before[0] == after[0] and \
+            any(match(imp, node, x, before, after) for match in PATTERNS):
         return
     shape = imp.cnn_shape(before, x.layout)
     if len(after) == 2 and after[1] == shape.size:
@@ -243,25 +245,3 @@ def reshape(imp, node, a):
         return imp.alias(node.output[0], x)
     raise Unsupported(f"reshapes {list(before)} to {list(after)}; cnncalc maps a flatten, "
                       "a channel shuffle, and views that keep [N, C]")
-
-
-def shuffle(imp, node, x, before, after) -> bool:
-    """[N, C, *S] -> [N, g, C/g, *S], swap axes 1 and 2, -> [N, C, *S]: channel_shuffle g."""
-    if x.layout != NC or len(after) != len(before) + 1 or after[0] != before[0] or \
-            after[1] * after[2] != before[1] or list(after[3:]) != list(before[2:]):
-        return False
-    swap = imp.g.only_consumer(node.output[0])
-    if swap is None or swap.op_type != "Transpose":
-        return False
-    perm = [a.ints for a in swap.attribute if a.name == "perm"]
-    if not perm or list(perm[0]) != [0, 2, 1, *range(3, len(after))]:
-        return False
-    back = imp.g.only_consumer(swap.output[0])
-    if back is None or back.op_type not in ("Reshape", "Flatten") or \
-            imp.shape(back.output[0]) != before:
-        return False
-    imp.emit({"type": "channel_shuffle", "groups": after[1]}, [x], back.output[0], NC)
-    imp.claim(swap)
-    imp.claim(back)
-    return True
-
