@@ -212,7 +212,7 @@ def test_scale_and_bias_constants(tmp_path):
 
 def test_split_and_slice(tmp_path):
     model = make([helper.make_node("Split", ["x", "s1"], ["a", "b"], axis=1),
-                  node("Slice", ["x", "s2", "s3", "s4"], "c"),
+                  node("Slice", ["x", "s2", "s3", "s4", ""], "c"),
                   node("Relu", ["c"], "r"),
                   node("Concat", ["a", "b", "r"], axis=1)],
                  {"s1": ints(1, 3), "s2": ints(1), "s3": ints(3), "s4": ints(1)}, opset=13)
@@ -307,6 +307,13 @@ def test_unmapped_ops_are_one_line_errors(tmp_path, nodes, inits, opset, words):
     text = refused(tmp_path, make(nodes, inits, opset=opset))
     for word in words:
         assert word in text, text
+
+
+def test_a_flat_gate_is_not_squeeze_excitation(tmp_path):
+    """[N, C] x [N, C, H, W] broadcasts the C values along W in ONNX: not a channel gate."""
+    model = make([node("GlobalAveragePool", ["x"], "p"), node("Flatten", ["p"], "f"),
+                  node("Mul", ["x", "f"])], shape=[1, 4, 4, 4])
+    assert "multiplies [1, 4, 4, 4] by [1, 4]" in refused(tmp_path, model)
 
 
 def test_every_unmapped_op_is_listed_at_once(tmp_path):

@@ -80,12 +80,12 @@ class Importer:
             raise Unsupported(f"ONNX shape inference left the shape of '{name(tensor)}' unknown")
         return shape
 
-    def const(self, tensor: str, what: str, default=None):
-        """A constant input's value (None when the input is absent and there is a default)."""
+    def const(self, tensor: str, what: str, optional: bool = False):
+        """A constant input's value (None for an absent optional input)."""
         if not tensor:
-            if default is None:
+            if not optional:
                 raise Unsupported(f"needs {what}")
-            return default
+            return None
         if self.g.is_data(tensor):
             raise Unsupported(f"{what} must be a constant, not computed from the input")
         found = self.g.value(tensor)

@@ -91,7 +91,8 @@ def mul(imp, node, a):
     full = max(range(2), key=lambda i: prod(shapes[i]))
     gate = 1 - full
     ones = [s == 1 for s in shapes[gate][2:]]
-    is_gate = shapes[gate][:2] == shapes[full][:2] and all(ones) and values[gate].layout == NC
+    is_gate = len(shapes[gate]) == len(shapes[full]) and shapes[gate][:2] == shapes[full][:2] \
+        and all(ones) and values[gate].layout == NC
     if shapes[0] != shapes[1] and not is_gate:
         raise Unsupported(f"multiplies {list(shapes[0])} by {list(shapes[1])}; cnncalc's "
                           "multiply takes one shape or a [N, C, 1, 1] gate")
@@ -135,8 +136,8 @@ def slice_(imp, node, a):
     axis = channel_axis(imp, node.input[0])
     if imp.g.opset >= 10:
         starts = [int(v) for v in imp.const(node.input[1], "the starts").reshape(-1)]
-        chosen = imp.const(node.input[3], "the axes", None) if len(node.input) > 3 else None
-        steps = imp.const(node.input[4], "the steps", None) if len(node.input) > 4 else None
+        chosen = imp.const(node.input[3], "the axes", True) if len(node.input) > 3 else None
+        steps = imp.const(node.input[4], "the steps", True) if len(node.input) > 4 else None
         chosen = list(range(len(starts))) if chosen is None else [int(v) for v in chosen.reshape(-1)]
         steps = [1] * len(starts) if steps is None else [int(v) for v in steps.reshape(-1)]
     else:
