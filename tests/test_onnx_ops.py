@@ -316,6 +316,20 @@ def test_a_flat_gate_is_not_squeeze_excitation(tmp_path):
     assert "multiplies [1, 4, 4, 4] by [1, 4]" in refused(tmp_path, model)
 
 
+@pytest.mark.parametrize("nodes,inits", [
+    ([node("MaxPool", ["x"])], {}),  # kernel_shape is required
+    ([node("Conv", ["x", "w"], kernel_shape=[3, 3])], {"w": w(6, 4, 5, 5)}),  # kernel disagrees
+    ([node("Conv", ["x", "x"])], {}),  # weights computed from the input
+])
+def test_malformed_nodes_are_one_line_errors(tmp_path, nodes, inits):
+    graph = helper.make_graph(
+        nodes, "t", [helper.make_tensor_value_info("x", TensorProto.FLOAT, X)],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, X)],
+        initializer=[numpy_helper.from_array(v, k) for k, v in inits.items()])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    assert "error:" in refused(tmp_path, model)
+
+
 def test_every_unmapped_op_is_listed_at_once(tmp_path):
     model = make([node("Erf", ["x"], "a"), node("Sin", ["a"], "b"), node("Erf", ["b"])])
     text = refused(tmp_path, model)

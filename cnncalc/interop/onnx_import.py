@@ -135,6 +135,10 @@ class Importer:
             except Unsupported as why:
                 raise fail(self.display, f"ONNX node '{name(node.name or node.op_type)}' "
                                          f"({node.op_type}) cannot be imported: {why}") from None
+            except (KeyError, IndexError, ValueError, TypeError, ArithmeticError) as error:
+                raise fail(self.display, f"ONNX node '{name(node.name or node.op_type)}' "
+                                         f"({node.op_type}) is malformed",
+                           f"{type(error).__name__}: {name(error, 80)}") from None
 
 
 def unmapped(graph: Graph, handlers: dict) -> list:
@@ -214,7 +218,7 @@ def fold_constants(graph: Graph) -> bool:
 
 
 def import_onnx(path: str, display: str | None = None, override: Shape | None = None):
-    """(spec as a dict, the emitted layers) for the ONNX model at `path`."""
+    """(the spec as a dict, the emitted layers, the Graph) for the ONNX model at `path`."""
     from .onnx_ops import HANDLERS
     display = display or path
     graph = read_graph(path, display, override)
@@ -274,7 +278,10 @@ def check(network, layers: list[Emitted], graph: Graph, display: str) -> None:
     for node, row in zip(network.nodes, report.rows):
         layer = by_name[node.name]
         onnx_shape, layout = layer.expect
-        want = cnn_shape(onnx_shape, layout, network.input_shape.rank)
+        try:
+            want = cnn_shape(onnx_shape, layout, network.input_shape.rank)
+        except Unsupported as why:
+            raise fail(display, f"layer '{name(node.name)}': {why}") from None
         if row.output_shape != want:
             raise fail(display, f"layer '{name(node.name)}' (ONNX node '{name(layer.node)}'): "
                                 f"cnncalc's shape {row.output_shape} differs from ONNX's "
