@@ -285,6 +285,16 @@ def test_channel_shuffle_pattern(tmp_path):
     assert spec["layers"][0]["groups"] == 2
 
 
+def test_channels_last_input(tmp_path):
+    """tf2onnx's Keras exports: an [N, H, W, C] input moved to channels-first at once."""
+    model = make([node("Transpose", ["x"], "t", perm=[0, 3, 1, 2]),
+                  node("Conv", ["t", "w"], kernel_shape=[3, 3])], {"w": w(6, 4, 3, 3)},
+                 shape=[1, 10, 12, 4])
+    report, spec = imported(tmp_path, model, ["conv"])
+    assert spec["input"] == [10, 12, 4]
+    assert report.totals.macs == 6 * 4 * 9 * 8 * 10
+
+
 def test_weights_from_legacy_identity_and_constant_nodes(tmp_path):
     """A weight read through Identity (the legacy exporter's shared tensors) is a weight."""
     model = make([helper.make_node("Identity", ["w"], ["w_copy"]),

@@ -98,13 +98,26 @@ def data_input(model, display: str):
     return inputs[0]
 
 
-def fix_input(model, display: str, override) -> None:
+def channels_last_input(model, display: str) -> bool:
+    """True when the input is [N, *spatial, C] and every reader moves the channels to axis 1
+    first (TensorFlow and Keras exports through tf2onnx)."""
+    graph_input = data_input(model, display)
+    rank = len(graph_input.type.tensor_type.shape.dim)
+    readers = [n for n in model.graph.node if graph_input.name in n.input]
+    move = [0, rank - 1, *range(1, rank - 1)]
+    return rank >= 3 and bool(readers) and all(
+        n.op_type == "Transpose" and [list(a.ints) for a in n.attribute if a.name == "perm"]
+        == [move] for n in readers)
+
+
+def fix_input(model, display: str, override, last: bool = False) -> None:
     """Make the input's shape concrete: a dynamic batch becomes 1; `override` (a Shape from
-    --input, channels last) sets the rest; other dynamic sizes are an error."""
+    --input, channels last) sets the rest; other dynamic sizes are an error. `last`: the
+    input is [N, *spatial, C]."""
     graph_input = data_input(model, display)
     tensor = graph_input.type.tensor_type
     if not tensor.HasField("shape") or len(tensor.shape.dim) < 3:
-        raise fail(display, "the input must be [batch, channels, spatial...] (NCHW)",
+        raise fail(display, "the input must be [batch, channels, spatial...] (or channels last)",
                    f"rank {len(tensor.shape.dim) if tensor.HasField('shape') else 'unknown'}")
     dims = tensor.shape.dim
     written = [d.dim_value if d.HasField("dim_value") else (d.dim_param or "?") for d in dims]
@@ -112,7 +125,7 @@ def fix_input(model, display: str, override) -> None:
         if override.rank != len(dims) - 2:
             raise fail("--input", f"the model's input has {len(dims) - 2} spatial axes",
                        str(override))
-        wanted = [override.c, *override.spatial]
+        wanted = [*override.spatial, override.c] if last else [override.c, *override.spatial]
     else:
         wanted = [d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else None
                   for d in dims[1:]]

@@ -15,6 +15,7 @@ class Graph:
     def __init__(self, model, shapes: dict, input_name: str):
         self.model, self.graph, self.shapes = model, model.graph, shapes
         self.input_name = input_name
+        self.input_layout = "nc"  # or "last": [N, *spatial, C] (set by the reader)
         self.opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 1)
         self.initializers = {t.name: t for t in self.graph.initializer}
         self.producer = {out: node for node in self.graph.node for out in node.output if out}

@@ -9,7 +9,15 @@ from dataclasses import dataclass, field
 
 from ..errors import CnnCalcError, Diagnostic, Span, name
 from ..layers.shape import Shape
-from .onnx_file import data_input, fail, fix_input, infer_shapes, read_model, shapes_of
+from .onnx_file import (
+    channels_last_input,
+    data_input,
+    fail,
+    fix_input,
+    infer_shapes,
+    read_model,
+    shapes_of,
+)
 from .onnx_graph import Graph, attributes
 from .onnx_names import Namer
 
@@ -61,7 +69,7 @@ class Importer:
     def __init__(self, graph: Graph, display: str):
         self.g, self.display = graph, display
         self.rank = len(graph.shape(graph.input_name)) - 2
-        self.values = {graph.input_name: Value("input", NC)}
+        self.values = {graph.input_name: Value("input", graph.input_layout)}
         self.layers: list[Emitted] = []
         self.by_name: dict[str, Emitted] = {}
         self.claimed: set[int] = set()  # nodes already handled by a pattern
@@ -164,12 +172,14 @@ def read_graph(path: str, display: str, override: Shape | None) -> Graph:
     missing = unmapped(graph, HANDLERS)
     if missing:
         raise fail(display, unmapped_message(missing))
-    fix_input(model, display, override)
+    last = channels_last_input(model, display)
+    fix_input(model, display, override, last)
     for round_ in range(MAX_FOLDS):
         model = infer_shapes(model, display, fresh=round_ == 0)
         graph = Graph(model, shapes_of(model), data_input(model, display).name)
+        graph.input_layout = LAST if last else NC
         if not fold_constants(graph) | keep_shapes(graph):
-            return graph
+            break
     return graph
 
 
@@ -228,7 +238,7 @@ def import_onnx(path: str, display: str | None = None, override: Shape | None = 
     if not outputs or all(v.source == "input" for v in outputs):
         raise fail(display, "the model's outputs are not computed by any layer cnncalc maps")
     layers = live_layers(importer.layers, {v.source for v in outputs})
-    input_shape = importer.cnn_shape(graph.shape(graph.input_name), NC)
+    input_shape = importer.cnn_shape(graph.shape(graph.input_name), graph.input_layout)
     from pathlib import Path
     spec = {"name": Path(display).stem or "model", "input": input_shape.as_list(),
             "layers": spec_layers(layers)}
