@@ -1,12 +1,14 @@
-"""Several ONNX nodes that are one cnncalc layer, recognised at their first Reshape:
-PyTorch's channel shuffle, pixel unshuffle and group norm, as both of its exporters write
-them. A pattern claims the nodes after the first, so the walk skips them."""
+"""Several ONNX nodes that are one cnncalc layer: PyTorch's channel shuffle, pixel unshuffle
+and group norm, recognised at their first Reshape, as both of its exporters write them, and
+GELU written with Erf (recognised at its Div). A pattern claims the nodes after the first,
+so the walk skips them."""
 
 from __future__ import annotations
 
 from math import prod
 
-from .onnx_import import NC
+from .onnx_import import NC, Unsupported
+from .onnx_ops import op
 
 
 def perm_of(node) -> list | None:
@@ -96,3 +98,37 @@ def group_norm(imp, node, x, before, after) -> bool:
 
 
 PATTERNS = (channel_shuffle, pixel_unshuffle, group_norm)
+
+
+def constant_near(imp, node, data: str, value: float) -> bool:
+    """True when the node's other input is a constant equal to `value` (float32 precision)."""
+    others = [t for t in node.input if t != data]
+    if len(others) != 1 or imp.g.is_data(others[0]):
+        return False
+    found = imp.g.value(others[0])
+    return found is not None and found.size == 1 and abs(float(found.reshape(-1)[0]) - value) \
+        <= 1e-6 * max(1.0, abs(value))
+
+
+@op("Div")
+def gelu_from_erf(imp, node, a):
+    """x / sqrt(2) -> Erf -> + 1 -> x * that -> * 0.5: GELU as exporters before opset 20 write
+    it (PyTorch's legacy exporter at opset 17)."""
+    x = node.input[0]
+    erf = follows(imp, node.output[0], "Erf")
+    plus = erf and follows(imp, erf.output[0], "Add")
+    times = plus and follows(imp, plus.output[0], "Mul")
+    half = times and follows(imp, times.output[0], "Mul")
+    if not (half and imp.g.is_data(x) and constant_near(imp, node, x, 2 ** 0.5)
+            and constant_near(imp, plus, erf.output[0], 1.0) and x in times.input
+            and constant_near(imp, half, times.output[0], 0.5)):
+        raise Unsupported("a division cnncalc maps only inside GELU's x / sqrt(2) -> Erf chain")
+    value = imp.value(x)
+    imp.emit({"type": "gelu"}, [value], half.output[0], value.layout)
+    for claimed in (erf, plus, times, half):
+        imp.claim(claimed)
+
+
+@op("Erf")
+def erf_alone(imp, node, a):
+    raise Unsupported("Erf outside GELU's x / sqrt(2) -> Erf -> + 1 -> x * -> * 0.5 chain")
