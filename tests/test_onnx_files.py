@@ -139,6 +139,15 @@ def test_missing_external_data(tmp_path):
     one_line_error(cli("summarize", path), "missing")
 
 
+def test_devices_and_fifos_are_refused(tmp_path):
+    link = tmp_path / "zero.onnx"
+    link.symlink_to("/dev/zero")
+    one_line_error(cli("summarize", link), "not a regular file")
+    fifo = tmp_path / "pipe.onnx"
+    os.mkfifo(fifo)
+    one_line_error(cli("summarize", fifo), "not a regular file")
+
+
 def test_size_limit(good):
     from cnncalc.interop.onnx_file import read_model
     with pytest.raises(CnnCalcError) as info:

@@ -4,6 +4,7 @@ and ONNX's own shape inference. Every problem is one line (CnnCalcError, exit 2)
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 from ..errors import CnnCalcError, Diagnostic, Span, name, show
@@ -36,7 +37,10 @@ def read_model(path: str, display: str, limit: int = MAX_ONNX_BYTES):
     onnx = require_onnx(display)
     from google.protobuf.message import DecodeError
     try:
-        size = os.stat(path).st_size
+        info = os.stat(path)
+        if not stat.S_ISREG(info.st_mode):  # a FIFO or /dev/zero would be read without end
+            raise fail(display, "not a regular file")
+        size = info.st_size
         if size > limit:
             raise fail(display, f"the file is larger than the {limit / GiB:g} GiB cnncalc reads",
                        f"{size:,} bytes")
