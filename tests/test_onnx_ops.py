@@ -397,3 +397,19 @@ def test_one_and_three_dimensional_models(tmp_path, rank):
     report, _ = imported(tmp_path, model, ["conv", "batchnorm", "relu", "pool", "pool",
                                            "flatten", "fc"])
     assert report.totals.macs == 6 * 4 * 3 ** rank * 8 ** rank + 6 * 3
+
+
+@pytest.mark.parametrize("rank", [1, 3])
+def test_one_and_three_dimensional_uneven_padding_and_resize(tmp_path, rank):
+    if not nd_supported(rank):
+        pytest.skip(f"this cnncalc refuses a {rank}-D input")
+    pads = [0, 0, *range(1, rank + 1), 0, 0, *range(2, rank + 2)]
+    model = make([node("Pad", ["x", "s1"], "p"),
+                  node("Conv", ["p", "w"], "c", kernel_shape=[2] * rank,
+                       pads=[1] * rank + [0] * rank),
+                  node("Resize", ["c", "", "s2"])],
+                 {"s1": ints(*pads), "w": w(5, 4, *[2] * rank),
+                  "s2": np.array([1, 1] + [2] * rank, np.float32)},
+                 shape=[1, 4] + [6] * rank, opset=13)
+    _, spec = imported(tmp_path, model, ["zeropad", "conv", "upsample"])
+    assert spec["layers"][0]["padding"] == [[i + 1, i + 2] for i in range(rank)]

@@ -31,8 +31,8 @@ def axes(values) -> int | list:
 
 
 def padding(pads: list, rank: int):
-    """ONNX pads [begin per axis..., end per axis...] -> P, [per axis] or [before, after, ...]
-    per axis (for 2-D: [top, bottom, left, right], cnncalc's order)."""
+    """ONNX pads [begin per axis..., end per axis...] -> P, [per axis], or, when the ends
+    differ, [top, bottom, left, right] in 2-D and a [before, after] pair per axis otherwise."""
     before, after = list(pads[:rank]), list(pads[rank:])
     if min(pads, default=0) < 0:
         raise Unsupported(f"negative padding {list(pads)} (a crop)")
@@ -40,6 +40,8 @@ def padding(pads: list, rank: int):
         return int(pads[0]) if pads else 0
     if before == after:
         return [int(v) for v in before]
+    if rank != 2:
+        return [[int(b), int(a)] for b, a in zip(before, after)]
     return [int(v) for b, a in zip(before, after) for v in (b, a)]
 
 
