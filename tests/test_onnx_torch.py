@@ -208,6 +208,35 @@ def check_unfolded(module, x, path, kind):
     assert report.output_shape.as_list() == [*y.shape[2:], y.shape[1]]
 
 
+@pytest.mark.parametrize("rank", [1, 3])
+def test_one_and_three_dimensional_exports(tmp_path, rank):
+    """Conv1d/Conv3d networks (skipped where cnncalc refuses 1-D and 3-D inputs)."""
+    from cnncalc.errors import CnnCalcError
+    from cnncalc.spec.document import loads
+    try:
+        loads(f"input: {[8] * rank + [2]}\nlayers: [relu]\n")
+    except CnnCalcError:
+        pytest.skip(f"this cnncalc refuses a {rank}-D input")
+    conv, norm, pool = {1: (nn.Conv1d, nn.BatchNorm1d, nn.MaxPool1d),
+                        3: (nn.Conv3d, nn.BatchNorm3d, nn.MaxPool3d)}[rank]
+    torch.manual_seed(0)
+    module = nn.Sequential(conv(2, 8, 3, padding=1, bias=False), norm(8), nn.ReLU(), pool(2),
+                           conv(8, 8, 3, stride=2, padding=(1,) * rank), nn.Flatten(),
+                           nn.Linear(8 * 2 ** rank, 5)).eval()
+    x = torch.randn(1, 2, *[8] * rank)
+    path = tmp_path / "model.onnx"
+    export(module, x, path, dynamo=False)
+    report = analyze(load_onnx(str(path))[0])
+    from torch.utils.flop_counter import FlopCounterMode
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        module(x)
+    assert report.totals.macs == counter.get_total_flops() // 2
+    bn = 8  # the folded norm becomes the first conv's bias
+    assert report.totals.params == 2 * 8 * 3 ** rank + bn + 8 * 8 * 3 ** rank + 8 + \
+        8 * 2 ** rank * 5 + 5
+    assert report.totals.params == weight_initializers(onnx.load(str(path)))
+
+
 def test_dynamic_batch_and_input_override(tmp_path):
     """A dynamic batch is fine; --input gives another size to a model that allows it."""
     torch.manual_seed(0)
