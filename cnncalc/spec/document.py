@@ -102,6 +102,12 @@ def open_spec(spec: str, input_override: str | None = None, args: dict | None = 
         if not path.exists() and zoo.path_of(spec):
             path = zoo.path_of(spec)
             network = load(path, str(path.name), args)
+        elif path.suffix.lower() == ".onnx":  # an exported model: read by the interop package
+            from ..interop.onnx_import import load_onnx
+            if args:
+                raise fail(Span("--arg"), "an ONNX model has no spec arguments")
+            override = parse_input(input_override, Span("--input")) if input_override else None
+            return load_onnx(str(path), spec, override)[0]
         elif not path.exists() and not path.suffix and "/" not in spec:
             raise fail(Span(spec), "no such file or built-in network" + zoo.suggestion(spec)
                        + " (see `cnncalc zoo`)")

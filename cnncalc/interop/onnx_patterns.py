@@ -1,0 +1,134 @@
+"""Several ONNX nodes that are one cnncalc layer: PyTorch's channel shuffle, pixel unshuffle
+and group norm, recognised at their first Reshape, as both of its exporters write them, and
+GELU written with Erf (recognised at its Div). A pattern claims the nodes after the first,
+so the walk skips them."""
+
+from __future__ import annotations
+
+from math import prod
+
+from .onnx_import import NC, Unsupported
+from .onnx_ops import op
+
+
+def perm_of(node) -> list | None:
+    found = [list(a.ints) for a in node.attribute if a.name == "perm"]
+    return found[0] if found else None
+
+
+def follows(imp, tensor: str, *ops):
+    """The one node reading `tensor`, if its op is one of `ops`."""
+    reader = imp.g.only_consumer(tensor)
+    return reader if reader is not None and reader.op_type in ops else None
+
+
+def channel_shuffle(imp, node, x, before, after) -> bool:
+    """[N, C, *S] -> [N, g, C/g, *S], swap axes 1 and 2, -> [N, C, *S]: channel_shuffle g."""
+    if len(after) != len(before) + 1 or after[1] * after[2] != before[1] or \
+            list(after[3:]) != list(before[2:]):
+        return False
+    swap = follows(imp, node.output[0], "Transpose")
+    if swap is None or perm_of(swap) != [0, 2, 1, *range(3, len(after))]:
+        return False
+    back = follows(imp, swap.output[0], "Reshape", "Flatten")
+    if back is None or imp.shape(back.output[0]) != before:
+        return False
+    imp.emit({"type": "channel_shuffle", "groups": after[1]}, [x], back.output[0], NC)
+    imp.claim(swap)
+    imp.claim(back)
+    return True
+
+
+def pixel_unshuffle(imp, node, x, before, after) -> bool:
+    """[N, C, H, W] -> [N, C, H/r, r, W/r, r], perm (0, 1, 3, 5, 2, 4), -> [N, C r^2, H/r,
+    W/r]: PyTorch's pixel_unshuffle (2-D)."""
+    if len(before) != 4 or len(after) != 6 or after[3] != after[5] or \
+            [*after[:3], after[4]] != [before[0], before[1], before[2] // after[3],
+                                       before[3] // after[3]]:
+        return False
+    swap = follows(imp, node.output[0], "Transpose")
+    if swap is None or perm_of(swap) != [0, 1, 3, 5, 2, 4]:
+        return False
+    back = follows(imp, swap.output[0], "Reshape")
+    r = after[3]
+    if back is None or list(imp.shape(back.output[0])) != [before[0], before[1] * r * r,
+                                                           after[2], after[4]]:
+        return False
+    imp.emit({"type": "pixel_unshuffle", "factor": r}, [x], back.output[0], NC)
+    imp.claim(swap)
+    imp.claim(back)
+    return True
+
+
+def group_norm(imp, node, x, before, after) -> bool:
+    """[N, C, *S] -> [N, G, rest], InstanceNormalization (its unit scale and zero shift are
+    constants, not parameters), -> [N, C, *S], then optionally x a constant per channel and
+    + a constant per channel: PyTorch's GroupNorm(G, C)."""
+    if len(after) != 3 or after[0] != before[0] or after[1] * after[2] != prod(before[1:]):
+        return False
+    norm = follows(imp, node.output[0], "InstanceNormalization")
+    back = norm and follows(imp, norm.output[0], "Reshape")
+    if back is None or imp.shape(back.output[0]) != before:
+        return False
+    from .onnx_moves import per_channel
+    eps = [a.f for a in norm.attribute if a.name == "epsilon"]
+    out, weights = back.output[0], []
+    imp.values[out] = x  # for per_channel, which asks the layout of the tensor it is given
+    scale = follows(imp, out, "Mul")
+    shift = scale and follows(imp, scale.output[0], "Add")
+    if scale is not None and shift is not None:
+        gamma = next((t for t in scale.input if t != out), "")
+        beta = next((t for t in shift.input if t != scale.output[0]), "")
+        if all(t and not imp.g.is_data(t) and imp.g.is_float(t) for t in (gamma, beta)):
+            imp.values[scale.output[0]] = x
+            if per_channel(imp, gamma, out) and per_channel(imp, beta, scale.output[0]):
+                weights, out = [gamma, beta], shift.output[0]
+                imp.claim(scale)
+                imp.claim(shift)
+    from .onnx_ops import number
+    settings = {"type": "groupnorm", "groups": after[1]}
+    if not weights:
+        settings["affine"] = False
+    if eps and number(eps[0]) != 1e-5:
+        settings["eps"] = number(eps[0])
+    imp.emit(settings, [x], out, NC, weights)
+    imp.claim(norm)
+    imp.claim(back)
+    return True
+
+
+PATTERNS = (channel_shuffle, pixel_unshuffle, group_norm)
+
+
+def constant_near(imp, node, data: str, value: float) -> bool:
+    """True when the node's other input is a constant equal to `value` (float32 precision)."""
+    others = [t for t in node.input if t != data]
+    if len(others) != 1 or imp.g.is_data(others[0]):
+        return False
+    found = imp.g.value(others[0])
+    return found is not None and found.size == 1 and abs(float(found.reshape(-1)[0]) - value) \
+        <= 1e-6 * max(1.0, abs(value))
+
+
+@op("Div")
+def gelu_from_erf(imp, node, a):
+    """x / sqrt(2) -> Erf -> + 1 -> x * that -> * 0.5: GELU as exporters before opset 20 write
+    it (PyTorch's legacy exporter at opset 17)."""
+    x = node.input[0]
+    erf = follows(imp, node.output[0], "Erf")
+    plus = erf and follows(imp, erf.output[0], "Add")
+    times = plus and follows(imp, plus.output[0], "Mul")
+    half = times and follows(imp, times.output[0], "Mul")
+    if not (half and imp.g.is_data(x) and constant_near(imp, node, x, 2 ** 0.5)
+            and constant_near(imp, plus, erf.output[0], 1.0) and x in times.input
+            and constant_near(imp, half, times.output[0], 0.5)):
+        raise Unsupported("a division cnncalc maps only inside GELU's x / sqrt(2) -> Erf chain")
+    value = imp.value(x)
+    imp.emit({"type": "gelu"}, [value], half.output[0], value.layout)
+    for claimed in (erf, plus, times, half):
+        imp.claim(claimed)
+
+
+@op("Erf")
+def erf_alone(imp, node, a):
+    raise Unsupported("Erf outside GELU's x / sqrt(2) -> Erf -> + 1 -> x * -> * 0.5 chain")
