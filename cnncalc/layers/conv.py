@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from math import prod
+
 from ..conventions import ACTIVATION_FLOPS
 from ..declare import Bool, Choice, Int, Padding, Pair, Table, frozen, setting
 from ..errors import SettingError
@@ -121,40 +123,60 @@ class Conv(Layer):
                 f"{', activation' if self.activation else ''}) = {t.flops:,}"]
 
     def weight_shapes(self, x: Shape) -> dict:
-        cin = x.c if self.connections is not None else x.c // self.groups
-        shapes = {"weight": (self.filters, cin, *self.kernel)}
+        if self.connections is not None:  # only the connected kernels, in table order
+            shapes = {"weight": (self.links, *self.kernel)}
+        else:
+            shapes = {"weight": (self.filters, x.c // self.groups, *self.kernel)}
         if self.bias:
             shapes["bias"] = (self.filters,)
         return shapes
+
+    @property
+    def links(self) -> int:
+        """Kernels a connection table keeps: one per (output map, input map read)."""
+        return sum(len(row) for row in self.connections)
+
+    def fan_in(self, key, shape):
+        if key == "weight" and self.connections is not None:
+            return self.links * prod(self.kernel) // self.filters  # input maps read, on average
+        return super().fan_in(key, shape)
 
     def pads(self, x_shape) -> tuple:
         """(top, bottom, left, right) for an NCHW array shape."""
         return self.window(Shape(tuple(x_shape[2:]), x_shape[1])).flat_pads
 
-    def mask(self, weight):
-        """A connection table as a 0/1 mask over the dense [out, in, kh, kw] weight."""
+    def table(self):
+        """(output map, input map) index arrays of the table's kernels, in table order."""
+        import numpy as np
+        pairs = [(out, i) for out, row in enumerate(self.connections) for i in row]
+        return np.array([o for o, _ in pairs]), np.array([i for _, i in pairs])
+
+    def full_kernel(self, weight, channels: int):
+        """The dense [out, in, kh, kw] kernel of a connection table (zeros where a map is not
+        read); without a table, the weight itself."""
         if self.connections is None:
             return weight
         import numpy as np
-        mask = np.zeros(weight.shape[:2], dtype=weight.dtype)
-        for out, row in enumerate(self.connections):
-            mask[out, list(row)] = 1
-        return weight * mask[:, :, None, None]
+        full = np.zeros((self.filters, channels, *self.kernel), dtype=weight.dtype)
+        full[self.table()] = weight
+        return full
 
     def forward(self, xs, w):
         from ..compute.kernels import conv2d
-        z = conv2d(xs[0], self.mask(w["weight"]), w.get("bias"), self.stride,
+        z = conv2d(xs[0], self.full_kernel(w["weight"], xs[0].shape[1]), w.get("bias"), self.stride,
                    self.pads(xs[0].shape), self.dilation, self.groups)
         return self.fused(z)
 
     def backward(self, xs, w, y, dy):
         from ..compute.kernels import conv2d, conv_input_grad, conv_weight_grad
-        x, weight, pads = xs[0], self.mask(w["weight"]), self.pads(xs[0].shape)
+        x, weight, pads = xs[0], self.full_kernel(w["weight"], xs[0].shape[1]), self.pads(xs[0].shape)
         if self.activation:
             z = conv2d(x, weight, w.get("bias"), self.stride, pads, self.dilation, self.groups)
             dy = self.fused_grad(z, y, dy)
-        grads = {"weight": self.mask(conv_weight_grad(x, dy, weight.shape, self.stride, pads,
-                                                      self.dilation, self.groups))}
+        grads = {"weight": conv_weight_grad(x, dy, weight.shape, self.stride, pads,
+                                            self.dilation, self.groups)}
+        if self.connections is not None:
+            grads["weight"] = grads["weight"][self.table()]  # the table's kernels only
         if self.bias:
             grads["bias"] = dy.sum(axis=(0, 2, 3))  # the notes: the sum of the delta
         dx = conv_input_grad(dy, weight, x.shape, self.stride, pads, self.dilation, self.groups)
