@@ -14,7 +14,7 @@ import sys
 COMMANDS = {
     "summarize": "summary", "validate": "check", "memory": "memory_cmd", "run": "run_cmd",
     "explain": "summary", "convert": "summary", "report": "summary", "layers": "tools", "zoo": "tools",
-    "init": "tools", "compare": "tools", "graph": "tools", "schema": "tools",
+    "init": "tools", "compare": "tools", "graph": "tools", "schema": "tools", "export": "export_cmd",
 }
 
 __all__ = ["COMMANDS", "app", "main"]

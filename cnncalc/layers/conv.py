@@ -181,3 +181,52 @@ class Conv(Layer):
             grads["bias"] = dy.sum(axis=(0, 2, 3))  # the notes: the sum of the delta
         dx = conv_input_grad(dy, weight, x.shape, self.stride, pads, self.dilation, self.groups)
         return [dx], grads
+
+    # --- PyTorch export ---
+    def torch_code(self, inputs, out):
+        from .torch_code import TorchCode, dims, ints, keyword_args, padded, symmetric
+        x = inputs[0]
+        pads = self.window(x).pads
+        ones = (1,) * x.rank
+        options = keyword_args(
+            stride=ints(self.stride) if self.stride != ones else None,
+            padding=ints(b for b, _ in pads) if symmetric(pads) and any(b for b, _ in pads)
+            else None,
+            dilation=ints(self.dilation) if self.dilation != ones else None,
+            groups=self.groups if self.groups != 1 else None,
+            bias=None if self.bias else False)
+        forward = self.torch_fused("{m}(" + ("{0}" if symmetric(pads) else padded(pads)) + ")")
+        if self.connections is not None:
+            table = "(" + ", ".join(str(tuple(row)) for row in self.connections) + ")"
+            return TorchCode(forward, f"TableConv({x.c}, {table}, {tuple(self.kernel)}{options})",
+                             (("TableConv", TABLE_CONV),))
+        module = f"nn.Conv{dims(x.rank, 'a convolution')}({x.c}, {self.filters}, " \
+                 f"{ints(self.kernel)}{options})"
+        return TorchCode(forward, module)
+
+
+TABLE_CONV = '''
+class TableConv(nn.Module):
+    """A convolution whose output maps each read only the input maps of their row of `table`
+    (LeNet-5's C3). `weight` holds the connected kernels only, in table order (row 0's input
+    maps, then row 1's, ...); forward places them in a kernel of zeros."""
+
+    def __init__(self, in_channels, table, kernel_size, stride=1, padding=0, dilation=1,
+                 bias=True):
+        super().__init__()
+        pairs = [(out, i) for out, row in enumerate(table) for i in row]
+        self.register_buffer("rows", torch.tensor([o for o, _ in pairs]), persistent=False)
+        self.register_buffer("cols", torch.tensor([i for _, i in pairs]), persistent=False)
+        self.full_shape = (len(table), in_channels, *kernel_size)
+        self.weight = nn.Parameter(torch.empty(len(pairs), *kernel_size))
+        fan_in = self.weight[0].numel() * len(pairs) / len(table)  # maps read, on average
+        nn.init.normal_(self.weight, std=(2 / fan_in) ** 0.5)
+        self.bias = nn.Parameter(torch.zeros(len(table))) if bias else None
+        self.stride, self.padding, self.dilation = stride, padding, dilation
+
+    def forward(self, x):
+        kernel = self.weight.new_zeros(self.full_shape)
+        kernel[self.rows, self.cols] = self.weight
+        conv = getattr(F, f"conv{len(self.full_shape) - 2}d")
+        return conv(x, kernel, self.bias, self.stride, self.padding, self.dilation)
+'''

@@ -154,6 +154,23 @@ class Deconv(Layer):
         return [dx], grads
 
 
+    # --- PyTorch export ---
+    def torch_code(self, inputs, out):
+        from .torch_code import TorchCode, dims, ints, keyword_args
+        x = inputs[0]
+        ones, zeros = (1,) * x.rank, (0,) * x.rank
+        options = keyword_args(
+            stride=ints(self.stride) if self.stride != ones else None,
+            padding=ints(self.padding) if self.padding != zeros else None,
+            output_padding=ints(self.output_padding) if self.output_padding != zeros else None,
+            groups=self.groups if self.groups != 1 else None,
+            bias=None if self.bias else False,
+            dilation=ints(self.dilation) if self.dilation != ones else None)
+        return TorchCode(self.torch_fused("{m}({0})"),
+                         f"nn.ConvTranspose{dims(x.rank, 'a transposed convolution')}({x.c}, "
+                         f"{self.filters}, {ints(self.kernel)}{options})")
+
+
 @register
 @frozen
 class Local(Layer):
@@ -250,3 +267,36 @@ class Local(Layer):
                     dcols[..., a, b].transpose(0, 3, 1, 2)
         top, _, left, _ = pads
         return [grad[:, :, top:top + x.shape[2], left:left + x.shape[3]]], grads
+
+    # --- PyTorch export ---
+    def torch_code(self, inputs, out):
+        from .torch_code import TorchCode, padded
+        x = inputs[0]
+        pads = self.window(x).pads
+        module = (f"Local({x.c}, {self.filters}, {tuple(self.kernel)}, {tuple(self.stride)}, "
+                  f"{tuple(out.spatial)}" + ("" if self.bias else ", bias=False") + ")")
+        return TorchCode(self.torch_fused("{m}(" + padded(pads) + ")"), module,
+                         (("Local", LOCAL),))
+
+
+LOCAL = '''
+class Local(nn.Module):
+    """A locally-connected layer: a convolution whose weights are not shared, one filter
+    bank per output position. weight [*out, filters, in, *kernel], bias [filters, *out]."""
+
+    def __init__(self, in_channels, filters, kernel_size, stride, out_size, bias=True):
+        super().__init__()
+        self.kernel_size, self.stride = kernel_size, stride
+        self.weight = nn.Parameter(torch.empty(*out_size, filters, in_channels, *kernel_size))
+        fan_in = self.weight[(0,) * (len(out_size) + 1)].numel()  # in x kernel of one unit
+        nn.init.normal_(self.weight, std=(2 / fan_in) ** 0.5)
+        self.bias = nn.Parameter(torch.zeros(filters, *out_size)) if bias else None
+
+    def forward(self, x):
+        for axis, (k, s) in enumerate(zip(self.kernel_size, self.stride)):
+            x = x.unfold(2 + axis, k, s)  # windows: [N, C, *out, *kernel]
+        rank = len(self.kernel_size)
+        out, taps = "hwd"[:rank], "ijk"[:rank]
+        y = torch.einsum(f"nc{out}{taps},{out}oc{taps}->no{out}", x, self.weight)
+        return y if self.bias is None else y + self.bias
+'''

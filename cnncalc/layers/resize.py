@@ -86,6 +86,17 @@ class Upsample(Layer):
         a_h, a_w = self.matrices(xs[0].shape[2:], self.targets(xs), dy.dtype)
         return [a_h.T @ dy @ a_w, *(np.zeros_like(x) for x in xs[1:])], {}
 
+    # --- PyTorch export ---
+    def torch_code(self, inputs, out):
+        from .torch_code import TorchCode, ints
+        mode = "nearest" if self.mode == "nearest" else \
+            {1: "linear", 2: "bilinear", 3: "trilinear"}.get(inputs[0].rank, "bilinear")
+        corners = "" if mode == "nearest" else ", align_corners=False"
+        if len(inputs) == 2:  # to the second input's size
+            return TorchCode(f"F.interpolate({{0}}, size={{1}}.shape[2:], mode={mode!r}{corners})")
+        return TorchCode("{m}({0})", f"nn.Upsample(scale_factor={ints(self.scale)}, "
+                                     f"mode={mode!r}{corners})")
+
 
 @register
 @frozen
@@ -118,6 +129,12 @@ class ZeroPad(Layer):
         (top, _), (left, _) = self.padding
         h, wd = xs[0].shape[2:]
         return [dy[:, :, top:top + h, left:left + wd]], {}
+
+    # --- PyTorch export ---
+    def torch_code(self, inputs, out):
+        from .torch_code import TorchCode, dims
+        flat = ", ".join(f"{b}, {a}" for b, a in reversed(tuple(self.padding)))  # last axis first
+        return TorchCode("{m}({0})", f"nn.ZeroPad{dims(inputs[0].rank, 'zero padding')}(({flat}))")
 
 
 @register
@@ -199,3 +216,11 @@ class Crop(Layer):
         if self.amount is not None:
             return padding_text(self.amount)
         return f"to {'x'.join(map(str, self.size))}" if self.size else "to match"
+
+    # --- PyTorch export ---
+    def torch_code(self, inputs, out):
+        from .torch_code import TorchCode
+        x = inputs[0]
+        cuts = self.borders(x, inputs[1].spatial if len(inputs) == 2 else self.size)
+        kept = ", ".join(f"{b}:{n - a}" for (b, a), n in zip(cuts, x.spatial))
+        return TorchCode(f"{{0}}[:, :, {kept}]")

@@ -1,0 +1,1 @@
+"""Other frameworks' formats: a spec written out as PyTorch code (`cnncalc export`)."""
