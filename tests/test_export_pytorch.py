@@ -76,7 +76,7 @@ def ruff_passes(path):
     ruff = pytest.importorskip("ruff.__main__")
     result = subprocess.run([ruff.find_ruff_bin(), "check", "--no-cache", "--config",
                              str(ROOT / "pyproject.toml"), str(path)],
-                            capture_output=True, text=True)
+                            check=False, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -129,7 +129,8 @@ def test_every_layer_type_exports(tmp_path, name):
     agree(tmp_path, "-", stdin=f"input: {shape}\nlayers:\n  - {GRADIENT_CASES[name]}\n")
 
 
-@pytest.mark.parametrize("layer", POOL_MODES + [
+@pytest.mark.parametrize("layer", [
+    *POOL_MODES,
     "{type: pool, mode: avg, kernel: 3, stride: 2, ceil_mode: true, padding: 1}",
     "{type: pool, mode: l2, kernel: 3, stride: 2, ceil_mode: true}",
     "{type: pool, mode: min, global: true}", "{type: pool, mode: l2, global: true}",
@@ -174,8 +175,8 @@ layers:
 
 def test_graphs_export_residuals_branches_multiple_readers_and_frozen_layers(tmp_path):
     model, model_py = agree(tmp_path, "-", stdin=GRAPH)
-    # trainable: stem (3*9+1)*4, conv1 (4*9+1)*4, bn1 2*4, `2nd` 2*2 (reads 2 maps, no bias); `frozen`'s
-    # (16+1)*2 are not trained
+    # trainable: stem (3*9+1)*4, conv1 (4*9+1)*4, bn1 2*4, `2nd` 2*2 (reads 2 maps, no
+    # bias); `frozen`'s (16+1)*2 are not trained
     assert trainable(model) == (3 * 9 + 1) * 4 + (4 * 9 + 1) * 4 + 2 * 4 + 2 * 2
     ruff_passes(model_py)
 
@@ -233,3 +234,16 @@ def test_export_does_not_import_torch(tmp_path):
             "try:\n    main()\nexcept SystemExit:\n    pass\n"
             "assert 'torch' not in sys.modules and 'numpy' not in sys.modules\n")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_vectors_stay_maps_where_a_layer_needs_one(tmp_path):
+    """fc -> batchnorm and fc -> conv need the [N, K, 1, 1] map; fc -> relu -> fc does not."""
+    text = ("input: [5, 5, 2]\nlayers:\n  - {type: fc, units: 6}\n  - batchnorm\n"
+            "  - {type: fc, units: 4}\n  - relu\n  - {type: dropout, rate: 0.3}\n"
+            "  - {type: conv, filters: 3, kernel: 1}\n  - {type: fc, units: 3}\n  - softmax\n")
+    _, model_py = agree(tmp_path, "-", stdin=text)
+    forward = model_py.read_text().split("def forward")[-1]
+    assert "self.fc1(x.flatten(1))[:, :, None, None]" in forward  # read by batch norm
+    assert "self.fc2(x.flatten(1))[:, :, None, None]" in forward  # a conv follows
+    assert "self.fc3(x.flatten(1))\n" in forward and "return softmax1\n" in forward
+    ruff_passes(model_py)

@@ -20,17 +20,20 @@ from ..graph import INPUT, Network
 
 # attributes of every nn.Module (torch 2.x): add_module refuses them as submodule names;
 # any name starting with '_' is refused too (nn.Module's private attributes)
-MODULE_ATTRIBUTES = frozenset("""
-    T_destination add_module apply bfloat16 buffers call_super_init children compile cpu cuda
-    double dump_patches eval extra_repr float forward get_buffer get_extra_state get_parameter
-    get_submodule half ipu load_state_dict modules mtia named_buffers named_children
-    named_modules named_parameters parameters register_backward_hook register_buffer
-    register_forward_hook register_forward_pre_hook register_full_backward_hook
-    register_full_backward_pre_hook register_load_state_dict_post_hook
-    register_load_state_dict_pre_hook register_module register_parameter
-    register_state_dict_post_hook register_state_dict_pre_hook requires_grad_ set_extra_state
-    set_submodule share_memory state_dict to to_empty train training type xpu zero_grad
-    """.split())
+MODULE_ATTRIBUTES = frozenset((
+    "T_destination", "add_module", "apply", "bfloat16", "buffers", "call_super_init",
+    "children", "compile", "cpu", "cuda", "double", "dump_patches", "eval", "extra_repr",
+    "float", "forward", "get_buffer", "get_extra_state", "get_parameter", "get_submodule",
+    "half", "ipu", "load_state_dict", "modules", "mtia", "named_buffers", "named_children",
+    "named_modules", "named_parameters", "parameters", "register_backward_hook",
+    "register_buffer", "register_forward_hook", "register_forward_pre_hook",
+    "register_full_backward_hook", "register_full_backward_pre_hook",
+    "register_load_state_dict_post_hook", "register_load_state_dict_pre_hook",
+    "register_module", "register_parameter", "register_state_dict_post_hook",
+    "register_state_dict_pre_hook", "requires_grad_", "set_extra_state", "set_submodule",
+    "share_memory", "state_dict", "to", "to_empty", "train", "training", "type", "xpu",
+    "zero_grad",
+))
 DICT_ATTRIBUTES = MODULE_ATTRIBUTES | {"clear", "items", "keys", "pop", "update", "values"}
 TAKEN = {"self", "x", "h", "torch", "nn", "F", "_"}  # names the forward must not reuse
 WIDTH = 100  # longest line written (the project's ruff limit is 110)
@@ -134,15 +137,50 @@ def forward_lines(network: Network, report, codes) -> list[str]:
             names[i] = "_"  # read by no later layer
         else:
             names[i] = variable(node.name, used)
+    out = report.rows[-1].output_shape
+    flat = flat_vectors(network, codes, readers, last, out.positions == 1)
     lines = []
     for i, (node, code) in enumerate(zip(network.nodes, codes)):
         inputs = [names[j] for j in node.inputs]
         module = reference(node.name.split(".")) if code.module is not None else ""
-        expression = code.forward.format(*inputs, m=module, inputs=", ".join(inputs))
+        template = code.forward
+        for position, j in enumerate(node.inputs):
+            if j in flat:  # already [N, K]
+                template = template.replace(f"{{{position}}}.flatten(1)", f"{{{position}}}")
+        if i in flat:
+            template = VECTOR_MAP.sub("", template)
+        expression = template.format(*inputs, m=module, inputs=", ".join(inputs))
         lines.append(f"{names[i]} = {expression}")
-    out = report.rows[-1].output_shape
-    flat = ".flatten(1)" if out.positions == 1 else ""  # a 1x1xK output as [N, K]
-    return [*lines, f"return {names[last]}{flat}"]
+    tail = ".flatten(1)" if out.positions == 1 and last not in flat else ""
+    return [*lines, f"return {names[last]}{tail}"]
+
+
+VECTOR_MAP = re.compile(r"\[:, :(, None)+\]$")  # torch_code.as_map: [N, K] back to [N, K, 1, 1]
+
+
+def flat_vectors(network: Network, codes, readers: dict, last: int, flat_output: bool) -> set:
+    """Layers whose vector may stay [N, K] rather than become [N, K, 1, 1]: every later use
+    flattens it anyway (an fc after an fc), possibly through layers that work on any shape
+    (an activation, dropout), or returns it as the [N, K] output."""
+    accepts = {}
+    for i in reversed(range(len(codes))):
+        ok = i != last or flat_output
+        for reader in readers[i]:
+            code, inputs = codes[reader], network.nodes[reader].inputs
+            if code.any_shape and len(inputs) == 1:
+                ok = ok and accepts[reader]
+                continue
+            for position, j in enumerate(inputs):
+                if j == i and ("{inputs}" in code.forward or code.forward.count(
+                        f"{{{position}}}") != code.forward.count(f"{{{position}}}.flatten(1)")):
+                    ok = False
+        accepts[i] = ok
+    found = set()
+    for i, (node, code) in enumerate(zip(network.nodes, codes)):
+        if accepts[i] and (VECTOR_MAP.search(code.forward) or (
+                code.any_shape and len(node.inputs) == 1 and node.inputs[0] in found)):
+            found.add(i)
+    return found
 
 
 def variable(name: str, used: set) -> str:

@@ -40,7 +40,7 @@ class Activation(Layer):
 
     def torch_code(self, inputs, out):
         from .torch_code import TorchCode
-        return TorchCode("{m}({0})", self.torch_module)
+        return TorchCode("{m}({0})", self.torch_module, any_shape=True)
 
 
 def activation(name: str, summary: str, memory: str = "yes"):

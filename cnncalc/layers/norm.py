@@ -147,7 +147,7 @@ class Dropout(Layer):
     # --- PyTorch export ---
     def torch_code(self, inputs, out):
         from .torch_code import TorchCode
-        return TorchCode("{m}({0})", f"nn.Dropout({self.rate!r})")
+        return TorchCode("{m}({0})", f"nn.Dropout({self.rate!r})", any_shape=True)
 
 
 @frozen

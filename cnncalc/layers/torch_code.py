@@ -21,6 +21,7 @@ class TorchCode:
     forward: str
     module: str | None = None  # constructor call of the submodule (None: no submodule)
     helpers: tuple[tuple[str, str], ...] = ()  # (class name, source) the file must define
+    any_shape: bool = False  # works on an [N, K] vector as on [N, K, 1, 1], keeping its shape
 
 
 def dims(rank: int, what: str = "this layer") -> str:
