@@ -247,3 +247,18 @@ def test_vectors_stay_maps_where_a_layer_needs_one(tmp_path):
     assert "self.fc2(x.flatten(1))[:, :, None, None]" in forward  # a conv follows
     assert "self.fc3(x.flatten(1))\n" in forward and "return softmax1\n" in forward
     ruff_passes(model_py)
+
+
+def test_names_that_are_not_python_identifiers_export(tmp_path):
+    text = ("input: [6, 6, 2]\nlayers:\n  - {name: class, type: conv, filters: 3, kernel: 3}\n"
+            "  - {name: a-b, type: batchnorm}\n  - {name: \"\\u00e9t\\u00e9\", type: scale}\n"
+            "  - {name: \"\\ufb01\", type: scale}\n"
+            "  - name: '1'\n    layers:\n      - {name: '0', type: conv, filters: 2, kernel: 1}\n"
+            "      - {name: lambda, type: conv, filters: 2, kernel: 1, inputs: [class]}\n"
+            "  - {type: add, inputs: ['1.0', '1.lambda']}\n")
+    model, model_py = agree(tmp_path, "-", stdin=text)
+    assert set(model.state_dict()) == {
+        "class.weight", "class.bias", "a-b.weight", "a-b.bias", "a-b.running_mean",
+        "a-b.running_var", "\u00e9t\u00e9.weight", "\ufb01.weight", "1.0.weight", "1.0.bias",
+        "1.lambda.weight", "1.lambda.bias"}
+    ruff_passes(model_py)

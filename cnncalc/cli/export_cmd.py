@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
 from ..errors import CnnCalcError
@@ -23,7 +25,7 @@ def export(
     from ..analysis.analyze import analyze
     from ..interop.pytorch_export import export as to_pytorch
     from .output import check_writable, write_output
-    protect = [spec] if spec != "-" else []
+    protect = [spec] if spec != "-" and Path(spec).exists() else []  # never over the spec
     try:
         check_choice("--to", to, TARGETS)
         check_writable(output, force, protect)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import keyword
 import re
+import unicodedata
 
 from ..errors import EXIT_INCONSISTENT, CnnCalcError, Diagnostic, SettingError, from_setting_error
 from ..graph import INPUT, Network
@@ -90,12 +91,19 @@ def check_names(network: Network, codes) -> None:
 def reference(parts: list[str]) -> str:
     """The expression reaching a submodule from `self`."""
     top = parts[0]
-    base = f"self.{top}" if plain(top) else f"getattr(self, {top!r})"
+    if plain(top):
+        base = f"self.{top}"
+    elif top.isidentifier():  # Python would read it as its NFKC form: another name
+        base = f"self.get_submodule({top!r})"
+    else:
+        base = f"getattr(self, {top!r})"
     return base + "".join(f"[{part!r}]" for part in parts[1:])
 
 
 def plain(name: str) -> bool:
-    return name.isidentifier() and name.isascii() and not keyword.iskeyword(name)
+    """A name Python reads as itself after `self.`."""
+    return name.isidentifier() and not keyword.iskeyword(name) and \
+        unicodedata.normalize("NFKC", name) == name
 
 
 def assign(parts: list[str], value: str) -> str:
