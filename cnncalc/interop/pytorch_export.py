@@ -93,7 +93,7 @@ def reference(parts: list[str]) -> str:
     top = parts[0]
     if plain(top):
         base = f"self.{top}"
-    elif top.isidentifier():  # Python would read it as its NFKC form: another name
+    elif top.isidentifier() and not keyword.iskeyword(top):  # Python would read its NFKC form
         base = f"self.get_submodule({top!r})"
     else:
         base = f"getattr(self, {top!r})"
