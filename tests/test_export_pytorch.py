@@ -267,3 +267,9 @@ def test_names_that_are_not_python_identifiers_export(tmp_path):
         "a-b.running_var", "\u00e9t\u00e9.weight", "\ufb01.weight", "1.0.weight", "1.0.bias",
         "1.lambda.weight", "1.lambda.bias"}
     ruff_passes(model_py)
+
+
+def test_every_layer_type_writes_its_pytorch_source():
+    from cnncalc.layers import REGISTRY, Layer
+    assert [name for name, cls in REGISTRY.items() if cls.torch_code is Layer.torch_code] == []
+    assert set(GRADIENT_CASES) | set(MERGES) == set(REGISTRY)  # each one exported above
