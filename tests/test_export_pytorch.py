@@ -72,7 +72,9 @@ def agree(tmp_path, spec, size=None, stdin=None):
     want = np.load(out)
     assert got.size == want.size
     got = got.reshape(want.shape)
-    scale = max(1.0, float(np.abs(want).max()))
+    # within 1e-4 of the output's largest value (He-initialised deep nets without trained
+    # batch norm reach 1e6 in resnet152, and outputs of 5e-4 in efficientnet_b0)
+    scale = max(float(np.abs(want).max()), 1e-30)
     assert np.abs(got - want).max() <= 1e-4 * scale, (spec, np.abs(got - want).max(), scale)
     return model, model_py
 
