@@ -225,9 +225,12 @@ def test_run_cli_table_json_weights_roundtrip_and_errors(tmp_path):
     arrays["C1.bias"] = np.zeros(6)
     np.savez(tmp_path / "bad.npz", **arrays)
     bad = runner.invoke(app, ["run", "lenet5", "--weights", str(tmp_path / "bad.npz")])
-    assert bad.exit_code == 1 and "'C3.weight' has shape [16, 3, 5, 5], expected [16, 6, 5, 5]" \
-        in bad.stderr
-    arrays["C3.weight"] = np.zeros((16, 6, 5, 5))
+    # a connection table stores only its kernels: LeNet-5's Table I connects C3's 16 maps to
+    # 3 (six maps), 4 (nine maps) or all 6 (one map) of S2's maps
+    links = 6 * 3 + 9 * 4 + 1 * 6
+    assert bad.exit_code == 1 and f"'C3.weight' has shape [{links}, 3, 5], expected " \
+        f"[{links}, 5, 5]" in bad.stderr
+    arrays["C3.weight"] = np.zeros((links, 5, 5))
     arrays["extra.weight"] = np.zeros(1)
     np.savez(tmp_path / "bad.npz", **arrays)
     bad = runner.invoke(app, ["run", "lenet5", "--weights", str(tmp_path / "bad.npz")])

@@ -35,7 +35,14 @@ def torch_layer(layer, xs, w):
     act = ACT.get(getattr(layer, "activation", None) or "", lambda v: v)
     if kind == "conv":
         top, bottom, left, right = layer.pads(tuple(x.shape))
-        weight = t(layer.mask(w["weight"]))
+        weight = w["weight"]
+        if layer.connections is not None:  # the table's kernels, in order, into zeros
+            pairs = [(o, i) for o, row in enumerate(layer.connections) for i in row]
+            full = np.zeros((layer.filters, x.shape[1], *layer.kernel), dtype=weight.dtype)
+            for kernel, (o, i) in zip(weight, pairs):
+                full[o, i] = kernel
+            weight = full
+        weight = t(weight)
         return act(F.conv2d(F.pad(x, (left, right, top, bottom)), weight,
                             t(w["bias"]) if layer.bias else None, layer.stride, 0,
                             layer.dilation, layer.groups))

@@ -15,7 +15,7 @@ COMMANDS = {
     "summarize": "summary", "validate": "check", "memory": "memory_cmd", "run": "run_cmd",
     "explain": "summary", "convert": "summary", "report": "summary", "layers": "tools", "zoo": "tools",
     "init": "tools", "compare": "tools", "graph": "tools", "schema": "tools",
-    "import": "import_cmd",
+    "import": "import_cmd", "export": "export_cmd",
 }
 
 __all__ = ["COMMANDS", "app", "main"]

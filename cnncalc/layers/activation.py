@@ -10,6 +10,8 @@ from typing import ClassVar
 
 from ..conventions import ACTIVATION_FLOPS
 from ..declare import Number, frozen, setting
+from typing import ClassVar
+
 from .base import IN_PLACE, REGISTRY, Counts, Layer, register
 from .shape import Shape
 from .stepmem import activation_op
@@ -45,6 +47,14 @@ class Activation(Layer):
     def backward(self, xs, w, y, dy):
         return [self.gradient(xs[0], y, dy)], {}
 
+    # --- PyTorch export ---
+    torch_module: ClassVar[str] = ""  # the nn module's constructor
+    torch_call: ClassVar[str] = ""  # the functional form, {} the input (fused activations)
+
+    def torch_code(self, inputs, out):
+        from .torch_code import TorchCode
+        return TorchCode("{m}({0})", self.torch_module, any_shape=True)
+
 
 def activation(name: str, summary: str, memory: str = "yes"):
     """Class decorator: a registered activation type called `name`."""
@@ -63,6 +73,9 @@ class Relu(Activation):
     def gradient(self, z, y, dy):
         return dy * (z > 0)
 
+    torch_module = "nn.ReLU()"
+    torch_call = "F.relu({})"
+
 
 @activation("relu6", "min(max(0, x), 6)", IN_PLACE)
 class Relu6(Activation):
@@ -76,6 +89,9 @@ class Relu6(Activation):
     def gradient(self, z, y, dy):
         return dy * ((z > 0) & (z < 6))
 
+    torch_module = "nn.ReLU6()"
+    torch_call = "F.relu6({})"
+
 
 @activation("sigmoid", "1 / (1 + exp(-x))")
 class Sigmoid(Activation):
@@ -85,6 +101,9 @@ class Sigmoid(Activation):
 
     def gradient(self, z, y, dy):
         return dy * y * (1 - y)
+
+    torch_module = "nn.Sigmoid()"
+    torch_call = "torch.sigmoid({})"
 
 
 @activation("tanh", "hyperbolic tangent")
@@ -96,6 +115,9 @@ class Tanh(Activation):
     def gradient(self, z, y, dy):
         return dy * (1 - y * y)
 
+    torch_module = "nn.Tanh()"
+    torch_call = "torch.tanh({})"
+
 
 @activation("softmax", "exp(x) normalised to sum 1 over the channels at each position")
 class Softmax(Activation):
@@ -106,6 +128,9 @@ class Softmax(Activation):
 
     def gradient(self, z, y, dy):
         return y * (dy - (dy * y).sum(axis=1, keepdims=True))
+
+    torch_module = "nn.Softmax(dim=1)"
+    torch_call = "F.softmax({}, dim=1)"
 
 
 @activation("gelu", "x * Phi(x), the Gaussian error linear unit")
@@ -121,6 +146,9 @@ class Gelu(Activation):
         pdf = np.exp(-0.5 * z * z) / np.sqrt(2 * np.pi)
         return dy * (0.5 * (1 + erf(z / np.sqrt(2))) + z * pdf)
 
+    torch_module = "nn.GELU()"
+    torch_call = "F.gelu({})"
+
 
 @activation("silu", "x * sigmoid(x) (swish)")
 class Silu(Activation):
@@ -135,6 +163,9 @@ class Silu(Activation):
         s = 1 / (1 + np.exp(-z))
         return dy * (s + z * s * (1 - s))
 
+    torch_module = "nn.SiLU()"
+    torch_call = "F.silu({})"
+
 
 @activation("hardswish", "x * relu6(x + 3) / 6")
 class Hardswish(Activation):
@@ -148,6 +179,9 @@ class Hardswish(Activation):
         import numpy as np
         return dy * np.where(z < -3, 0.0, np.where(z > 3, 1.0, (2 * z + 3) / 6))
 
+    torch_module = "nn.Hardswish()"
+    torch_call = "F.hardswish({})"
+
 
 @activation("hardsigmoid", "relu6(x + 3) / 6")
 class Hardsigmoid(Activation):
@@ -160,6 +194,9 @@ class Hardsigmoid(Activation):
     def gradient(self, z, y, dy):
         import numpy as np
         return dy * np.where((z > -3) & (z < 3), 1 / 6, 0.0)
+
+    torch_module = "nn.Hardsigmoid()"
+    torch_call = "F.hardsigmoid({})"
 
 
 @register
@@ -184,6 +221,14 @@ class LeakyRelu(Activation):
         import numpy as np
         return dy * np.where(z > 0, 1.0, self.negative_slope)
 
+    @property
+    def torch_module(self):
+        return f"nn.LeakyReLU({self.negative_slope!r})"
+
+    @property
+    def torch_call(self):
+        return f"F.leaky_relu({{}}, {self.negative_slope!r})"
+
 
 @register
 @frozen
@@ -202,6 +247,14 @@ class Elu(Activation):
     def gradient(self, z, y, dy):
         import numpy as np
         return dy * np.where(z > 0, 1.0, y + self.alpha)
+
+    @property
+    def torch_module(self):
+        return f"nn.ELU({self.alpha!r})"
+
+    @property
+    def torch_call(self):
+        return f"F.elu({{}}, {self.alpha!r})"
 
 
 def erf(z):

@@ -15,6 +15,7 @@ names; code elsewhere calls these methods:
   filter_kernel, size_keeping, pool_window, local_window, dense: facts the lints ask for
   as_conv            FC-as-conv conversion
   weight_shapes, fan_in, forward, backward: the NumPy pass (NumPy imported inside)
+  torch_code         the layer as PyTorch source (export)
 """
 
 from __future__ import annotations
@@ -256,6 +257,17 @@ class Layer:
     def fused_grad(self, z, y, dy):
         activation = getattr(self, "activation", None)
         return REGISTRY[activation]().gradient(z, y, dy) if activation else dy
+
+    # --- PyTorch export (`cnncalc export --to pytorch`; torch_code.py) -------------------
+    def torch_code(self, inputs: tuple[Shape, ...], out: Shape):
+        """This layer as PyTorch source: a `torch_code.TorchCode`."""
+        from ..errors import SettingError
+        raise SettingError(f"'{self.type_name}' has no PyTorch export")
+
+    def torch_fused(self, expression: str) -> str:
+        """`expression` with the fused activation (if any) applied, in PyTorch."""
+        activation = getattr(self, "activation", None)
+        return REGISTRY[activation]().torch_call.format(expression) if activation else expression
 
 
 def _resolved(layer: Layer, rank: int) -> Layer:

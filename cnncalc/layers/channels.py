@@ -39,6 +39,11 @@ class ChannelShuffle(Layer):
         return [dy.reshape(n, c // self.groups, self.groups, *rest).swapaxes(1, 2)
                 .reshape(dy.shape)], {}
 
+    # --- PyTorch export ---
+    def torch_code(self, inputs, out):
+        from .torch_code import TorchCode
+        return TorchCode("{m}({0})", f"nn.ChannelShuffle({self.groups})")
+
 
 @register
 @frozen
@@ -73,6 +78,13 @@ class PixelShuffle(Layer):
 
     def backward(self, xs, w, y, dy):
         return [PixelUnshuffle(self.factor).forward([dy], {})], {}
+
+    # --- PyTorch export ---
+    def torch_code(self, inputs, out):
+        from .torch_code import TorchCode
+        if inputs[0].rank != 2:
+            raise SettingError("PyTorch's pixel shuffle is 2-D only", inconsistent=True)
+        return TorchCode("{m}({0})", f"nn.PixelShuffle({self.factor})")
 
 
 @register
@@ -113,6 +125,13 @@ class PixelUnshuffle(Layer):
     def backward(self, xs, w, y, dy):
         return [PixelShuffle(self.factor).forward([dy], {})], {}
 
+    # --- PyTorch export ---
+    def torch_code(self, inputs, out):
+        from .torch_code import TorchCode
+        if inputs[0].rank != 2:
+            raise SettingError("PyTorch's pixel unshuffle is 2-D only", inconsistent=True)
+        return TorchCode("{m}({0})", f"nn.PixelUnshuffle({self.factor})")
+
 
 @register
 @frozen
@@ -141,6 +160,24 @@ class Scale(Layer):
         gamma = w["weight"].reshape(1, -1, *([1] * (dy.ndim - 2)))
         axes = (0, *range(2, dy.ndim))
         return [dy * gamma], {"weight": (dy * xs[0]).sum(axis=axes)}
+
+    # --- PyTorch export ---
+    def torch_code(self, inputs, out):
+        from .torch_code import TorchCode
+        return TorchCode("{m}({0})", f"Scale({inputs[0].c})", (("Scale", SCALE),))
+
+
+SCALE = '''
+class Scale(nn.Module):
+    """A learned multiplier per channel (ConvNeXt's layer scale). weight [C]."""
+
+    def __init__(self, channels):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(channels))
+
+    def forward(self, x):
+        return x * self.weight.view((1, -1) + (1,) * (x.dim() - 2))
+'''
 
 
 @register
@@ -180,3 +217,8 @@ class Slice(Layer):
         dx = np.zeros_like(xs[0])
         dx[:, self.channels[0]:self.channels[1]] = dy
         return [dx], {}
+
+    # --- PyTorch export ---
+    def torch_code(self, inputs, out):
+        from .torch_code import TorchCode
+        return TorchCode(f"{{0}}[:, {self.channels[0]}:{self.channels[1]}]")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from math import prod
+
 from ..conventions import ACTIVATION_FLOPS
 from ..declare import Axes, Bool, Choice, Int, Padding, Table, frozen, setting
 from ..errors import SettingError
@@ -147,44 +149,114 @@ class Conv(Layer):
                 f"{', activation' if self.activation else ''}) = {t.flops:,}"]
 
     def weight_shapes(self, x: Shape) -> dict:
-        cin = x.c if self.connections is not None else x.c // self.groups
-        shapes = {"weight": (self.filters, cin, *self.at(x.rank).kernel)}
+        r = self.at(x.rank)
+        if self.connections is not None:  # only the connected kernels, in table order
+            shapes = {"weight": (self.links, *r.kernel)}
+        else:
+            shapes = {"weight": (self.filters, x.c // self.groups, *r.kernel)}
         if self.bias:
             shapes["bias"] = (self.filters,)
         return shapes
+
+    @property
+    def links(self) -> int:
+        """Kernels a connection table keeps: one per (output map, input map read)."""
+        return sum(len(row) for row in self.connections)
+
+    def fan_in(self, key, shape):
+        if key == "weight" and self.connections is not None:
+            return prod(shape) // self.filters  # links x kernel taps: input maps read, on average
+        return super().fan_in(key, shape)
 
     def pads(self, x_shape) -> tuple:
         """(before, after) of every axis, flat, for an array shape [N, C, *spatial]
         ((top, bottom, left, right) in 2-D)."""
         return self.window(Shape(tuple(x_shape[2:]), x_shape[1])).flat_pads
 
-    def mask(self, weight):
-        """A connection table as a 0/1 mask over the dense [out, in, kh, kw] weight."""
+    def table(self):
+        """(output map, input map) index arrays of the table's kernels, in table order."""
+        import numpy as np
+        pairs = [(out, i) for out, row in enumerate(self.connections) for i in row]
+        return np.array([o for o, _ in pairs]), np.array([i for _, i in pairs])
+
+    def full_kernel(self, weight, channels: int):
+        """The dense [out, in, kh, kw] kernel of a connection table (zeros where a map is not
+        read); without a table, the weight itself."""
         if self.connections is None:
             return weight
         import numpy as np
-        mask = np.zeros(weight.shape[:2], dtype=weight.dtype)
-        for out, row in enumerate(self.connections):
-            mask[out, list(row)] = 1
-        return weight * mask.reshape(*mask.shape, *[1] * (weight.ndim - 2))
+        full = np.zeros((self.filters, channels, *weight.shape[1:]), dtype=weight.dtype)
+        full[self.table()] = weight
+        return full
 
     def forward(self, xs, w):
         from ..compute.kernels import conv
         r = self.at(xs[0].ndim - 2)
-        z = conv(xs[0], self.mask(w["weight"]), w.get("bias"), r.stride,
+        z = conv(xs[0], self.full_kernel(w["weight"], xs[0].shape[1]), w.get("bias"), r.stride,
                  self.pads(xs[0].shape), r.dilation, self.groups)
         return self.fused(z)
 
     def backward(self, xs, w, y, dy):
         from ..compute.kernels import conv, conv_input_grad, conv_weight_grad
-        x, weight, pads = xs[0], self.mask(w["weight"]), self.pads(xs[0].shape)
-        r = self.at(x.ndim - 2)
+        x, weight = xs[0], self.full_kernel(w["weight"], xs[0].shape[1])
+        pads, r = self.pads(x.shape), self.at(x.ndim - 2)
         if self.activation:
             z = conv(x, weight, w.get("bias"), r.stride, pads, r.dilation, self.groups)
             dy = self.fused_grad(z, y, dy)
-        grads = {"weight": self.mask(conv_weight_grad(x, dy, weight.shape, r.stride, pads,
-                                                      r.dilation, self.groups))}
+        grads = {"weight": conv_weight_grad(x, dy, weight.shape, r.stride, pads,
+                                            r.dilation, self.groups)}
+        if self.connections is not None:
+            grads["weight"] = grads["weight"][self.table()]  # the table's kernels only
         if self.bias:
             grads["bias"] = dy.sum(axis=(0, *range(2, dy.ndim)))  # the notes: the sum of the delta
         dx = conv_input_grad(dy, weight, x.shape, r.stride, pads, r.dilation, self.groups)
         return [dx], grads
+
+    # --- PyTorch export ---
+    def torch_code(self, inputs, out):
+        from .torch_code import TorchCode, dims, ints, keyword_args, padded, symmetric
+        x = inputs[0]
+        pads, r = self.window(x).pads, self.at(x.rank)
+        ones = (1,) * x.rank
+        options = keyword_args(
+            stride=ints(r.stride) if r.stride != ones else None,
+            padding=ints(b for b, _ in pads) if symmetric(pads) and any(b for b, _ in pads)
+            else None,
+            dilation=ints(r.dilation) if r.dilation != ones else None,
+            groups=self.groups if self.groups != 1 else None,
+            bias=None if self.bias else False)
+        forward = self.torch_fused("{m}(" + ("{0}" if symmetric(pads) else padded(pads)) + ")")
+        if self.connections is not None:
+            table = "(" + ", ".join(str(tuple(row)) for row in self.connections) + ")"
+            return TorchCode(forward, f"TableConv({x.c}, {table}, {tuple(r.kernel)}{options})",
+                             (("TableConv", TABLE_CONV),))
+        module = f"nn.Conv{dims(x.rank, 'a convolution')}({x.c}, {self.filters}, " \
+                 f"{ints(r.kernel)}{options})"
+        return TorchCode(forward, module)
+
+
+TABLE_CONV = '''
+class TableConv(nn.Module):
+    """A convolution whose output maps each read only the input maps of their row of `table`
+    (LeNet-5's C3). `weight` holds the connected kernels only, in table order (row 0's input
+    maps, then row 1's, ...); forward places them in a kernel of zeros."""
+
+    def __init__(self, in_channels, table, kernel_size, stride=1, padding=0, dilation=1,
+                 bias=True):
+        super().__init__()
+        pairs = [(out, i) for out, row in enumerate(table) for i in row]
+        self.register_buffer("rows", torch.tensor([o for o, _ in pairs]), persistent=False)
+        self.register_buffer("cols", torch.tensor([i for _, i in pairs]), persistent=False)
+        self.full_shape = (len(table), in_channels, *kernel_size)
+        self.weight = nn.Parameter(torch.empty(len(pairs), *kernel_size))
+        fan_in = self.weight[0].numel() * len(pairs) / len(table)  # maps read, on average
+        nn.init.normal_(self.weight, std=(2 / fan_in) ** 0.5)
+        self.bias = nn.Parameter(torch.zeros(len(table))) if bias else None
+        self.stride, self.padding, self.dilation = stride, padding, dilation
+
+    def forward(self, x):
+        kernel = self.weight.new_zeros(self.full_shape)
+        kernel[self.rows, self.cols] = self.weight
+        conv = getattr(F, f"conv{len(self.full_shape) - 2}d")
+        return conv(x, kernel, self.bias, self.stride, self.padding, self.dilation)
+'''

@@ -186,6 +186,24 @@ class Deconv(Layer):
         return [dx], grads
 
 
+    # --- PyTorch export ---
+    def torch_code(self, inputs, out):
+        from .torch_code import TorchCode, dims, ints, keyword_args
+        x = inputs[0]
+        r = self.at(x.rank)
+        ones, zeros = (1,) * x.rank, (0,) * x.rank
+        options = keyword_args(
+            stride=ints(r.stride) if r.stride != ones else None,
+            padding=ints(r.padding) if r.padding != zeros else None,
+            output_padding=ints(r.output_padding) if r.output_padding != zeros else None,
+            groups=self.groups if self.groups != 1 else None,
+            bias=None if self.bias else False,
+            dilation=ints(r.dilation) if r.dilation != ones else None)
+        return TorchCode(self.torch_fused("{m}({0})"),
+                         f"nn.ConvTranspose{dims(x.rank, 'a transposed convolution')}({x.c}, "
+                         f"{self.filters}, {ints(r.kernel)}{options})")
+
+
 @register
 @frozen
 class Local(Layer):
@@ -304,3 +322,36 @@ class Local(Layer):
                                                  for t, o, s in zip(taps, g.out, g.stride)))
             grad[cells] += dcols[(Ellipsis, *taps)]
         return [grad[inside(x.shape, g.flat_pads)]], grads
+
+    # --- PyTorch export ---
+    def torch_code(self, inputs, out):
+        from .torch_code import TorchCode, padded
+        x = inputs[0]
+        pads, r = self.window(x).pads, self.at(x.rank)
+        module = (f"Local({x.c}, {self.filters}, {tuple(r.kernel)}, {tuple(r.stride)}, "
+                  f"{tuple(out.spatial)}" + ("" if self.bias else ", bias=False") + ")")
+        return TorchCode(self.torch_fused("{m}(" + padded(pads) + ")"), module,
+                         (("Local", LOCAL),))
+
+
+LOCAL = '''
+class Local(nn.Module):
+    """A locally-connected layer: a convolution whose weights are not shared, one filter
+    bank per output position. weight [*out, filters, in, *kernel], bias [filters, *out]."""
+
+    def __init__(self, in_channels, filters, kernel_size, stride, out_size, bias=True):
+        super().__init__()
+        self.kernel_size, self.stride = kernel_size, stride
+        self.weight = nn.Parameter(torch.empty(*out_size, filters, in_channels, *kernel_size))
+        fan_in = self.weight[(0,) * (len(out_size) + 1)].numel()  # in x kernel of one unit
+        nn.init.normal_(self.weight, std=(2 / fan_in) ** 0.5)
+        self.bias = nn.Parameter(torch.zeros(filters, *out_size)) if bias else None
+
+    def forward(self, x):
+        for axis, (k, s) in enumerate(zip(self.kernel_size, self.stride)):
+            x = x.unfold(2 + axis, k, s)  # windows: [N, C, *out, *kernel]
+        rank = len(self.kernel_size)
+        out, taps = "hwd"[:rank], "ijk"[:rank]
+        y = torch.einsum(f"nc{out}{taps},{out}oc{taps}->no{out}", x, self.weight)
+        return y if self.bias is None else y + self.bias
+'''

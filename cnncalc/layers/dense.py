@@ -108,6 +108,15 @@ class FC(WholeInput):
         return [(dz @ w["weight"]).reshape(xs[0].shape)], grads
 
 
+    # --- PyTorch export ---
+    def torch_code(self, inputs, out):
+        from .torch_code import TorchCode, as_map
+        x = inputs[0]
+        bias = "" if self.bias else ", bias=False"
+        return TorchCode(self.torch_fused("{m}({0}.flatten(1))") + as_map(x.rank),
+                         f"nn.Linear({x.size}, {self.units}{bias})")
+
+
 @register
 @frozen
 class Flatten(WholeInput):
@@ -130,6 +139,12 @@ class Flatten(WholeInput):
 
     def backward(self, xs, w, y, dy):
         return [dy.reshape(xs[0].shape)], {}
+
+
+    # --- PyTorch export ---
+    def torch_code(self, inputs, out):
+        from .torch_code import TorchCode, as_map
+        return TorchCode("{0}.flatten(1)" + as_map(inputs[0].rank))
 
 
 @register
@@ -174,3 +189,23 @@ class RBF(WholeInput):
         d = x[:, None, :] - w["weight"][None]
         g = 2 * dy.reshape(x.shape[0], self.units, 1) * d
         return [g.sum(axis=1).reshape(xs[0].shape)], {}  # the prototypes are fixed
+
+    # --- PyTorch export ---
+    def torch_code(self, inputs, out):
+        from .torch_code import TorchCode, as_map
+        return TorchCode("{m}({0}.flatten(1))" + as_map(inputs[0].rank),
+                         f"RBF({inputs[0].size}, {self.units})", (("RBF", RBF_MODULE),))
+
+
+RBF_MODULE = '''
+class RBF(nn.Module):
+    """LeNet-5's Euclidean RBF output: unit j gives sum_i (x_i - w_ji)^2. The prototypes w
+    are fixed, not trained: a buffer `weight` [units, in], not a parameter."""
+
+    def __init__(self, in_features, units):
+        super().__init__()
+        self.register_buffer("weight", torch.randn(units, in_features) * (2 / in_features) ** 0.5)
+
+    def forward(self, x):
+        return ((x[:, None, :] - self.weight) ** 2).sum(2)
+'''

@@ -86,6 +86,11 @@ class Add(Merge):
     def backward(self, xs, w, y, dy):
         return [dy for _ in xs], {}
 
+    # --- PyTorch export ---
+    def torch_code(self, inputs, out):
+        from .torch_code import TorchCode
+        return TorchCode(" + ".join(f"{{{i}}}" for i in range(len(inputs))))
+
 
 @register
 @frozen
@@ -127,6 +132,11 @@ class Multiply(Merge):
                          others.sum(axis=tuple(range(2, x.ndim)), keepdims=True))
         return grads, {}
 
+    # --- PyTorch export ---
+    def torch_code(self, inputs, out):
+        from .torch_code import TorchCode
+        return TorchCode(" * ".join(f"{{{i}}}" for i in range(len(inputs))))  # gates broadcast
+
 
 @register
 @frozen
@@ -157,3 +167,8 @@ class Concat(Merge):
         import numpy as np
         edges = np.cumsum([x.shape[1] for x in xs])[:-1]
         return list(np.split(dy, edges, axis=1)), {}
+
+    # --- PyTorch export ---
+    def torch_code(self, inputs, out):
+        from .torch_code import TorchCode
+        return TorchCode("torch.cat([{inputs}], 1)")

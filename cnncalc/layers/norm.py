@@ -86,6 +86,30 @@ class BatchNorm(Layer):
         return [dy * self.scale(w, x.ndim)], {"weight": (dy * normal).sum(axis=axes),
                                               "bias": dy.sum(axis=axes)}
 
+    # --- PyTorch export ---
+    def torch_code(self, inputs, out):
+        from .torch_code import TorchCode, dims
+        nd = dims(inputs[0].rank, "batch normalisation")
+        eps = "" if self.eps == 1e-5 else f", eps={self.eps!r}"
+        return TorchCode("{m}({0})", f"BatchNorm{nd}({inputs[0].c}{eps})",
+                         ((f"BatchNorm{nd}", BATCHNORM.replace("ND", nd)),))
+
+
+BATCHNORM = '''
+class BatchNormND(nn.BatchNormND):
+    """nn.BatchNormND without the num_batches_tracked counter: its state_dict holds exactly
+    weight, bias, running_mean and running_var, cnncalc's arrays (momentum 0.1 updates the
+    running statistics in training, so the counter is not needed)."""
+
+    def __init__(self, num_features, eps=1e-5):
+        super().__init__(num_features, eps=eps)
+        self.num_batches_tracked = None
+
+    def _load_from_state_dict(self, state_dict, prefix, *args):
+        # nn.Module's loader: batch norm's own would ask for the counter
+        nn.Module._load_from_state_dict(self, state_dict, prefix, *args)
+'''
+
 
 @register
 @frozen
@@ -145,6 +169,12 @@ class LRN(Layer):
         back = self.window_sum(t, (self.size - 1) // 2, self.size // 2)  # the mirrored window
         return [dy * d ** -self.beta - 2 * self.beta * self.alpha / self.size * x * back], {}
 
+    # --- PyTorch export ---
+    def torch_code(self, inputs, out):
+        from .torch_code import TorchCode
+        return TorchCode("{m}({0})", f"nn.LocalResponseNorm({self.size}, alpha={self.alpha!r}, "
+                                     f"beta={self.beta!r}, k={self.k!r})")
+
 
 @register
 @frozen
@@ -174,6 +204,11 @@ class Dropout(Layer):
 
     def backward(self, xs, w, y, dy):
         return [dy], {}
+
+    # --- PyTorch export ---
+    def torch_code(self, inputs, out):
+        from .torch_code import TorchCode
+        return TorchCode("{m}({0})", f"nn.Dropout({self.rate!r})", any_shape=True)
 
 
 @frozen
@@ -250,6 +285,12 @@ class SelfNorm(Layer):
                         - gzh * (gz * gzh).sum(axis=axes, keepdims=True))
         return [dx.reshape(x.shape)], grads
 
+    # --- PyTorch export ---
+    def torch_options(self, default_affine: bool) -> str:
+        """', eps=..., affine=...' where they differ from PyTorch's defaults."""
+        eps = "" if self.eps == 1e-5 else f", eps={self.eps!r}"
+        return eps + ("" if self.affine == default_affine else f", affine={self.affine}")
+
 
 @register
 @frozen
@@ -275,6 +316,12 @@ class GroupNorm(SelfNorm):
         view = x.reshape(n, self.groups, -1)
         return view, (2,)
 
+    # --- PyTorch export ---
+    def torch_code(self, inputs, out):
+        from .torch_code import TorchCode
+        return TorchCode("{m}({0})", f"nn.GroupNorm({self.groups}, {inputs[0].c}"
+                                     f"{self.torch_options(True)})")
+
 
 @register
 @frozen
@@ -292,6 +339,13 @@ class InstanceNorm(SelfNorm):
         n, c = x.shape[:2]
         return x.reshape(n, c, -1), (2,)
 
+    # --- PyTorch export ---
+    def torch_code(self, inputs, out):
+        from .torch_code import TorchCode, dims
+        nd = dims(inputs[0].rank, "instance normalisation")
+        return TorchCode("{m}({0})", f"nn.InstanceNorm{nd}({inputs[0].c}"
+                                     f"{self.torch_options(False)})")
+
 
 @register
 @frozen
@@ -305,3 +359,21 @@ class LayerNorm(SelfNorm):
 
     def grouped(self, x):
         return x, (1,)
+
+    # --- PyTorch export ---
+    def torch_code(self, inputs, out):
+        from .torch_code import TorchCode
+        eps = "" if self.eps == 1e-5 else f", eps={self.eps!r}"
+        affine = "" if self.affine else ", elementwise_affine=False"
+        return TorchCode("{m}({0})", f"ChannelLayerNorm({inputs[0].c}{eps}{affine})",
+                         (("ChannelLayerNorm", CHANNEL_LAYER_NORM),))
+
+
+CHANNEL_LAYER_NORM = '''
+class ChannelLayerNorm(nn.LayerNorm):
+    """Layer normalisation over the channels at each position of an [N, C, ...] tensor
+    (ConvNeXt's LayerNorm2d): nn.LayerNorm applied with the channels moved last."""
+
+    def forward(self, x):
+        return super().forward(x.movedim(1, -1)).movedim(-1, 1)
+'''

@@ -165,6 +165,58 @@ class Pool(Layer):
                           self.ceil_mode)], {}
 
 
+    # --- PyTorch export ---
+    def torch_code(self, inputs, out):
+        from .torch_code import TorchCode, dims, ints, keyword_args, padded, symmetric
+        x = inputs[0]
+        nd = dims(x.rank, "pooling")
+        if self.adaptive or self.global_:
+            return self.torch_whole(x, out, nd)
+        g = self.window(x)
+        pads = g.pads
+        options = keyword_args(
+            stride=ints(g.stride) if g.stride != g.kernel else None,
+            padding=ints(b for b, _ in pads) if symmetric(pads) and any(b for b, _ in pads)
+            else None,
+            ceil_mode=True if self.ceil_mode else None)
+        fill = {"max": "float('-inf')", "min": "float('-inf')"}.get(self.mode)
+        inner = "{0}" if symmetric(pads) else padded(pads, fill)
+        if self.mode in ("max", "avg"):
+            kind = "Max" if self.mode == "max" else "Avg"
+            return TorchCode("{m}(" + inner + ")", f"nn.{kind}Pool{nd}({ints(g.kernel)}{options})")
+        if self.mode == "min":  # the max of the negated input, negated
+            return TorchCode("-F.max_pool" + nd + "(" + inner.format("-{0}") +
+                             f", {ints(g.kernel)}{options})")
+        if x.rank == 1:  # l2: the root of the window's sum of squares
+            return TorchCode("(F.avg_pool1d(" + inner + f" ** 2, {ints(g.kernel)}{options}) * "
+                             f"{g.taps}).sqrt()")
+        return TorchCode("F.avg_pool" + nd + "(" + inner + f" ** 2, {ints(g.kernel)}{options}, "
+                         "divisor_override=1).sqrt()")
+
+    def torch_whole(self, x, out, nd):
+        """Global and adaptive pooling in PyTorch."""
+        from itertools import product
+
+        from .torch_code import TorchCode, ints, spatial_dims
+        size = ints(out.spatial)
+        if self.mode in ("max", "avg"):
+            kind = "Max" if self.mode == "max" else "Avg"
+            return TorchCode("{m}({0})", f"nn.Adaptive{kind}Pool{nd}({size})")
+        if self.global_:
+            axes = spatial_dims(x.rank)
+            if self.mode == "min":
+                return TorchCode(f"{{0}}.amin(dim={axes}, keepdim=True)")
+            return TorchCode(f"{{0}}.pow(2).sum(dim={axes}, keepdim=True).sqrt()")
+        if self.mode == "min":
+            return TorchCode(f"-F.adaptive_max_pool{nd}(-{{0}}, {size})")
+        # l2: the mean of squares of each of PyTorch's bins times the bin's cells, square-rooted
+        per_axis = [[-(-(i + 1) * n // o) - i * n // o for i in range(o)]
+                    for n, o in zip(x.spatial, out.spatial)]
+        cells = [prod(c) for c in product(*per_axis)]
+        return TorchCode(f"(F.adaptive_avg_pool{nd}({{0}} ** 2, {size}) * torch.tensor({cells})"
+                         f".view({', '.join(map(str, out.spatial))})).sqrt()")
+
+
 def _flat_rank(padding) -> int:
     """The rank a flat padding list implies when nothing else says ([t, b, l, r]: 2)."""
     return 2 if isinstance(padding, tuple) and len(padding) == 4 else \
@@ -312,3 +364,33 @@ class Subsample(Layer):
         dx = pool_grad(x, None, ds, "avg", g.kernel, g.stride, g.flat_pads, False)
         axes = (0, *range(2, x.ndim))
         return [dx], {"weight": (dz * s).sum(axis=axes), "bias": dz.sum(axis=axes)}
+
+    # --- PyTorch export ---
+    def torch_code(self, inputs, out):
+        from .torch_code import TorchCode, padded
+        x = inputs[0]
+        g = self.window(x)
+        return TorchCode(self.torch_fused("{m}(" + padded(g.pads) + ")"),
+                         f"Subsample({x.c}, {g.kernel}, {g.stride})", (("Subsample", SUBSAMPLE),))
+
+
+SUBSAMPLE = '''
+class Subsample(nn.Module):
+    """LeNet-5's subsampling: each map's window sum times one trained coefficient, plus one
+    trained bias. weight [C], bias [C]."""
+
+    def __init__(self, channels, kernel_size, stride):
+        super().__init__()
+        self.kernel_size, self.stride = kernel_size, stride
+        self.taps = 1
+        for k in kernel_size:
+            self.taps *= k
+        self.weight = nn.Parameter(torch.ones(channels))
+        self.bias = nn.Parameter(torch.zeros(channels))
+
+    def forward(self, x):
+        pool = getattr(F, f"avg_pool{len(self.kernel_size)}d")
+        total = pool(x, self.kernel_size, self.stride) * self.taps  # the window sum
+        per_map = (1, -1) + (1,) * len(self.kernel_size)
+        return total * self.weight.view(per_map) + self.bias.view(per_map)
+'''

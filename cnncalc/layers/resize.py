@@ -103,6 +103,17 @@ class Upsample(Layer):
         return [along_axes(dy, matrices, transpose=True),
                 *(np.zeros_like(x) for x in xs[1:])], {}
 
+    # --- PyTorch export ---
+    def torch_code(self, inputs, out):
+        from .torch_code import TorchCode, ints
+        mode = "nearest" if self.mode == "nearest" else \
+            {1: "linear", 2: "bilinear", 3: "trilinear"}.get(inputs[0].rank, "bilinear")
+        corners = "" if mode == "nearest" else ", align_corners=False"
+        if len(inputs) == 2:  # to the second input's size
+            return TorchCode(f"F.interpolate({{0}}, size={{1}}.shape[2:], mode={mode!r}{corners})")
+        return TorchCode("{m}({0})", f"nn.Upsample(scale_factor={ints(self.at(inputs[0].rank).scale)}, "
+                                     f"mode={mode!r}{corners})")
+
 
 @register
 @frozen
@@ -140,6 +151,13 @@ class ZeroPad(Layer):
     def backward(self, xs, w, y, dy):
         from ..compute.kernels import inside
         return [dy[inside(xs[0].shape, self.flat_pads(xs[0]))]], {}
+
+    # --- PyTorch export ---
+    def torch_code(self, inputs, out):
+        from .torch_code import TorchCode, dims
+        pads = self.at(inputs[0].rank).padding
+        flat = ", ".join(f"{b}, {a}" for b, a in reversed(tuple(pads)))  # last axis first
+        return TorchCode("{m}({0})", f"nn.ZeroPad{dims(inputs[0].rank, 'zero padding')}(({flat}))")
 
 
 @register
@@ -229,3 +247,11 @@ class Crop(Layer):
         if self.amount is not None:
             return padding_text(self.amount)
         return f"to {'x'.join(map(str, self.size))}" if self.size else "to match"
+
+    # --- PyTorch export ---
+    def torch_code(self, inputs, out):
+        from .torch_code import TorchCode
+        x = inputs[0]
+        cuts = self.borders(x, inputs[1].spatial if len(inputs) == 2 else self.at(x.rank).size)
+        kept = ", ".join(f"{b}:{n - a}" for (b, a), n in zip(cuts, x.spatial))
+        return TorchCode(f"{{0}}[:, :, {kept}]")

@@ -43,3 +43,8 @@ class NetworkInput(Layer):
 
     def backward(self, xs, w, y, dy):
         return [], {}
+
+    # --- PyTorch export ---
+    def torch_code(self, inputs, out):
+        from .torch_code import TorchCode
+        return TorchCode("")  # an argument of the model's forward (interop/pytorch_export.py)
