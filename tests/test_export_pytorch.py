@@ -275,3 +275,52 @@ def test_every_layer_type_writes_its_pytorch_source():
     from cnncalc.layers import REGISTRY, Layer
     assert [name for name, cls in REGISTRY.items() if cls.torch_code is Layer.torch_code] == []
     assert set(GRADIENT_CASES) | set(MERGES) == set(REGISTRY)  # each one exported above
+
+
+SHARED = """
+name: shared weights
+input: [8, 8, 3]
+layers:
+  - {name: conv1, type: conv, filters: 3, kernel: 3, padding: 1}
+  - relu
+  - {name: again, shares: conv1}
+  - flatten
+  - {name: fc, type: fc, units: 5}
+"""
+
+
+def test_a_shared_layer_calls_its_owners_module(tmp_path):
+    """Weight sharing as PyTorch writes it: one module called twice, its parameters once;
+    the output equals run's, which uses the one set of arrays at both calls."""
+    model, model_py = agree(tmp_path, "-", stdin=SHARED)
+    assert trainable(model) == (3 * 9 + 1) * 3 + (8 * 8 * 3 + 1) * 5  # conv1 once, fc
+    assert model_py.read_text().count("self.conv1(") == 2
+    ruff_passes(model_py)
+
+
+TWO_INPUTS = """
+name: two inputs
+inputs: {left: [8, 8, 3], right: [8, 8, 3]}
+layers:
+  - {name: conv1, type: conv, filters: 4, kernel: 3, padding: 1}
+  - {name: tower, shares: conv1, inputs: [right]}
+  - {type: add, inputs: [conv1, tower]}
+  - flatten
+  - {name: fc, type: fc, units: 2}
+"""
+
+
+def test_named_inputs_are_arguments_of_forward(tmp_path):
+    """Several network inputs: forward(self, x, right); the same image on both sides of a
+    shared conv gives twice the conv's output before the fc, as PyTorch computes it."""
+    torch = pytest.importorskip("torch")
+    model_py = export("-", tmp_path / "model.py", stdin=TWO_INPUTS)
+    assert "def forward(self, x, right):" in model_py.read_text()
+    model = model_class(model_py)().eval()
+    assert trainable(model) == (3 * 9 + 1) * 4 + (8 * 8 * 4 + 1) * 2
+    x = torch.randn(2, 3, 8, 8)
+    with torch.no_grad():
+        got = model(x, x)
+        want = model.fc((2 * model.conv1(x)).flatten(1))
+    assert torch.allclose(got, want, atol=1e-5)
+    ruff_passes(model_py)
