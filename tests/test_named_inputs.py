@@ -192,7 +192,7 @@ BAD = [
 inputs: {a: [8, 8, 3]}
 layers: [relu]
 """, 2, 1, EXIT_UNREADABLE, ["'input' or 'inputs', not both"]),
-    ("""inputs: {a: [8, 8, 3], b: [8, 8]}
+    ("""inputs: {a: [8, 8, 3], b: [8]}
 layers: [relu]
 """, 1, 27, EXIT_UNREADABLE, ["'inputs.b' must be [height, width, channels]"]),
     ("""inputs: {a: [8, 8, 3], input: [8, 8, 1]}

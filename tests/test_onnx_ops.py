@@ -210,7 +210,22 @@ def test_squeeze_excitation_and_silu(tmp_path):
                   node("Sigmoid", ["e"], "s"),
                   node("Mul", ["e", "s"])],  # x * sigmoid(x): SiLU
                  {"w1": w(4, 4, 1, 1), "w2": w(4)})
-    imported(tmp_path, model, ["pool", "conv", "sigmoid", "multiply", "silu"])
+    _, spec = imported(tmp_path, model, ["pool", "conv", "multiply", "silu"])
+    assert spec["layers"][1]["activation"] == "sigmoid"  # the gate: conv +sigmoid
+
+
+def test_an_activation_fuses_only_into_its_only_reader(tmp_path):
+    """Conv -> Relu becomes `conv ... activation: relu` (as specs are written by hand) only
+    when the Relu is the conv output's one reader; a conv read twice keeps its own Relu."""
+    fused = make([node("Conv", ["x", "w1"], "c", kernel_shape=[1, 1]), node("Relu", ["c"])],
+                 {"w1": w(4, 4, 1, 1)})
+    report, spec = imported(tmp_path, fused, ["conv"])
+    assert spec["layers"][0]["activation"] == "relu"
+    assert report.totals.activations == 4 * 8 * 8  # one tensor: the conv's, relu'd in place
+    kept = make([node("Conv", ["x", "w1"], "c", kernel_shape=[1, 1]), node("Relu", ["c"], "r"),
+                 node("Add", ["c", "r"])], {"w1": w(4, 4, 1, 1)})
+    _, spec = imported(tmp_path, kept, ["conv", "relu", "add"])
+    assert "activation" not in spec["layers"][0]
 
 
 def test_scale_and_bias_constants(tmp_path):

@@ -51,8 +51,10 @@ class Graph:
         return len(self.consumers.get(tensor, [])) + self.outputs.count(tensor)
 
     def only_consumer(self, tensor: str):
-        """The one node reading `tensor`, or None (several readers, or a graph output)."""
-        readers = self.consumers.get(tensor, [])
+        """The one node reading `tensor`'s values, or None (several readers, or a graph
+        output). A Shape node reads only the size, which shape inference already knows (the
+        legacy exporter computes `flatten(1, 2)`'s target from it), so it does not count."""
+        readers = [n for n in self.consumers.get(tensor, []) if n.op_type != "Shape"]
         return readers[0] if len(readers) == 1 and tensor not in self.outputs else None
 
     def source(self, tensor: str) -> str | None:

@@ -303,7 +303,28 @@ SIMPLE = {"Relu": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh", "HardSwish": "ha
 @op(*SIMPLE)
 def activation(imp, node, a):
     x = imp.value(node.input[0])
-    imp.emit({"type": SIMPLE[node.op_type]}, [x], node.output[0], x.layout)
+    if not fuse(imp, node, x, SIMPLE[node.op_type]):
+        imp.emit({"type": SIMPLE[node.op_type]}, [x], node.output[0], x.layout)
+
+
+def fuse(imp, node, x, kind: str) -> bool:
+    """An activation read straight from the layer just emitted, the only reader of its
+    output, becomes that layer's `activation:` when the layer declares one that accepts it
+    (`conv ... +relu`, as the zoo writes it): the spec reads as written by hand and keeps
+    the totals of a spec exported and imported again."""
+    from ..declare import declared
+    from ..layers import REGISTRY
+    producer = imp.layers[-1] if imp.layers else None
+    if producer is None or producer.name != x.source or "activation" in producer.settings \
+            or imp.g.only_consumer(node.input[0]) is not node:
+        return False
+    kinds = {d.name: d.kind for d in declared(REGISTRY[producer.settings["type"]])}
+    options = getattr(kinds.get("activation"), "options", ())
+    if kind not in options:
+        return False
+    producer.settings["activation"] = kind
+    imp.alias(node.output[0], x)
+    return True
 
 
 @op("LeakyRelu", "Elu")

@@ -42,7 +42,8 @@ class ChannelShuffle(Layer):
     # --- PyTorch export ---
     def torch_code(self, inputs, out):
         from .torch_code import TorchCode
-        return TorchCode("{m}({0})", f"nn.ChannelShuffle({self.groups})")
+        # as torchvision's ShuffleNetV2 writes it (nn.ChannelShuffle does not export to ONNX)
+        return TorchCode(f"{{0}}.unflatten(1, ({self.groups}, -1)).transpose(1, 2).flatten(1, 2)")
 
 
 @register

@@ -375,5 +375,7 @@ class ChannelLayerNorm(nn.LayerNorm):
     (ConvNeXt's LayerNorm2d): nn.LayerNorm applied with the channels moved last."""
 
     def forward(self, x):
-        return super().forward(x.movedim(1, -1)).movedim(-1, 1)
+        last = x.dim() - 1  # axes written as positive numbers: ONNX's Transpose takes no -1
+        y = super().forward(x.permute(0, *range(2, last + 1), 1))
+        return y.permute(0, last, *range(1, last))
 '''
