@@ -190,5 +190,5 @@ def test_torchsummary_itself_on_torchvision(name):
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         torchsummary.summary(model, (3, 224, 224), device="cpu")
-    printed = [line for line in out.getvalue().splitlines() if " size (MB)" in line]
+    printed = [line for line in out.getvalue().splitlines() if "ize (MB): " in line]
     assert printed == list(figures("torchsummary", name).printed)
