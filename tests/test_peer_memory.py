@@ -175,7 +175,7 @@ def test_cli_convention_bad_input_is_one_line(args):
     assert result.stderr.startswith("--convention") and result.stderr.count("\n") == 1
 
 
-@pytest.mark.parametrize("name", ["resnet18", "squeezenet1_1", "googlenet"])
+@pytest.mark.parametrize("name", ["resnet18", "resnet50", "squeezenet1_1", "googlenet"])
 def test_torchsummary_itself_on_torchvision(name):
     """Where torchvision writes one module per spec layer, torchsummary 1.5.1 run on the model
     prints our lines (skipped without torchsummary and torchvision)."""
