@@ -49,10 +49,19 @@ What this does not see: memory that bypasses c10's allocator (oneDNN's own primi
 and scratchpads if it mallocs them itself, the Python heap, glibc fragmentation).  It measures
 what PyTorch tensors hold, which is what cnncalc models.
 
+The sweep covers every zoo network torchvision also has (``ZOO``; ``--check-zoo`` re-checks
+the pairs by parameter count), at batch 1 and 8: training with SGD, momentum and Adam,
+inference, and training under bf16 autocast with each optimizer, cheapest cases first.
+Results are written after every case (a partial run is kept; a rerun skips what is done).
+A case whose generous estimate exceeds 8 GiB is recorded as skipped, not run.
+
 Usage::
 
     python benchmarks/memory_truth.py [--models resnet18,vgg11] [--batches 1,8] [--quick]
-        [--out benchmarks/results/memory_truth.json] [--selftest]
+        [--no-amp-extra] [--out benchmarks/results/memory_truth.json] [--selftest]
+    python benchmarks/memory_truth.py --check-zoo
+    python benchmarks/memory_truth.py --table
+    python benchmarks/memory_truth.py --write-docs [docs/memory.md]   # the table, with cnncalc
 """
 
 from __future__ import annotations
