@@ -346,8 +346,10 @@ def key_of(r) -> tuple:
 
 def estimate_bytes(model, x, mode, optimizer) -> int:
     """A generous upper bound of a case's peak, to skip what would not fit: parameters x (1
-    weight + 1 grad + optimizer state + 2 for the foreach step's temporaries) + 4 x the bytes of
-    every module output at this batch (found by one no_grad forward with hooks)."""
+    weight + 1 grad + optimizer state + 2 for the optimizer step's temporaries) + 2 x the bytes
+    of every leaf module's output at this batch (saved for backward and its gradient; in-place
+    ReLU outputs counted again), found by one no_grad forward with hooks. Measured peaks are
+    below it by 2x to 4x (ResNet-50 batch 8 SGD: 2.7 GiB estimated, 0.84 GB allocated)."""
     outs = []
     hooks = [m.register_forward_hook(lambda m, i, o: outs.append(
         o.numel() * o.element_size() if isinstance(o, torch.Tensor) else 0))
@@ -359,7 +361,7 @@ def estimate_bytes(model, x, mode, optimizer) -> int:
         h.remove()
     p = storage_bytes(list(model.parameters()) + list(model.buffers()))
     k = {"sgd": 2, "momentum": 3, "adam": 4}.get(optimizer, 1) if mode == "training" else 1
-    act = sum(outs) * x.shape[0] * (4 if mode == "training" else 1)
+    act = sum(outs) * x.shape[0] * (2 if mode == "training" else 1)
     return p * (k + (2 if mode == "training" else 0)) + act
 
 
