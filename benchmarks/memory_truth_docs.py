@@ -103,6 +103,9 @@ def build_table(results: dict, options: set[str]) -> str:
             "|---|---:|---|---|---:|---:|---:|"]
     out += [f"| {z} | {b} | {o} | {m} | {mib(c)} | {mib(p)} | {q:.2f} |"
             for z, b, o, m, c, p, q in lines]
+    gaps = unmeasured(rows)
+    if gaps:
+        out += ["", "Not measured yet (the sweep had not reached them): " + "; ".join(gaps) + "."]
     if missing:
         out += ["", "Not measured: " + "; ".join(
             f"{r['model']} batch {r['batch']} {r['mode']} {r['optimizer'] or ''}"
@@ -110,6 +113,25 @@ def build_table(results: dict, options: set[str]) -> str:
             for r in missing) + "."]
     out += ["", END]
     return "\n".join(out)
+
+
+def case_name(mode: str, optimizer: str | None, amp: bool) -> str:
+    return (optimizer or mode) + (" AMP" if amp else "")
+
+
+def unmeasured(rows: list[dict]) -> list[str]:
+    """The holes of the matrix: every network x batch x case seen anywhere in `rows`."""
+    nets = sorted({r["zoo"] for r in rows})
+    batches = sorted({r["batch"] for r in rows})
+    cases = sorted({(r["mode"], r["optimizer"] or "", r["amp"]) for r in rows})
+    have = {(r["zoo"], r["batch"], r["mode"], r["optimizer"] or "", r["amp"]) for r in rows}
+    gaps = []
+    for net in nets:
+        for b in batches:
+            lost = [case_name(m, o, a) for m, o, a in cases if (net, b, m, o, a) not in have]
+            if lost:
+                gaps.append(f"{net} batch {b}: " + ", ".join(lost))
+    return gaps
 
 
 def replace_block(text: str, block: str) -> str:
