@@ -49,10 +49,19 @@ What this does not see: memory that bypasses c10's allocator (oneDNN's own primi
 and scratchpads if it mallocs them itself, the Python heap, glibc fragmentation).  It measures
 what PyTorch tensors hold, which is what cnncalc models.
 
+The sweep covers every zoo network torchvision also has (``ZOO``; ``--check-zoo`` re-checks
+the pairs by parameter count), at batch 1 and 8: training with SGD, momentum and Adam,
+inference, and training under bf16 autocast with each optimizer, cheapest cases first.
+Results are written after every case (a partial run is kept; a rerun skips what is done).
+A case whose generous estimate exceeds 8 GiB is recorded as skipped, not run.
+
 Usage::
 
     python benchmarks/memory_truth.py [--models resnet18,vgg11] [--batches 1,8] [--quick]
-        [--out benchmarks/results/memory_truth.json] [--selftest]
+        [--no-amp-extra] [--out benchmarks/results/memory_truth.json] [--selftest]
+    python benchmarks/memory_truth.py --check-zoo
+    python benchmarks/memory_truth.py --table
+    python benchmarks/memory_truth.py --write-docs [docs/memory.md]   # the table, with cnncalc
 """
 
 from __future__ import annotations
@@ -72,6 +81,7 @@ from torch.profiler import ProfilerActivity, profile, record_function
 from torch._C._profiler import _EventType
 
 PHASES = ("forward", "loss", "backward", "optimizer")
+DOCS_MD = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "docs", "memory.md")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -300,15 +310,81 @@ def measure(model: torch.nn.Module, x: torch.Tensor, mode: str = "training",
 
 
 # ----------------------------------------------------------------------------------------------
-# torchvision sweep
+# torchvision sweep: every zoo network torchvision also has
 # ----------------------------------------------------------------------------------------------
 
-MODELS = ["alexnet", "squeezenet1_0", "squeezenet1_1", "mobilenet_v2", "resnet18", "resnet34",
-          "googlenet", "resnet50", "densenet121", "inception_v3", "vgg11", "vgg11_bn", "vgg13",
-          "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn", "resnet101", "resnet152"]
+# zoo spec -> torchvision builder.  Each pair was checked by parameter count: cnncalc's
+# trainable_params (`cnncalc summarize NAME --format json`) equals torchvision's
+# sum(p.numel() for p in model.parameters()), and its non_trainable_params the floating-point
+# buffers (batch-norm statistics); `--check-zoo` re-checks.  Not in torchvision: alexnet (the
+# paper's 227x227 two-tower net), lenet5, keras_mnist, mobilenet_v1, unet, zfnet.
+ZOO = {"alexnet_torchvision": "alexnet", "squeezenet1_0": "squeezenet1_0",
+       "squeezenet1_1": "squeezenet1_1", "mobilenet_v2": "mobilenet_v2", "resnet18": "resnet18",
+       "resnet34": "resnet34", "googlenet": "googlenet", "resnet50": "resnet50",
+       "densenet121": "densenet121", "inception_v3": "inception_v3", "vgg11": "vgg11",
+       "vgg11_bn": "vgg11_bn", "vgg13": "vgg13", "vgg13_bn": "vgg13_bn", "vgg16": "vgg16",
+       "vgg16_bn": "vgg16_bn", "vgg19": "vgg19", "vgg19_bn": "vgg19_bn", "resnet101": "resnet101",
+       "resnet152": "resnet152"}
+ZOO_OF = {tv: zoo for zoo, tv in ZOO.items()}
+MODELS = list(ZOO.values())  # roughly cheapest first
 QUICK_MODELS = ["alexnet", "squeezenet1_1", "mobilenet_v2", "resnet18"]
+# (mode, optimizer, amp); amp = bf16 autocast, training only
 CASES = [("training", "sgd", False), ("training", "momentum", False),
-         ("training", "adam", False), ("inference", None, False), ("training", "sgd", True)]
+         ("training", "adam", False), ("inference", None, False), ("training", "sgd", True),
+         ("training", "momentum", True), ("training", "adam", True)]
+# The order of the sweep, so a partial run keeps the most useful cases: every model at batch 1
+# before batch 8, fp32 before AMP (bf16 autocast on this CPU is 5-10x slower), AMP with SGD
+# before AMP with momentum and Adam (autocast leaves the optimizer step in fp32).
+TIERS = [(1, CASES[:4]), (8, CASES[:4]), (1, CASES[4:5]), (8, CASES[4:5]),
+         (1, CASES[5:]), (8, CASES[5:])]
+MAX_CASE_BYTES = 8 * 2**30  # skip a case estimated to need more (the machine is shared)
+
+
+def key_of(r) -> tuple:
+    return (r["model"], r["batch"], r["mode"], r["optimizer"], r["amp"])
+
+
+def estimate_bytes(model, x, mode, optimizer) -> int:
+    """A generous upper bound of a case's peak, to skip what would not fit: parameters x (1
+    weight + 1 grad + optimizer state + 2 for the optimizer step's temporaries) + 2 x the bytes
+    of every leaf module's output at this batch (saved for backward and its gradient; in-place
+    ReLU outputs counted again), found by one no_grad forward with hooks. Measured peaks are
+    below it by 2x to 4x (ResNet-50 batch 8 SGD: 2.7 GiB estimated, 0.84 GB allocated)."""
+    outs = []
+    hooks = [m.register_forward_hook(lambda m, i, o: outs.append(
+        o.numel() * o.element_size() if isinstance(o, torch.Tensor) else 0))
+        for m in model.modules() if not list(m.children())]
+    with torch.no_grad():
+        model.eval()
+        model(x[:1])
+    for h in hooks:
+        h.remove()
+    p = storage_bytes(list(model.parameters()) + list(model.buffers()))
+    k = {"sgd": 2, "momentum": 3, "adam": 4}.get(optimizer, 1) if mode == "training" else 1
+    act = sum(outs) * x.shape[0] * (2 if mode == "training" else 1)
+    return p * (k + (2 if mode == "training" else 0)) + act
+
+
+def machine() -> dict:
+    """Where the numbers were measured."""
+    import platform
+    cpu = platform.processor()
+    try:
+        with open("/proc/cpuinfo") as fh:
+            cpu = next(l.split(":", 1)[1].strip() for l in fh if l.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    ram = None
+    try:
+        with open("/proc/meminfo") as fh:
+            ram = int(next(l.split()[1] for l in fh if l.startswith("MemTotal"))) * 1024
+    except (OSError, StopIteration):
+        pass
+    return {"cpu": cpu, "cpus": os.cpu_count(), "ram_bytes": ram,
+            "os": platform.platform(), "python": platform.python_version(),
+            "torch": torch.__version__, "threads": torch.get_num_threads(),
+            "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+            "mkldnn": torch.backends.mkldnn.is_available()}
 
 
 def _torchvision():
@@ -360,9 +436,10 @@ def table(rows):
              " peak phase | peak op | s |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        if "error" in r:
+        if "error" in r or "skipped" in r:
+            why = f"error: {r['error'][:60]}" if "error" in r else f"skipped: {r['skipped']}"
             lines.append(f"| {r['model']} | {r['batch']} | {r['mode']} | {r['optimizer']} | "
-                         f"{r['amp']} | error: {r['error'][:60]} | | | | | |")
+                         f"{r['amp']} | {why} | | | | | |")
             continue
         lines.append(f"| {r['model']} | {r['batch']} | {r['mode']} | {r['optimizer'] or '-'} | "
                      f"{'bf16' if r['amp'] else '-'} | {fmt_mib(r['peak_bytes'])} | "
@@ -371,58 +448,120 @@ def table(rows):
     return "\n".join(lines)
 
 
+def check_zoo() -> list:
+    """Re-check ZOO: cnncalc's parameter counts against torchvision's; returns the mismatches."""
+    import subprocess
+    bad = []
+    for zoo, tv in ZOO.items():
+        out = subprocess.run([sys.executable, "-m", "cnncalc", "summarize", zoo, "--format",
+                              "json"], capture_output=True, text=True, check=True).stdout
+        totals = json.loads(out)["totals"]
+        m = build(tv)
+        n = sum(p.numel() for p in m.parameters())
+        nb = sum(b.numel() for b in m.buffers() if b.dtype.is_floating_point)
+        ok = (totals["trainable_params"], totals["non_trainable_params"]) == (n, nb)
+        print(f"{zoo:22} {tv:15} cnncalc {totals['trainable_params']:>11,} + "
+              f"{totals['non_trainable_params']:>7,}  torchvision {n:>11,} + {nb:>7,}  "
+              f"{'ok' if ok else 'MISMATCH'}", flush=True)
+        if not ok:
+            bad.append(zoo)
+    return bad
+
+
+def save(path, meta, rows):
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    with open(path + ".tmp", "w") as fh:
+        json.dump({"meta": meta, "results": rows}, fh, indent=1)
+    os.replace(path + ".tmp", path)
+
+
+def run_case(name, batch, mode, opt, amp) -> dict:
+    model = build(name)
+    x = torch.randn(batch, 3, input_size(name), input_size(name))
+    est = estimate_bytes(model, x, mode, opt)
+    if est > MAX_CASE_BYTES:
+        return {"model": name, "zoo": ZOO_OF.get(name), "batch": batch, "mode": mode,
+                "optimizer": opt, "amp": amp, "skipped": f"estimated {est / 2**30:.1f} GiB "
+                f"> {MAX_CASE_BYTES / 2**30:.0f} GiB"}
+    r = {"model": name, "zoo": ZOO_OF.get(name), **measure(model, x, mode, opt, amp),
+         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    return r
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--models", default=None, help="comma-separated torchvision model names")
+    ap.add_argument("--models", default=None,
+                    help="comma-separated torchvision or zoo names (default: every zoo network "
+                         "torchvision has)")
     ap.add_argument("--batches", default="1,8")
     ap.add_argument("--quick", action="store_true", help="4 small models, batch 1")
+    ap.add_argument("--no-amp-extra", action="store_true",
+                    help="AMP with SGD only (skip AMP with momentum and Adam)")
     ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results",
                                                   "memory_truth.json"))
     ap.add_argument("--selftest", action="store_true")
+    ap.add_argument("--check-zoo", action="store_true",
+                    help="check that each zoo spec matches its torchvision model")
     ap.add_argument("--table", action="store_true", help="only print the table of --out")
+    ap.add_argument("--write-docs", metavar="MD", nargs="?", const=DOCS_MD, default=None,
+                    help="write the cnncalc-vs-measured table of --out into MD (default "
+                         "docs/memory.md) between its marker comments; runs cnncalc memory")
     a = ap.parse_args(argv)
     if a.selftest:
         selftest()
         return
+    if a.check_zoo:
+        return 1 if check_zoo() else 0
     if a.table:
         with open(a.out) as fh:
             print(table(json.load(fh)["results"]))
         return
-    models = a.models.split(",") if a.models else (QUICK_MODELS if a.quick else MODELS)
+    if a.write_docs:
+        from memory_truth_docs import write_docs  # benchmarks/ is on sys.path when run
+        return write_docs(a.out, a.write_docs)
+    models = [ZOO.get(m, m) for m in a.models.split(",")] if a.models else (
+        QUICK_MODELS if a.quick else MODELS)
     batches = [int(b) for b in a.batches.split(",")] if not a.quick else [1]
     selftest()
     torch.manual_seed(0)
-    done = {}
+    rows, meta = [], {}
     if os.path.exists(a.out):
         with open(a.out) as fh:
-            for r in json.load(fh).get("results", []):
-                done[(r["model"], r["batch"], r["mode"], r["optimizer"], r["amp"])] = r
-    meta = {"torch": torch.__version__, "threads": torch.get_num_threads(),
-            "date": time.strftime("%Y-%m-%d"), "method": "see benchmarks/memory_truth.py"}
-    rows = list(done.values())
-    for name in models:
-        for batch in batches:
-            for mode, opt, amp in CASES:
+            old = json.load(fh)
+        rows, meta = old.get("results", []), old.get("meta", {})
+    for r in rows:
+        r.setdefault("zoo", ZOO_OF.get(r["model"]))
+    now = machine()
+    if meta.get("machine") not in (None, now):
+        print("warning: --out was measured on another machine:", meta.get("machine"))
+    meta.update(machine=now, method="see benchmarks/memory_truth.py")
+    meta.setdefault("dates", [])
+    meta.pop("date", None), meta.pop("torch", None), meta.pop("threads", None)
+    if time.strftime("%Y-%m-%d") not in meta["dates"]:
+        meta["dates"].append(time.strftime("%Y-%m-%d"))
+    done = {key_of(r): r for r in rows if "error" not in r and "skipped" not in r}
+    tiers = [(b, c) for b, c in TIERS if b in batches]
+    if a.no_amp_extra:
+        tiers = [(b, [k for k in c if k not in CASES[5:]]) for b, c in tiers]
+    for batch, cases in tiers:
+        for name in models:
+            for mode, opt, amp in cases:
                 key = (name, batch, mode, opt, amp)
-                if key in done and "error" not in done[key]:
+                if key in done:
                     continue
-                model = None
                 try:
-                    model = build(name)
-                    x = torch.randn(batch, 3, input_size(name), input_size(name))
-                    r = {"model": name, **measure(model, x, mode, opt, amp)}
+                    r = run_case(name, batch, mode, opt, amp)
                 except Exception as e:  # keep going; record the failure
-                    r = {"model": name, "batch": batch, "mode": mode, "optimizer": opt,
-                         "amp": amp, "error": repr(e)}
-                del model
+                    r = {"model": name, "zoo": ZOO_OF.get(name), "batch": batch, "mode": mode,
+                         "optimizer": opt, "amp": amp, "error": repr(e)}
                 gc.collect()
-                rows = [q for q in rows if (q["model"], q["batch"], q["mode"], q["optimizer"],
-                                            q["amp"]) != key] + [r]
-                os.makedirs(os.path.dirname(a.out), exist_ok=True)
-                with open(a.out + ".tmp", "w") as fh:
-                    json.dump({"meta": meta, "results": rows}, fh, indent=1)
-                os.replace(a.out + ".tmp", a.out)
-                print(table([r]).splitlines()[-1], flush=True)
+                rows = [q for q in rows if key_of(q) != key] + [r]
+                save(a.out, meta, rows)
+                if "skipped" in r:
+                    print(f"| {name} | {batch} | {mode} | {opt} | {amp} | skipped: "
+                          f"{r['skipped']} |", flush=True)
+                else:
+                    print(table([r]).splitlines()[-1], flush=True)
     print(table(rows))
 
 

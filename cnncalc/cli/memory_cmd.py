@@ -53,6 +53,8 @@ def memory(
     depth: int | None = typer.Option(None, "--depth", min=0, help="with --layers: blocks "
                                      "nested deeper than N as one line each"),
     arg: list[str] = typer.Option([], "--arg", help="set a spec argument, NAME=VALUE"),
+    convention: str | None = typer.Option(None, "--convention", help="also torchinfo's or "
+                                          "torchsummary's figures, by that tool's rules"),
 ):
     """Memory for inference and training at any batch size and dtype."""
     from ..analysis import memory as mem
@@ -80,11 +82,18 @@ def memory(
                                             optimizer, device, notes_total_remark(network, model),
                                             network, analysis, backend, amp, segments, micro,
                                             inplace))
+        peer = peer_figures(network, convention, shapes, batches[0], dtype)  # --convention
     except CnnCalcError as exc:
         fail(exc)
     if len(reports) > 1:
         return target.emit(memory_sweep(reports, shapes, format))
     report = reports[0]
+    if peer is not None:  # --convention: the peer's figures first (render/peer_memory.py)
+        from ..render.peer_memory import with_peer
+        shown = with_peer(peer, report, batches, format, layers, depth)
+        if isinstance(shown, str):
+            return target.emit(shown)
+        return target.emit(plain(shown)) if output else console().print(shown)
     if format == "json":
         import json
         return target.emit(json.dumps(report.as_dict(batches, timeline), indent=2) + "\n")
@@ -100,6 +109,19 @@ def memory(
     if output:
         return target.emit(plain(tables))
     console().print(tables)
+
+
+def peer_figures(network, convention: str | None, shapes, batch: int, dtype: str):
+    """--convention: torchinfo's or torchsummary's figures (analysis/peer_memory.py), or None."""
+    if convention is None:
+        return None
+    from ..analysis.analyze import analyze
+    from ..analysis.peer_memory import CONVENTIONS, peer_figures as figures
+    check_choice("--convention", convention, CONVENTIONS)
+    if len(shapes) > 1:
+        raise CnnCalcError(Diagnostic(Span("--convention"), "takes one input size, not an "
+                                      "--input sweep", received=f"{len(shapes)} sizes"))
+    return figures(network, analyze(network), convention, batch, DTYPES[dtype])
 
 
 def memory_sweep(reports, shapes, format: str) -> str:
