@@ -88,16 +88,19 @@ def ruff_passes(path):
 
 
 def smallest_input(name: str) -> str | None:
-    """The smallest square input (from 32 up) the network accepts, to keep the run quick."""
+    """The smallest input the network accepts, every axis scaled alike (a square from 32 up
+    in 2-D), to keep the run quick."""
     network = load_network(name)
-    c = network.input_shape.c
-    full = network.input_shape.spatial[0]
+    c, spatial = network.input_shape.c, network.input_shape.spatial
+    full = max(spatial)
     for side in [*range(32, 96, 4), *range(96, full, 8)]:
+        size = "x".join(str(max(1, n * side // full)) for n in spatial) if len(spatial) != 2 \
+            else f"{side}x{side}"
         try:
-            analyze(load_network(name, f"{side}x{side}x{c}"))
+            analyze(load_network(name, f"{size}x{c}"))
         except CnnCalcError:
             continue
-        return f"{side}x{side}x{c}"
+        return f"{size}x{c}"
     return None
 
 

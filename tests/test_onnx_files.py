@@ -67,7 +67,8 @@ def test_import_writes_a_spec_with_the_same_totals(good, tmp_path):
     assert done.returncode == 0, done.stderr
     text = out.read_text()
     assert text.startswith("# imported by cnncalc import from")
-    assert "{name: conv, type: conv, filters: 4, kernel: 3, padding: 1}" in text
+    # the Relu, the conv output's only reader, is written as the conv's activation
+    assert "{name: conv, type: conv, filters: 4, kernel: 3, padding: 1, activation: relu}" in text
     direct = json.loads(cli("summarize", good, "--format", "json").stdout)["totals"]
     written = json.loads(cli("summarize", out, "--format", "json").stdout)["totals"]
     assert direct == written

@@ -91,7 +91,8 @@ class BatchNorm(Layer):
         from .torch_code import TorchCode, dims
         nd = dims(inputs[0].rank, "batch normalisation")
         eps = "" if self.eps == 1e-5 else f", eps={self.eps!r}"
-        return TorchCode("{m}({0})", f"BatchNorm{nd}({inputs[0].c}{eps})",
+        affine = "" if self.affine else ", affine=False"
+        return TorchCode("{m}({0})", f"BatchNorm{nd}({inputs[0].c}{eps}{affine})",
                          ((f"BatchNorm{nd}", BATCHNORM.replace("ND", nd)),))
 
 
@@ -101,8 +102,8 @@ class BatchNormND(nn.BatchNormND):
     weight, bias, running_mean and running_var, cnncalc's arrays (momentum 0.1 updates the
     running statistics in training, so the counter is not needed)."""
 
-    def __init__(self, num_features, eps=1e-5):
-        super().__init__(num_features, eps=eps)
+    def __init__(self, num_features, eps=1e-5, affine=True):
+        super().__init__(num_features, eps=eps, affine=affine)
         self.num_batches_tracked = None
 
     def _load_from_state_dict(self, state_dict, prefix, *args):
