@@ -13,7 +13,6 @@ import contextlib
 import os
 import signal
 import stat
-import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -69,6 +68,7 @@ def _hold_signals(hold: bool) -> None:
 def _mkstemp(path: str) -> str:
     """A new empty temporary file next to `path`, ending in `path`'s suffix."""
     parent, base = os.path.split(path)
+    import tempfile  # only when a file is written (summarize to stdout never needs it)
     fd, temp = tempfile.mkstemp(dir=parent or ".", prefix="." + base[:100] + ".",
                                 suffix=".tmp" + Path(base).suffix[:20])
     os.close(fd)
