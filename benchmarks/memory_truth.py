@@ -371,13 +371,15 @@ def machine() -> dict:
     cpu = platform.processor()
     try:
         with open("/proc/cpuinfo") as fh:
-            cpu = next(l.split(":", 1)[1].strip() for l in fh if l.startswith("model name"))
+            cpu = next(line.split(":", 1)[1].strip() for line in fh
+                       if line.startswith("model name"))
     except (OSError, StopIteration):
         pass
     ram = None
     try:
         with open("/proc/meminfo") as fh:
-            ram = int(next(l.split()[1] for l in fh if l.startswith("MemTotal"))) * 1024
+            ram = int(next(line.split()[1] for line in fh
+                           if line.startswith("MemTotal"))) * 1024
     except (OSError, StopIteration):
         pass
     return {"cpu": cpu, "cpus": os.cpu_count(), "ram_bytes": ram,

@@ -80,7 +80,7 @@ def mul(imp, node, a):
         if maker is not None and list(maker.input[:1]) == [other] and \
                 imp.g.only_consumer(gate) is node:
             kind = {"Sigmoid": "silu", "HardSigmoid": "hardswish"}.get(maker.op_type)
-            if kind == "hardswish" and imp.by_name.get(imp.value(gate).source) is None:
+            if maker.op_type == "HardSigmoid" and imp.by_name.get(imp.value(gate).source) is None:
                 kind = None
             if kind:  # x * sigmoid(x): the gate's own layer is dropped as unused
                 x = imp.value(other)

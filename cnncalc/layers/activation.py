@@ -10,7 +10,6 @@ from typing import ClassVar
 
 from ..conventions import ACTIVATION_FLOPS
 from ..declare import Number, frozen, setting
-from typing import ClassVar
 
 from .base import IN_PLACE, REGISTRY, Counts, Layer, register
 from .shape import Shape

@@ -76,7 +76,8 @@ def conv_transients(ctx: StepContext, x, y, weight_values: int, bias_values: int
     when C_in < 8: 2 out). The backward reorders grad_output, input and weight, and makes
     temporaries of the weight gradients: max(out + in, w + b) beyond what it keeps (out alone
     when the input needs no gradient, out + the input padded to 8 channels when it has one
-    channel: measured on 1 -> 6, 8, 16 channels; 3-channel inputs are not reordered). Channels are padded to blocks of 8.
+    channel: measured on 1 -> 6, 8, 16 channels; 3-channel inputs are not reordered).
+    Channels are padded to blocks of 8.
     When the input is smaller than the kernel (a 3x3 conv on 2x2 or 1x1 maps: ResNet's
     last stage at 64x64) and the batch is over 1, oneDNN falls back to its gemm kernel,
     whose weight gradient takes 4 accumulators per thread (measured on 2 threads: 8.0 w + C_out
@@ -101,10 +102,8 @@ def conv_transients(ctx: StepContext, x, y, weight_values: int, bias_values: int
     scale = (cout / y.c) * (1 if depthwise else cin / x.c)  # the weight's padded channels
     w_r = int(weight_values * scale) * width
     b = bias_values * width
-    if x.c < CHANNEL_BLOCK and not depthwise:
-        forward = out_tmp  # no reorder of the input: out_tmp, then out
-    else:
-        forward = max(in_r + w_r, out_tmp)  # beyond the output it keeps
+    # beyond the output it keeps; a thin input is not reordered: out_tmp, then out
+    forward = out_tmp if x.c < CHANNEL_BLOCK and not depthwise else max(in_r + w_r, out_tmp)
     if ctx.input_grad:
         backward = max(out_tmp + in_r, w_r + b)
     else:  # a single input channel is reordered into a block of 8 for the weight gradient

@@ -95,7 +95,7 @@ def chart(points: list[dict], width: int = CHART_WIDTH, rows: int = CHART_ROWS) 
     levels = [(h - low) / span * rows * 8 for h in highs]
     lines = []
     for row in range(rows - 1, -1, -1):
-        cells = "".join(LEVELS[max(0, min(8, int(round(v - row * 8))))] for v in levels)
+        cells = "".join(LEVELS[max(0, min(8, round(v - row * 8)))] for v in levels)
         label = binary(top) if row == rows - 1 else (binary(low) if row == 0 else "")
         lines.append(f"{label:>10} |{cells}")
     phases = "".join(PHASE_MARK.get(max(b, key=lambda p: p["live_bytes"])["phase"], "?")

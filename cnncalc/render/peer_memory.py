@@ -14,8 +14,9 @@ from . import escape
 from .escape import terminal
 
 KEYS = ("input_bytes", "forward_backward_bytes", "params_bytes", "total_bytes")
-WHY = ("By the rules of {source}. Not a peak: {name} adds outputs and parameters with no lifetimes, in-place operations, "
-       "optimizer state or framework scratch; cnncalc's {mode} figure is below.")
+WHY = ("By the rules of {source}. Not a peak: {name} adds outputs and parameters with no "
+       "lifetimes, in-place operations, optimizer state or framework scratch; cnncalc's {mode} "
+       "figure is below.")
 
 
 def peer_rows(peer: PeerFigures) -> list[tuple[str, int]]:
