@@ -23,6 +23,8 @@ def commands(python: str) -> dict[str, list[str]]:
         "python -c 'import typer'": [python, "-c", "import typer"],
         "cnncalc summarize vgg16": [python, "-m", "cnncalc", "summarize", "vgg16"],
         "cnncalc validate vgg16": [python, "-m", "cnncalc", "validate", "vgg16"],
+        "cnncalc summarize vgg16 --depth 1 (typer)": [python, "-m", "cnncalc", "summarize",
+                                                      "vgg16", "--depth", "1"],
     }
 
 

@@ -129,10 +129,12 @@ def test_bad_format_option():
     assert result.exit_code == 2 and "--format" in result.stderr
 
 
-@pytest.mark.parametrize("command", ["summarize", "validate"])
+@pytest.mark.parametrize("command", [["summarize", "vgg16"], ["validate", "vgg16"],
+                                     ["summarize", "vgg16", "--depth", "1"],  # through typer
+                                     ["validate", "vgg16", "--strict"]])
 def test_summarize_and_validate_never_import_numpy(command):
-    code = (f"import sys; from cnncalc.cli import main; sys.argv = ['cnncalc', {command!r}, "
-            "'vgg16'];\ntry:\n    main()\nexcept SystemExit:\n    pass\n"
+    code = (f"import sys; from cnncalc.cli import main; sys.argv = ['cnncalc', *{command!r}]"
+            "\ntry:\n    main()\nexcept SystemExit:\n    pass\n"
             "assert 'numpy' not in sys.modules, 'numpy imported'")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=False)

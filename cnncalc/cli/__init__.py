@@ -36,30 +36,40 @@ def __getattr__(name):
 
 
 def main():
-    """Entry point: no traceback ever reaches the user, and an option error is one line."""
+    """Entry point: no traceback ever reaches the user, and an option error is one line. The
+    bare `summarize SPEC` and `validate SPEC...` run without typer (plain.py)."""
+    from .plain import run_bare
+    try:
+        code = run_bare(sys.argv[1:])
+        raise SystemExit(typer_main() if code is None else code)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        raise SystemExit(130) from None
+    except RecursionError:
+        print("error: the spec nests too deeply to analyse", file=sys.stderr)
+        raise SystemExit(2) from None
+    except Exception as exc:  # a bug of ours: still one line, never a traceback
+        print(f"internal error: {type(exc).__name__}: {exc} (please report this)",
+              file=sys.stderr)
+        raise SystemExit(70) from None
+
+
+def typer_main() -> int:
+    """The command line as typer parses it; its errors as one line each."""
     import typer
     from typer._click import exceptions as click_errors
     words = [w for w in sys.argv[1:2] if w in COMMANDS]
     try:
         code = load(words)(standalone_mode=False)
-        raise SystemExit(code if isinstance(code, int) else 0)
+        return code if isinstance(code, int) else 0
     except click_errors.NoArgsIsHelpError as exc:
         typer.echo(exc.ctx.get_help() if exc.ctx else str(exc))
-        raise SystemExit(0) from None
+        return 0
     except click_errors.UsageError as exc:  # options and arguments: one line, exit 2
         from ..render.escape import terminal
         where = f"cnncalc {exc.ctx.info_name}" if exc.ctx and exc.ctx.parent else "cnncalc"
         typer.echo(terminal(f"{where}: error: {exc.format_message()} (see --help)"), err=True)
-        raise SystemExit(2) from None
+        return 2
     except click_errors.ClickException as exc:
         typer.echo(f"cnncalc: error: {exc.format_message()}", err=True)
-        raise SystemExit(exc.exit_code) from None
-    except KeyboardInterrupt:
-        typer.echo("interrupted", err=True)
-        raise SystemExit(130) from None
-    except RecursionError:
-        typer.echo("error: the spec nests too deeply to analyse", err=True)
-        raise SystemExit(2) from None
-    except Exception as exc:  # a bug of ours: still one line, never a traceback
-        typer.echo(f"internal error: {type(exc).__name__}: {exc} (please report this)", err=True)
-        raise SystemExit(70) from None
+        return exc.exit_code

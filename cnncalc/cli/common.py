@@ -8,7 +8,15 @@ from pathlib import Path
 import typer
 
 from .. import __version__
-from ..errors import CnnCalcError, Diagnostic, Span
+from ..errors import CnnCalcError, Span
+from .plain import (  # noqa: F401  (re-exported: every command uses them)
+    check_choice,
+    error_line,
+    load_network,
+    parse_args,
+    terminal,
+    terminal_text,
+)
 
 app = typer.Typer(add_completion=True, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Shapes, parameters, connections, MACs and FLOPs of a CNN written as YAML.")
@@ -28,48 +36,11 @@ def main_options(version: bool = typer.Option(False, "--version", callback=_vers
     """cnncalc: what a convolutional network costs, before any framework code."""
 
 
-def parse_args(pairs: list[str]) -> dict:
-    """--arg NAME=VALUE pairs; values are read as YAML scalars (2 -> int, true -> bool)."""
-    from ..spec import yamlsource
-    out = {}
-    for pair in pairs:
-        name, sep, value = pair.partition("=")
-        if not sep or not name:
-            raise CnnCalcError(Diagnostic(Span("--arg"), "must be NAME=VALUE", received=pair))
-        out[name] = yamlsource.load_text(f"v: {value}", "--arg")["v"] if value else None
-    return out
-
-
-def load_network(spec: str, input_override: str | None = None, args: dict | None = None):
-    """A file path, a zoo name, or '-' -> Network (CnnCalcError on any problem)."""
-    from ..spec import open_spec
-    return open_spec(spec, input_override, args)
-
-
-def terminal_text(text: str) -> str:
-    """Untrusted text (file and layer names inside messages) made safe for a terminal: no
-    control characters or escape sequences reach it (render/escape.py)."""
-    from ..render.escape import terminal
-    return terminal(text)
-
-
 def fail(exc: CnnCalcError):
-    """The one place an error is printed: one line on stderr, then the exit code."""
-    typer.echo(terminal_text(exc.diagnostic.format()), err=True)
+    """An error in a typer command: its one line (plain.error_line) on stderr, then the exit
+    code. The bare forms (plain.run_bare) print the same line."""
+    typer.echo(error_line(exc), err=True)
     raise typer.Exit(exc.exit_code)
-
-
-def terminal() -> tuple[int | None, bool]:
-    """(width, colour) for text on standard output: a terminal's width and colour unless
-    NO_COLOR is set (https://no-color.org) or TERM is dumb; elsewhere COLUMNS or no limit,
-    and no colour."""
-    import os
-    import shutil
-    if not sys.stdout.isatty():
-        columns = os.environ.get("COLUMNS", "")
-        return (int(columns) if columns.isdigit() and int(columns) > 0 else None), False
-    color = not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
-    return shutil.get_terminal_size().columns, color
 
 
 def console():
@@ -81,12 +52,6 @@ def console():
     width = None if sys.stdout.isatty() else int(os.environ.get("COLUMNS") or 160)
     plain = bool(os.environ.get("NO_COLOR")) or os.environ.get("TERM") == "dumb"
     return Console(highlight=False, width=width, **({"color_system": None} if plain else {}))
-
-
-def check_choice(option: str, value: str, options: tuple) -> None:
-    if value not in options:
-        raise CnnCalcError(Diagnostic(Span(option), f"must be one of {', '.join(options)}",
-                                      received=repr(value)))
 
 
 FORMATS = ("table", "json", "csv", "markdown", "html", "svg")

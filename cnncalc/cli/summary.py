@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from ..conventions import DTYPES, OPTIMIZERS
-from ..errors import CnnCalcError, Diagnostic, Span
+from ..errors import CnnCalcError, Span
 from .common import (
     FORCE_HELP,
     FORMATS,
@@ -17,9 +17,9 @@ from .common import (
     load_network,
     parse_args,
     parse_inputs,
-    terminal,
     terminal_text,
 )
+from .plain import lint_lines, summary_table
 
 
 @app.command()
@@ -77,7 +77,6 @@ def summarize(
         from ..render.html_report import build_page
         lints = [w.as_dict() for w in report.warnings if w.rule not in network.lint_ignore]
         return target.emit(build_page(report.as_dict(), lints))
-    from ..render.text import summary_text
     if format == "svg":  # a chart: MACs per layer (the report page has the others)
         from ..render import svg
         chart = svg.bar_chart([row.name for row in report.rows],
@@ -85,15 +84,12 @@ def summarize(
                               f"{report.name}: MACs per layer", "MACs")
         return target.emit(svg.standalone(chart))
     try:
-        keys = column_keys(columns, report)
+        text = summary_table(network, report, depth, rf, columns, wide, to_file=bool(output))
     except CnnCalcError as exc:
         fail(exc)
-    width, color = (None, False) if output else terminal()
-    text = summary_text(report, depth, rf, width, color, keys, wide)
     target.emit(text + (f"{slide.sentence()}\n" if slide else ""))
-    for warning in report.warnings:
-        if warning.rule not in network.lint_ignore:
-            typer.echo(terminal_text(warning.format()), err=True)
+    for line in lint_lines(network, report):
+        typer.echo(line, err=True)
 
 
 @app.command()
@@ -130,21 +126,6 @@ def report(
     lints = [d.as_dict() for d in lint.check(network, result, network.lint_ignore)]
     target.emit(build_page(result.as_dict(), lints, figures, timeline))
     typer.echo(f"wrote {terminal_text(output)}")
-
-
-def column_keys(text: str | None, report) -> list[str] | None:
-    """--columns name,output,params -> the column keys, each checked."""
-    from ..declare import did_you_mean
-    from ..render.columns import summary_columns
-    if text is None:
-        return None
-    known = [c.key for c in summary_columns(report.totals)]
-    keys = [k.strip() for k in text.split(",") if k.strip()]
-    for key in keys:
-        if key not in known:
-            raise CnnCalcError(Diagnostic(Span("--columns"), f"unknown column{did_you_mean(key, known)} "
-                                          f"(columns: {', '.join(known)})", received=repr(key)))
-    return keys
 
 
 def sweep_text(network, shapes, format: str) -> str:
