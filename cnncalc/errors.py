@@ -107,6 +107,12 @@ def name(key: object, limit: int = 60) -> str:
     return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
+def keys_text(mapping) -> str:
+    """The keys a mapping has, for the received part of a "missing key" error."""
+    keys = [name(k, 40) for k in list(mapping)[:12]]
+    return f"keys {', '.join(keys)}{', ...' if len(mapping) > 12 else ''}" if keys else "no keys"
+
+
 def show(value: object) -> str:
     """A received value as the user wrote it, shortened to one line."""
     if isinstance(value, bool):
@@ -114,13 +120,11 @@ def show(value: object) -> str:
     elif value is None:
         text = "null"
     elif isinstance(value, str):
-        text = repr(value)
+        text = repr(value[:2 * MAX_SHOWN] if len(value) > 4 * MAX_SHOWN else value)
     elif isinstance(value, dict):
         text = "a mapping {" + ", ".join(name(k) for k in list(value)[:5]) + "}"
     elif isinstance(value, int):
         text = _int_text(value)
-    elif isinstance(value, str) and len(value) > 4 * MAX_SHOWN:
-        text = repr(value[:2 * MAX_SHOWN])
     elif isinstance(value, list):
         text = "[" + ", ".join(show(v) for v in value[:6]) + (", ..." if len(value) > 6 else "") + "]"
     else:

@@ -99,3 +99,26 @@ def test_alias_bomb_is_refused():
                      f"*{prev},*{prev},*{prev}]")
     diagnostic = error_of("\n".join(lines) + "\n")
     assert "alias bomb" in diagnostic.message
+
+
+SHAPE_REFUSALS = [  # (layer on an 8x8x3 input, what the shape rule was given)
+    ("{type: conv, filters: 4, kernel: 9}", "(received: input 8x8x3)"),
+    ("{type: pixel_shuffle, factor: 2}", "(received: input 8x8x3)"),
+    ("{type: pixel_unshuffle, factor: 3}", "(received: input 8x8x3)"),
+    ("{type: crop, size: [9, 9]}", "(received: input 8x8x3)"),
+    ("{type: pool, kernel: 2, stride: 2, output: [1, 1]}", "(received: "),
+    ("{type: add, inputs: [input, input2]}", "(received: 8x8x3, 4x4x3)"),
+    ("{type: concat, inputs: [input, input2]}", "(received: 8x8x3, 4x4x3)"),
+]
+
+
+@pytest.mark.parametrize("layer, received", SHAPE_REFUSALS,
+                         ids=[layer for layer, _ in SHAPE_REFUSALS])
+def test_a_shape_rule_refusal_says_what_it_received(layer, received):
+    text = ("input: [8, 8, 3]\nlayers:\n"
+            "  - {name: input2, type: pool, kernel: 2, stride: 2}\n"
+            f"  - {layer}\n")
+    if "input2" not in layer:
+        text = f"input: [8, 8, 3]\nlayers:\n  - {layer}\n"
+    line = error_of(text, "bad.yaml").format()
+    assert line.endswith(")") and received in line, line

@@ -37,6 +37,7 @@ def test_corpus(path, code, where, message):
     assert len(lines) == 1 and "Traceback" not in result.output
     assert lines[0].startswith(f"{path}:{where}: error: "), lines[0]
     assert message in lines[0]
+    assert "(received: " in lines[0], lines[0]  # the standard's form: what it was given
 
 
 def test_python_tags_are_never_executed():

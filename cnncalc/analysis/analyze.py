@@ -34,12 +34,13 @@ def check_shared(node, ins, owner, owner_ins) -> bool:
         return False
     if not theirs:
         raise CnnCalcError(Diagnostic(where, f"'{owner.name}' has no weights to share",
-                                      layer=node.name, exit_code=EXIT_INCONSISTENT))
+                                      received=f"shares: {owner.name}", layer=node.name,
+                                      exit_code=EXIT_INCONSISTENT))
     if mine != theirs:
         raise CnnCalcError(Diagnostic(
             where, f"cannot use the weights of '{owner.name}' ({weights_text(theirs)}): this "
                    f"layer on {ins[0]} needs {weights_text(mine) or 'none'}",
-            layer=node.name, exit_code=EXIT_INCONSISTENT))
+            received=f"shares: {owner.name}", layer=node.name, exit_code=EXIT_INCONSISTENT))
     return True
 
 
@@ -56,6 +57,10 @@ def analyze(network: Network) -> Report:
             described = layer.at(ins[0].rank).describe() if ins else layer.describe()
         except SettingError as exc:
             exc.inconsistent = True
+            if not exc.has_received:  # a shape rule's refusal: what it was given
+                exc.received = ("input " if len(ins) == 1 else "inputs ") + \
+                    ", ".join(map(str, ins))
+                exc.has_received = True
             exc.message += channels_first_hint(network.input_shape)
             if node.called:  # a block called many times: say which call
                 exc.message += f" ({'; '.join(node.called)})"

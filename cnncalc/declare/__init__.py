@@ -14,10 +14,9 @@ use, and its errors would still need mapping back to YAML lines.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 from typing import NamedTuple
 
-from ..errors import SettingError
+from ..errors import SettingError, keys_text, show
 from ..errors import name as _name
 
 REQUIRED = dataclasses.MISSING
@@ -133,6 +132,7 @@ def did_you_mean(word: str, options) -> str:
     options = [str(o) for o in options]
     if len(word) > 100:  # no name is that long; difflib on a huge word is slow
         return ""
+    import difflib  # only when a name is wrong (3 ms of start-up otherwise)
     close = difflib.get_close_matches(word, options, 1, 0.6)
     if not close:
         close = sorted((o for o in options if len(o) >= 2 and word.lower().startswith(o)),
@@ -156,14 +156,15 @@ def check_settings(cls, values: dict, common: tuple = ()) -> dict:
             allowed = ", ".join(decls) or "none"
             what = f"setting '{_name(key)}' for {layer}" if layer else f"key '{_name(key)}' in {label}"
             raise SettingError(f"unknown {what}{did_you_mean(str(key), known)} (keys: {allowed})",
-                               key=key, on_key=True, received=None)
+                               key=key, on_key=True,
+                               received=f"{_name(key)}: {show(values[key])}")
     out = {}
     for name, decl in decls.items():
         if name in values:
             out[decl.field] = decl.kind.check(values[name], name)
         elif decl.required:
             raise SettingError(f"{label} {'needs' if layer else 'has no'} '{name}': {decl.doc}",
-                               key=None)
+                               key=None, received=keys_text(values))
     return out
 
 

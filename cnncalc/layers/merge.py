@@ -69,8 +69,8 @@ class Add(Merge):
 
     def infer(self, inputs):
         if len(set(inputs)) != 1:
-            raise SettingError(f"add needs inputs of one shape, got {_shapes(inputs)}",
-                               key="inputs", inconsistent=True)
+            raise SettingError("add needs inputs of one shape", key="inputs",
+                               received=_shapes(inputs), inconsistent=True)
         return inputs[0]
 
     def step_ops(self, inputs, out, ctx, in_place=False):
@@ -104,8 +104,8 @@ class Multiply(Merge):
         for shape in inputs:
             gate = shape.rank == full.rank and shape.positions == 1 and shape.c == full.c
             if shape != full and not gate:
-                raise SettingError(f"multiply needs one shape or 1x1xC gates, got "
-                                   f"{_shapes(inputs)}", key="inputs", inconsistent=True)
+                raise SettingError("multiply needs one shape or 1x1xC gates", key="inputs",
+                                   received=_shapes(inputs), inconsistent=True)
         return full
 
     def step_ops(self, inputs, out, ctx, in_place=False):
@@ -147,8 +147,8 @@ class Concat(Merge):
 
     def infer(self, inputs):
         if len({s.spatial for s in inputs}) != 1:
-            raise SettingError(f"concat needs inputs of one height and width, got "
-                               f"{_shapes(inputs)}", key="inputs", inconsistent=True)
+            raise SettingError("concat needs inputs of one height and width", key="inputs",
+                               received=_shapes(inputs), inconsistent=True)
         return Shape(inputs[0].spatial, sum(s.c for s in inputs))
 
     def cost(self, inputs, out):

@@ -38,20 +38,29 @@ class Pool(Layer):
         if self.output is not None:
             if self.kernel is not None or self.stride is not None or self.global_:
                 raise SettingError("adaptive pooling (`output`) takes no kernel, stride or "
-                                   "global", key="output")
+                                   "global", key="output", received=self._window_keys())
             return
         if self.global_:
             if self.kernel is not None or self.stride is not None:
                 raise SettingError("a global pool takes no kernel or stride",
-                                   key="kernel" if self.kernel is not None else "stride")
+                                   key="kernel" if self.kernel is not None else "stride",
+                                   received=self._window_keys())
             return
         if self.kernel is None:
-            raise SettingError("pool needs 'kernel' (or `global: true`)")
+            raise SettingError("pool needs 'kernel' (or `global: true`)",
+                               received="no kernel, output or global")
         try:  # as written (a list of another length than the others: refused on the input)
             self.check_axes(self.at(self.written_rank() or _flat_rank(self.padding)))
         except SettingError as exc:
             if not exc.inconsistent:
                 raise
+
+    def _window_keys(self) -> str:
+        """The window settings written, as the user wrote them."""
+        written = {"kernel": self.kernel, "stride": self.stride, "global": self.global_ or None,
+                   "output": self.output}
+        return ", ".join(f"{key}: {axes_text(value) if isinstance(value, tuple) else value}"
+                         .lower() for key, value in written.items() if value is not None)
 
     def check_axes(self, r):
         """Padding at most half the kernel on every axis (PyTorch)."""

@@ -66,10 +66,11 @@ def substitute(value, args: dict | None, span: Span, path: str, budget=None,
         key = value[1:]
         if args is None:
             raise fail(span, f"'{_name(value)}' outside a block: arguments exist only in blocks",
-                       path=path)
+                       show(value), path=path)
         if key not in args:
             raise fail(span, f"unknown block argument '{_name(value)}'{did_you_mean(key, args)} "
-                       f"(arguments: {', '.join(map(_name, args)) or 'none'})", path=path)
+                       f"(arguments: {', '.join(map(_name, args)) or 'none'})", show(value),
+                       path=path)
         if budget is not None:
             budget.spend((sizes or {}).get(key, 1), span, path)
         return args[key]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..declare import did_you_mean
-from ..errors import Span, fail, name, show
+from ..errors import Span, fail, keys_text, name, show
 from ..graph import INPUT, Network
 from ..layers.shape import Shape
 from . import yamlsource
@@ -38,7 +38,8 @@ def spec_args(doc: YMap, overrides: dict | None) -> dict | None:
     for key, value in (overrides or {}).items():
         if key not in args:
             raise fail(Span("--arg"), f"the spec has no argument '{name(key)}'"
-                       f"{did_you_mean(key, args)} (arguments: {', '.join(map(name, args)) or 'none'})")
+                       f"{did_you_mean(key, args)} (arguments: {', '.join(map(name, args)) or 'none'})",
+                       f"{name(key)}={show(value)}")
         args[key] = value
     for key, value in args.items():
         if value is None or value is REQUIRED_ARG:
@@ -72,10 +73,12 @@ def network_inputs(doc: YMap, values, expander: Expander) -> Shape:
     """`input:`, or the named `inputs:` (the first is the network's input, the others nodes
     that read nothing); returns the first input's shape."""
     if values.input is not None and values.inputs is not None:
-        raise fail(doc.key_span("inputs"), "a spec has 'input' or 'inputs', not both")
+        raise fail(doc.key_span("inputs"), "a spec has 'input' or 'inputs', not both",
+                   "keys input and inputs")
     if values.inputs is None:
         if values.input is None:
-            raise fail(doc.span, "the spec has no 'input' (or 'inputs': several named inputs)")
+            raise fail(doc.span, "the spec has no 'input' (or 'inputs': several named inputs)",
+                       keys_text(doc))
         return values.input
     named = doc["inputs"]
     for key, shape in values.inputs.items():

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from ..declare import did_you_mean
-from ..errors import CnnCalcError, SettingError, Span, fail, from_setting_error, show
+from ..errors import CnnCalcError, SettingError, Span, fail, from_setting_error, keys_text, show
 from ..errors import name as _name
 from ..graph import INPUT, Node
 from ..layers import REGISTRY, Layer
@@ -111,7 +111,8 @@ class Expander:
         if name in self.index:
             first = self.index[name]
             where = f" (first used at line {self.nodes[first].span.line})" if first >= 0 else ""
-            raise fail(span, f"duplicate layer name '{_name(name, 120)}'{where}", path=path)
+            raise fail(span, f"duplicate layer name '{_name(name, 120)}'{where}", show(local),
+                       path=path)
         return name
 
     def resolve(self, ref, scope: Scope, span: Span, name: str, key: str = "inputs") -> int:
@@ -155,10 +156,11 @@ class Expander:
             kinds = [k for k in STRUCTURE_KEYS if k in item]
             if "type" in item and kinds:
                 raise fail(item.key_span(kinds[0]), f"a layer with 'type' cannot also have "
-                                                   f"'{kinds[0]}'", path=path)
+                                                   f"'{kinds[0]}'", keys_text(item), path=path)
             if len(kinds) > 1:
                 raise fail(item.key_span(kinds[1]), f"an item takes one of {', '.join(STRUCTURE_KEYS)}"
-                                                   f"; this one has {' and '.join(kinds)}", path=path)
+                                                   f"; this one has {' and '.join(kinds)}",
+                           keys_text(item), path=path)
             if kinds and "shares" in item:  # every layer inside uses its counterpart's weights
                 scope = scope._replace(share=(self.shared_group(item, scope, path), None,
                                               item.value_span("shares")))
@@ -220,7 +222,7 @@ class Expander:
         if name in scope.stack:
             chain = " -> ".join((*scope.stack[scope.stack.index(name):], name))
             raise fail(item.value_span("block"), f"block '{_name(name)}' uses itself ({chain})",
-                       path=path)
+                       f"block: {_name(name)}", path=path)
         args = {}
         for key, value in item.items():
             if key in declared_keys(BlockCall):
@@ -228,12 +230,14 @@ class Expander:
             if key not in block.args:
                 raise fail(item.key_span(key), f"block '{_name(name)}' has no argument '{_name(key)}'"
                            f"{did_you_mean(str(key), block.args)} (arguments: "
-                           f"{', '.join(map(_name, block.args)) or 'none'})", path=path)
+                           f"{', '.join(map(_name, block.args)) or 'none'})",
+                           f"{_name(key)}: {show(value)}", path=path)
             args[key] = value
         for key, default in block.args.items():
             if key not in args:
                 if default is REQUIRED_ARG:
-                    raise fail(span, f"block '{_name(name)}' needs argument '{_name(key)}'", path=path)
+                    raise fail(span, f"block '{_name(name)}' needs argument '{_name(key)}'",
+                               keys_text(item), path=path)
                 args[key] = default
         checked(BlockCall, item, path, open_keys=tuple(block.args))
         group = self.open_group(scope, item.get("name"), item.value_span("name"), name, path)
@@ -343,7 +347,7 @@ class Expander:
         elif isinstance(item, YMap):
             if "type" not in item:
                 raise fail(span, f"layer has no 'type' (types: {known_types()}; or one of "
-                                 f"{', '.join(STRUCTURE_KEYS)})", path=path)
+                                 f"{', '.join(STRUCTURE_KEYS)})", keys_text(item), path=path)
             values, key_spans = item, dict(item.value_spans)
             type_name, type_span = item["type"], item.value_span("type")
         else:
@@ -375,7 +379,10 @@ class Expander:
         if len(inputs) < low or (high is not None and len(inputs) > high):
             want = f"{low}" if low == high else f"{low} or more" if high is None else f"{low} to {high}"
             raise fail(key_spans.get("inputs", span), f"{layer.type_name} takes {want} inputs, "
-                       f"given {len(inputs)}", layer=name, path=path)
+                       f"given {len(inputs)}",
+                       f"inputs: {show(values['inputs'])}" if "inputs" in values else
+                       "no inputs: key, so the layer before",
+                       layer=name, path=path)
         return self.add_node(Node(name, layer, inputs, span, key_spans, path, scope.groups,
                                   frozen=scope.frozen, shares=owner))
 
@@ -408,4 +415,8 @@ def build_layer(type_name, values: dict, key_spans: dict, type_span: Span, item_
         span = key_spans.get(exc.key, item_span) if exc.key else item_span
         if exc.on_key and isinstance(values, YMap):
             span = values.key_span(exc.key)
+        if not exc.has_received:  # the value of the setting at fault, or the settings given
+            exc.has_received = True
+            exc.received = (f"{exc.key}: {show(values[exc.key])}" if exc.key in values else
+                            ", ".join(f"{k}: {show(v)}" for k, v in values.items()))
         raise from_setting_error(exc, span, label, path) from None

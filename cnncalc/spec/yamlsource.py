@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-from ..errors import EXIT_UNREADABLE, CnnCalcError, Diagnostic, Span
+from ..errors import EXIT_UNREADABLE, CnnCalcError, Diagnostic, Span, show
 from .source import MiB, read_capped
 
 MAX_FILE_BYTES = 16 * MiB  # refuse larger files and streams (a spec is a few KB)
@@ -87,6 +87,15 @@ class YList(list):
 
 def _span(file: str, mark) -> Span:
     return Span(file, mark.line + 1, mark.column + 1)  # libyaml counts from 0
+
+
+def line_at(text: str, mark) -> str:
+    """The line a YAML error points at, as the user wrote it (shortened by the message)."""
+    if mark is None:
+        return "the text above"
+    lines = text.splitlines()
+    line = lines[mark.line].strip() if mark.line < len(lines) else ""
+    return show(line) if line else "the end of the file"
 
 
 def _fail(span: Span, message: str, received: str | None = None) -> CnnCalcError:
@@ -192,13 +201,15 @@ def load_text(text: str, file: str = "<string>"):
         mark = exc.problem_mark or exc.context_mark
         span = _span(file, mark) if mark else Span(file)
         problem = exc.problem or exc.context or "invalid YAML"
-        raise _fail(span, f"not valid YAML: {problem}") from None
+        raise _fail(span, f"not valid YAML: {problem}", line_at(text, mark)) from None
     except yaml.YAMLError as exc:
-        raise _fail(Span(file), f"not valid YAML: {' '.join(str(exc).split())}") from None
+        raise _fail(Span(file), f"not valid YAML: {' '.join(str(exc).split())}",
+                    "the text above") from None
     except RecursionError:
         raise _fail(Span(file), "nesting too deep to read; refused") from None
     if node is None:
-        raise _fail(Span(file, 1, 1), "the file is empty; a spec needs `input` and `layers`")
+        raise _fail(Span(file, 1, 1), "the file is empty; a spec needs `input` and `layers`",
+                    "only comments and blank lines" if text.strip() else "no text")
     if isinstance(node, yaml.ScalarNode):
         raise _fail(_span(file, node.start_mark), "a spec must be a mapping with 'input' and "
                     "'layers'", " ".join(str(node.value).split())[:80])
