@@ -140,6 +140,9 @@ def test_make_divisible(text, call, value):
     ("2 # 3", 2, "unexpected character '#'"),
     ("(1 + 2", 0, "'(' at character 0 is never closed"),
     ("max(1, 2", 0, "'max(' at character 0 is never closed"),
+    # what YAML leaves of `{filters: make_divisible($c * 0.75, 8)}`: the comma ended the value
+    ("make_divisible($c * 0.75", 0, "'make_divisible(' at character 0 is never closed; inside "
+                                    "{...} or [...] a comma ends the value: quote the expression"),
     ("(1 2)", 3, "expected ')' before '2'"),
     ("1 + 2)", 5, "unmatched ')'"),
     ("1 2", 2, "expected an operator before '2'"),

@@ -269,7 +269,10 @@ class _Parser:
             self.i += 1
             operands.append(self.expr(0, skip))
         self.depth -= 1
-        end = self.expect(")", f"'{name}(' at character {start} is never closed", start)
+        end = self.expect(")", f"'{name}(' at character {start} is never closed" + (
+            "; inside {...} or [...] a comma ends the value: quote the expression "
+            "('make_divisible($c, 8)') or write the layer one key per line"
+            if self.tokens[self.i][0] == "end" and operands else ""), start)
         if not low <= len(operands) <= (high or len(operands)):
             want = f"{low} or more" if high is None else f"{low}" if low == high else f"{low} to {high}"
             raise ExprError(f"{name}() takes {want} argument{'s' * (want != '1')}, given {len(operands)}",
