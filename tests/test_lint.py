@@ -40,6 +40,22 @@ def test_each_rule_fires(layers, rule):
     assert rule in rules, result.stdout
 
 
+@pytest.mark.parametrize("groups, fires", [(1, True), (2, True), (8, False)])
+def test_large_filter_leaves_depthwise_convs_alone(groups, fires):
+    """A 5x5 on 8 channels: a full or grouped conv mixes channels (8 x 8 / groups x 25
+    weights per filter bank), a depthwise one (groups 8) holds 8 x 25 and is a design choice."""
+    _, rules = lint_rules("input: [32, 32, 3]\nlayers:\n"
+                          "  - {type: conv, filters: 8, kernel: 3, padding: 1}\n"
+                          f"  - {{type: conv, filters: 8, kernel: 5, padding: 2, groups: {groups}}}\n")
+    assert ("large-filter" in rules) == fires
+
+
+@pytest.mark.parametrize("name", ["mobilenet_v3_large", "efficientnet_b0", "convnext_tiny"])
+def test_modern_zoo_networks_raise_no_large_filter(name):
+    _, rules = lint_rules(path_of(name).read_text())
+    assert "large-filter" not in rules
+
+
 def test_input_not_divisible_and_rf_larger_than_input():
     _, rules = lint_rules("input: [30, 30, 3]\nlayers:\n" +
                           "  - {type: conv, filters: 8, kernel: 3, padding: 1, repeat: 16}\n")

@@ -51,7 +51,8 @@ def conv_keeps_size(network, report):
 def large_filter(network, report):
     out, seen_filter = [], False
     for i, (node, row) in enumerate(zip(network.nodes, report.rows)):
-        kernel = node.layer.at(row.input_shapes[0].rank).filter_kernel()
+        x = row.input_shapes[0]
+        kernel = node.layer.at(x.rank).filter_kernel(x)
         if kernel is None:
             continue
         if seen_filter and prod(kernel) > 9 and max(kernel) > 3:

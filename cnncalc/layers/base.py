@@ -201,8 +201,9 @@ class Layer:
                 if key not in self.buffers]
 
     # --- facts the lints ask for ------------------------------------------------------------
-    def filter_kernel(self) -> tuple | None:
-        """The kernel of a learned filter (conv, local), for the large-filter lint."""
+    def filter_kernel(self, x: Shape) -> tuple | None:
+        """The kernel of a learned filter that mixes channels (conv, local) on input x, for the
+        large-filter lint."""
         return None
 
     def size_keeping(self, x: Shape) -> tuple | None:

@@ -119,8 +119,11 @@ class Conv(Layer):
                    forward_transient=forward, backward_transient=backward),
                 *self.fused_ops(out, ctx)]
 
-    def filter_kernel(self):
-        return self.kernel
+    def filter_kernel(self, x: Shape):
+        """None for a depthwise conv (one filter per channel): its large kernel is a cheap,
+        deliberate choice (MobileNetV3, EfficientNet, ConvNeXt), C x k^2 weights beside the
+        pointwise convs' C^2, so the notes' stack-of-3x3 advice does not apply."""
+        return None if self.groups > 1 and self.groups == x.c else self.kernel
 
     def size_keeping(self, x: Shape):
         if axes_text(self.stride) != "1" or self.padding == "same":

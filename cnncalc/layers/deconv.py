@@ -250,7 +250,7 @@ class Local(Layer):
                 f"MACs: {out} outputs x {fan} = {t.macs:,}",
                 f"FLOPs: 2 x {t.macs:,} + {t.flops - 2 * t.macs:,} = {t.flops:,}"]
 
-    def filter_kernel(self):
+    def filter_kernel(self, x: Shape):
         return self.kernel
 
     def step_ops(self, inputs, out, ctx, in_place=False):
