@@ -56,6 +56,17 @@ def test_modern_zoo_networks_raise_no_large_filter(name):
     assert "large-filter" not in rules
 
 
+@pytest.mark.parametrize("shape, advice", [
+    ("[1001, 2]", "the nearest that are: 1000 or 1004"),  # a 1-D signal: 1001 - 1, 1001 + 3
+    ("[15, 30, 30, 2]", "the nearest that are: 12x28x28 or 16x32x32"),  # a volume
+    ("[30, 30, 3]", "common sizes are 32, 64, 96, 224, 384 and 512"),  # an image: the notes
+])
+def test_input_divisible_advice_fits_the_rank(shape, advice):
+    result, rules = lint_rules(f"input: {shape}\nlayers:\n"
+                               "  - {type: conv, filters: 4, kernel: 3, padding: 1}\n")
+    assert "input-divisible" in rules and advice in result.stdout
+
+
 def test_input_not_divisible_and_rf_larger_than_input():
     _, rules = lint_rules("input: [30, 30, 3]\nlayers:\n" +
                           "  - {type: conv, filters: 8, kernel: 3, padding: 1, repeat: 16}\n")

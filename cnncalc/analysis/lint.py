@@ -32,8 +32,13 @@ def input_divisible(network, report):
     shape = report.input_shape
     if not any(side % 4 for side in shape.spatial):
         return []
-    return [(INPUT, f"input {shape.spatial_text()} is not divisible by 2 twice; common sizes are "
-                    "32, 64, 96, 224, 384 and 512")]
+    if shape.rank == 2:  # the notes' image sizes
+        advice = "common sizes are 32, 64, 96, 224, 384 and 512"
+    else:  # a signal or a volume: the nearest sizes that are
+        down = "x".join(str(max(4, side - side % 4)) for side in shape.spatial)
+        up = "x".join(str(side + -side % 4) for side in shape.spatial)
+        advice = f"the nearest that are: {down} or {up}"
+    return [(INPUT, f"input {shape.spatial_text()} is not divisible by 2 twice; {advice}")]
 
 
 def conv_keeps_size(network, report):
