@@ -99,6 +99,7 @@ def build_table(results: dict, options: set[str]) -> str:
     out += [f"cnncalc run with {compared[0]}; {compared[1]}. "
             f"{within} of {len(ratios)} figures within {WITHIN:.0%}"
             + (f"; ratios {min(ratios):.2f} to {max(ratios):.2f}." if ratios else "."), ""]
+    out += summary_grid(lines) + ["", "Every case:", ""]
     out += ["| network | batch | optimizer | mode | cnncalc | measured | ratio |",
             "|---|---:|---|---|---:|---:|---:|"]
     out += [f"| {z} | {b} | {o} | {m} | {mib(c)} | {mib(p)} | {q:.2f} |"
@@ -113,6 +114,30 @@ def build_table(results: dict, options: set[str]) -> str:
             for r in missing) + "."]
     out += ["", END]
     return "\n".join(out)
+
+
+GRID = [("sgd", "training"), ("momentum", "training"), ("adam", "training"), ("-", "inference"),
+        ("sgd", "training, bf16 AMP"), ("momentum", "training, bf16 AMP"),
+        ("adam", "training, bf16 AMP")]
+
+
+def summary_grid(lines: list[tuple]) -> list[str]:
+    """One row per network, one column per case: the ratios at batch 1 and 8 ("-" where not
+    measured), for reading the whole sweep at a glance."""
+    found: dict = {}
+    for zoo, batch, optimizer, mode, _, _, ratio in lines:
+        found.setdefault(zoo, {}).setdefault((optimizer, mode), {})[batch] = ratio
+    out = ["By network (ratio at batch 1, batch 8):", "",
+           "| network | sgd | momentum | adam | inference | sgd AMP | momentum AMP | adam AMP |",
+           "|---|---|---|---|---|---|---|---|"]
+    for zoo in sorted(found):
+        cells = []
+        for case in GRID:
+            by_batch = found[zoo].get(case, {})
+            cells.append(", ".join(f"{by_batch[b]:.3f}" if b in by_batch else "-"
+                                   for b in (1, 8)) if by_batch else "-")
+        out.append(f"| {zoo} | " + " | ".join(cells) + " |")
+    return out
 
 
 def case_name(mode: str, optimizer: str | None, amp: bool) -> str:

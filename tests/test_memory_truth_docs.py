@@ -43,6 +43,8 @@ def test_writer_replaces_only_the_block(tmp_path):
           f"{MEASURED / 2**20:,.1f} | {predicted / MEASURED:.2f} |"
     assert row in text
     assert "Not measured: resnet18 batch 1 inference" in text and "too big" in text
+    # the grid: batch 1 not measured, batch 8 the ratio; the other cases not measured at all
+    assert f"| resnet18 | - | - | - | -, {predicted / MEASURED:.3f} | - | - | - |" in text
 
 
 def test_writer_training_and_amp_rows_use_the_options_there_are():
