@@ -43,3 +43,18 @@ def test_svg_is_a_chart():
     assert training.startswith("<svg") and "Live memory during one training step" in training
     inference = cnncalc("memory", "lenet5", "--format", "svg")
     assert inference.startswith("<svg") and "Bytes allocated per layer output" in inference
+
+
+def test_convention_page_is_the_memory_page_with_the_peers_lines():
+    page = cnncalc("memory", "resnet18", "--convention", "torchinfo", "--format", "html")
+    plain = cnncalc("memory", "resnet18", "--format", "html")
+    assert page.startswith("<!DOCTYPE html>") and "<pre" not in page  # not rich's export
+    data = json.loads(cnncalc("memory", "resnet18", "--convention", "torchinfo", "--format",
+                              "json"))["convention"]
+    for line, key in zip(data["printed"], ("input_bytes", "forward_backward_bytes",
+                                           "params_bytes", "total_bytes")):
+        assert f"<td>{line}</td><td class=\"n\">{data[key]:,}</td>" in page
+    assert page.replace(re.search(r'<section id="convention">.*?</section>', page).group(), "") \
+        == plain  # otherwise the same page
+    assert cnncalc("memory", "resnet18", "--convention", "torchinfo", "--format", "svg") == \
+        cnncalc("memory", "resnet18", "--format", "svg")

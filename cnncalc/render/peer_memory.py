@@ -52,7 +52,8 @@ def peer_text(peer: PeerFigures, format: str) -> str:
 def with_peer(peer: PeerFigures, report: MemoryReport, batches: list[int], format: str,
               layers: bool, depth: int | None):
     """The peer's figures first, then what `cnncalc memory` shows without them: text for
-    json, csv, markdown, html and svg, a rich renderable for the terminal table."""
+    json, csv, markdown, html (the memory page with a table of the peer's lines) and svg (the
+    memory chart), a rich renderable for the terminal table."""
     if format == "json":
         import json
         return json.dumps({**report.as_dict(batches), "convention": peer.as_dict()},
@@ -60,9 +61,10 @@ def with_peer(peer: PeerFigures, report: MemoryReport, batches: list[int], forma
     if format in ("csv", "markdown"):
         from .formats import memory_rows
         return peer_text(peer, format) + "\n" + memory_rows(report, format)
+    if format in ("html", "svg"):  # the memory page with the peer's table; the same chart
+        from .memory_page import memory_chart, memory_page
+        figures = {**report.as_dict(batches, timeline=report.mode == "training"),
+                   "convention": peer.as_dict()}
+        return (memory_page if format == "html" else memory_chart)(figures)
     from .memory_table import memory_tables
-    tables = Group(peer_table(peer, report), memory_tables(report, batches, layers, depth))
-    if format in ("html", "svg"):
-        from .formats import export
-        return export(tables, format)
-    return tables
+    return Group(peer_table(peer, report), memory_tables(report, batches, layers, depth))
