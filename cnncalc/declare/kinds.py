@@ -3,12 +3,11 @@ describes itself for errors and docs, gives its JSON Schema and writes itself ba
 
 from __future__ import annotations
 
-import difflib
 import math
 import re
 
 from ..errors import SettingError, show
-from . import _is_int, check_settings, declared, did_you_mean, frozen, schema_of
+from .core import _is_int, check_settings, declared, did_you_mean, frozen, schema_of
 
 # The largest integer any layer setting or index may take (as an input side, spec.MAX_SIDE):
 # no network has 10**12 filters or a padding that wide, and the bound keeps every figure
@@ -199,6 +198,7 @@ class Choice(Kind):
 
     def check(self, value, key):
         if not isinstance(value, str) or value not in self.options:
+            import difflib  # only for a wrong value
             close = difflib.get_close_matches(str(value), [str(o) for o in self.options], 1)
             hint = f"; did you mean '{close[0]}'?" if close else ""
             self.fail(key, value, self.text + hint)

@@ -165,11 +165,19 @@ def unmapped_message(nodes: list) -> str:
     return "ONNX ops cnncalc does not map: " + "; ".join(parts)
 
 
-def read_graph(path: str, display: str, override: Shape | None) -> Graph:
+def handlers() -> dict:
+    """Every op handler: onnx_ops' and those onnx_moves registers into the same table (the
+    ops that move and combine values); imported here, so neither module imports the other
+    back."""
+    from . import onnx_moves  # noqa: F401
     from .onnx_ops import HANDLERS
+    return HANDLERS
+
+
+def read_graph(path: str, display: str, override: Shape | None) -> Graph:
     model = read_model(path, display)
     graph = Graph(model, {}, data_input(model, display).name)
-    missing = unmapped(graph, HANDLERS)
+    missing = unmapped(graph, handlers())
     if missing:
         raise fail(display, unmapped_message(missing))
     last = channels_last_input(model, display)
@@ -229,11 +237,10 @@ def fold_constants(graph: Graph) -> bool:
 
 def import_onnx(path: str, display: str | None = None, override: Shape | None = None):
     """(the spec as a dict, the emitted layers, the Graph) for the ONNX model at `path`."""
-    from .onnx_ops import HANDLERS
     display = display or path
     graph = read_graph(path, display, override)
     importer = Importer(graph, display)
-    importer.run(HANDLERS)
+    importer.run(handlers())
     outputs = [importer.values[o] for o in graph.outputs if o in importer.values]
     if not outputs or all(v.source == "input" for v in outputs):
         raise fail(display, "the model's outputs are not computed by any layer cnncalc maps")

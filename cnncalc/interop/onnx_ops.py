@@ -395,5 +395,3 @@ def softmax(imp, node, a):
 def identity(imp, node, a):
     imp.alias(node.output[0], imp.value(node.input[0]))
 
-
-from . import onnx_moves  # noqa: E402,F401  (registers the ops that move and combine values)
