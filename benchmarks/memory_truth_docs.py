@@ -98,7 +98,7 @@ def build_table(results: dict, options: set[str]) -> str:
                 "AMP rows with `--dtype bfloat16` (this cnncalc has no `--amp`)"]
     out += [f"cnncalc run with {compared[0]}; {compared[1]}. "
             f"{within} of {len(ratios)} figures within {WITHIN:.0%}"
-            + (f"; ratios {min(ratios):.2f} to {max(ratios):.2f}." if ratios else "."), ""]
+            + (f"; ratios {min(ratios):.3f} to {max(ratios):.3f}." if ratios else "."), ""]
     out += summary_grid(lines) + ["", "Every case:", ""]
     out += ["| network | batch | optimizer | mode | cnncalc | measured | ratio |",
             "|---|---:|---|---|---:|---:|---:|"]
