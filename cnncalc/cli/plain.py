@@ -104,8 +104,7 @@ def validate_results(specs: list[str], strict: bool = False, skipped=frozenset()
                      limits: dict | None = None, forward: bool = False) -> tuple[list, int]:
     """Each spec checked (analysis/validate.py), with its exit code; and the worst code."""
     from ..analysis.validate import check_one
-    limits = limits or {"params": None, "macs": None, "flops": None, "memory": None}
-    results = [check_one(spec, skipped, limits, forward) for spec in specs]
+    results = [check_one(spec, skipped, limits or {}, forward) for spec in specs]
     worst = EXIT_OK
     for result in results:
         problems = result["problems"]

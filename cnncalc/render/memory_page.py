@@ -44,23 +44,20 @@ def _breakdown(memory: dict) -> str:
             '<td class="n">100.0%</td></tr></tfoot></table></div></section>')
 
 
-PEER_KEYS = ("input_bytes", "forward_backward_bytes", "params_bytes", "total_bytes")
-
-
 def _peer(memory: dict) -> str:
     """`--convention`: the four lines the peer prints and the bytes behind each."""
     peer = memory.get("convention")
     if not isinstance(peer, dict):
         return ""
+    from .peer_memory import KEYS, WHY
     name = str(peer.get("name", ""))
     rows = "".join(f'<tr class="layer"><td>{esc(line)}</td>'
                    f'<td class="n">{_int(peer.get(key) or 0)}</td></tr>'
-                   for line, key in zip(peer.get("printed") or [], PEER_KEYS))
+                   for line, key in zip(peer.get("printed") or [], KEYS))
+    why = WHY.format(source=peer.get("source", ""), name=name, mode=memory.get("mode", ""),
+                     where="above")
     return (f'<section id="convention"><h2>{esc(name)}\u2019s figures</h2><div class="scroll">'
-            f'<table><caption>By the rules of {esc(peer.get("source", ""))}. Not a peak: '
-            f"{esc(name)} adds outputs and parameters with no lifetimes, in-place operations, "
-            "optimizer state or framework scratch; the figures above are cnncalc's."
-            f'</caption><thead><tr><th scope="col">{esc(name)} prints</th>'
+            f'<table><caption>{esc(why)}</caption><thead><tr><th scope="col">{esc(name)} prints</th>'
             f'<th scope="col" class="n">Bytes</th></tr></thead><tbody>{rows}</tbody></table>'
             "</div></section>")
 

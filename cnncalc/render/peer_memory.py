@@ -3,11 +3,6 @@ them, the exact bytes behind them, then cnncalc's own figures."""
 
 from __future__ import annotations
 
-from rich import box
-from rich.console import Group
-from rich.table import Table
-from rich.text import Text
-
 from ..analysis.memory import MemoryReport, binary
 from ..analysis.peer_memory import SOURCES, PeerFigures
 from . import escape
@@ -16,7 +11,7 @@ from .escape import terminal
 KEYS = ("input_bytes", "forward_backward_bytes", "params_bytes", "total_bytes")
 WHY = ("By the rules of {source}. Not a peak: {name} adds outputs and parameters with no "
        "lifetimes, in-place operations, optimizer state or framework scratch; cnncalc's {mode} "
-       "figure is below.")
+       "figure is {where}.")
 
 
 def peer_rows(peer: PeerFigures) -> list[tuple[str, int]]:
@@ -24,11 +19,16 @@ def peer_rows(peer: PeerFigures) -> list[tuple[str, int]]:
     return list(zip(peer.printed, (getattr(peer, k) for k in KEYS), strict=True))
 
 
-def peer_table(peer: PeerFigures, report: MemoryReport) -> Table:
+def peer_table(peer: PeerFigures, report: MemoryReport):
+    """The terminal's table (rich, imported here: the HTML page needs none of it)."""
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
     title = f"{report.name}: {peer.convention}'s figures, batch {report.batch}"
     table = Table(title=Text(terminal(title)), title_justify="left", box=box.SIMPLE_HEAD,
                   pad_edge=False, caption=WHY.format(source=SOURCES[peer.convention],
-                                               name=peer.convention, mode=report.mode),
+                                               name=peer.convention, mode=report.mode,
+                                               where="below"),
                   caption_justify="left")
     table.add_column(f"{peer.convention} prints", no_wrap=True)
     table.add_column("bytes", justify="right", no_wrap=True)
@@ -66,5 +66,7 @@ def with_peer(peer: PeerFigures, report: MemoryReport, batches: list[int], forma
         figures = {**report.as_dict(batches, timeline=report.mode == "training"),
                    "convention": peer.as_dict()}
         return (memory_page if format == "html" else memory_chart)(figures)
+    from rich.console import Group
+
     from .memory_table import memory_tables
     return Group(peer_table(peer, report), memory_tables(report, batches, layers, depth))
