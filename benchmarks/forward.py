@@ -10,7 +10,7 @@ import numpy as np
 
 from cnncalc.analysis.analyze import analyze
 from cnncalc.compute import engine
-from cnncalc.spec.document import load
+from cnncalc.language.document import load
 from cnncalc.zoo import path_of
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from cnncalc.analysis.analyze import analyze
 from cnncalc.errors import CnnCalcError
-from cnncalc.spec.document import load, loads
+from cnncalc.language.document import load, loads
 from cnncalc.zoo import path_of
 
 

@@ -7,7 +7,7 @@ from typer.testing import CliRunner
 from cnncalc.analysis.analyze import analyze
 from cnncalc.analysis.convert import fc_as_conv, sliding
 from cnncalc.cli import app
-from cnncalc.spec.document import load
+from cnncalc.language.document import load
 from cnncalc.zoo import path_of
 
 runner = CliRunner()

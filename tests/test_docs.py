@@ -10,7 +10,7 @@ from cnncalc.analysis.analyze import analyze
 from cnncalc.cli import app
 from cnncalc.layers import REGISTRY
 from cnncalc.render.markdown_reference import layer_markdown
-from cnncalc.spec.document import loads
+from cnncalc.language.document import loads
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = "\n".join(p.read_text() for p in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))])
@@ -59,7 +59,7 @@ def test_every_example_in_spec_md_builds():
 
 def test_every_top_level_key_is_in_spec_md():
     from cnncalc.declare import declared
-    from cnncalc.spec.structure import Document
+    from cnncalc.language.structure import Document
     spec_md = (ROOT / "docs" / "spec.md").read_text()
     for decl in declared(Document):
         assert f"| `{decl.name}` |" in spec_md, decl.name

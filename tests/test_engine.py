@@ -12,7 +12,7 @@ from cnncalc.analysis.memory import build
 from cnncalc.cli import app
 from cnncalc.compute import engine
 from cnncalc.layers import REGISTRY
-from cnncalc.spec.document import load, loads
+from cnncalc.language.document import load, loads
 from cnncalc.zoo import names, path_of
 
 runner = CliRunner()

@@ -227,7 +227,7 @@ def test_graph_errors(text, line, column, code, words):
 def test_argument_arithmetic_keeps_the_size_with_p_equal_to_f_minus_1_over_2():
     """CS231n: with S = 1, P = (F - 1)/2 preserves the size; written once as an expression."""
     from cnncalc.analysis.analyze import analyze
-    from cnncalc.spec import loads
+    from cnncalc.language import loads
     spec = ("input: [16, 16, 3]\nblocks:\n  same: {args: {k: 3}, layers: [{type: conv, "
             "filters: 8, kernel: $k, padding: ($k - 1) // 2}]}\nlayers:\n"
             "  - {block: same, k: 3}\n  - {block: same, k: 5}\n  - {block: same, k: 7}\n")
@@ -239,7 +239,7 @@ def test_argument_arithmetic_keeps_the_size_with_p_equal_to_f_minus_1_over_2():
 
 def test_an_expression_error_points_at_the_character():
     from cnncalc.errors import CnnCalcError
-    from cnncalc.spec import loads
+    from cnncalc.language import loads
     line = "  same: {args: {k: 3}, layers: [{type: conv, filters: 8, padding: ($kk - 1) // 2, kernel: 3}]}"
     spec = f"input: [16, 16, 3]\nblocks:\n{line}\nlayers:\n  - {{block: same}}\n"
     with pytest.raises(CnnCalcError) as caught:
@@ -252,7 +252,7 @@ def test_an_expression_error_points_at_the_character():
 def test_when_leaves_optional_parts_out():
     """MobileNetV3's block: the SE part only `when: $se`; the shortcut only when stride 1."""
     from cnncalc.analysis.analyze import analyze
-    from cnncalc.spec import loads
+    from cnncalc.language import loads
     spec = ("input: [8, 8, 16]\nblocks:\n  blk:\n    args: {se: false, s: 1}\n    layers:\n"
             "      - {type: conv, filters: 16, kernel: 3, padding: 1, stride: $s}\n"
             "      - {when: $se, layers: [{type: pool, global: true}, {type: conv, filters: 16, "
@@ -266,7 +266,7 @@ def test_trainable_false_counts_parameters_as_non_trainable():
     """A frozen conv (3x3x3x8 + 8 = 224 params) and a frozen block; params are unchanged, the
     split moves, and training memory drops the optimizer state of the frozen part."""
     from cnncalc.analysis.analyze import analyze
-    from cnncalc.spec import loads
+    from cnncalc.language import loads
     spec = ("input: [8, 8, 3]\nblocks:\n  two: {layers: [{type: conv, filters: 8, kernel: 1}, "
             "batchnorm]}\nlayers:\n  - {type: conv, filters: 8, kernel: 3, trainable: false}\n"
             "  - {block: two, trainable: false}\n  - {type: fc, units: 2}\n")
@@ -279,7 +279,7 @@ def test_trainable_false_counts_parameters_as_non_trainable():
 
 def test_when_must_be_true_or_false():
     from cnncalc.errors import CnnCalcError
-    from cnncalc.spec import loads
+    from cnncalc.language import loads
     with pytest.raises(CnnCalcError) as caught:
         loads("input: [8, 8, 3]\nlayers:\n  - {type: relu, when: maybe}\n", "w.yaml")
     assert "'when' must be true or false" in caught.value.diagnostic.message
@@ -290,7 +290,7 @@ def test_inputs_on_a_block_call_and_a_group():
     """Two heads read the same stem: the second block call and the group name `stem` as their
     input instead of the layer before them (8x8x4 each)."""
     from cnncalc.analysis.analyze import analyze
-    from cnncalc.spec import loads
+    from cnncalc.language import loads
     spec = ("input: [8, 8, 3]\nblocks:\n  head: {layers: [{type: conv, filters: 4, kernel: 1}]}\n"
             "layers:\n  - {type: conv, filters: 6, kernel: 3, padding: 1, name: stem}\n"
             "  - {block: head, name: h1}\n  - {block: head, name: h2, inputs: stem}\n"
@@ -308,7 +308,7 @@ def test_torchinfo_frozen_layers_of_resnet18():
     (layer2's). torchinfo counts parameters only; cnncalc adds batch norm's running mean and
     variance (buffers) to the non-trainable values: 2 x (64 + 4x64 + 5x128 + 5x256 + 5x512)."""
     from cnncalc.analysis.analyze import analyze
-    from cnncalc.spec import loads
+    from cnncalc.language import loads
     from cnncalc.zoo import path_of
     text = path_of("resnet18").read_text()
     for old, new in [("bias: false}\n  - {name: bn1, type: batchnorm}",

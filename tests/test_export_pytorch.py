@@ -15,7 +15,7 @@ from cnncalc.analysis.analyze import analyze
 from cnncalc.cli import app
 from cnncalc.cli.common import load_network
 from cnncalc.errors import CnnCalcError
-from cnncalc.spec.document import loads
+from cnncalc.language.document import loads
 from cnncalc.zoo import names
 from tests.test_engine import GRADIENT_CASES, MERGES, POOL_MODES
 from tests.test_zoo import TORCHVISION

@@ -1,4 +1,4 @@
-"""The argument-expression evaluator (cnncalc/spec/expr.py): values written as formulas or taken from
+"""The argument-expression evaluator (cnncalc/language/expr.py): values written as formulas or taken from
 published sources, every error with its offset, hostile input, and random expressions."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from cnncalc.spec.expr import BOUND, ExprError, evaluate, is_expression, make_divisible, substitute_value
+from cnncalc.language.expr import BOUND, ExprError, evaluate, is_expression, make_divisible, substitute_value
 
 SHORTCUT = [{"type": "conv", "filters": 64, "kernel": 1}]
 ARGS = {"k": 3, "d": 2, "c": 32, "w": 0.75, "act": "relu", "food": 1, "use_se": True, "stride": 1,

@@ -12,7 +12,7 @@ import yaml
 from typer.testing import CliRunner
 
 from cnncalc.cli import app
-from cnncalc.spec.schema import spec_schema
+from cnncalc.language.schema import spec_schema
 from cnncalc.zoo import names, path_of
 
 runner = CliRunner()

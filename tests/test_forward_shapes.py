@@ -16,7 +16,7 @@ from cnncalc.cli import app
 from cnncalc.compute import engine
 from cnncalc.errors import CnnCalcError
 from cnncalc.layers import REGISTRY
-from cnncalc.spec import loads
+from cnncalc.language import loads
 from tests.strategies import value_of
 
 EXAMPLES = settings(max_examples=120, deadline=None,

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 from cnncalc.cli import app
 from cnncalc.conventions import readable
 from cnncalc.errors import CnnCalcError, show
-from cnncalc.spec import loads
+from cnncalc.language import loads
 
 runner = CliRunner()
 

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from cnncalc.analysis.analyze import analyze
 from cnncalc.cli import app
 from cnncalc.errors import EXIT_UNREADABLE, CnnCalcError
-from cnncalc.spec.document import load
+from cnncalc.language.document import load
 
 runner = CliRunner()
 

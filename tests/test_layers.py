@@ -232,7 +232,7 @@ def test_new_layer_type_counts():
     (PyTorch's affine weight and bias), InstanceNorm none by default, a layer scale C; pixel
     shuffle moves C r^2 channels into an r-times larger map (ESPCN)."""
     from cnncalc.analysis.analyze import analyze
-    from cnncalc.spec import loads
+    from cnncalc.language import loads
     report = analyze(loads(
         "input: [6, 8, 8]\nlayers:\n  - {type: groupnorm, groups: 2}\n  - layernorm\n"
         "  - instancenorm\n  - scale\n  - hardsigmoid\n  - {type: channel_shuffle, groups: 4}\n"
@@ -252,7 +252,7 @@ def test_slice_splits_channels_as_shufflenet_v2_does():
     concat and shuffle: 116 channels out, only the conv's 58 x 58 weights (no bias)."""
     from cnncalc.analysis.analyze import analyze
     from cnncalc.errors import CnnCalcError
-    from cnncalc.spec import loads
+    from cnncalc.language import loads
     report = analyze(loads(
         "input: [28, 28, 116]\nlayers:\n  - {name: left, type: slice, channels: [0, 58]}\n"
         "  - {name: right, type: slice, channels: [58, 116], inputs: [input]}\n"

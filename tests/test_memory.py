@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 from cnncalc.analysis.analyze import analyze
 from cnncalc.analysis.memory import DTYPES, binary, build, parse_size
 from cnncalc.cli import app
-from cnncalc.spec.document import load, loads
+from cnncalc.language.document import load, loads
 from cnncalc.zoo import path_of
 
 runner = CliRunner()

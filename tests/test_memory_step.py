@@ -18,7 +18,7 @@ from cnncalc.analysis.analyze import analyze
 from cnncalc.analysis.simulate import StepSettings, optimizer_transient, simulate
 from cnncalc.cli import app
 from cnncalc.layers.shape import Shape
-from cnncalc.spec.document import load, loads
+from cnncalc.language.document import load, loads
 from cnncalc.zoo import path_of
 
 runner = CliRunner()

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from cnncalc.analysis.analyze import analyze
 from cnncalc.cli import app
 from cnncalc.errors import EXIT_INCONSISTENT, EXIT_UNREADABLE
-from cnncalc.spec.document import loads
+from cnncalc.language.document import loads
 from tests.conftest import error_of, report_of
 
 runner = CliRunner()
@@ -235,7 +235,7 @@ def test_the_schema_accepts_named_inputs_and_shared_layers():
     import jsonschema
     import yaml
 
-    from cnncalc.spec.schema import spec_schema
+    from cnncalc.language.schema import spec_schema
     jsonschema.validate(yaml.safe_load(textwrap.dedent(SIAMESE)), spec_schema())
     jsonschema.validate(yaml.safe_load(textwrap.dedent(SIAMESE_BY_BLOCK)), spec_schema())
     with pytest.raises(jsonschema.ValidationError):

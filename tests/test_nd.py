@@ -12,7 +12,7 @@ from cnncalc.analysis.convert import fc_as_conv
 from cnncalc.analysis.explain import explain
 from cnncalc.cli import app
 from cnncalc.layers.shape import Shape
-from cnncalc.spec import loads
+from cnncalc.language import loads
 from tests.conftest import error_of, report_of
 from tests.test_engine import numerical_check
 
@@ -251,7 +251,7 @@ def test_fc_as_conv_sliding_in_3d_names_the_stride_per_axis():
 
 def test_schema_accepts_the_per_axis_forms_and_refuses_four_axes():
     jsonschema = pytest.importorskip("jsonschema")
-    from cnncalc.spec.schema import spec_schema
+    from cnncalc.language.schema import spec_schema
     validator = jsonschema.Draft202012Validator(spec_schema())
     good = ("input: 16x112x112x3\nlayers:\n  - {type: conv, filters: 8, kernel: [3, 7, 7], "
             "padding: [[0, 1], 3, 3]}\n  - {type: pool, kernel: 2, padding: [0, 1, 0, 1, 1, 0]}\n"

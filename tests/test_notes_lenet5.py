@@ -56,7 +56,7 @@ def test_totals(lenet):
 
 
 def test_c3_connection_table_is_lecun_table_1():
-    from cnncalc.spec.document import load
+    from cnncalc.language.document import load
     from cnncalc.zoo import path_of
     c3 = next(n for n in load(path_of("lenet5")).nodes if n.name == "C3")
     grid = [line.split() for line in TABLE_I.strip().splitlines()]

@@ -387,7 +387,7 @@ def test_the_shape_check_catches_a_wrong_mapping(tmp_path, monkeypatch):
 
 
 def nd_supported(rank: int) -> bool:
-    from cnncalc.spec.document import loads
+    from cnncalc.language.document import loads
     try:
         loads(f"input: {[8] * rank + [2]}\nlayers: [relu]\n")
     except CnnCalcError:

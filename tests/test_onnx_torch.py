@@ -212,7 +212,7 @@ def check_unfolded(module, x, path, kind):
 def test_one_and_three_dimensional_exports(tmp_path, rank):
     """Conv1d/Conv3d networks (skipped where cnncalc refuses 1-D and 3-D inputs)."""
     from cnncalc.errors import CnnCalcError
-    from cnncalc.spec.document import loads
+    from cnncalc.language.document import loads
     try:
         loads(f"input: {[8] * rank + [2]}\nlayers: [relu]\n")
     except CnnCalcError:

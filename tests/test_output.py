@@ -18,7 +18,7 @@ import pytest
 
 from cnncalc.errors import CnnCalcError
 from cnncalc.cli.output import atomic_path, check_writable, write_output
-from cnncalc.spec.source import MiB, read_capped
+from cnncalc.language.source import MiB, read_capped
 
 ROOT = Path(__file__).resolve().parent.parent
 posix = pytest.mark.skipif(os.name != "posix", reason="POSIX signals, pipes and modes")

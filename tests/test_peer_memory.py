@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 from cnncalc.analysis.analyze import analyze
 from cnncalc.analysis.peer_memory import peer_figures, torchinfo_number
 from cnncalc.cli import app
-from cnncalc.spec.document import load, loads
+from cnncalc.language.document import load, loads
 from cnncalc.zoo import path_of
 
 runner = CliRunner()

@@ -8,8 +8,8 @@ from hypothesis import strategies as st
 from cnncalc.analysis.analyze import analyze
 from cnncalc.analysis.memory import build
 from cnncalc.errors import CnnCalcError
-from cnncalc.spec.document import loads
-from cnncalc.spec.yamlsource import load_bytes
+from cnncalc.language.document import loads
+from cnncalc.language.yamlsource import load_bytes
 
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -87,7 +87,7 @@ def test_random_bytes_never_produce_a_traceback(data):
     except CnnCalcError:
         return
     try:
-        from cnncalc.spec.document import parse_document
+        from cnncalc.language.document import parse_document
         analyze(parse_document(doc, "fuzz.yaml"))
     except CnnCalcError:
         pass

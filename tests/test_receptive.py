@@ -7,7 +7,7 @@ from typer.testing import CliRunner
 
 from cnncalc.analysis.analyze import analyze
 from cnncalc.cli import app
-from cnncalc.spec.document import load
+from cnncalc.language.document import load
 from cnncalc.zoo import path_of
 from tests.conftest import report_of
 

@@ -19,7 +19,7 @@ from cnncalc.analysis.analyze import analyze
 from cnncalc.analysis.memory import build
 from cnncalc.cli import app
 from cnncalc.compute import run as compute_run
-from cnncalc.spec import loads
+from cnncalc.language import loads
 
 runner = CliRunner()
 ROOT = Path(__file__).resolve().parent.parent

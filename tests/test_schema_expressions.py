@@ -7,7 +7,7 @@ import textwrap
 import pytest
 import yaml
 
-from cnncalc.spec.schema import spec_schema
+from cnncalc.language.schema import spec_schema
 from tests.conftest import report_of
 
 jsonschema = pytest.importorskip("jsonschema")

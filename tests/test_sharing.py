@@ -7,7 +7,7 @@ import pytest
 
 from cnncalc.analysis.analyze import analyze
 from cnncalc.errors import EXIT_INCONSISTENT, EXIT_UNREADABLE
-from cnncalc.spec.document import loads
+from cnncalc.language.document import loads
 from tests.conftest import error_of, report_of
 
 RECURSIVE = """

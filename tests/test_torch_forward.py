@@ -11,7 +11,7 @@ from cnncalc.analysis.analyze import analyze
 from cnncalc.compute import engine
 from cnncalc.layers import REGISTRY
 from cnncalc.layers.shape import Shape
-from cnncalc.spec.document import load, loads
+from cnncalc.language.document import load, loads
 from cnncalc.zoo import path_of
 
 torch = pytest.importorskip("torch")

@@ -11,7 +11,7 @@ import pytest
 from cnncalc.analysis.analyze import analyze
 from cnncalc.compute import engine
 from cnncalc.errors import CnnCalcError
-from cnncalc.spec import loads
+from cnncalc.language import loads
 
 torch = pytest.importorskip("torch")
 nn = torch.nn

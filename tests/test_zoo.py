@@ -8,7 +8,7 @@ rounded figures; we agree to their rounding as stated in each test.
 import pytest
 
 from cnncalc.analysis.analyze import analyze
-from cnncalc.spec.document import load
+from cnncalc.language.document import load
 from cnncalc.zoo import names, path_of
 from tests.conftest import zoo_report
 

@@ -261,7 +261,7 @@ def test_numpy_forward_equals_torchvision(name):
 
     from cnncalc.analysis.analyze import analyze
     from cnncalc.compute import engine
-    from cnncalc.spec.document import load
+    from cnncalc.language.document import load
     from cnncalc.zoo import path_of
 
     torch, torchvision = torchvision_or_skip()

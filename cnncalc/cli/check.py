@@ -31,7 +31,7 @@ def validate(
     2 if a file cannot be read."""
     from ..analysis.budget import parse_count
     from ..analysis.memory import parse_size
-    from ..spec.document import rule_ids
+    from ..language.document import rule_ids
     try:
         check_choice("--format", format, ("text", "json", "github"))
         skipped = rule_ids(",".join(ignore), Span("--ignore")) if ignore else frozenset()

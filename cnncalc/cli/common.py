@@ -104,7 +104,7 @@ def plain(renderable, width: int = 160) -> str:
 def parse_inputs(text: str | None, channels: int | None = None, rank: int = 2) -> list | None:
     """--input: 'HxWxC', or a sweep '224,320,384' (every spatial side of the spec's rank the
     same, the spec's channels)."""
-    from ..spec.document import parse_input
+    from ..language.document import parse_input
     if text is None:
         return None
     shapes = []

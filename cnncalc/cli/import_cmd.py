@@ -19,7 +19,7 @@ def import_model(
     """Write an ONNX model as a spec: one layer per op, its weights as the parameters."""
     from ..interop.onnx_file import fail as onnx_fail
     from ..interop.onnx_import import load_onnx, spec_text
-    from ..spec.document import parse_input
+    from ..language.document import parse_input
     target = Target(output, force, model)
     try:
         if not model.lower().endswith(".onnx"):

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from ..errors import CnnCalcError, Diagnostic, Span
-from ..spec.source import MiB, read_capped  # noqa: F401  (re-exported: the CLI's readers)
+from ..language.source import MiB, read_capped  # noqa: F401  (re-exported: the CLI's readers)
 
 _SIGNALS = {getattr(signal, name) for name in ("SIGINT", "SIGTERM") if hasattr(signal, name)}
 

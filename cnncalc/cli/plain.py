@@ -23,7 +23,7 @@ def check_choice(option: str, value: str, options: tuple) -> None:
 
 def parse_args(pairs: list[str]) -> dict:
     """--arg NAME=VALUE pairs; values are read as YAML scalars (2 -> int, true -> bool)."""
-    from ..spec import yamlsource
+    from ..language import yamlsource
     out = {}
     for pair in pairs:
         name, sep, value = pair.partition("=")
@@ -35,7 +35,7 @@ def parse_args(pairs: list[str]) -> dict:
 
 def load_network(spec: str, input_override: str | None = None, args: dict | None = None):
     """A file path, a zoo name, or '-' -> Network (CnnCalcError on any problem)."""
-    from ..spec import open_spec
+    from ..language import open_spec
     return open_spec(spec, input_override, args)
 
 

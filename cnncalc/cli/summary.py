@@ -150,14 +150,14 @@ def sweep_text(network, shapes, format: str) -> str:
 def converted(spec: str, input: str | None, args: dict):
     """The spec with fc layers as convs (kernels from its own input size), analysed at
     `input` if given, and what one pass over that input equals."""
-    from .. import spec as specmod
+    from .. import language
     from ..analysis.analyze import analyze
     from ..analysis.convert import fc_as_conv, sliding
     network = load_network(spec, None, args)
     original = analyze(network)
     conv_net = fc_as_conv(network, original)
     if input:
-        conv_net.input_shape = specmod.parse_input(input, Span("--input"))
+        conv_net.input_shape = language.parse_input(input, Span("--input"))
     report = analyze(conv_net)
     return conv_net, report, sliding(original, report, network)
 

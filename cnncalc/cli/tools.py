@@ -33,7 +33,7 @@ def layers():
 def schema(output: str | None = typer.Option(None, "--output", help="write to FILE instead"),
            force: bool = typer.Option(False, "--force", help=FORCE_HELP)):
     """The JSON Schema (draft 2020-12) of a spec, for editors and other tools."""
-    from ..spec.schema import spec_schema
+    from ..language.schema import spec_schema
     Target(output, force).emit(json.dumps(spec_schema(), indent=2) + "\n")
 
 
@@ -42,7 +42,7 @@ def zoo(format: str = typer.Option("table", "--format", help="table or json")):
     """The built-in networks with their input, params and MACs."""
     from .. import zoo as zoomod
     from ..analysis.analyze import analyze
-    from ..spec.document import load
+    from ..language.document import load
     try:
         check_choice("--format", format, ("table", "json"))
     except CnnCalcError as exc:

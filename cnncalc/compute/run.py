@@ -10,7 +10,7 @@ from __future__ import annotations
 from math import prod
 
 from ..errors import EXIT_INCONSISTENT, EXIT_UNREADABLE, CnnCalcError, Diagnostic, Span
-from ..spec.source import unreadable
+from ..language.source import unreadable
 
 WIDTH = 4  # float32: every array of the pass
 READ_ERRORS = (OSError, ValueError, EOFError, RuntimeError, NotImplementedError, KeyError)

@@ -312,7 +312,7 @@ def check(network, layers: list[Emitted], graph: Graph, display: str) -> None:
 
 def load_onnx(path: str, display: str | None = None, override: Shape | None = None):
     """An ONNX file -> a checked Network (what `open_spec` returns for a spec)."""
-    from ..spec.document import loads
+    from ..language.document import loads
     display = display or path
     spec, layers, graph = import_onnx(path, display, override)
     try:

@@ -1,7 +1,7 @@
 """YAML text -> a Network: positions for every value, the document's keys, expansion of
 repeats, blocks, residuals and branches, and the JSON Schema of the language.
 
-The names below are imported when first used, so `cnncalc.spec.source` (the capped reader,
+The names below are imported when first used, so `cnncalc.language.source` (the capped reader,
 which the CLI's output module re-exports) costs nothing more than itself."""
 
 __all__ = ["load", "loads", "open_spec", "parse_document", "parse_input"]
