@@ -74,3 +74,11 @@ def readable(n: float, unit: str = "") -> str:
                 return f"{sign}{tenths // 10}.{tenths % 10} {prefix}{unit}"
             return f"{n / factor:.1f} {prefix}{unit}"
     return f"{n:,}" + (f" {unit}" if unit else "")
+
+
+def binary(n: int) -> str:
+    """Bytes in binary units: 60,950,432 -> '58.1 MiB'."""
+    for unit, factor in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= factor:
+            return f"{n / factor:.1f} {unit}"
+    return f"{n} B"

@@ -1,4 +1,6 @@
-"""The network graph: nodes (one layer each, where it was written, what it reads)."""
+"""The network graph: nodes (one layer each, where it was written, what it reads), and who
+reads each tensor and which outputs share storage (the liveness facts memory and the NumPy
+engine use)."""
 
 from __future__ import annotations
 
@@ -6,6 +8,7 @@ from dataclasses import dataclass, field
 
 from .errors import Span
 from .layers import Layer
+from .layers.base import ALLOCATES, IN_PLACE
 from .layers.shape import Shape
 
 INPUT = -1  # node index meaning "the network's input"
@@ -42,3 +45,30 @@ class Network:
     budget: object = None  # budget.Budget from the spec's `budget:`, if any
     published: object = None  # structure.Published: figures a source prints, if any
     input_name: str = "input"  # the first input's name (`inputs:`); others are nodes
+
+
+def readers(network: Network) -> dict[int, list[int]]:
+    """For every tensor (node index, or INPUT), the nodes that read it."""
+    out: dict[int, list[int]] = {INPUT: []}
+    for index, node in enumerate(network.nodes):
+        out.setdefault(index, [])
+        for source in node.inputs:
+            out[source].append(index)
+    return out
+
+
+def allocation(layer, index: int, inputs, read_by, buffer, members, inplace: bool = True) -> str:
+    """How a layer's output is held: a view never copies; an in-place layer reuses its input's
+    BUFFER only when nothing else reads that buffer: no node other than itself reads its
+    input or any tensor sharing the storage (a flatten view of it, an earlier in-place result
+    in it), earlier or later in the graph (and `--inplace` is on). `buffer[t]`: the tensor
+    whose storage tensor t lives in; `members[owner]`: the tensors living in owner's storage."""
+    if layer.memory != IN_PLACE:
+        return layer.memory
+    if not inplace or len(inputs) != 1:
+        return ALLOCATES
+    sharers = members[buffer[inputs[0]]]
+    for tensor in sharers:
+        if any(reader != index and reader not in sharers for reader in read_by[tensor]):
+            return ALLOCATES
+    return IN_PLACE

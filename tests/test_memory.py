@@ -6,7 +6,9 @@ import pytest
 from typer.testing import CliRunner
 
 from cnncalc.analysis.analyze import analyze
-from cnncalc.analysis.memory import DTYPES, binary, build, parse_size
+from cnncalc.analysis.memory import build
+from cnncalc.conventions import DTYPES, binary
+from cnncalc.language.budget import parse_size
 from cnncalc.cli import app
 from cnncalc.language.document import load, loads
 from cnncalc.zoo import path_of

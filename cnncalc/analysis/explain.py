@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..graph import Network
 from ..layers.geometry import number
-from .memory import DTYPES, binary
+from ..conventions import DTYPES, binary
 from .report import Report, Row
 
 

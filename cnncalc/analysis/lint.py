@@ -13,11 +13,10 @@ from math import prod
 
 from ..errors import Diagnostic, Span
 from ..graph import INPUT, Network
+from ..language.lint_rules import RULE_TEXT
 from ..layers.geometry import number
 from .report import Report
 
-CS231N = "CS231n notes (https://cs231n.github.io/convolutional-networks/), 'Layer Sizing Patterns'"
-NOTES_000 = "CS231n notes (https://cs231n.github.io/convolutional-networks/), 'Case studies: VGGNet'"
 
 
 @dataclass(frozen=True)
@@ -121,26 +120,11 @@ def fc_large_input(network, report):
     return out
 
 
-RULES = {rule.id: rule for rule in (
-    Rule("window-tiling", "a window that does not tile its input leaves rows unread",
-         CS231N + ": (W - F + 2P)/S + 1 must be an integer", None),
-    Rule("rf-misaligned", "merged paths whose units sit at different places", "Araujo et al., "
-         "Distill 2019: receptive fields of multi-path networks", None),
-    Rule("input-divisible", "an input side not divisible by 2 several times",
-         CS231N + "; " + NOTES_000, input_divisible),
-    Rule("conv-keeps-size", "a stride-1 conv that does not keep its input size",
-         CS231N + ": P = (F - 1)/2 with S = 1 preserves the size", conv_keeps_size),
-    Rule("large-filter", "a filter larger than 3x3 after the first layer",
-         CS231N + ": prefer a stack of small filters", large_filter),
-    Rule("pool-window", "a pooling window above 3 or a stride above its window",
-         CS231N + ": F=2, S=2 or F=3, S=2", pool_window),
-    Rule("fc-dominates", "one fully-connected layer holding most of the parameters",
-         CS231N + ": VGG16's first FC holds 102.8M of 138.4M", fc_dominates),
-    Rule("rf-exceeds-input", "units that see more than the input (it is all padding beyond)",
-         "Araujo et al., Distill 2019", rf_exceeds_input),
-    Rule("fc-large-input", "a fully-connected layer fed by a large spatial map",
-         NOTES_000 + ": FC after 7x7x512", fc_large_input),
-)}
+CHECKS = {"input-divisible": input_divisible, "conv-keeps-size": conv_keeps_size,
+          "large-filter": large_filter, "pool-window": pool_window, "fc-dominates": fc_dominates,
+          "rf-exceeds-input": rf_exceeds_input, "fc-large-input": fc_large_input}
+# every rule the spec language declares (language/lint_rules.py); the rest are found by analysis
+RULES = {id: Rule(id, reason, source, CHECKS.get(id)) for id, (reason, source) in RULE_TEXT.items()}
 
 
 def check(network: Network, report: Report, ignore: set[str] = frozenset()) -> list[Diagnostic]:

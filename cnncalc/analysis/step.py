@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from ..graph import INPUT, Network
 from ..layers.base import ALLOCATES, IN_PLACE
 from ..layers.stepmem import NEW, StepContext
-from .memory import allocation, readers
+from ..graph import allocation, readers
 
 CATEGORIES = ("weights", "gradients", "optimizer_state", "saved_activations",
               "activation_gradients", "transients")

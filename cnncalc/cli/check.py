@@ -29,8 +29,7 @@ def validate(
 ):
     """Check specs: exit 0 if all are valid, 1 if a network is inconsistent or over budget,
     2 if a file cannot be read."""
-    from ..analysis.budget import parse_count
-    from ..analysis.memory import parse_size
+    from ..language.budget import parse_count, parse_size
     from ..language.document import rule_ids
     try:
         check_choice("--format", format, ("text", "json", "github"))

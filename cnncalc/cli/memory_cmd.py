@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import typer
 
-from ..conventions import DTYPES, OPTIMIZERS
+from ..analysis.memory_report import MemorySettings
+from ..analysis.simulate import BACKENDS
+from ..conventions import DTYPES, MODES, OPTIMIZERS
+from ..language.budget import parse_size
 from ..errors import CnnCalcError, Diagnostic, Span, show
 from .common import (
     FORCE_HELP,
@@ -57,86 +60,57 @@ def memory(
                                           "torchsummary's figures, by that tool's rules"),
 ):
     """Memory for inference and training at any batch size and dtype."""
-    from ..analysis import memory as mem
-    from ..analysis.analyze import analyze
+    from ..analysis.memory_report import memory_report
+    from ..render.memory_formats import MemoryView, render_memory
     target = Target(output, force, spec)
     try:
-        batches = parse_batches(batch)
-        check_choice("--dtype", dtype, tuple(DTYPES))
-        check_choice("--mode", mode, ("inference", "training"))
-        check_choice("--optimizer", optimizer, OPTIMIZERS)
         check_choice("--format", format, FORMATS)
-        if backend is not None:
-            from ..analysis.simulate import BACKENDS
-            check_choice("--backend", backend, BACKENDS)
-        segments, micro = step_options(amp, dtype, checkpoint, micro_batch, batches)
-        device = mem.parse_size(device_memory) if device_memory else None
+        settings = memory_settings(batch, dtype, mode, optimizer, device_memory, inplace,
+                                   backend, amp, checkpoint, micro_batch)
         network = load_network(spec, None, parse_args(arg))
-        shapes = parse_inputs(input, network.input_shape.c, network.input_shape.rank) or [network.input_shape]
+        shapes = (parse_inputs(input, network.input_shape.c, network.input_shape.rank)
+                  or [network.input_shape])
         reports = []
         for shape in shapes:
             network.input_shape = shape
-            analysis = analyze(network)
-            model = mem.build(network, analysis, inplace)
-            reports.append(mem.MemoryReport(network.name, model, batches[0], dtype, mode,
-                                            optimizer, device, notes_total_remark(network, model),
-                                            network, analysis, backend, amp, segments, micro,
-                                            inplace))
-        peer = peer_figures(network, convention, shapes, batches[0], dtype)  # --convention
+            reports.append(memory_report(network, settings))
+        peer = peer_figures(reports[-1], convention, shapes)
     except CnnCalcError as exc:
         fail(exc)
-    if len(reports) > 1:
-        return target.emit(memory_sweep(reports, shapes, format))
-    report = reports[0]
-    if peer is not None:  # --convention: the peer's figures first (render/peer_memory.py)
-        from ..render.peer_memory import with_peer
-        shown = with_peer(peer, report, batches, format, layers, depth)
-        if isinstance(shown, str):
-            return target.emit(shown)
-        return target.emit(plain(shown)) if output else console().print(shown)
-    if format == "json":
-        import json
-        return target.emit(json.dumps(report.as_dict(batches, timeline), indent=2) + "\n")
-    if format in ("html", "svg"):
-        from ..render.memory_page import memory_chart, memory_page
-        figures = report.as_dict(batches, timeline=report.mode == "training")
-        return target.emit((memory_page if format == "html" else memory_chart)(figures))
-    from ..render import formats
-    if format in ("csv", "markdown"):
-        return target.emit(formats.memory_rows(report, format))
-    from ..render.memory_table import memory_tables
-    tables = memory_tables(report, batches, layers, depth, timeline)
-    if output:
-        return target.emit(plain(tables))
-    console().print(tables)
+    shown = render_memory(MemoryView(tuple(reports), tuple(shapes), peer, layers, depth,
+                                     timeline), format)
+    if isinstance(shown, str):
+        return target.emit(shown)
+    return target.emit(plain(shown)) if output else console().print(shown)
 
 
-def peer_figures(network, convention: str | None, shapes, batch: int, dtype: str):
+def memory_settings(batch: str, dtype: str, mode: str, optimizer: str,
+                    device_memory: str | None, inplace: bool, backend: str | None, amp: bool,
+                    checkpoint: str | None, micro_batch: str | None) -> MemorySettings:
+    """The options, checked, as the settings the core takes."""
+    batches = parse_batches(batch)
+    check_choice("--dtype", dtype, tuple(DTYPES))
+    check_choice("--mode", mode, MODES)
+    check_choice("--optimizer", optimizer, OPTIMIZERS)
+    if backend is not None:
+        check_choice("--backend", backend, BACKENDS)
+    segments, micro = step_options(amp, dtype, checkpoint, micro_batch, batches)
+    device = parse_size(device_memory) if device_memory else None
+    return MemorySettings(tuple(batches), dtype, mode, optimizer, device, inplace, backend,
+                          amp, segments, micro)
+
+
+def peer_figures(report, convention: str | None, shapes):
     """--convention: torchinfo's or torchsummary's figures (analysis/peer_memory.py), or None."""
     if convention is None:
         return None
-    from ..analysis.analyze import analyze
     from ..analysis.peer_memory import CONVENTIONS, peer_figures as figures
     check_choice("--convention", convention, CONVENTIONS)
     if len(shapes) > 1:
         raise CnnCalcError(Diagnostic(Span("--convention"), "takes one input size, not an "
                                       "--input sweep", received=f"{len(shapes)} sizes"))
-    return figures(network, analyze(network), convention, batch, DTYPES[dtype])
-
-
-def memory_sweep(reports, shapes, format: str) -> str:
-    """One row of memory totals per input size."""
-    from ..analysis.memory import binary
-    from ..render.formats import sweep
-    rows = [{"input": s.as_list(), **r.figures()} for r, s in zip(reports, shapes)]
-    columns = [("input", "input", lambda v: "x".join(map(str, v))),
-               ("activations", "forward_bytes", binary),
-               ("peak inference", "peak_inference_bytes", binary),
-               ("training", "training_bytes", binary)]
-    first = reports[0]
-    texts = sweep(first.name, f"memory by input size (batch {first.batch}, {first.dtype})",
-                  rows, columns)
-    return texts.get(format, texts["table"])
+    return figures(report.network, report.analysis, convention, report.batch,
+                   DTYPES[report.dtype])
 
 
 def parse_batches(text: str) -> list[int]:
@@ -170,15 +144,3 @@ def positive(option: str, text: str | None, what: str) -> int | None:
     if not (value.isascii() and value.isdigit() and len(value) <= 12 and int(value) > 0):
         raise CnnCalcError(Diagnostic(Span(option), f"must be {what}", received=show(text)))
     return int(value)
-
-
-def notes_total_remark(network, model) -> str | None:
-    """When the spec's `published:` figures differ from the count (the CS231n VGG16 table
-    prints 24M activation values; its own rows add up to 15.2M)."""
-    from ..analysis.memory import binary
-    published = network.published
-    if published is None or published.activation_values in (None, model.activation_values):
-        return None
-    return (f"Note: {published.source} prints {published.activation_values:,} activation values "
-            f"per sample, but its own layers add up to {model.activation_values:,} "
-            f"({binary(4 * model.activation_values)} in float32).")

@@ -105,7 +105,7 @@ def run_table(name: str, result):
     from rich.table import Table
     from rich.text import Text
 
-    from ..analysis.memory import binary
+    from ..conventions import binary
     from ..render.escape import terminal
     table = Table(title=Text(terminal(f"{name}: NumPy run")), title_justify="left",
                   box=box.SIMPLE_HEAD)

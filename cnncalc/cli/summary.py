@@ -107,19 +107,17 @@ def report(
     """One self-contained HTML page: the layer table, charts (with the memory timeline of one
     training step, as PyTorch on the CPU runs it), the graph and the lints."""
     from ..analysis import lint
-    from ..analysis import memory as mem
     from ..analysis.analyze import analyze
+    from ..analysis.memory_report import MemorySettings, memory_report
     from ..render.html_report import build_page
     target = Target(output, force, spec)
     try:
         check_choice("--optimizer", optimizer, OPTIMIZERS)
         network = load_network(spec, input, parse_args(arg))
         result = analyze(network)
-        model = mem.build(network, result)
-        figures = mem.MemoryReport(network.name, model, batch, "float32", "inference",
-                                   "sgd", network=network, analysis=result).as_dict([batch])
-        step = mem.MemoryReport(network.name, model, batch, "float32", "training", optimizer,
-                                network=network, analysis=result, backend="cpu")
+        figures = memory_report(network, MemorySettings((batch,)), result).as_dict([batch])
+        step = memory_report(network, MemorySettings((batch,), mode="training",
+                                                     optimizer=optimizer, backend="cpu"), result)
         timeline = step.timeline()
     except CnnCalcError as exc:
         fail(exc)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..analysis.memory import allocation, readers
+from ..graph import allocation, readers
 from ..analysis.report import Report
 from ..errors import EXIT_INCONSISTENT, EXIT_UNREADABLE, CnnCalcError, Diagnostic, Span
 from ..graph import INPUT, Network

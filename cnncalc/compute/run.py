@@ -44,7 +44,8 @@ def refuse_if_too_big(network, report, batch: int, backward: bool, span: Span,
                       have: int | None = None) -> None:
     """Sizes are checked before anything is allocated: the memory model's activation peak (or
     the training figure) plus the largest scratch one layer's kernel builds."""
-    from ..analysis.memory import binary, build
+    from ..analysis.memory import build
+    from ..conventions import binary
     model = build(network, report)
     held = model.training_bytes(batch, WIDTH, "sgd") if backward else \
         model.peak_inference_bytes(batch, WIDTH)
@@ -156,7 +157,7 @@ def load_weights(path: str, expected: dict[str, tuple], have: int) -> dict:
 
     from numpy.lib import format as npy
 
-    from ..analysis.memory import binary
+    from ..conventions import binary
     try:
         with open(path, "rb") as handle:
             start = handle.read(6)

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from ..analysis.budget import Budget
+from .budget import Budget
+from .lint_rules import RULE_TEXT
 from ..declare import (
     MAX_AXES,
     Bool,
@@ -127,8 +128,7 @@ class Reference(Kind):
 
 
 def _rules() -> tuple:
-    from ..analysis.lint import RULES
-    return tuple(RULES)
+    return tuple(RULE_TEXT)
 
 
 @frozen

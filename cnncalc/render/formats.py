@@ -56,7 +56,7 @@ def export(renderable, kind: str, width: int = 140) -> str:
 
 def memory_rows(report, format: str) -> str:
     """Per-layer memory as CSV or a Markdown table, then the totals."""
-    from ..analysis.memory import binary
+    from ..conventions import binary
     f = report.figures()
     layers = [(m.name, m.type, m.values, report.batch * m.held * report.width, m.allocates)
               for m in report.model.layers]

@@ -8,7 +8,8 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from ..analysis.memory import MemoryReport, binary
+from ..analysis.memory_report import MemoryReport
+from ..conventions import binary
 from .escape import terminal
 
 BAR = 10  # characters of the share bar at 100 %

@@ -3,7 +3,8 @@ them, the exact bytes behind them, then cnncalc's own figures."""
 
 from __future__ import annotations
 
-from ..analysis.memory import MemoryReport, binary
+from ..analysis.memory_report import MemoryReport
+from ..conventions import binary
 from ..analysis.peer_memory import SOURCES, PeerFigures
 from . import escape
 from .escape import terminal
@@ -47,26 +48,3 @@ def peer_text(peer: PeerFigures, format: str) -> str:
     lines = [f"| {peer.convention} prints | bytes |", "|---|---:|"]
     lines += [f"| {line} | {nbytes:,} |" for line, nbytes in rows]
     return "\n".join(lines) + "\n"
-
-
-def with_peer(peer: PeerFigures, report: MemoryReport, batches: list[int], format: str,
-              layers: bool, depth: int | None):
-    """The peer's figures first, then what `cnncalc memory` shows without them: text for
-    json, csv, markdown, html (the memory page with a table of the peer's lines) and svg (the
-    memory chart), a rich renderable for the terminal table."""
-    if format == "json":
-        import json
-        return json.dumps({**report.as_dict(batches), "convention": peer.as_dict()},
-                          indent=2) + "\n"
-    if format in ("csv", "markdown"):
-        from .formats import memory_rows
-        return peer_text(peer, format) + "\n" + memory_rows(report, format)
-    if format in ("html", "svg"):  # the memory page with the peer's table; the same chart
-        from .memory_page import memory_chart, memory_page
-        figures = {**report.as_dict(batches, timeline=report.mode == "training"),
-                   "convention": peer.as_dict()}
-        return (memory_page if format == "html" else memory_chart)(figures)
-    from rich.console import Group
-
-    from .memory_table import memory_tables
-    return Group(peer_table(peer, report), memory_tables(report, batches, layers, depth))
