@@ -377,11 +377,11 @@ def test_every_unmapped_op_is_listed_at_once(tmp_path):
 
 def test_the_shape_check_catches_a_wrong_mapping(tmp_path, monkeypatch):
     """Never a silently wrong count: a mapping that disagrees with ONNX's inference fails."""
-    from cnncalc.interop import onnx_ops
+    from cnncalc.interop import onnx_registry
 
     def wrong(imp, node_, attributes):
         imp.emit({"type": "pool", "kernel": 2}, [imp.value(node_.input[0])], node_.output[0])
-    monkeypatch.setitem(onnx_ops.HANDLERS, "Relu", wrong)
+    monkeypatch.setitem(onnx_registry.HANDLERS, "Relu", wrong)
     text = refused(tmp_path, make([node("Relu", ["x"])]))
     assert "differs from ONNX's [1, 4, 8, 8]" in text
 

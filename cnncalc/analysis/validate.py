@@ -4,7 +4,7 @@ optionally a NumPy forward pass that must give the predicted shapes."""
 from __future__ import annotations
 
 from ..errors import EXIT_INCONSISTENT, CnnCalcError, Diagnostic
-from ..language import open_spec
+from ..load import open_spec
 from . import budget, lint
 from .analyze import analyze
 

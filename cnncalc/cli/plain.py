@@ -35,7 +35,7 @@ def parse_args(pairs: list[str]) -> dict:
 
 def load_network(spec: str, input_override: str | None = None, args: dict | None = None):
     """A file path, a zoo name, or '-' -> Network (CnnCalcError on any problem)."""
-    from ..language import open_spec
+    from ..load import open_spec
     return open_spec(spec, input_override, args)
 
 

@@ -4,6 +4,7 @@ schema) and the kinds of value a setting takes (`kinds.py`, declared with that m
 
 from .core import (
     Declared,
+    Kind,
     REQUIRED,
     Setting,
     check_settings,
@@ -22,7 +23,6 @@ from .kinds import (
     Choices,
     Count,
     Int,
-    Kind,
     Name,
     Nodes,
     Number,

@@ -15,15 +15,33 @@ use, and its errors would still need mapping back to YAML lines.
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple
 
 from ..errors import SettingError, keys_text, show
 from ..errors import name as _name
 
-if TYPE_CHECKING:
-    from .kinds import Kind
 
 REQUIRED = dataclasses.MISSING
+
+
+class Kind:
+    """A setting's type: checks and normalises a YAML value, and describes itself."""
+
+    text = "value"
+
+    def check(self, value, key: str):
+        raise NotImplementedError
+
+    def schema(self) -> dict:
+        raise NotImplementedError
+
+    def to_yaml(self, value):
+        """The normalised value written back as YAML this kind accepts (convert)."""
+        return value
+
+    def fail(self, key: str, value, what: str | None = None):
+        raise SettingError(f"'{key}' must be {what or self.text}", key=key, received=show(value),
+                           has_received=True)
 
 
 def setting(kind: Kind, doc: str, default=REQUIRED, key: str | None = None):

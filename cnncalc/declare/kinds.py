@@ -7,7 +7,7 @@ import math
 import re
 
 from ..errors import SettingError, show
-from .core import _is_int, check_settings, declared, did_you_mean, frozen, schema_of
+from .core import Kind, _is_int, check_settings, declared, did_you_mean, frozen, schema_of
 
 # The largest integer any layer setting or index may take (as an input side, spec.MAX_SIDE):
 # no network has 10**12 filters or a padding that wide, and the bound keeps every figure
@@ -22,26 +22,6 @@ def _too_big(key: str, value) -> None:
 
 def _big(value) -> bool:
     return _is_int(value) and value > MAX_INT
-
-
-class Kind:
-    """A setting's type: checks and normalises a YAML value, and describes itself."""
-
-    text = "value"
-
-    def check(self, value, key: str):
-        raise NotImplementedError
-
-    def schema(self) -> dict:
-        raise NotImplementedError
-
-    def to_yaml(self, value):
-        """The normalised value written back as YAML this kind accepts (convert)."""
-        return value
-
-    def fail(self, key: str, value, what: str | None = None):
-        raise SettingError(f"'{key}' must be {what or self.text}", key=key, received=show(value),
-                           has_received=True)
 
 
 @frozen

@@ -20,8 +20,7 @@ from .onnx_file import (
 )
 from .onnx_graph import Graph, attributes
 from .onnx_names import Namer
-
-NC, LAST, FLAT = "nc", "last", "flat"  # channels after batch; channels last; [batch, features]
+from .onnx_registry import FLAT, LAST, NC, Unsupported
 
 
 def cnn_shape(onnx_shape: tuple, layout: str, rank: int) -> Shape:
@@ -36,10 +35,6 @@ def cnn_shape(onnx_shape: tuple, layout: str, rank: int) -> Shape:
     if layout == LAST:
         return Shape(tuple(onnx_shape[1:-1]), onnx_shape[-1])
     return Shape(tuple(onnx_shape[2:]), onnx_shape[1])
-
-
-class Unsupported(Exception):
-    """A node cnncalc cannot express; the message says why."""
 
 
 @dataclass
@@ -166,11 +161,10 @@ def unmapped_message(nodes: list) -> str:
 
 
 def handlers() -> dict:
-    """Every op handler: onnx_ops' and those onnx_moves registers into the same table (the
-    ops that move and combine values); imported here, so neither module imports the other
-    back."""
-    from . import onnx_moves  # noqa: F401
-    from .onnx_ops import HANDLERS
+    """Every op handler, by op type: the handler modules fill onnx_registry's table when first
+    imported (they import only the registry, never this module)."""
+    from . import onnx_merge_reshape, onnx_ops, onnx_patterns  # noqa: F401  (they register)
+    from .onnx_registry import HANDLERS
     return HANDLERS
 
 

@@ -1,49 +1,12 @@
 """ONNX ops that compute: convolutions, pooling, norms, dense layers and activations, each
 mapped to one spec layer (the `type:` strings here are spec text being written). The ops that
-move or combine values are in onnx_moves.py; HANDLERS joins both."""
+move or combine values are in onnx_merge_reshape.py; both register into onnx_registry."""
 
 from __future__ import annotations
 
 from math import isclose, isinf
 
-from .onnx_import import FLAT, LAST, NC, Unsupported
-
-HANDLERS: dict = {}
-
-
-def op(*names):
-    def register(handler):
-        for op_name in names:
-            HANDLERS[op_name] = handler
-        return handler
-    return register
-
-
-def number(value) -> float:
-    """An attribute's float32 as the short decimal it was written as (1e-05, not 9.99e-06)."""
-    return float(f"{float(value):.6g}")
-
-
-def axes(values) -> int | list:
-    """One integer when every axis agrees, else the list."""
-    values = [int(v) for v in values]
-    return values[0] if len(set(values)) == 1 else values
-
-
-def padding(pads: list, rank: int):
-    """ONNX pads [begin per axis..., end per axis...] -> P, [per axis], or, when the ends
-    differ, [top, bottom, left, right] in 2-D and a [before, after] pair per axis otherwise."""
-    before, after = list(pads[:rank]), list(pads[rank:])
-    if min(pads, default=0) < 0:
-        raise Unsupported(f"negative padding {list(pads)} (a crop)")
-    if len(set(pads)) <= 1:
-        return int(pads[0]) if pads else 0
-    if before == after:
-        return [int(v) for v in before]
-    if rank != 2:
-        return [[int(b), int(a)] for b, a in zip(before, after)]
-    return [int(v) for b, a in zip(before, after) for v in (b, a)]
-
+from .onnx_registry import FLAT, LAST, NC, Unsupported, axes, number, op, padding
 
 def window_padding(a: dict, kernel, strides, dilations, spatial) -> object:
     """The padding of a windowed op, with auto_pad's SAME and VALID."""

@@ -7,8 +7,7 @@ from __future__ import annotations
 
 from math import prod
 
-from .onnx_import import NC, Unsupported
-from .onnx_ops import op
+from .onnx_registry import NC, Unsupported, number, op, per_channel
 
 
 def perm_of(node) -> list | None:
@@ -70,7 +69,6 @@ def group_norm(imp, node, x, before, after) -> bool:
     back = norm and follows(imp, norm.output[0], "Reshape")
     if back is None or imp.shape(back.output[0]) != before:
         return False
-    from .onnx_moves import per_channel
     eps = [a.f for a in norm.attribute if a.name == "epsilon"]
     out, weights = back.output[0], []
     imp.values[out] = x  # for per_channel, which asks the layout of the tensor it is given
@@ -85,7 +83,6 @@ def group_norm(imp, node, x, before, after) -> bool:
                 weights, out = [gamma, beta], shift.output[0]
                 imp.claim(scale)
                 imp.claim(shift)
-    from .onnx_ops import number
     settings = {"type": "groupnorm", "groups": after[1]}
     if not weights:
         settings["affine"] = False

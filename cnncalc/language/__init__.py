@@ -4,7 +4,7 @@ repeats, blocks, residuals and branches, and the JSON Schema of the language.
 The names below are imported when first used, so `cnncalc.language.source` (the capped reader,
 which the CLI's output module re-exports) costs nothing more than itself."""
 
-__all__ = ["load", "loads", "open_spec", "parse_document", "parse_input"]
+__all__ = ["load", "loads", "parse_document", "parse_input"]
 
 
 def __getattr__(name: str):

@@ -6,26 +6,8 @@ from __future__ import annotations
 
 from math import prod
 
-from .onnx_import import FLAT, LAST, NC, Unsupported
-from .onnx_ops import axes, op, padding
 from .onnx_patterns import PATTERNS
-
-
-def channel_axis(imp, tensor: str) -> int:
-    """Where the channels are in the ONNX tensor."""
-    layout = imp.value(tensor).layout
-    return len(imp.shape(tensor)) - 1 if layout == LAST else 1
-
-
-def per_channel(imp, const: str, data: str) -> bool:
-    """True when the constant holds one value per channel of `data`, broadcast along it."""
-    shape = list(imp.shape(const))
-    while shape and shape[0] == 1 and len(shape) > 1:
-        shape.pop(0)
-    full = imp.shape(data)
-    trailing = len(full) - 1 - channel_axis(imp, data)  # axes after the channels
-    return shape == [full[channel_axis(imp, data)]] + [1] * trailing or \
-        (trailing == 0 and shape == [full[-1]])
+from .onnx_registry import FLAT, LAST, NC, Unsupported, axes, channel_axis, op, padding, per_channel
 
 
 def both(imp, node):
