@@ -380,3 +380,24 @@ if __name__ == "__main__":  # PYTHONPATH=. python tests/test_html_report.py: ref
     with tempfile.TemporaryDirectory() as tmp:
         result, messages = screenshot(chromium(), resnet18_page(Path(tmp)), target, Path(tmp))
     print(target, result.returncode, messages)
+
+
+def test_every_layer_family_has_a_colour_in_the_report():
+    """The report colours a graph node by its layer class's `family`: each family a registered
+    type declares has its node style (or is 'other', drawn plain)."""
+    from cnncalc.layers.base import REGISTRY
+    from cnncalc.render.svg import SVG_CSS
+    for type_name, cls in REGISTRY.items():
+        assert cls.family == "other" or f".node.k-{cls.family} rect" in SVG_CSS, type_name
+
+
+def test_graph_nodes_take_the_family_of_their_layer():
+    """multiply, groupnorm and instancenorm fell through to 'other' when the report kept its own
+    table of type names; their classes say merge and norm."""
+    from cnncalc.analysis.analyze import analyze
+    from cnncalc.language import loads
+    from cnncalc.render.html_report import build_page
+    network = loads("input: [8, 8, 4]\nlayers:\n  - {type: groupnorm, groups: 2}\n"
+                    "  - {type: instancenorm, name: n}\n  - {type: multiply, inputs: [input, n]}\n")
+    page = build_page(analyze(network).as_dict(), [])
+    assert page.count('class="node k-norm"') == 2 and page.count('class="node k-merge"') == 1

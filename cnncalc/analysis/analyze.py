@@ -81,7 +81,7 @@ def analyze(network: Network) -> Report:
             notes = [*notes, f"uses the weights of '{owner.name}' (its parameters count there)"]
         rows.append(Row(index + 1, node.name, layer.type_name, settings, ins or (out,), out,
                         totals, node.span, notes=notes, tiles=not advice,
-                        groups=node.groups, shares=uses,
+                        groups=node.groups, shares=uses, family=layer.family,
                         inputs=tuple("input" if i == INPUT else network.nodes[i].name
                                      for i in node.inputs)))
         warnings += [Diagnostic(node.span, text, severity="warning", layer=node.name,

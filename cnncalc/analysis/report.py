@@ -64,10 +64,11 @@ class Row:
     field: object = None  # receptive.Field, set after shapes are known
     inputs: tuple = ()  # names of the layers read ("input": the network's input)
     shares: str | None = None  # the layer whose weights it uses (`shares:`), if any
+    family: str = "other"  # the layer class's family (the report's colours)
 
     def as_dict(self) -> dict:
         return {"index": self.index, "name": self.name, "type": self.type,
-                "groups": list(self.groups),
+                "family": self.family, "groups": list(self.groups),
                 "settings": self.settings,
                 "inputs": list(self.inputs),
                 "input_shapes": [s.as_list() for s in self.input_shapes],

@@ -69,6 +69,7 @@ class Layer:
     merges: ClassVar[bool] = False  # combines its inputs (add, multiply, concat)
     memory: ClassVar[str] = ALLOCATES  # its output: a new tensor, in place, or a view
     dense: ClassVar[bool] = False  # reads its whole input as one vector (fully-connected)
+    family: ClassVar[str] = "other"  # its colour in the report: conv, pool, norm, merge, fc
     buffers: ClassVar[tuple] = ()  # weight_shapes keys that are not trained (running stats)
     # settings with one value per spatial axis (written as an int: the same on every axis),
     # and paddings (an int, per axis, a pair per axis): resolved against the input by `at`

@@ -18,6 +18,7 @@ from .stepmem import Op, amp_casts, conv_transients
 @frozen
 class Conv(Layer):
     type_name = "conv"
+    family = "conv"
     summary = ("convolution (1-D, 2-D or 3-D, as the input): K filters of F x F x (C/groups) "
                "slid with stride S over padded input")
     example = "- {type: conv, filters: 64, kernel: 3, padding: 1, activation: relu}"

@@ -18,6 +18,7 @@ from .stepmem import Op, amp_casts, conv_transients
 @frozen
 class Deconv(Layer):
     type_name = "deconv"
+    family = "conv"
     summary = ("transposed convolution (PyTorch ConvTranspose2d): out = (H-1)S - 2P + D(F-1) "
                "+ output_padding + 1")
     example = "- {type: deconv, filters: 64, kernel: 2, stride: 2}"
@@ -208,6 +209,7 @@ class Deconv(Layer):
 @frozen
 class Local(Layer):
     type_name = "local"
+    family = "conv"
     summary = "locally-connected: a conv whose weights are not shared between positions"
     example = "- {type: local, filters: 96, kernel: 11, stride: 4}"
     axis_settings = ("kernel", "stride")

@@ -37,6 +37,7 @@ class WholeInput(Layer):
 @frozen
 class FC(WholeInput):
     type_name = "fc"
+    family = "fc"
     summary = "fully-connected: every output unit reads every input value (flattened C,H,W)"
     example = "- {type: fc, units: 4096, activation: relu}"
     dense = True
@@ -151,6 +152,7 @@ class Flatten(WholeInput):
 @frozen
 class RBF(WholeInput):
     type_name = "rbf"
+    family = "fc"
     summary = "LeNet-5's Euclidean RBF output: sum of (x - w)^2 per unit; fixed (non-trainable) w"
     example = "- {type: rbf, units: 10}"
 

@@ -25,6 +25,7 @@ def whole(value):
 
 @frozen
 class Merge(Layer):
+    family = "merge"
     arity = (2, None)
     merges = True
 

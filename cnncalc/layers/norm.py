@@ -26,6 +26,7 @@ def norm_op(name, ctx, x, statistics: int, temps: int = 0) -> Op:
 @frozen
 class BatchNorm(Layer):
     type_name = "batchnorm"
+    family = "norm"
     summary = "batch normalisation: per channel scale and shift (trained) and running statistics"
     example = "- batchnorm"
 
@@ -116,6 +117,7 @@ class BatchNormND(nn.BatchNormND):
 @frozen
 class LRN(Layer):
     type_name = "lrn"
+    family = "norm"
     summary = "local response normalisation across `size` neighbouring channels (AlexNet)"
     example = "- {type: lrn, size: 5, alpha: 0.0001, beta: 0.75, k: 2}"
 
@@ -216,6 +218,7 @@ class Dropout(Layer):
 class SelfNorm(Layer):
     """Norms whose statistics come from the input itself (no running statistics): each group
     of values is normalised to mean 0 and variance 1, then scaled and shifted per channel."""
+    family = "norm"
 
     eps: float = setting(Number(0.0, open_min=True), "added to the variance", 1e-5)
     affine: bool = setting(Bool(), "a learned scale and shift per channel (2C params)", True)

@@ -19,6 +19,7 @@ INDEX = 8  # bytes of one max-pooling index (int64)
 @frozen
 class Pool(Layer):
     type_name = "pool"
+    family = "pool"
     summary = "pooling: max, avg, min or L2 norm over each window, per channel; no parameters"
     example = "- {type: pool, mode: max, kernel: 2, stride: 2}"
     axis_settings = ("kernel", "stride", "output")
@@ -296,6 +297,7 @@ def _adaptive_field(f: Field, x: Shape, y: Shape) -> Field:
 @frozen
 class Subsample(Layer):
     type_name = "subsample"
+    family = "pool"
     summary = ("LeNet-5's trainable subsampling: window sum x one coefficient + one bias, "
                "per map")
     example = "- {type: subsample, kernel: 2, activation: sigmoid}"

@@ -6,6 +6,7 @@ Built from plain data only: the dicts printed by `summarize`, `validate` and `me
 
 from __future__ import annotations
 
+from ..conventions import DTYPES
 from . import svg
 from .svg import esc, exact, short
 
@@ -18,11 +19,6 @@ TOTALS = (("params", "Parameters"), ("trainable_params", "Trainable"),
 COLUMNS = ("#", "Layer", "Type", "Settings", "Output", "Params", "Connections", "MACs", "FLOPs",
            "Activations", "RF", "Line")
 NUMERIC = {"#", "Params", "Connections", "MACs", "FLOPs", "Activations", "Line"}
-KINDS = {"conv": "conv", "deconv": "conv", "dwconv": "conv", "separable": "conv", "pool": "pool",
-         "subsample": "pool", "avgpool": "pool", "maxpool": "pool", "batchnorm": "norm", "lrn": "norm",
-         "layernorm": "norm", "add": "merge", "concat": "merge", "mul": "merge", "fc": "fc", "rbf": "fc",
-         INPUT: "input"}
-DTYPE_BYTES = {"float64": 8, "float32": 4, "float16": 2, "bfloat16": 2, "int8": 1}
 
 CSS = """
 :root { color-scheme: light dark; --bg: #fff; --fg: #1d2330; --muted: #5d6677; --grid: #e6e9ef;
@@ -199,7 +195,7 @@ def _charts(summary, memory, timeline) -> str:
     layers = summary.get("layers", [])
     names = [str(layer.get("name", "")) for layer in layers]
     dtype = str((memory or {}).get("dtype", "float32"))
-    width = int((memory or {}).get("bytes_per_value") or DTYPE_BYTES.get(dtype, 4))
+    width = int((memory or {}).get("bytes_per_value") or DTYPES.get(dtype, 4))
     act = [int(layer.get("activations") or 0) * width for layer in layers]
     rf_series = []
     axes = max((len(r) for r in (layer.get("receptive_field") for layer in layers) if isinstance(r, list)),
@@ -266,7 +262,7 @@ def _graph(summary) -> str:
         tip = (f"{layer.get('name', '')}: {detail}; output {_shape(layer.get('output_shape'))}; "
                f"{_int(layer.get('params'))} params; {_int(layer.get('macs'))} MACs")
         lines = [str(layer.get("name", "")), detail, _shape(layer.get("output_shape"))]
-        nodes.append({"id": i, "lines": lines, "kind": KINDS.get(kind, "other"), "tip": tip})
+        nodes.append({"id": i, "lines": lines, "kind": str(layer.get("family") or "other"), "tip": tip})
         edges += [(ids[s], i) for s in inputs[i] if s in ids]
     note = ('<p class="note">The data gave no layer inputs: drawn as a chain.</p>' if missing else "")
     return (f'<section id="graph"><h2>Graph</h2>{note}<div class="scroll graphbox">'
