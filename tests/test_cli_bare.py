@@ -1,4 +1,4 @@
-"""The bare forms `summarize SPEC` and `validate SPEC...` run without typer (cli/plain.py):
+"""The bare forms `summarize SPEC` and `validate SPEC...` run without typer (cli/bare.py):
 the same bytes on stdout and stderr and the same exit code as through typer, and typer is
 never imported."""
 
@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from cnncalc.cli.plain import run_bare
+from cnncalc.cli.bare import run_bare
 
 ENV = {**os.environ, "COLUMNS": "120"}
 

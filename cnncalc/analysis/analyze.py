@@ -98,3 +98,14 @@ def analyze(network: Network) -> Report:
         warnings.append(Diagnostic(node.span, text, severity="warning", layer=node.name,
                                    rule="rf-misaligned"))
     return report
+
+
+def sweep(network: Network, shapes) -> list[dict]:
+    """Totals at each input size (`--input 224,320,384`): {input, output_shape, counts...}."""
+    rows = []
+    for shape in shapes:
+        network.input_shape = shape
+        report = analyze(network)
+        rows.append({"input": shape.as_list(), "output_shape": report.output_shape.as_list(),
+                     **report.totals.as_dict()})
+    return rows

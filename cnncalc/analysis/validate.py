@@ -3,7 +3,7 @@ optionally a NumPy forward pass that must give the predicted shapes."""
 
 from __future__ import annotations
 
-from ..errors import EXIT_INCONSISTENT, CnnCalcError, Diagnostic
+from ..errors import EXIT_INCONSISTENT, EXIT_OK, CnnCalcError, Diagnostic
 from ..load import open_spec
 from . import budget, lint
 from .analyze import analyze
@@ -38,3 +38,20 @@ def run_forward(network, report) -> list[Diagnostic]:
             return [Diagnostic(node.span, f"the forward pass gives {real}, the prediction is "
                                f"{predicted}", layer=node.name, exit_code=EXIT_INCONSISTENT)]
     return []
+
+
+def validate_results(specs: list[str], strict: bool = False, skipped=frozenset(),
+                     limits: dict | None = None, forward: bool = False) -> tuple[list, int]:
+    """Each spec checked, with its exit code; and the worst code. One spec that fails never
+    hides the others' results."""
+    results = [check_one(spec, skipped, limits or {}, forward) for spec in specs]
+    worst = EXIT_OK
+    for result in results:
+        problems = result["problems"]
+        errors = [p for p in problems if p.severity == "error"]
+        code = max((p.exit_code for p in errors), default=EXIT_OK)
+        if strict and problems and not errors:
+            code = EXIT_INCONSISTENT
+        worst = max(worst, code)
+        result["exit_code"] = code
+    return results, worst

@@ -12,9 +12,10 @@ import sys
 
 # command -> the module defining it; this order is the order of `cnncalc --help`
 COMMANDS = {
-    "summarize": "summary", "validate": "check", "memory": "memory_cmd", "run": "run_cmd",
-    "explain": "summary", "convert": "summary", "report": "summary", "layers": "tools", "zoo": "tools",
-    "init": "tools", "compare": "tools", "graph": "tools", "schema": "tools",
+    "summarize": "summarize_cmd", "validate": "validate_cmd", "memory": "memory_cmd",
+    "run": "run_cmd", "explain": "explain_cmd", "convert": "convert_cmd", "report": "report_cmd",
+    "layers": "reference_cmd", "zoo": "reference_cmd", "init": "init_cmd",
+    "compare": "compare_cmd", "graph": "graph_cmd", "schema": "reference_cmd",
     "import": "import_cmd", "export": "export_cmd",
 }
 
@@ -37,8 +38,8 @@ def __getattr__(name):
 
 def main():
     """Entry point: no traceback ever reaches the user, and an option error is one line. The
-    bare `summarize SPEC` and `validate SPEC...` run without typer (plain.py)."""
-    from .plain import run_bare
+    bare `summarize SPEC` and `validate SPEC...` run without typer (bare.py)."""
+    from .bare import run_bare
     try:
         code = run_bare(sys.argv[1:])
         raise SystemExit(typer_main() if code is None else code)

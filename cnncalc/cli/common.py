@@ -9,7 +9,7 @@ import typer
 
 from .. import __version__
 from ..errors import CnnCalcError, Span
-from .plain import (  # noqa: F401  (re-exported: every command uses them)
+from .options import (  # noqa: F401  (re-exported: every command uses them)
     check_choice,
     error_line,
     load_network,
@@ -37,8 +37,8 @@ def main_options(version: bool = typer.Option(False, "--version", callback=_vers
 
 
 def fail(exc: CnnCalcError):
-    """An error in a typer command: its one line (plain.error_line) on stderr, then the exit
-    code. The bare forms (plain.run_bare) print the same line."""
+    """An error in a typer command: its one line (options.error_line) on stderr, then the exit
+    code. The bare forms (bare.run_bare) print the same line."""
     typer.echo(error_line(exc), err=True)
     raise typer.Exit(exc.exit_code)
 

@@ -6,7 +6,6 @@ import typer
 
 from ..errors import CnnCalcError, Span
 from .common import app, check_choice, fail
-from .plain import render_results, validate_results
 
 
 @app.command()
@@ -30,7 +29,9 @@ def validate(
     """Check specs: exit 0 if all are valid, 1 if a network is inconsistent or over budget,
     2 if a file cannot be read."""
     from ..language.budget import parse_count, parse_size
+    from ..analysis.validate import validate_results
     from ..language.document import rule_ids
+    from ..render.validate_formats import RENDERERS
     try:
         check_choice("--format", format, ("text", "json", "github"))
         skipped = rule_ids(",".join(ignore), Span("--ignore")) if ignore else frozenset()
@@ -45,5 +46,5 @@ def validate(
     except CnnCalcError as exc:
         fail(exc)
     results, worst = validate_results(specs, strict, skipped, limits, forward)
-    typer.echo(render_results(results, format, strict), nl=False)
+    typer.echo(RENDERERS[format](results, strict), nl=False)
     raise typer.Exit(worst)

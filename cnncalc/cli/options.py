@@ -1,12 +1,6 @@
-"""The part of the command line that needs no typer: the helpers every command shares, the
-bodies of `summarize` (as a table) and `validate`, and `run_bare`, which runs their bare
-forms, `cnncalc summarize SPEC` and `cnncalc validate SPEC...`, without importing typer.
-
-Importing typer and building its commands takes about 60 ms, a third of the 0.2 s start-up
-budget (docs/performance.md). A bare form has no options to parse, so it calls the same
-bodies with their defaults; anything else (an option, `-` for standard input, `--help`) goes
-to typer. tests/test_cli_bare.py checks that both routes print the same bytes and exit alike.
-"""
+"""The command line's helpers that need no typer: option checks, --arg and --input parsing,
+opening a spec, and text made safe for a terminal. Both routes use them: typer's commands and
+the bare forms (bare.py)."""
 
 from __future__ import annotations
 
@@ -64,8 +58,6 @@ def terminal() -> tuple[int | None, bool]:
     return shutil.get_terminal_size().columns, color
 
 
-# --- summarize ----------------------------------------------------------------------------
-
 def column_keys(text: str | None, report) -> list[str] | None:
     """--columns name,output,params -> the column keys, each checked."""
     from ..declare import did_you_mean
@@ -80,16 +72,6 @@ def column_keys(text: str | None, report) -> list[str] | None:
                                           f"{did_you_mean(key, known)} (columns: "
                                           f"{', '.join(known)})", received=repr(key)))
     return keys
-
-
-def summary_table(network, report, depth=None, rf=True, columns=None, wide=False,
-                  to_file=False) -> str:
-    """The summary as text: the terminal's width and colour on standard output, plain and
-    unbounded in a file."""
-    from ..render.text import summary_text
-    keys = column_keys(columns, report)
-    width, color = (None, False) if to_file else terminal()
-    return summary_text(report, depth, rf, width, color, keys, wide)
 
 
 def lint_lines(network, report) -> list[str]:
@@ -156,39 +138,3 @@ def as_json(result: dict) -> dict:
     if result["report"] is not None:
         out["totals"] = result["report"].totals.as_dict()
     return out
-
-
-# --- the bare forms -----------------------------------------------------------------------
-
-def run_bare(argv: list[str]) -> int | None:
-    """`summarize SPEC` or `validate SPEC...` with no option: run it and return the exit
-    code. None for anything else (typer parses it)."""
-    if not argv or any(word.startswith("-") for word in argv[1:]):
-        return None
-    if argv[0] == "summarize" and len(argv) == 2:
-        return bare_summarize(argv[1])
-    if argv[0] == "validate" and len(argv) >= 2:
-        results, worst = validate_results(argv[1:])
-        write(sys.stdout, render_results(results))
-        return worst
-    return None
-
-
-def bare_summarize(spec: str) -> int:
-    from ..analysis.analyze import analyze
-    try:
-        network = load_network(spec)
-        report = analyze(network)
-        text = summary_table(network, report)
-    except CnnCalcError as exc:
-        write(sys.stderr, error_line(exc) + "\n")
-        return exc.exit_code
-    write(sys.stdout, text if text.endswith("\n") else text + "\n")
-    write(sys.stderr, "".join(line + "\n" for line in lint_lines(network, report)))
-    return EXIT_OK
-
-
-def write(stream, text: str) -> None:
-    if text:
-        stream.write(text)
-        stream.flush()

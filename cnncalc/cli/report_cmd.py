@@ -1,0 +1,53 @@
+"""report: one self-contained HTML page of a network."""
+
+from __future__ import annotations
+
+import typer
+
+from ..conventions import OPTIMIZERS
+from ..errors import CnnCalcError
+from .common import (
+    FORCE_HELP,
+    SPEC_HELP,
+    Target,
+    app,
+    check_choice,
+    fail,
+    load_network,
+    parse_args,
+    terminal_text,
+)
+
+
+@app.command()
+def report(
+    spec: str = typer.Argument(..., help=SPEC_HELP),
+    output: str = typer.Option(..., "-o", "--output", help="the HTML file to write"),
+    force: bool = typer.Option(False, "--force", help=FORCE_HELP),
+    input: str | None = typer.Option(None, "--input", help="override the input, HxWxC"),
+    batch: int = typer.Option(1, "--batch", min=1, help="batch size of the memory figures"),
+    optimizer: str = typer.Option("sgd", "--optimizer",
+                                  help="optimizer of the training-step timeline: "
+                                  + ", ".join(OPTIMIZERS)),
+    arg: list[str] = typer.Option([], "--arg", help="set a spec argument, NAME=VALUE"),
+):
+    """One self-contained HTML page: the layer table, charts (with the memory timeline of one
+    training step, as PyTorch on the CPU runs it), the graph and the lints."""
+    from ..analysis import lint
+    from ..analysis.analyze import analyze
+    from ..analysis.memory_report import MemorySettings, memory_report
+    from ..render.html_report import build_page
+    target = Target(output, force, spec)
+    try:
+        check_choice("--optimizer", optimizer, OPTIMIZERS)
+        network = load_network(spec, input, parse_args(arg))
+        result = analyze(network)
+        figures = memory_report(network, MemorySettings((batch,)), result).as_dict([batch])
+        step = memory_report(network, MemorySettings((batch,), mode="training",
+                                                     optimizer=optimizer, backend="cpu"), result)
+        timeline = step.timeline()
+    except CnnCalcError as exc:
+        fail(exc)
+    lints = [d.as_dict() for d in lint.check(network, result, network.lint_ignore)]
+    target.emit(build_page(result.as_dict(), lints, figures, timeline))
+    typer.echo(f"wrote {terminal_text(output)}")

@@ -1,0 +1,82 @@
+"""summarize: the report of one network, layer by layer, in any format."""
+
+from __future__ import annotations
+
+import typer
+
+from ..errors import CnnCalcError, Span
+from .common import (
+    FORCE_HELP,
+    FORMATS,
+    SPEC_HELP,
+    Target,
+    app,
+    check_choice,
+    fail,
+    load_network,
+    parse_args,
+    parse_inputs,
+)
+from .options import column_keys, lint_lines, terminal
+
+
+@app.command()
+def summarize(
+    spec: str = typer.Argument(..., help=SPEC_HELP),
+    input: str | None = typer.Option(None, "--input",
+                                     help="override the input: HxWxC, or a sweep 224,320,384"),
+    format: str = typer.Option("table", "--format",
+                               help="table, json, csv, markdown, html or svg"),
+    output: str | None = typer.Option(None, "--output", help="write to FILE instead"),
+    force: bool = typer.Option(False, "--force", help=FORCE_HELP),
+    depth: int | None = typer.Option(None, "--depth", min=0,
+                                     help="collapse blocks nested deeper than N"),
+    arg: list[str] = typer.Option([], "--arg", help="set a spec argument, NAME=VALUE"),
+    rf: bool = typer.Option(True, "--rf/--no-rf", help="show the receptive-field column"),
+    fc_as_conv: bool = typer.Option(False, "--fc-as-conv",
+                                    help="every fully-connected layer as the equivalent conv"),
+    wide: bool = typer.Option(False, "--wide", help="every column, however wide"),
+    columns: str | None = typer.Option(None, "--columns", help="the columns to show, e.g. "
+                                       "name,output,params,macs (see docs/formats.md)"),
+):
+    """Per-layer output shape, params, connections, MACs and FLOPs, with totals."""
+    from ..analysis.analyze import analyze, sweep
+    from ..render.summary_formats import RENDERERS, SummaryView, sweep_text
+    target = Target(output, force, spec)
+    slide = None
+    try:
+        check_choice("--format", format, FORMATS)
+        args = parse_args(arg)
+        if input and "," in input:
+            network = load_network(spec, None, args)
+            shapes = parse_inputs(input, network.input_shape.c, network.input_shape.rank)
+            return target.emit(sweep_text(network.name, sweep(network, shapes), format))
+        if fc_as_conv:
+            network, report, slide = converted(spec, input, args)
+        else:
+            network = load_network(spec, input, args)
+            report = analyze(network)
+        keys = column_keys(columns, report)
+    except CnnCalcError as exc:
+        fail(exc)
+    width, color = (None, False) if output else terminal()
+    target.emit(RENDERERS[format](SummaryView(report, network.lint_ignore, slide, depth, rf,
+                                              keys, wide, width, color)))
+    if format == "table":
+        for line in lint_lines(network, report):
+            typer.echo(line, err=True)
+
+
+def converted(spec: str, input: str | None, args: dict):
+    """The spec with fc layers as convs (kernels from its own input size), analysed at
+    `input` if given, and what one pass over that input equals."""
+    from .. import language
+    from ..analysis.analyze import analyze
+    from ..analysis.convert import fc_as_conv, sliding
+    network = load_network(spec, None, args)
+    original = analyze(network)
+    conv_net = fc_as_conv(network, original)
+    if input:
+        conv_net.input_shape = language.parse_input(input, Span("--input"))
+    report = analyze(conv_net)
+    return conv_net, report, sliding(original, report, network)
