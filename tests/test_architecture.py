@@ -1,5 +1,7 @@
-"""The architecture issue's rules, kept: few loose modules, no import cycle, and nothing
-outside the layers package compares a layer's type name."""
+"""The architecture issues' rules, kept: few loose modules, no import cycle (counting the
+imports inside functions: a lazy import that points back up hides a cycle, it does not cut
+it), the spec language imports nothing above it, and nothing outside the layers package
+compares or lists layer type names."""
 
 from __future__ import annotations
 
@@ -23,13 +25,26 @@ def test_at_most_six_loose_modules():
     assert len(loose) <= 6, loose
 
 
-def top_level_imports(path: Path) -> set[str]:
-    """The cnncalc modules a module imports when it is imported (not inside functions)."""
-    tree = ast.parse(path.read_text())
-    package = module_name(path) if path.name == "__init__.py" else \
-        module_name(path).rpartition(".")[0]
+def type_checking_only(tree: ast.AST) -> set[int]:
+    """ids of the import nodes under `if TYPE_CHECKING:` (annotations only: never run)."""
     found = set()
-    for node in tree.body:
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            found |= {id(n) for child in node.body for n in ast.walk(child)}
+    return found
+
+
+def module_imports(path: Path) -> set[str]:
+    """The cnncalc modules a module imports, at its top or inside a function."""
+    tree = ast.parse(path.read_text())
+    inside = PACKAGE in path.parents
+    package = "" if not inside else module_name(path) if path.name == "__init__.py" else \
+        module_name(path).rpartition(".")[0]
+    annotations_only = type_checking_only(tree)
+    found = set()
+    for node in ast.walk(tree):
+        if id(node) in annotations_only:
+            continue
         if isinstance(node, ast.Import):
             found |= {a.name for a in node.names if a.name.startswith("cnncalc")}
         elif isinstance(node, ast.ImportFrom):
@@ -46,8 +61,12 @@ def top_level_imports(path: Path) -> set[str]:
 
 
 def import_graph() -> dict[str, set[str]]:
+    """Module -> the modules it imports; a package's __init__ as a target is left out (it
+    only re-exports: `from . import x` names the package and the module x)."""
     names = {module_name(p): p for p in MODULES}
-    return {name: {t for t in top_level_imports(path) if t in names and t != name}
+    packages = {module_name(p) for p in MODULES if p.name == "__init__.py"}
+    return {name: {t for t in module_imports(path) if t in names and t != name
+                   and t not in packages}
             for name, path in names.items()}
 
 
@@ -73,6 +92,16 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
         if found:
             return found
     return None
+
+
+def test_an_import_inside_a_function_counts(tmp_path):
+    lazy = tmp_path / "lazy.py"
+    lazy.write_text("def f():\n    from cnncalc.analysis import memory\n")
+    hidden = tmp_path / "hidden.py"
+    hidden.write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
+                      "    from cnncalc import graph\n")
+    assert "cnncalc.analysis.memory" in module_imports(lazy)
+    assert module_imports(hidden) == set()
 
 
 def test_the_cycle_finder_finds_one():
@@ -110,5 +139,53 @@ def test_no_type_name_comparison_outside_the_layers_package():
         if (PACKAGE / "layers") in path.parents:
             continue
         for line in compares_type_name(ast.parse(path.read_text())):
+            offenders.append(f"{path.relative_to(PACKAGE.parent)}:{line}")
+    assert offenders == []
+
+
+LANGUAGE_MAY_IMPORT = ("cnncalc.errors", "cnncalc.conventions", "cnncalc.declare",
+                       "cnncalc.graph", "cnncalc.layers", "cnncalc.zoo", "cnncalc.language")
+
+
+def test_the_spec_language_imports_nothing_above_it():
+    """language/ reads text into a graph of layers: it may use errors, conventions, declare,
+    graph, layers and the zoo's files, never analysis, render, compute, interop or cli."""
+    offenders = []
+    for path in MODULES:
+        if (PACKAGE / "language") not in path.parents:
+            continue
+        for target in module_imports(path):
+            if not target.startswith(LANGUAGE_MAY_IMPORT) and target != "cnncalc":
+                offenders.append(f"{path.name} imports {target}")
+    assert offenders == []
+
+
+def type_name_tables(tree: ast.AST, types: set[str]) -> list[int]:
+    """Lines of a dict, set, list or tuple holding three or more layer type names."""
+    lines = []
+    for node in ast.walk(tree):
+        elements = (node.keys if isinstance(node, ast.Dict) else
+                    node.elts if isinstance(node, (ast.Set, ast.List, ast.Tuple)) else [])
+        names = [e.value for e in elements if isinstance(e, ast.Constant) and e.value in types]
+        if len(names) >= 3:
+            lines.append(node.lineno)
+    return lines
+
+
+def test_the_table_finder_finds_one():
+    types = {"conv", "pool", "fc"}
+    assert type_name_tables(ast.parse("KINDS = {'conv': 1, 'pool': 2, 'fc': 3}"), types) == [1]
+    assert type_name_tables(ast.parse("x = ('conv', 'other')"), types) == []
+
+
+def test_no_table_of_type_names_outside_the_layers_package():
+    """A table of type names kept by hand goes stale silently: the layer class answers."""
+    from cnncalc.layers.base import REGISTRY
+    types = set(REGISTRY)
+    offenders = []
+    for path in MODULES:
+        if (PACKAGE / "layers") in path.parents:
+            continue
+        for line in type_name_tables(ast.parse(path.read_text()), types):
             offenders.append(f"{path.relative_to(PACKAGE.parent)}:{line}")
     assert offenders == []
