@@ -9,7 +9,8 @@ from . import budget, lint
 from .analyze import analyze
 
 
-def check_one(spec: str, skipped, limits: dict, forward: bool = False) -> dict:
+def check_one(spec: str, skipped, limits: dict, forward: bool = False,
+              default_budget=None) -> dict:
     """Every problem of one spec: parse errors, or shape errors, or lints and budgets (and,
     with `forward`, a NumPy pass whose shapes must equal the prediction)."""
     try:
@@ -18,7 +19,7 @@ def check_one(spec: str, skipped, limits: dict, forward: bool = False) -> dict:
     except CnnCalcError as exc:
         return {"spec": spec, "problems": [exc.diagnostic], "report": None}
     problems = lint.check(network, report, skipped | network.lint_ignore)
-    plan = (network.budget or budget.Budget()).merged(**limits)
+    plan = (network.budget or default_budget or budget.Budget()).merged(**limits)
     problems += budget.check(plan, network, report)
     if forward and not any(p.severity == "error" for p in problems):
         problems += run_forward(network, report)
@@ -41,10 +42,11 @@ def run_forward(network, report) -> list[Diagnostic]:
 
 
 def validate_results(specs: list[str], strict: bool = False, skipped=frozenset(),
-                     limits: dict | None = None, forward: bool = False) -> tuple[list, int]:
+                     limits: dict | None = None, forward: bool = False,
+                     default_budget=None) -> tuple[list, int]:
     """Each spec checked, with its exit code; and the worst code. One spec that fails never
     hides the others' results."""
-    results = [check_one(spec, skipped, limits or {}, forward) for spec in specs]
+    results = [check_one(spec, skipped, limits or {}, forward, default_budget) for spec in specs]
     worst = EXIT_OK
     for result in results:
         problems = result["problems"]

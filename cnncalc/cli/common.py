@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from .. import __version__
-from ..errors import CnnCalcError, Span
+from ..errors import CnnCalcError, Diagnostic, Span
 from .options import (  # noqa: F401  (re-exported: every command uses them)
     check_choice,
     error_line,
@@ -41,6 +41,35 @@ def fail(exc: CnnCalcError):
     code. The bare forms (bare.run_bare) print the same line."""
     typer.echo(error_line(exc), err=True)
     raise typer.Exit(exc.exit_code)
+
+
+def each_spec(spec: str | None, command: str, run, output: str | None = None) -> None:
+    """`run(spec, project)` on the spec given, or, with none, on every spec that
+    `[tool.cnncalc] specs` names in the nearest pyproject.toml (its defaults in `project`);
+    one spec that fails never hides the others' output; the exit code is the worst."""
+    if spec is not None:
+        return run(spec, None)
+    from ..language.project import load_project, project_specs
+    try:
+        project = load_project()
+        specs = project_specs(project, f"cnncalc {command}")
+        if output is not None and len(specs) > 1:
+            raise CnnCalcError(Diagnostic(Span("--output"), "writes one spec's output; name the "
+                                          "spec", f"{len(specs)} specs in [tool.cnncalc]"))
+    except CnnCalcError as exc:
+        fail(exc)
+    worst = 0
+    for name in specs:
+        try:
+            run(name, project)
+        except typer.Exit as exc:
+            worst = max(worst, exc.exit_code)
+    if worst:
+        raise typer.Exit(worst)
+
+
+SPEC_OR_PROJECT_HELP = ("a spec file, a built-in network name (see `cnncalc zoo`), or - for "
+                        "standard input; none: the specs of [tool.cnncalc] in pyproject.toml")
 
 
 def console():

@@ -12,9 +12,10 @@ from ..errors import CnnCalcError, Diagnostic, Span, show
 from .common import (
     FORCE_HELP,
     FORMATS,
-    SPEC_HELP,
+    SPEC_OR_PROJECT_HELP,
     Target,
     app,
+    each_spec,
     check_choice,
     console,
     fail,
@@ -27,10 +28,11 @@ from .common import (
 
 @app.command()
 def memory(
-    spec: str = typer.Argument(..., help=SPEC_HELP),
-    batch: str = typer.Option("1", "--batch", help="batch size, or a list: 1,8,64"),
-    dtype: str = typer.Option("float32", "--dtype",
-                              help="float32, float16, bfloat16, float64 or int8"),
+    spec: str | None = typer.Argument(None, help=SPEC_OR_PROJECT_HELP),
+    batch: str | None = typer.Option(None, "--batch", help="batch size, or a list: 1,8,64 "
+                                     "(default 1, or [tool.cnncalc] batch)"),
+    dtype: str | None = typer.Option(None, "--dtype", help="float32 (default, or [tool.cnncalc] "
+                                     "dtype), float16, bfloat16, float64 or int8"),
     mode: str = typer.Option("inference", "--mode", help="inference or training"),
     optimizer: str = typer.Option("sgd", "--optimizer", help="sgd, momentum or adam"),
     device_memory: str | None = typer.Option(None, "--device-memory",
@@ -50,7 +52,7 @@ def memory(
                                      help="override the input: HxWxC, or a sweep 224,320,384"),
     format: str = typer.Option("table", "--format",
                                help="table, json, csv, markdown, html or svg"),
-    output: str | None = typer.Option(None, "--output", help="write to FILE instead"),
+    output: str | None = typer.Option(None, "-o", "--output", help="write to FILE instead"),
     force: bool = typer.Option(False, "--force", help=FORCE_HELP),
     layers: bool = typer.Option(False, "--layers", help="also the table of every layer"),
     depth: int | None = typer.Option(None, "--depth", min=0, help="with --layers: blocks "
@@ -60,6 +62,17 @@ def memory(
                                           "torchsummary's figures, by that tool's rules"),
 ):
     """Memory for inference and training at any batch size and dtype."""
+    def one(name: str, project) -> None:
+        memory_one(name, batch or str(getattr(project, "batch", None) or 1),
+                   dtype or getattr(project, "dtype", None) or "float32", mode, optimizer,
+                   device_memory, inplace, backend, amp, checkpoint, micro_batch, timeline, input,
+                   format, output, force, layers, depth, arg, convention)
+    each_spec(spec, "memory", one, output)
+
+
+def memory_one(spec, batch, dtype, mode, optimizer, device_memory, inplace, backend, amp,
+               checkpoint, micro_batch, timeline, input, format, output, force, layers, depth,
+               arg, convention) -> None:
     from ..analysis.memory_report import memory_report
     from ..render.memory_formats import MemoryView, render_memory
     target = Target(output, force, spec)

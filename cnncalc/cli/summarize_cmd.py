@@ -8,9 +8,10 @@ from ..errors import CnnCalcError, Span
 from .common import (
     FORCE_HELP,
     FORMATS,
-    SPEC_HELP,
+    SPEC_OR_PROJECT_HELP,
     Target,
     app,
+    each_spec,
     check_choice,
     fail,
     load_network,
@@ -22,12 +23,12 @@ from .options import column_keys, lint_lines, terminal
 
 @app.command()
 def summarize(
-    spec: str = typer.Argument(..., help=SPEC_HELP),
+    spec: str | None = typer.Argument(None, help=SPEC_OR_PROJECT_HELP),
     input: str | None = typer.Option(None, "--input",
                                      help="override the input: HxWxC, or a sweep 224,320,384"),
     format: str = typer.Option("table", "--format",
                                help="table, json, csv, markdown, html or svg"),
-    output: str | None = typer.Option(None, "--output", help="write to FILE instead"),
+    output: str | None = typer.Option(None, "-o", "--output", help="write to FILE instead"),
     force: bool = typer.Option(False, "--force", help=FORCE_HELP),
     depth: int | None = typer.Option(None, "--depth", min=0,
                                      help="collapse blocks nested deeper than N"),
@@ -40,6 +41,12 @@ def summarize(
                                        "name,output,params,macs (see docs/formats.md)"),
 ):
     """Per-layer output shape, params, connections, MACs and FLOPs, with totals."""
+    each_spec(spec, "summarize", lambda one, _: summarize_one(
+        one, input, format, output, force, depth, arg, rf, fc_as_conv, wide, columns), output)
+
+
+def summarize_one(spec: str, input, format, output, force, depth, arg, rf, fc_as_conv, wide,
+                  columns) -> None:
     from ..analysis.analyze import analyze, sweep
     from ..render.summary_formats import RENDERERS, SummaryView, sweep_text
     target = Target(output, force, spec)

@@ -10,7 +10,8 @@ from .common import app, check_choice, fail
 
 @app.command()
 def validate(
-    specs: list[str] = typer.Argument(..., help="spec files or built-in names"),
+    specs: list[str] = typer.Argument(None, help="spec files or built-in names (none: the "
+                                      "specs of [tool.cnncalc] in pyproject.toml)"),
     strict: bool = typer.Option(False, "--strict", help="warnings fail too"),
     ignore: list[str] = typer.Option([], "--ignore", help="lint rule ids to skip (repeatable "
                                      "or comma-separated)"),
@@ -28,12 +29,15 @@ def validate(
 ):
     """Check specs: exit 0 if all are valid, 1 if a network is inconsistent or over budget,
     2 if a file cannot be read."""
-    from ..language.budget import parse_count, parse_size
     from ..analysis.validate import validate_results
+    from ..language.budget import parse_count, parse_size
     from ..language.document import rule_ids
+    from ..language.project import load_project, project_specs
     from ..render.validate_formats import RENDERERS
     try:
-        check_choice("--format", format, ("text", "json", "github"))
+        check_choice("--format", format, tuple(RENDERERS))
+        project = None if specs else load_project()
+        specs = specs or project_specs(project, "cnncalc validate")
         skipped = rule_ids(",".join(ignore), Span("--ignore")) if ignore else frozenset()
         limits = {
             "params": parse_count(max_params, Span("--max-params"), "params") if max_params
@@ -45,6 +49,7 @@ def validate(
         }
     except CnnCalcError as exc:
         fail(exc)
-    results, worst = validate_results(specs, strict, skipped, limits, forward)
+    default = project.budget if project else None
+    results, worst = validate_results(specs, strict, skipped, limits, forward, default)
     typer.echo(RENDERERS[format](results, strict), nl=False)
     raise typer.Exit(worst)
