@@ -113,7 +113,7 @@ def test_schema_output_and_init_quote_names(tmp_path):
     assert runner.invoke(app, ["validate", f"{name}.yaml"]).exit_code == 0
 
 
-@pytest.mark.parametrize("args", [["summarize", "lenet5", "-o", "x"], ["summarize"],
+@pytest.mark.parametrize("args", [["summarize", "lenet5", "-q"], ["summarize"],
                                   ["frob"], ["summarize", "lenet5", "--depth", "-1"],
                                   ["memory", "lenet5", "--batch", "²"],
                                   ["memory", "lenet5", "--batch", "9" * 5000]])

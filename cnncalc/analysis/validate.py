@@ -10,11 +10,11 @@ from .analyze import analyze
 
 
 def check_one(spec: str, skipped, limits: dict, forward: bool = False,
-              default_budget=None) -> dict:
+              default_budget=None, opening: dict | None = None) -> dict:
     """Every problem of one spec: parse errors, or shape errors, or lints and budgets (and,
     with `forward`, a NumPy pass whose shapes must equal the prediction)."""
     try:
-        network = open_spec(spec)
+        network = open_spec(spec, **(opening or {}))
         report = analyze(network)
     except CnnCalcError as exc:
         return {"spec": spec, "problems": [exc.diagnostic], "report": None}
@@ -43,10 +43,11 @@ def run_forward(network, report) -> list[Diagnostic]:
 
 def validate_results(specs: list[str], strict: bool = False, skipped=frozenset(),
                      limits: dict | None = None, forward: bool = False,
-                     default_budget=None) -> tuple[list, int]:
+                     default_budget=None, opening: dict | None = None) -> tuple[list, int]:
     """Each spec checked, with its exit code; and the worst code. One spec that fails never
     hides the others' results."""
-    results = [check_one(spec, skipped, limits or {}, forward, default_budget) for spec in specs]
+    results = [check_one(spec, skipped, limits or {}, forward, default_budget, opening)
+               for spec in specs]
     worst = EXIT_OK
     for result in results:
         problems = result["problems"]

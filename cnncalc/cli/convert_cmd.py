@@ -24,6 +24,7 @@ def convert(
     output: str = typer.Option(..., "-o", "--output", help="the spec file to write"),
     force: bool = typer.Option(False, "--force", help="overwrite an existing file"),
     arg: list[str] = typer.Option([], "--arg", help="set a spec argument, NAME=VALUE"),
+    input: str | None = typer.Option(None, "--input", help="override the input, HxWxC"),
 ):
     """Write a flat spec of the network (with --fc-as-conv, its FC layers as convs)."""
     import yaml
@@ -33,9 +34,9 @@ def convert(
     target = Target(output, force, spec)
     try:
         if fc_as_conv:
-            network, report, _ = converted(spec, None, parse_args(arg))
+            network, report, _ = converted(spec, input, parse_args(arg))
         else:
-            network = load_network(spec, None, parse_args(arg))
+            network = load_network(spec, input, parse_args(arg))
             report = analyze(network)
     except CnnCalcError as exc:
         fail(exc)

@@ -13,6 +13,7 @@ from .common import (
     check_choice,
     fail,
     load_network,
+    parse_args,
 )
 
 
@@ -20,7 +21,9 @@ from .common import (
 def graph(
     spec: str = typer.Argument(..., help=SPEC_HELP),
     format: str = typer.Option("mermaid", "--format", help="mermaid or dot"),
-    output: str | None = typer.Option(None, "--output", help="write to FILE instead"),
+    output: str | None = typer.Option(None, "-o", "--output", help="write to FILE instead"),
+    input: str | None = typer.Option(None, "--input", help="override the input, HxWxC"),
+    arg: list[str] = typer.Option([], "--arg", help="set a spec argument, NAME=VALUE"),
     force: bool = typer.Option(False, "--force", help=FORCE_HELP),
 ):
     """The network as a diagram: Mermaid (renders in GitHub markdown) or Graphviz dot."""
@@ -29,7 +32,7 @@ def graph(
     target = Target(output, force, spec)
     try:
         check_choice("--format", format, ("mermaid", "dot"))
-        network = load_network(spec)
+        network = load_network(spec, input, parse_args(arg))
         report = analyze(network)
     except CnnCalcError as exc:
         fail(exc)

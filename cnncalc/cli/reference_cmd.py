@@ -26,7 +26,7 @@ def layers():
 
 
 @app.command()
-def schema(output: str | None = typer.Option(None, "--output", help="write to FILE instead"),
+def schema(output: str | None = typer.Option(None, "-o", "--output", help="write to FILE instead"),
            force: bool = typer.Option(False, "--force", help=FORCE_HELP)):
     """The JSON Schema (draft 2020-12) of a spec, for editors and other tools."""
     from ..language.schema import spec_schema

@@ -20,7 +20,7 @@ def run(
     input: str | None = typer.Option(None, "--input", help="override the input: HxWxC"),
     input_file: str | None = typer.Option(None, "--input-file",
                                           help="an NCHW input array, .npy (its N is the batch)"),
-    output: str | None = typer.Option(None, "--output", help="save the output array, .npy"),
+    output: str | None = typer.Option(None, "-o", "--output", help="save the output array, .npy"),
     backward: bool = typer.Option(False, "--backward", help="also run the backward pass"),
     save_weights: str | None = typer.Option(None, "--save-weights",
                                             help="write the weights used, .npz"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from ..errors import CnnCalcError, Span
+from ..errors import CnnCalcError, Diagnostic, Span
 from .common import (
     FORCE_HELP,
     FORMATS,
@@ -48,7 +48,7 @@ def summarize(
 def summarize_one(spec: str, input, format, output, force, depth, arg, rf, fc_as_conv, wide,
                   columns) -> None:
     from ..analysis.analyze import analyze, sweep
-    from ..render.summary_formats import RENDERERS, SummaryView, sweep_text
+    from ..render.summary_formats import COLUMN_FORMATS, RENDERERS, SummaryView, sweep_text
     target = Target(output, force, spec)
     slide = None
     try:
@@ -64,6 +64,10 @@ def summarize_one(spec: str, input, format, output, force, depth, arg, rf, fc_as
             network = load_network(spec, input, args)
             report = analyze(network)
         keys = column_keys(columns, report)
+        if keys and format not in COLUMN_FORMATS:
+            raise CnnCalcError(Diagnostic(Span("--columns"), "applies to the table, csv and "
+                                          f"markdown formats, not {format} (which holds every "
+                                          "figure)", received=columns))
     except CnnCalcError as exc:
         fail(exc)
     width, color = (None, False) if output else terminal()

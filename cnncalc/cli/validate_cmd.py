@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from ..errors import CnnCalcError, Span
-from .common import app, check_choice, fail
+from .common import app, check_choice, fail, parse_args
 
 
 @app.command()
@@ -24,6 +24,9 @@ def validate(
                                         "e.g. 1G"),
     max_memory: str | None = typer.Option(None, "--max-memory", help="fail above this much "
                                           "memory (the spec's budget batch, dtype and mode)"),
+    input: str | None = typer.Option(None, "--input", help="analyse every spec at this input, "
+                                     "HxWxC"),
+    arg: list[str] = typer.Option([], "--arg", help="set a spec argument, NAME=VALUE"),
     forward: bool = typer.Option(False, "--forward", help="also run one NumPy forward pass "
                                  "and compare every layer's real shape with the prediction"),
 ):
@@ -50,6 +53,7 @@ def validate(
     except CnnCalcError as exc:
         fail(exc)
     default = project.budget if project else None
-    results, worst = validate_results(specs, strict, skipped, limits, forward, default)
+    opening = {"input_override": input, "args": parse_args(arg)}
+    results, worst = validate_results(specs, strict, skipped, limits, forward, default, opening)
     typer.echo(RENDERERS[format](results, strict), nl=False)
     raise typer.Exit(worst)

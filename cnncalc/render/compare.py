@@ -45,3 +45,11 @@ def compare_tables(result: dict) -> Group:
     else:
         parts.append(Text("Every layer has the same name, type, shape and counts."))
     return Group(*parts)
+
+
+def compare_json(result: dict) -> str:
+    import json
+    return json.dumps(result, indent=2) + "\n"
+
+
+RENDERERS = {"table": compare_tables, "json": compare_json}

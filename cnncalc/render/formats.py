@@ -7,15 +7,18 @@ import io
 from ..analysis.report import Report
 from ..conventions import readable
 from . import escape
-from .columns import cells, rf_text, summary_columns
+from .columns import cells, choose, rf_text, summary_columns
 
 CSV_COLUMNS = ("index", "name", "type", "settings", "output", "receptive_field", "params",
                "trainable_params", "connections", "macs", "flops", "activations")
 
 
-def to_csv(report: Report) -> str:
+def to_csv(report: Report, keys: list[str] | None = None) -> str:
     """One row per layer, exact integers, and a final TOTAL row; text cells are defused
-    against spreadsheet formulas (render/escape.py)."""
+    against spreadsheet formulas (render/escape.py). With `keys` (--columns), those summary
+    columns alone, exact values."""
+    if keys:
+        return columns_csv(report, keys)
     rows = [CSV_COLUMNS]
     for row in report.rows:
         t = row.totals
@@ -29,9 +32,22 @@ def to_csv(report: Report) -> str:
     return escape.csv_text(rows)
 
 
-def to_markdown(report: Report) -> str:
-    """A GitHub table of the layers (the summary's columns, all of them), then the totals."""
-    columns = summary_columns(report.totals)
+def columns_csv(report: Report, keys: list[str]) -> str:
+    """--columns as CSV: the chosen summary columns' exact values, a row per layer, then the
+    totals of the columns that add up."""
+    columns = choose(summary_columns(report.totals), keys, True)
+    lines = [line for line in report.outline() if not line.is_group]
+    rows = [[c.key for c in columns]]
+    rows += [["" if (v := c.value(line)) is None else v for c in columns] for line in lines]
+    totals = report.totals.as_dict()
+    rows.append(["TOTAL" if c.key == "name" else totals.get(c.key, "") for c in columns])
+    return escape.csv_text(rows)
+
+
+def to_markdown(report: Report, keys: list[str] | None = None) -> str:
+    """A GitHub table of the layers (the summary's columns: all of them, or those of
+    --columns), then the totals."""
+    columns = choose(summary_columns(report.totals), keys, True)
     lines = [f"### {escape.markdown_cell(report.name)} ({escape.markdown_cell(report.input_text())})", "",
              "| " + " | ".join(c.header for c in columns) + " |",
              "|" + "|".join("---:" if c.right else "---" for c in columns) + "|"]

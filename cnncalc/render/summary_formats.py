@@ -36,12 +36,13 @@ def json_text(view: SummaryView) -> str:
 
 def csv_text(view: SummaryView) -> str:
     from .formats import to_csv
-    return to_csv(view.report)
+    return to_csv(view.report, list(view.columns) if view.columns else None)
 
 
 def markdown_text(view: SummaryView) -> str:
     from .formats import to_markdown
-    return to_markdown(view.report) + (f"\n{view.slide.sentence()}\n" if view.slide else "")
+    text = to_markdown(view.report, list(view.columns) if view.columns else None)
+    return text + (f"\n{view.slide.sentence()}\n" if view.slide else "")
 
 
 def page(view: SummaryView) -> str:
@@ -66,6 +67,8 @@ def table(view: SummaryView) -> str:
     text = text if text.endswith("\n") else text + "\n"
     return text + (f"{view.slide.sentence()}\n" if view.slide else "")
 
+
+COLUMN_FORMATS = ("table", "csv", "markdown")  # the formats --columns chooses the columns of
 
 RENDERERS = {"table": table, "json": json_text, "csv": csv_text, "markdown": markdown_text,
              "html": page, "svg": chart}
