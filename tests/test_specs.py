@@ -1,5 +1,5 @@
 """The example specs of specs/ (README's): each validates under --strict, and the parameters and
-multiply-adds its opening comment claims are the formulas below and cnncalc's totals. The
+multiply-adds its opening comment claims are the formulas below, torch.nn's and cnncalc's. The
 specs of specs/broken/ fail with the line and exit code their opening comment states."""
 
 import re
@@ -154,3 +154,69 @@ def test_plain_validate_passes_a_spec_with_only_warnings():
     """lint-warning.yaml fails only under --strict, as its comment says."""
     result = runner.invoke(app, ["validate", str(SPECS / "broken" / "lint-warning.yaml")])
     assert result.exit_code == 0 and "warning" in result.output
+
+
+def torch_examples(nn):
+    """The examples written with torch.nn, as their comments describe them."""
+    def separable(cin, out, stride=1):
+        return [nn.Conv2d(cin, cin, 3, stride, 1, groups=cin, bias=False), nn.BatchNorm2d(cin),
+                nn.ReLU(), nn.Conv2d(cin, out, 1, bias=False), nn.BatchNorm2d(out), nn.ReLU()]
+
+    class Basic(nn.Module):
+        def __init__(self, cin, out, stride):
+            super().__init__()
+            self.body = nn.Sequential(
+                nn.Conv2d(cin, out, 3, stride, 1, bias=False), nn.BatchNorm2d(out), nn.ReLU(),
+                nn.Conv2d(out, out, 3, 1, 1, bias=False), nn.BatchNorm2d(out))
+            self.shortcut = nn.Identity() if stride == 1 else nn.Sequential(
+                nn.Conv2d(cin, out, 1, stride, bias=False), nn.BatchNorm2d(out))
+
+        def forward(self, x):
+            return self.body(x) + self.shortcut(x)
+
+    return {
+        "my-net": ((3, 32, 32), nn.Sequential(
+            nn.Conv2d(3, 32, 3, padding=1), nn.ReLU(), nn.Conv2d(32, 32, 3, padding=1), nn.ReLU(),
+            nn.MaxPool2d(2), nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(),
+            nn.Conv2d(64, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(0.2), nn.Linear(64, 10),
+            nn.Softmax(1))),
+        "plain-cnn": ((1, 28, 28), nn.Sequential(
+            nn.Conv2d(1, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(32, 64, 3, padding=1), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(64, 128, 3, padding=1), nn.BatchNorm2d(128), nn.ReLU(), nn.Flatten(),
+            nn.Dropout(0.5), nn.Linear(7 * 7 * 128, 10), nn.Softmax(1))),
+        "residual-net": ((3, 32, 32), nn.Sequential(
+            nn.Conv2d(3, 16, 3, padding=1, bias=False), nn.BatchNorm2d(16), nn.ReLU(),
+            Basic(16, 16, 1), nn.ReLU(), Basic(16, 32, 2), nn.ReLU(), nn.AdaptiveAvgPool2d(1),
+            nn.Flatten(), nn.Linear(32, 10))),
+        "audio-1d": ((1, 16000), nn.Sequential(
+            nn.Conv1d(1, 32, 80, 4, 38), nn.BatchNorm1d(32), nn.ReLU(), nn.MaxPool1d(4),
+            nn.Conv1d(32, 64, 3, padding=1), nn.BatchNorm1d(64), nn.ReLU(), nn.MaxPool1d(4),
+            nn.AdaptiveAvgPool1d(1), nn.Flatten(), nn.Linear(64, 12))),
+        "volume-3d": ((1, 32, 32, 32), nn.Sequential(
+            nn.Conv3d(1, 8, 3, padding=1), nn.BatchNorm3d(8), nn.ReLU(), nn.MaxPool3d(2),
+            nn.Conv3d(8, 16, 3, padding=1), nn.BatchNorm3d(16), nn.ReLU(), nn.MaxPool3d(2),
+            nn.AdaptiveAvgPool3d(1), nn.Flatten(), nn.Linear(16, 2))),
+        "blocks": ((3, 64, 64), nn.Sequential(
+            nn.Conv2d(3, 16, 3, 2, 1, bias=False), nn.BatchNorm2d(16), nn.ReLU(),
+            *separable(16, 32), *separable(32, 64, 2), *separable(64, 64), *separable(64, 64),
+            nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, 10))),
+    }
+
+
+def test_examples_agree_with_pytorch():
+    """Each example built with torch.nn: its parameters, its BN running statistics and the
+    multiply-adds FlopCounterMode counts (FLOPs / 2) are the formulas' and cnncalc's."""
+    torch = pytest.importorskip("torch")
+    from torch.utils.flop_counter import FlopCounterMode
+    for name, (shape, model) in torch_examples(torch.nn).items():
+        trainable, frozen, macs = FIGURES[name]
+        assert sum(p.numel() for p in model.parameters()) == trainable, name
+        assert sum(b.numel() for key, b in model.named_buffers()
+                   if not key.endswith("num_batches_tracked")) == frozen, name
+        with torch.no_grad(), FlopCounterMode(display=False) as counter:
+            y = model.eval()(torch.zeros(1, *shape))
+        assert counter.get_total_flops() == 2 * macs, name
+        report = analyze(load(str(SPECS / f"{name}.yaml")))
+        assert report.output_shape.as_list()[-1] == y.shape[1], name
