@@ -4,6 +4,7 @@ fresh checkout has it, with the exit code README implies (0, unless its comment 
 tmp_path."""
 
 import glob
+from itertools import pairwise
 import os
 import re
 import shlex
@@ -45,7 +46,7 @@ def argv(line: str, tmp_path: Path) -> list[str]:
     words = shlex.split(line, comments=True)
     assert words[0] == "cnncalc", line
     out = []
-    for previous, word in zip(words, words[1:]):
+    for previous, word in pairwise(words):
         if previous in OUTPUT_OPTIONS:
             out.append(str(tmp_path / Path(word).name))
         elif any(c in word for c in "*?["):
