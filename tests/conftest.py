@@ -32,6 +32,21 @@ def one_layer(layer: str, input_shape="[32, 32, 3]"):
     return report_of(f"input: {input_shape}\nlayers:\n  - {layer}\n").rows[0]
 
 
+def torchvision_or_skip():
+    """(torch, torchvision), the test skipped only when one is not installed. torchvision 0.28's
+    wheels register fake kernels this CPU torch refuses: a no-op while importing (only the CPU
+    forward pass is used), restored afterwards. A torchvision that is installed but does not
+    import fails the test."""
+    torch = pytest.importorskip("torch")
+    original = torch.library.register_fake
+    torch.library.register_fake = lambda *a, **k: (lambda f: f)
+    try:
+        torchvision = pytest.importorskip("torchvision")
+    finally:
+        torch.library.register_fake = original
+    return torch, torchvision
+
+
 def pytest_addoption(parser):
     parser.addoption("--update-golden", action="store_true",
                      help="rewrite tests/golden/ from the current output")

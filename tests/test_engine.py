@@ -11,9 +11,9 @@ from cnncalc.analysis.analyze import analyze
 from cnncalc.analysis.memory import build
 from cnncalc.cli import app
 from cnncalc.compute import engine
-from cnncalc.layers import REGISTRY
 from cnncalc.language.document import load, loads
 from cnncalc.zoo import names, path_of
+from tests.layer_cases import CASES
 
 runner = CliRunner()
 
@@ -44,45 +44,6 @@ def test_average_pooling_forward_and_backward_from_the_notes():
     delta = np.array([[8, 4], [16, 4]], dtype=float)[None, None]
     (dx,), _ = pool.backward([x], {}, y, delta)
     assert dx[0, 0].tolist() == [[2, 2, 1, 1], [2, 2, 1, 1], [4, 4, 1, 1], [4, 4, 1, 1]]
-
-
-# one small instance of every layer type: (spec layer, input shape, extra input shapes)
-GRADIENT_CASES = {
-    "conv": "{type: conv, filters: 4, kernel: [3, 2], stride: [2, 1], padding: [1, 0, 1, 1], "
-            "dilation: [1, 2], activation: tanh}",
-    "deconv": "{type: deconv, filters: 4, kernel: 3, stride: 2, padding: 1, output_padding: 1, "
-              "groups: 2, activation: sigmoid}",
-    "local": "{type: local, filters: 2, kernel: 2, stride: 2, activation: elu}",
-    "fc": "{type: fc, units: 5, activation: silu}",
-    "rbf": "{type: rbf, units: 3}",
-    "subsample": "{type: subsample, kernel: 2, activation: sigmoid}",
-    "pool": "{type: pool, mode: avg, kernel: 3, stride: 2, padding: 1, ceil_mode: true}",
-    "batchnorm": "batchnorm",
-    "lrn": "{type: lrn, size: 3, alpha: 0.5, beta: 0.75, k: 1}",
-    "dropout": "dropout",
-    "flatten": "flatten",
-    "upsample": "{type: upsample, scale: 2, mode: bilinear}",
-    "zeropad": "{type: zeropad, padding: [1, 0, 2, 1]}",
-    "crop": "{type: crop, amount: [1, 0, 0, 2]}",
-    "relu": "relu", "relu6": "relu6", "leaky_relu": "{type: leaky_relu, negative_slope: 0.1}",
-    "elu": "elu", "sigmoid": "sigmoid", "tanh": "tanh", "softmax": "softmax", "gelu": "gelu",
-    "silu": "silu", "hardswish": "hardswish", "hardsigmoid": "hardsigmoid",
-    "channel_shuffle": "{type: channel_shuffle, groups: 2}",
-    "pixel_shuffle": "{type: pixel_shuffle, factor: 2}",
-    "pixel_unshuffle": "{type: pixel_unshuffle, factor: 2}", "scale": "scale",
-    "groupnorm": "{type: groupnorm, groups: 2}", "instancenorm": "{type: instancenorm, affine: true}",
-    "layernorm": "{type: layernorm}", "slice": "{type: slice, channels: [1, 3]}",
-}
-POOL_MODES = ["{type: pool, mode: max, kernel: 2, stride: 1}",
-              "{type: pool, mode: min, kernel: [2, 3], stride: 2, padding: 1}",
-              "{type: pool, mode: l2, kernel: 2}", "{type: pool, mode: max, output: [2, 3]}",
-              "{type: pool, mode: avg, output: [3, 2]}", "{type: pool, mode: avg, global: true}",
-              "{type: conv, filters: 4, kernel: 3, groups: 2, padding: same, stride: 2}",
-              "{type: conv, filters: 3, kernel: 2, connections: [[0], [1, 2], [0, 1, 2, 3]]}",
-              "{type: subsample, kernel: 2, padding: same, activation: tanh}",
-              "{type: batchnorm, affine: false}", "{type: groupnorm, groups: 2, affine: false}"]
-MERGES = {"add": "{type: add, inputs: [a, b]}", "multiply": "{type: multiply, inputs: [a, g]}",
-          "concat": "{type: concat, inputs: [a, b]}"}
 
 
 def numerical_check(network, rng, weight_names=True):
@@ -139,30 +100,16 @@ def run(network, report, x, weights):
     return acts[len(network.nodes) - 1]
 
 
-@pytest.mark.parametrize("name", sorted(GRADIENT_CASES))
-def test_gradients_of_every_layer_type(name):
-    shape = "[6, 6, 4]" if name not in ("lrn", "softmax") else "[3, 3, 5]"
-    numerical_check(loads(f"input: {shape}\nlayers:\n  - {GRADIENT_CASES[name]}\n"),
-                    np.random.default_rng(7))
+GRADIENTS = [(name, index, case) for name, cases in sorted(CASES.items())
+             for index, case in enumerate(cases.gradient)]
 
 
-@pytest.mark.parametrize("layer", POOL_MODES)
-def test_gradients_of_pooling_modes_and_conv_variants(layer):
-    numerical_check(loads(f"input: [7, 7, 4]\nlayers:\n  - {layer}\n"), np.random.default_rng(3))
-
-
-@pytest.mark.parametrize("name", sorted(MERGES))
-def test_gradients_of_merge_layers(name):
-    text = ("input: [4, 4, 3]\nlayers:\n  - {name: a, type: conv, filters: 3, kernel: 1}\n"
-            "  - {name: b, type: conv, filters: 3, kernel: 3, padding: 1, inputs: [input]}\n"
-            "  - {name: g, type: pool, mode: avg, global: true, inputs: [b]}\n"
-            f"  - {MERGES[name]}\n")
-    numerical_check(loads(text), np.random.default_rng(5))
-
-
-def test_every_layer_type_has_a_gradient_check():
-    covered = set(GRADIENT_CASES) | set(MERGES)
-    assert covered == set(REGISTRY)
+@pytest.mark.parametrize("name, index, case", GRADIENTS,
+                         ids=[f"{n}-{i}" for n, i, _ in GRADIENTS])
+def test_gradients_of_every_layer_type(name, index, case):
+    """Each registered type's networks of tests/layer_cases.py (pooling modes, conv variants
+    and merges among them)."""
+    numerical_check(loads(case.spec()), np.random.default_rng(case.seed))
 
 
 @pytest.mark.slow

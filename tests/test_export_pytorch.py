@@ -17,7 +17,7 @@ from cnncalc.cli.common import load_network
 from cnncalc.errors import CnnCalcError
 from cnncalc.language.document import loads
 from cnncalc.zoo import names
-from tests.test_engine import GRADIENT_CASES, MERGES, POOL_MODES
+from tests.layer_cases import CASES
 from tests.test_zoo import TORCHVISION
 from tests.test_zoo_torchvision import NETWORKS
 
@@ -133,14 +133,19 @@ def test_lenet5_exports_with_its_table_subsampling_and_rbf(tmp_path):
     ruff_passes(model_py)
 
 
-@pytest.mark.parametrize("name", sorted(GRADIENT_CASES))
-def test_every_layer_type_exports(tmp_path, name):
-    shape = "[6, 6, 4]" if name not in ("lrn", "softmax") else "[3, 3, 5]"
-    agree(tmp_path, "-", stdin=f"input: {shape}\nlayers:\n  - {GRADIENT_CASES[name]}\n")
+GRADIENTS = [(name, index, case) for name, cases in sorted(CASES.items())
+             for index, case in enumerate(cases.gradient)]
+
+
+@pytest.mark.parametrize("name, index, case", GRADIENTS,
+                         ids=[f"{n}-{i}" for n, i, _ in GRADIENTS])
+def test_every_layer_type_exports(tmp_path, name, index, case):
+    """Each registered type's gradient-checked networks of tests/layer_cases.py (pooling
+    modes, conv variants and merges among them)."""
+    agree(tmp_path, "-", stdin=case.spec())
 
 
 @pytest.mark.parametrize("layer", [
-    *POOL_MODES,
     "{type: pool, mode: avg, kernel: 3, stride: 2, ceil_mode: true, padding: 1}",
     "{type: pool, mode: l2, kernel: 3, stride: 2, ceil_mode: true}",
     "{type: pool, mode: min, global: true}", "{type: pool, mode: l2, global: true}",
@@ -149,15 +154,6 @@ def test_every_layer_type_exports(tmp_path, name):
     "{type: local, filters: 3, kernel: 3, padding: same}"])
 def test_pooling_modes_and_conv_variants_export(tmp_path, layer):
     agree(tmp_path, "-", stdin=f"input: [7, 7, 4]\nlayers:\n  - {layer}\n")
-
-
-@pytest.mark.parametrize("name", sorted(MERGES))
-def test_merges_export(tmp_path, name):
-    text = ("input: [4, 4, 3]\nlayers:\n  - {name: a, type: conv, filters: 3, kernel: 1}\n"
-            "  - {name: b, type: conv, filters: 3, kernel: 3, padding: 1, inputs: [input]}\n"
-            "  - {name: g, type: pool, mode: avg, global: true, inputs: [b]}\n"
-            f"  - {MERGES[name]}\n")
-    agree(tmp_path, "-", stdin=text)
 
 
 GRAPH = """\
@@ -277,7 +273,7 @@ def test_names_that_are_not_python_identifiers_export(tmp_path):
 def test_every_layer_type_writes_its_pytorch_source():
     from cnncalc.layers import REGISTRY, Layer
     assert [name for name, cls in REGISTRY.items() if cls.torch_code is Layer.torch_code] == []
-    assert set(GRADIENT_CASES) | set(MERGES) == set(REGISTRY)  # each one exported above
+    assert set(CASES) == set(REGISTRY)  # each one exported above
 
 
 SHARED = """

@@ -17,9 +17,11 @@ from typer.testing import CliRunner
 from cnncalc.analysis.analyze import analyze
 from cnncalc.analysis.simulate import StepSettings, optimizer_transient, simulate
 from cnncalc.cli import app
+from cnncalc.layers import REGISTRY
 from cnncalc.layers.shape import Shape
 from cnncalc.language.document import load, loads
 from cnncalc.zoo import path_of
+from tests.layer_cases import CASES as LAYER_CASES
 
 runner = CliRunner()
 TOLERANCE = 0.05
@@ -481,21 +483,15 @@ def test_bad_step_options_are_one_line_exit_2(args, option):
     assert result.stderr.startswith(option) and result.stderr.count("\n") == 1
 
 
-@pytest.mark.parametrize("name", sorted(n for n, cls in __import__(
-    "cnncalc.layers.base", fromlist=["REGISTRY"]).REGISTRY.items() if cls.arity[0] == 1))
+@pytest.mark.parametrize("name", sorted(n for n, cls in REGISTRY.items() if cls.arity[0] == 1))
 def test_every_layer_type_takes_part_in_a_step(name):
     """Each one-input layer type, after a conv, through training (autocast too) and
     inference on every backend: a peak whose breakdown adds up and that the timeline
-    reaches, and a float32 gradient for every trainable parameter."""
-    from cnncalc.layers.base import REGISTRY
-    example = REGISTRY[name].example.strip()
-    text = ("input: [16, 16, 8]\nlayers:\n  - {type: conv, filters: 8, kernel: 3, padding: 1}\n"
-            f"  {example}\n")
-    try:
-        network = network_of(text=text)
-        analyze(network)
-    except Exception:  # an example that needs another input size (rbf after a fc, ...)
-        pytest.skip(f"{name}'s example does not fit a 16x16x8 input")
+    reaches, and a float32 gradient for every trainable parameter. The layer is its first
+    gradient-checked network of tests/layer_cases.py, a shape-keeping conv put before it."""
+    case = LAYER_CASES[name].gradient[0]
+    conv = f"{{type: conv, filters: {case.input[-1]}, kernel: 3, padding: 1}}"
+    network = network_of(text=case.spec(before=(conv,)))
     for mode in ("training", "inference"):
         for backend in (None, "cpu", "cuda"):
             for amp in (False, True):

@@ -386,19 +386,8 @@ def test_the_shape_check_catches_a_wrong_mapping(tmp_path, monkeypatch):
     assert "differs from ONNX's [1, 4, 8, 8]" in text
 
 
-def nd_supported(rank: int) -> bool:
-    from cnncalc.language.document import loads
-    try:
-        loads(f"input: {[8] * rank + [2]}\nlayers: [relu]\n")
-    except CnnCalcError:
-        return False
-    return True
-
-
 @pytest.mark.parametrize("rank", [1, 3])
 def test_one_and_three_dimensional_models(tmp_path, rank):
-    if not nd_supported(rank):
-        pytest.skip(f"this cnncalc refuses a {rank}-D input")
     k = [3] * rank
     model = make([node("Conv", ["x", "w1", "w2"], "c", kernel_shape=k, pads=[1] * 2 * rank),
                   node("BatchNormalization", ["c", "w3", "w4", "w5", "w6"], "b"),
@@ -416,8 +405,6 @@ def test_one_and_three_dimensional_models(tmp_path, rank):
 
 @pytest.mark.parametrize("rank", [1, 3])
 def test_one_and_three_dimensional_uneven_padding_and_resize(tmp_path, rank):
-    if not nd_supported(rank):
-        pytest.skip(f"this cnncalc refuses a {rank}-D input")
     pads = [0, 0, *range(1, rank + 1), 0, 0, *range(2, rank + 2)]
     model = make([node("Pad", ["x", "s1"], "p"),
                   node("Conv", ["p", "w"], "c", kernel_shape=[2] * rank,

@@ -18,6 +18,7 @@ from torch.nn import functional as F  # noqa: E402
 
 from cnncalc.analysis.analyze import analyze  # noqa: E402
 from cnncalc.interop.onnx_import import load_onnx  # noqa: E402
+from tests.conftest import torchvision_or_skip  # noqa: E402
 
 SETTING_OPS = {"Clip", "Resize", "Upsample", "Pad", "Dropout", "Reshape", "Slice", "Split",
                "Squeeze", "Unsqueeze", "ReduceMean", "Expand", "Range", "ConstantOfShape"}
@@ -210,13 +211,7 @@ def check_unfolded(module, x, path, kind):
 
 @pytest.mark.parametrize("rank", [1, 3])
 def test_one_and_three_dimensional_exports(tmp_path, rank):
-    """Conv1d/Conv3d networks (skipped where cnncalc refuses 1-D and 3-D inputs)."""
-    from cnncalc.errors import CnnCalcError
-    from cnncalc.language.document import loads
-    try:
-        loads(f"input: {[8] * rank + [2]}\nlayers: [relu]\n")
-    except CnnCalcError:
-        pytest.skip(f"this cnncalc refuses a {rank}-D input")
+    """Conv1d/Conv3d networks exported to ONNX and read back."""
     conv, norm, pool = {1: (nn.Conv1d, nn.BatchNorm1d, nn.MaxPool1d),
                         3: (nn.Conv3d, nn.BatchNorm3d, nn.MaxPool3d)}[rank]
     torch.manual_seed(0)
@@ -257,8 +252,7 @@ TORCHVISION = ["resnet18", "mobilenet_v3_small", "shufflenet_v2_x0_5", "squeezen
 
 
 def torchvision_model(name):
-    torch.library.register_fake = lambda *a, **k: (lambda f: f)  # torchvision 0.28 on torch 2.13
-    torchvision = pytest.importorskip("torchvision")
+    _, torchvision = torchvision_or_skip()
     torch.manual_seed(0)
     kwargs = {"aux_logits": False, "init_weights": True} if name == "googlenet" else {}
     return torchvision.models.get_model(name, **kwargs)

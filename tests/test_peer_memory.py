@@ -11,6 +11,7 @@ from cnncalc.analysis.peer_memory import peer_figures, torchinfo_number
 from cnncalc.cli import app
 from cnncalc.language.document import load, loads
 from cnncalc.zoo import path_of
+from tests.conftest import torchvision_or_skip
 
 runner = CliRunner()
 
@@ -179,10 +180,8 @@ def test_cli_convention_bad_input_is_one_line(args):
 def test_torchsummary_itself_on_torchvision(name):
     """Where torchvision writes one module per spec layer, torchsummary 1.5.1 run on the model
     prints our lines (skipped without torchsummary and torchvision)."""
-    torch = pytest.importorskip("torch")
     torchsummary = pytest.importorskip("torchsummary")
-    torch.library.register_fake = lambda *a, **k: (lambda f: f)
-    torchvision = pytest.importorskip("torchvision")
+    _, torchvision = torchvision_or_skip()
     import contextlib
     import io
     kw = {"aux_logits": False, "init_weights": False} if name == "googlenet" else {}

@@ -9,132 +9,18 @@ import pytest
 
 from cnncalc.analysis.analyze import analyze
 from cnncalc.compute import engine
-from cnncalc.layers import REGISTRY
-from cnncalc.layers.shape import Shape
 from cnncalc.language.document import load, loads
 from cnncalc.zoo import path_of
+from tests.layer_cases import CASES, t
 
 torch = pytest.importorskip("torch")
-F = torch.nn.functional
-
-ACT = {"relu": F.relu, "relu6": F.relu6, "sigmoid": torch.sigmoid, "tanh": torch.tanh,
-       "softmax": lambda t: F.softmax(t, dim=1), "gelu": F.gelu, "silu": F.silu,
-       "hardswish": F.hardswish, "hardsigmoid": F.hardsigmoid, "elu": F.elu,
-       "leaky_relu": F.leaky_relu}
-
-
-def t(array):
-    return torch.from_numpy(np.ascontiguousarray(array))
 
 
 def torch_layer(layer, xs, w):
-    """One layer with torch.nn.functional, independently of cnncalc's kernels."""
-    kind = layer.type_name
-    x = xs[0]
-    layer = layer.at(x.dim() - 2)  # per-axis settings written out for this input
-    act = ACT.get(getattr(layer, "activation", None) or "", lambda v: v)
-    if kind == "conv":
-        top, bottom, left, right = layer.pads(tuple(x.shape))
-        weight = w["weight"]
-        if layer.connections is not None:  # the table's kernels, in order, into zeros
-            pairs = [(o, i) for o, row in enumerate(layer.connections) for i in row]
-            full = np.zeros((layer.filters, x.shape[1], *layer.kernel), dtype=weight.dtype)
-            for kernel, (o, i) in zip(weight, pairs):
-                full[o, i] = kernel
-            weight = full
-        weight = t(weight)
-        return act(F.conv2d(F.pad(x, (left, right, top, bottom)), weight,
-                            t(w["bias"]) if layer.bias else None, layer.stride, 0,
-                            layer.dilation, layer.groups))
-    if kind == "deconv":
-        return act(F.conv_transpose2d(x, t(w["weight"]), t(w["bias"]) if layer.bias else None,
-                                      layer.stride, layer.padding, layer.output_padding,
-                                      layer.groups, layer.dilation))
-    if kind == "local":
-        (top, bottom), (left, right) = layer.window(Shape(tuple(x.shape[2:]), x.shape[1])).pads
-        cols = F.unfold(F.pad(x, (left, right, top, bottom)), layer.kernel, stride=layer.stride)
-        oh, ow = w["weight"].shape[:2]
-        weight = t(w["weight"]).reshape(oh * ow, w["weight"].shape[2], -1)
-        out = torch.einsum("ncl,lkc->nkl", cols, weight).reshape(x.shape[0], -1, oh, ow)
-        return act(out + t(w["bias"])[None] if layer.bias else out)
-    if kind == "pool":
-        if layer.output is not None:
-            pool = F.adaptive_max_pool2d if layer.mode == "max" else F.adaptive_avg_pool2d
-            return pool(x, layer.output)
-        kernel, stride, pads = layer.geometry(tuple(x.shape))
-        padding = (pads[0], pads[2])
-        if layer.mode == "max":
-            return F.max_pool2d(x, kernel, stride, padding, ceil_mode=layer.ceil_mode)
-        if layer.mode == "min":
-            return -F.max_pool2d(-x, kernel, stride, padding, ceil_mode=layer.ceil_mode)
-        if layer.mode == "avg":
-            return F.avg_pool2d(x, kernel, stride, padding, ceil_mode=layer.ceil_mode)
-        return torch.sqrt(F.avg_pool2d(x * x, kernel, stride, padding, ceil_mode=layer.ceil_mode,
-                                       divisor_override=1))
-    if kind == "subsample":
-        k = layer.kernel
-        s = F.avg_pool2d(x, k, layer.stride or k) * (k[0] * k[1])
-        return act(s * t(w["weight"])[None, :, None, None] + t(w["bias"])[None, :, None, None])
-    if kind == "fc":
-        return act(F.linear(x.flatten(1), t(w["weight"]),
-                            t(w["bias"]) if layer.bias else None))[:, :, None, None]
-    if kind == "rbf":
-        return ((x.flatten(1)[:, None] - t(w["weight"])[None]) ** 2).sum(-1)[:, :, None, None]
-    if kind == "flatten":
-        return x.flatten(1)[:, :, None, None]
-    if kind == "batchnorm":
-        weight, bias = (t(w["weight"]), t(w["bias"])) if layer.affine else (None, None)
-        return F.batch_norm(x, t(w["running_mean"]), t(w["running_var"]), weight, bias, False,
-                            0.0, layer.eps)
-    if kind == "lrn":
-        return F.local_response_norm(x, layer.size, layer.alpha, layer.beta, layer.k)
-    if kind == "dropout":
-        return x
-    if kind == "leaky_relu":
-        return F.leaky_relu(x, layer.negative_slope)
-    if kind == "elu":
-        return F.elu(x, layer.alpha)
-    if kind in ACT:
-        return ACT[kind](x)
-    if kind == "add":
-        return sum(xs[1:], xs[0])
-    if kind == "multiply":
-        out = xs[0]
-        for other in xs[1:]:
-            out = out * other
-        return out
-    if kind == "concat":
-        return torch.cat(xs, dim=1)
-    if kind == "upsample":
-        size = {"size": tuple(xs[1].shape[2:])} if len(xs) == 2 else \
-            {"scale_factor": layer.scale}
-        return F.interpolate(x, mode=layer.mode, **size,
-                             **({"align_corners": False} if layer.mode == "bilinear" else {}))
-    if kind == "zeropad":
-        (top, bottom), (left, right) = layer.padding
-        return F.pad(x, (left, right, top, bottom))
-    if kind == "channel_shuffle":
-        return torch.nn.ChannelShuffle(layer.groups)(x)
-    if kind == "pixel_shuffle":
-        return F.pixel_shuffle(x, layer.factor)
-    if kind == "pixel_unshuffle":
-        return F.pixel_unshuffle(x, layer.factor)
-    if kind == "slice":
-        return x[:, layer.channels[0]:layer.channels[1]]
-    if kind == "scale":
-        return x * t(w["weight"])[None, :, None, None]
-    if kind in ("groupnorm", "instancenorm", "layernorm"):
-        weight, bias = (t(w["weight"]), t(w["bias"])) if layer.affine else (None, None)
-        if kind == "groupnorm":
-            return F.group_norm(x, layer.groups, weight, bias, layer.eps)
-        if kind == "instancenorm":
-            return F.instance_norm(x, weight=weight, bias=bias, eps=layer.eps)
-        moved = F.layer_norm(x.permute(0, 2, 3, 1), (x.shape[1],), weight, bias, layer.eps)
-        return moved.permute(0, 3, 1, 2)
-    if kind == "crop":
-        (top, bottom), (left, right) = layer.cut([v.numpy() for v in xs])
-        return x[:, :, top:x.shape[2] - bottom, left:x.shape[3] - right]
-    raise AssertionError(kind)
+    """One layer with torch.nn.functional (tests/layer_cases.py), independently of cnncalc's
+    kernels, its per-axis settings written out for this input."""
+    layer = layer.at(xs[0].dim() - 2)
+    return CASES[layer.type_name].torch(layer, xs, w)
 
 
 def compare(network, batch=2, seed=0, rtol=1e-4):
@@ -191,58 +77,15 @@ def test_random_settings_agree(kind, seed):
     compare(loads(f"input: [{h}, {w}, {channels}]\nlayers:\n  - {layer}\n"), seed=seed)
 
 
-FIXED = {
-    "local": "{type: local, filters: 3, kernel: 3, stride: 2, padding: 1}",
-    "subsample": "{type: subsample, kernel: 2, activation: sigmoid}",
-    "fc": "{type: fc, units: 7, activation: relu}", "rbf": "{type: rbf, units: 4}",
-    "flatten": "flatten", "batchnorm": "{type: batchnorm, eps: 0.001}",
-    "lrn": "{type: lrn, size: 5, alpha: 0.0001, beta: 0.75, k: 2}", "dropout": "dropout",
-    "upsample": "{type: upsample, scale: [2, 3], mode: bilinear}",
-    "zeropad": "{type: zeropad, padding: [1, 2, 0, 3]}", "crop": "{type: crop, size: [3, 4]}",
-    "relu": "relu", "relu6": "relu6", "sigmoid": "sigmoid", "tanh": "tanh",
-    "softmax": "softmax", "gelu": "gelu", "silu": "silu", "hardswish": "hardswish",
-    "elu": "{type: elu, alpha: 0.5}", "leaky_relu": "{type: leaky_relu, negative_slope: 0.2}",
-    "hardsigmoid": "hardsigmoid", "channel_shuffle": "{type: channel_shuffle, groups: 2}",
-    "pixel_shuffle": "{type: pixel_shuffle, factor: 2}",
-    "pixel_unshuffle": "{type: pixel_unshuffle, factor: 2}", "scale": "scale",
-    "groupnorm": "{type: groupnorm, groups: 2}", "instancenorm": "{type: instancenorm, affine: true}",
-    "layernorm": "{type: layernorm, eps: 0.000001}", "slice": "{type: slice, channels: [1, 3]}",
-}
+AGREE = [(name, index, case) for name, cases in sorted(CASES.items())
+         for index, case in enumerate(cases.agree)]
 
 
-@pytest.mark.parametrize("layer", ["{type: batchnorm, affine: false}",
-                                   "{type: groupnorm, groups: 2, affine: false}",
-                                   "{type: instancenorm, affine: false}",
-                                   "{type: layernorm, affine: false}"])
-def test_norms_without_affine_agree(layer):
-    compare(loads(f"input: [6, 8, 4]\nlayers:\n  - {layer}\n"))
-
-
-@pytest.mark.parametrize("name", sorted(FIXED))
-def test_every_other_layer_type_agrees(name):
-    compare(loads(f"input: [6, 8, 4]\nlayers:\n  - {FIXED[name]}\n"))
-
-
-def test_merges_and_nearest_upsampling_agree():
-    compare(loads("input: [6, 6, 4]\nlayers:\n  - {name: a, type: conv, filters: 4, kernel: 1}\n"
-                  "  - {name: g, type: pool, mode: avg, global: true}\n"
-                  "  - {name: m, type: multiply, inputs: [a, g]}\n"
-                  "  - {name: s, type: add, inputs: [m, input]}\n"
-                  "  - {type: concat, inputs: [s, a]}\n  - {type: upsample, scale: 2}\n"))
-
-
-@pytest.mark.parametrize("mode", ["nearest", "bilinear"])
-def test_upsampling_to_another_layers_size_agrees(mode):
-    """DeepLab's pooling branch: a 3x2 map resized to a 13x11 map (ratios that are not
-    whole), as F.interpolate(size=...) does it."""
-    compare(loads("input: [13, 11, 3]\nlayers:\n"
-                  "  - {name: a, type: conv, filters: 4, kernel: 1}\n"
-                  "  - {name: p, type: pool, output: [3, 2], mode: avg}\n"
-                  f"  - {{type: upsample, mode: {mode}, inputs: [p, a]}}\n"))
-
-
-def test_every_layer_type_is_compared():
-    assert set(FIXED) | {"conv", "pool", "deconv", "add", "multiply", "concat"} == set(REGISTRY)
+@pytest.mark.parametrize("name, index, case", AGREE, ids=[f"{n}-{i}" for n, i, _ in AGREE])
+def test_every_layer_type_agrees(name, index, case):
+    """Each registered type's networks of tests/layer_cases.py (merges, norms without their
+    affine parameters, upsampling to another layer's size among them)."""
+    compare(loads(case.spec()))
 
 
 @pytest.mark.slow

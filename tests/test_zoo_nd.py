@@ -6,7 +6,7 @@ torchvision measurements skip without them."""
 
 import pytest
 
-from tests.conftest import zoo_report
+from tests.conftest import torchvision_or_skip, zoo_report
 
 
 def test_r3d_18_matches_torchvision_documented_figures():
@@ -70,11 +70,9 @@ def _flops(model, shape):
     return counter.get_total_flops()
 
 
-def test_r3d_18_against_torchvision(monkeypatch):
-    torch = pytest.importorskip("torch")
-    # torchvision 0.28's fake-op registration fails on this torch; the models need none
-    monkeypatch.setattr(torch.library, "register_fake", lambda *a, **k: (lambda f: f))
-    models = pytest.importorskip("torchvision.models")
+def test_r3d_18_against_torchvision():
+    _, torchvision = torchvision_or_skip()
+    models = torchvision.models
     weights = models.get_model_weights("r3d_18").DEFAULT
     model = models.get_model("r3d_18")
     report = zoo_report("r3d_18")

@@ -25,7 +25,7 @@ from collections import Counter
 
 import pytest
 
-from tests.conftest import zoo_report
+from tests.conftest import torchvision_or_skip, zoo_report
 
 # name: (documented num_params, documented "GFLOPS", FlopCounterMode FLOPs / 2 at 224x224)
 NETWORKS = {
@@ -114,21 +114,6 @@ def test_shufflenet_basic_unit_is_split_transform_concat_shuffle():
 
 
 # --- against torchvision itself (skipped when it cannot be imported) ---------------------
-
-def torchvision_or_skip():
-    torch = pytest.importorskip("torch")
-    # torchvision 0.28's wheels may register fake kernels this torch refuses; a no-op while
-    # importing (only the CPU forward pass is used), restored afterwards.
-    original = torch.library.register_fake
-    torch.library.register_fake = lambda *a, **k: (lambda f: f)
-    try:
-        import torchvision
-    except Exception as exc:  # not installed, or built for another torch
-        pytest.skip(f"torchvision unusable: {exc}")
-    finally:
-        torch.library.register_fake = original
-    return torch, torchvision
-
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(NETWORKS))

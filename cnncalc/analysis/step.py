@@ -8,7 +8,8 @@ module walks them in order with PyTorch's lifetimes (docs/memory.md, "The step m
   inputs' gradients (or passes its own on: add, cat's slices, views), its parameters'
   gradients (kept until zero_grad), its transients; then its incoming gradient and what it
   saved are freed. A tensor read twice holds the first gradient until the second is added;
-- the optimizer step with its state at rest and its transients (optimizers.py).
+- the optimizer step with its state at rest and its transients (simulate.py's
+  `optimizer_state` and `optimizer_transient`).
 The peak, its breakdown and where it happens come out, with the timeline of live bytes.
 """
 

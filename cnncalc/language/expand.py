@@ -3,7 +3,9 @@
 Items of a layer list are: a layer (a type name or a mapping with `type`), a nested list
 (`layers:`), a block call (`block:`), a `residual:` or `branches:`. Any item may carry
 `repeat: N` and `name:`; layers may carry `inputs: [...]` naming earlier layers. Blocks are
-expanded by substituting `$arg` values, nothing else: no expression is ever evaluated.
+expanded by substituting `$arg` values (language/arguments.py); a string with a `$` in it
+is an expression, evaluated by cnncalc's own small evaluator (language/expr.py), never by
+Python's `eval`.
 """
 
 from __future__ import annotations
