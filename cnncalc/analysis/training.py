@@ -134,3 +134,16 @@ def training(network: Network, report) -> Training:
     return Training(tuple(layers),
                     sum(sizes.values()),  # each updated tensor once
                     sum((n - 1) * sizes[owner] for owner, n in uses.items()))  # summed uses
+
+
+def with_training(network: Network, report):
+    """The report with every row's backward counted (`summarize --mode training`): its
+    totals carry the gradients' MACs and FLOPs, the report the whole step's figures."""
+    from ..declare import replace
+    result = training(network, report)
+    for row, layer in zip(report.rows, result.layers, strict=True):
+        row.totals = replace(row.totals, input_grad_macs=layer.input_grad_macs,
+                             weight_grad_macs=layer.weight_grad_macs,
+                             backward_flops=layer.backward_flops)
+    report.training = result
+    return report
