@@ -416,3 +416,24 @@ def test_crop_passes_no_gradient_to_the_layer_giving_its_size(tmp_path):
     assert rows["cut"].needs_input_grad == (True, False)
     assert rows["small"].backward_macs == 0 and not rows["small"].needs_weight_grad
     assert result.totals["train_step_macs"] == oracle_backward(tmp_path, network, report)
+
+
+def test_siamese_towers_sharing_weights_agree_with_flop_counter_mode(tmp_path):
+    """torchinfo's SiameseNets (tests/test_named_inputs.py): two named inputs, the second
+    tower using the first's weights. No grouped conv: FlopCounterMode's count as it is."""
+    torch = pytest.importorskip("torch")
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from tests.test_named_inputs import SIAMESE
+    network, report, result = spec_training(SIAMESE)
+    with torch.device("meta"):  # shapes only: the same aten ops, no arithmetic
+        model = torch_model(network, report, tmp_path)
+        x1, x2 = (torch.randn(1, 1, 88, 88) for _ in range(2))
+    with FlopCounterMode(display=False) as counter:
+        model(x1, x2).sum().backward()
+    assert 2 * result.totals["train_step_macs"] == counter.get_total_flops()
+    # each tower's layer computes its weight gradient; one sum per shared tensor
+    tower = (10 * 10 * 1 + 1) * 64 + (7 * 7 * 64 + 1) * 128 + (4 * 4 * 128 + 1) * 128 \
+        + (4 * 4 * 128 + 1) * 256 + (256 + 1) * 4096  # torchinfo's 2,251,585 less the head
+    assert tower == 2_251_585 - (4096 + 1)
+    assert result.shared_grad_adds == tower
