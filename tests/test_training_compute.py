@@ -193,6 +193,7 @@ LAYERS = {  # each after a trainable 1x1 conv, so that its input needs a gradien
     "asymmetric": "{type: conv, filters: 3, kernel: [1, 3], stride: [2, 1], padding: [0, 1]}",
     "transposed": "{type: deconv, filters: 3, kernel: 3, stride: 2, padding: 1}",
     "transposed grouped": "{type: deconv, filters: 6, kernel: 2, stride: 2, groups: 2}",
+    "local": "{type: local, filters: 3, kernel: 3, stride: 2}",
     "fc": "{type: fc, units: 7}",
     "fc nobias": "{type: fc, units: 3, bias: false, activation: relu}",
     "pool and bn": "{type: pool, kernel: 2}\n  - batchnorm\n  - {type: conv, filters: 2, "
