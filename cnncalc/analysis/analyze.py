@@ -100,12 +100,16 @@ def analyze(network: Network) -> Report:
     return report
 
 
-def sweep(network: Network, shapes) -> list[dict]:
-    """Totals at each input size (`--input 224,320,384`): {input, output_shape, counts...}."""
+def sweep(network: Network, shapes, extend=None) -> list[dict]:
+    """Totals at each input size (`--input 224,320,384`): {input, output_shape, counts...};
+    `extend(network, report)` adds to each report (training.with_training: the backward's)."""
     rows = []
     for shape in shapes:
         network.input_shape = shape
         report = analyze(network)
+        if extend is not None:
+            extend(network, report)
         rows.append({"input": shape.as_list(), "output_shape": report.output_shape.as_list(),
-                     **report.totals.as_dict()})
+                     **report.totals.as_dict(),
+                     **(report.training.totals if report.training is not None else {})})
     return rows

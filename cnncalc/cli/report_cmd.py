@@ -36,12 +36,13 @@ def report(
     from ..analysis import lint
     from ..analysis.analyze import analyze
     from ..analysis.memory_report import MemorySettings, memory_report
+    from ..analysis.training import with_training
     from ..render.html_report import build_page
     target = Target(output, force, spec)
     try:
         check_choice("--optimizer", optimizer, OPTIMIZERS)
         network = load_network(spec, input, parse_args(arg))
-        result = analyze(network)
+        result = with_training(network, analyze(network))  # the page shows the backward too
         figures = memory_report(network, MemorySettings((batch,)), result).as_dict([batch])
         step = memory_report(network, MemorySettings((batch,), mode="training",
                                                      optimizer=optimizer, backend="cpu"), result)

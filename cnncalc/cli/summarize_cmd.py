@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from ..conventions import MODES
 from ..errors import CnnCalcError, Diagnostic, Span
 from .common import (
     FORCE_HELP,
@@ -39,30 +40,39 @@ def summarize(
     wide: bool = typer.Option(False, "--wide", help="every column, however wide"),
     columns: str | None = typer.Option(None, "--columns", help="the columns to show, e.g. "
                                        "name,output,params,macs (see docs/formats.md)"),
+    mode: str = typer.Option("inference", "--mode", help="inference, or training: adds the "
+                             "backward's MACs per layer (input and weight gradients)"),
 ):
     """Per-layer output shape, params, connections, MACs and FLOPs, with totals."""
     each_spec(spec, "summarize", lambda one, _: summarize_one(
-        one, input, format, output, force, depth, arg, rf, fc_as_conv, wide, columns), output)
+        one, input, format, output, force, depth, arg, rf, fc_as_conv, wide, columns, mode),
+        output)
 
 
 def summarize_one(spec: str, input, format, output, force, depth, arg, rf, fc_as_conv, wide,
-                  columns) -> None:
+                  columns, mode) -> None:
     from ..analysis.analyze import analyze, sweep
+    from ..analysis.training import with_training
     from ..render.summary_formats import COLUMN_FORMATS, RENDERERS, SummaryView, sweep_text
     target = Target(output, force, spec)
     slide = None
     try:
         check_choice("--format", format, FORMATS)
+        check_choice("--mode", mode, MODES)
+        training = mode == "training"
         args = parse_args(arg)
         if input and "," in input:
             network = load_network(spec, None, args)
             shapes = parse_inputs(input, network.input_shape.c, network.input_shape.rank)
-            return target.emit(sweep_text(network.name, sweep(network, shapes), format))
+            rows = sweep(network, shapes, with_training if training else None)
+            return target.emit(sweep_text(network.name, rows, format, training))
         if fc_as_conv:
             network, report, slide = converted(spec, input, args)
         else:
             network = load_network(spec, input, args)
             report = analyze(network)
+        if training:
+            with_training(network, report)
         keys = column_keys(columns, report)
         if keys and format not in COLUMN_FORMATS:
             raise CnnCalcError(Diagnostic(Span("--columns"), "applies to the table, csv and "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from ..analysis.report import Report
+from ..analysis.report import TRAINING_KEYS, Report
 from ..conventions import readable
 from . import escape
 from .columns import cells, choose, rf_text, summary_columns
@@ -19,27 +19,30 @@ def to_csv(report: Report, keys: list[str] | None = None) -> str:
     columns alone, exact values."""
     if keys:
         return columns_csv(report, keys)
-    rows = [CSV_COLUMNS]
+    training = TRAINING_KEYS if report.training is not None else ()
+    rows = [CSV_COLUMNS + training]
     for row in report.rows:
         t = row.totals
         rows.append([row.index, row.name, row.type, row.settings, str(row.output_shape),
                      rf_text(row.field), t.params, t.trainable_params, t.connections, t.macs,
-                     t.flops, t.activations])
+                     t.flops, t.activations, *(getattr(t, key) for key in training)])
     totals = report.totals.as_dict()
     rows.append(["", "TOTAL", "", "", str(report.output_shape), "", totals["params"],
                  totals["trainable_params"], totals["connections"], totals["macs"],
-                 totals["flops"], totals["activations"]])
+                 totals["flops"], totals["activations"],
+                 *(report.training.totals[key] for key in training)])
     return escape.csv_text(rows)
 
 
 def columns_csv(report: Report, keys: list[str]) -> str:
     """--columns as CSV: the chosen summary columns' exact values, a row per layer, then the
     totals of the columns that add up."""
-    columns = choose(summary_columns(report.totals), keys, True)
+    training = report.training is not None
+    columns = choose(summary_columns(report.totals, training=training), keys, True)
     lines = [line for line in report.outline() if not line.is_group]
     rows = [[c.key for c in columns]]
     rows += [["" if (v := c.value(line)) is None else v for c in columns] for line in lines]
-    totals = report.totals.as_dict()
+    totals = {**report.totals.as_dict(), **(report.training.totals if training else {})}
     rows.append(["TOTAL" if c.key == "name" else totals.get(c.key, "") for c in columns])
     return escape.csv_text(rows)
 
@@ -47,15 +50,20 @@ def columns_csv(report: Report, keys: list[str]) -> str:
 def to_markdown(report: Report, keys: list[str] | None = None) -> str:
     """A GitHub table of the layers (the summary's columns: all of them, or those of
     --columns), then the totals."""
-    columns = choose(summary_columns(report.totals), keys, True)
+    columns = choose(summary_columns(report.totals, training=report.training is not None),
+                     keys, True)
     lines = [f"### {escape.markdown_cell(report.name)} ({escape.markdown_cell(report.input_text())})", "",
              "| " + " | ".join(c.header for c in columns) + " |",
              "|" + "|".join("---:" if c.right else "---" for c in columns) + "|"]
     for values in cells(columns, report.outline()):
         lines.append("| " + " | ".join(escape.markdown_cell(v) for v in values) + " |")
     totals = report.totals.as_dict()
+    total_keys = ["params", "trainable_params", "connections", "macs", "flops", "activations"]
+    if report.training is not None:
+        totals.update(report.training.totals)
+        total_keys += list(report.training.totals)
     lines += ["", "| total | exact | readable |", "|---|---:|---:|"]
-    for key in ("params", "trainable_params", "connections", "macs", "flops", "activations"):
+    for key in total_keys:
         lines.append(f"| {key} | {totals[key]:,} | {readable(totals[key])} |")
     return "\n".join(lines) + "\n"
 

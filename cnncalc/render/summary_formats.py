@@ -74,13 +74,15 @@ RENDERERS = {"table": table, "json": json_text, "csv": csv_text, "markdown": mar
              "html": page, "svg": chart}
 
 
-def sweep_text(name: str, rows: list[dict], format: str) -> str:
-    """One row of totals per input size (analysis.analyze.sweep's rows)."""
+def sweep_text(name: str, rows: list[dict], format: str, training: bool = False) -> str:
+    """One row of totals per input size (analysis.analyze.sweep's rows; with the backward's,
+    in training mode)."""
     from .formats import sweep
     shape_text = "x".join
+    keys = ("params", "macs", "flops", "activations") + (
+        ("backward_macs", "train_step_macs") if training else ())
     columns = [("input", "input", lambda v: shape_text(map(str, v))),
                ("output", "output_shape", lambda v: shape_text(map(str, v))),
-               *((key, key, lambda v: f"{v:,}") for key in ("params", "macs", "flops",
-                                                           "activations"))]
+               *((key, key, lambda v: f"{v:,}") for key in keys)]
     texts = sweep(name, "totals by input size", rows, columns)
     return texts.get(format, texts["table"])
