@@ -257,7 +257,7 @@ class Table(Kind):
         return {"type": "array", "items": row, "minItems": 1}
 
 
-# --- kinds for the spec's own structure (spec/structure.py declares it) ---------------------
+# --- kinds for the spec's own structure (language/structure.py declares it) ---------------------
 
 @frozen
 class Text(Kind):

@@ -51,7 +51,7 @@ def copy_map(item: YMap, drop=(), keep=None) -> YMap:
 def substitute(value, args: dict | None, span: Span, path: str, budget=None,
                sizes: dict | None = None):
     """Replace every string "$name" by the block argument `name`, and compute every other
-    string with a `$` in it as an expression (`($k - 1) // 2`, spec/expr.py: our own small
+    string with a `$` in it as an expression (`($k - 1) // 2`, language/expr.py: our own small
     evaluator, never Python's eval).
 
     Each value is substituted once: the result (and every argument's value) is marked done,

@@ -1,5 +1,5 @@
 """The JSON Schema (draft 2020-12) of a spec, generated from the declarations: the layer
-types' settings and the spec's own structure (spec/structure.py). Nothing is restated here."""
+types' settings and the spec's own structure (language/structure.py). Nothing is restated here."""
 
 from __future__ import annotations
 

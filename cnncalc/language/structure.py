@@ -3,7 +3,7 @@
 The top-level keys (`Document`), `lint:`, `published:`, block definitions and the structure
 items of a layer list (a group, a block call, a residual, branches) are dataclasses of
 declared settings: validation with did-you-mean (`declare.check_settings`), docs/spec-keys.md
-and the JSON Schema (`spec/schema.py`) all read these declarations.
+and the JSON Schema (`language/schema.py`) all read these declarations.
 """
 
 from __future__ import annotations
