@@ -33,22 +33,13 @@ def report(
 ):
     """One self-contained HTML page: the layer table, charts (with the memory timeline of one
     training step, as PyTorch on the CPU runs it), the graph and the lints."""
-    from ..analysis import lint
-    from ..analysis.analyze import analyze
-    from ..analysis.memory_report import MemorySettings, memory_report
-    from ..analysis.training import with_training
+    from ..analysis.page import page_data
     from ..render.html_report import build_page
     target = Target(output, force, spec)
     try:
         check_choice("--optimizer", optimizer, OPTIMIZERS)
-        network = load_network(spec, input, parse_args(arg))
-        result = with_training(network, analyze(network))  # the page shows the backward too
-        figures = memory_report(network, MemorySettings((batch,)), result).as_dict([batch])
-        step = memory_report(network, MemorySettings((batch,), mode="training",
-                                                     optimizer=optimizer, backend="cpu"), result)
-        timeline = step.timeline()
+        data = page_data(load_network(spec, input, parse_args(arg)), batch, optimizer)
     except CnnCalcError as exc:
         fail(exc)
-    lints = [d.as_dict() for d in lint.check(network, result, network.lint_ignore)]
-    target.emit(build_page(result.as_dict(), lints, figures, timeline))
+    target.emit(build_page(data.summary, data.lints, data.memory, data.timeline))
     typer.echo(f"wrote {terminal_text(output)}")
