@@ -16,6 +16,7 @@ from ..conventions import ATTENTION_SCORE_FLOPS
 from ..declare import Axes, Bool, Choice, Int, frozen, setting
 from ..errors import SettingError
 from .base import Counts, Layer, axes_text, register
+from .geometry import Field
 from .shape import Shape
 from .stepmem import Op
 
@@ -115,8 +116,10 @@ class Attention(Layer):
 
     def receptive(self, fields, inputs, out):
         """Every token reads tokens spread over the whole input (a patch's offset recurs in
-        every patch): the whole input."""
-        return fields[0].whole(inputs[0])
+        every patch): its field spans all of the input's, each unit staying where it is."""
+        f = fields[0]
+        return Field(tuple(size + (n - 1) * jump for size, n, jump in
+                           zip(f.size, inputs[0].spatial, f.jump)), f.jump, f.start)
 
     # --- counts -----------------------------------------------------------------------------
     def counts(self, x: Shape, y: Shape) -> Counts:
@@ -145,11 +148,6 @@ class Attention(Layer):
         text += " rel" if self.position == "relative" else ""
         text += "" if self.qkv else " qkv in"
         return text + ("" if self.out else " no out") + ("" if self.bias else " nobias")
-
-    def notes(self, inputs, out) -> list[str]:
-        s = self.sizes(inputs[0])
-        return [f"{s.groups} x {s.heads} attention matrices of {s.length}x{s.length} "
-                f"({s.scores:,} scores per sample)"]
 
     def explain_counts(self, inputs, out, t):
         x, s = inputs[0], self.sizes(inputs[0])
