@@ -325,6 +325,24 @@ def channel_slice(layer, xs, w):
     return xs[0][:, layer.channels[0]:layer.channels[1]]
 
 
+@cases("attention",
+       agree=[one("{type: attention, heads: 2, key_dim: 3}")],
+       gradient=[one("{type: attention, heads: 2, key_dim: 3, patch: [2, 3], position: relative}",
+                     input=(6, 6, 4))])
+def attention(layer, xs, w):
+    """q, k, v stacked (timm's Attention), the matmuls written out."""
+    _, F = functional()
+    x = xs[0]
+    c = x.shape[1]
+    heads, key = layer.heads, layer.key_dim or c // layer.heads
+    z = F.linear(x.flatten(2).transpose(1, 2), t(w["qkv_weight"]), t(w["qkv_bias"]))
+    q, k, v = (part.unflatten(2, (heads, -1)).transpose(1, 2)
+               for part in z.split([heads * key, heads * key, c], dim=-1))
+    o = (((q @ k.transpose(-2, -1)) * key ** -0.5).softmax(-1) @ v).transpose(1, 2)
+    o = F.linear(o.flatten(2), t(w["proj_weight"]), t(w["proj_bias"]))
+    return o.transpose(1, 2).reshape(x.shape)
+
+
 # --- activations -------------------------------------------------------------------------
 
 @cases("relu", "relu6", "sigmoid", "tanh", "gelu", "silu", "hardswish", "hardsigmoid",

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from math import prod
 
-from .onnx_registry import NC, Unsupported, number, op, per_channel
+from .onnx_graph import attributes
+from .onnx_ops import reduce
+from .onnx_registry import FLAT, LAST, NC, Unsupported, number, op, per_channel
 
 
 def perm_of(node) -> list | None:
@@ -124,6 +126,86 @@ def gelu_from_erf(imp, node, a):
     imp.emit({"type": "gelu"}, [value], half.output[0], value.layout)
     for claimed in (erf, plus, times, half):
         imp.claim(claimed)
+
+
+def reduced_axes(imp, node, a) -> list:
+    """The axes a ReduceMean reduces (attribute before opset 18, input after), as written."""
+    if "axes" in a:
+        return list(a["axes"])
+    if len(node.input) > 1 and node.input[1]:
+        return [int(v) for v in imp.const(node.input[1], "the axes").reshape(-1)]
+    return []
+
+
+def consumers(imp, tensor: str) -> list:
+    return [n for n in imp.g.consumers.get(tensor, []) if n.op_type != "Shape"]
+
+
+@op("ReduceMean")
+def mean_or_layer_norm(imp, node, a):
+    """Layer norm over the channels as exporters before opset 17 write it (no
+    LayerNormalization op): mean = ReduceMean(x), d = x - mean, ReduceMean(d ^ 2) + eps,
+    Sqrt, d / that, then x gamma + beta; else onnx_ops' reduction (global pooling)."""
+    if not layer_norm(imp, node, a):
+        reduce(imp, node, a)
+
+
+def layer_norm(imp, node, a) -> bool:
+    x = node.input[0]
+    value = imp.values.get(x)
+    shape = imp.g.shape(x)
+    if value is None or value.layout not in (LAST, FLAT) or shape is None or \
+            [v % len(shape) for v in reduced_axes(imp, node, a)] != [len(shape) - 1]:
+        return False
+    sub = follows(imp, node.output[0], "Sub")
+    if sub is None or list(sub.input) != [x, node.output[0]]:
+        return False
+    readers = consumers(imp, sub.output[0])
+    power = next((n for n in readers if n.op_type == "Pow"), None)
+    div = next((n for n in readers if n.op_type == "Div"), None)
+    if len(readers) != 2 or power is None or div is None or \
+            not constant_near(imp, power, sub.output[0], 2.0):
+        return False
+    variance = follows(imp, power.output[0], "ReduceMean")
+    plus = variance and follows(imp, variance.output[0], "Add")
+    root = plus and follows(imp, plus.output[0], "Sqrt")
+    if root is None or reduced_axes(imp, variance, attributes(variance)) != \
+            reduced_axes(imp, node, a) or list(div.input) != [sub.output[0], root.output[0]]:
+        return False
+    eps = next((imp.g.value(t) for t in plus.input if t != variance.output[0]), None)
+    if eps is None or eps.size != 1:
+        return False
+    out, weights, channels = div.output[0], [], shape[-1]
+    scale = follows(imp, out, "Mul")
+    gamma = scale and next((t for t in scale.input if t != out), "")
+    if gamma and not imp.g.is_data(gamma) and imp.g.is_float(gamma) and \
+            imp.g.size(gamma) == channels:
+        weights, out = [gamma], scale.output[0]
+        shift = follows(imp, out, "Add")
+        beta = shift and next((t for t in shift.input if t != out), "")
+        if beta and not imp.g.is_data(beta) and imp.g.is_float(beta) and \
+                imp.g.size(beta) == channels:
+            weights, out = [gamma, beta], shift.output[0]
+    from .onnx_ops import compact, number
+    settings = compact({"type": "layernorm", "eps": number(float(eps.reshape(-1)[0]))},
+                       {"eps": 1e-5})
+    if len(weights) == 2:
+        imp.emit(settings, [value], out, value.layout, weights)
+    else:
+        imp.emit({**settings, "affine": False}, [value], div.output[0], value.layout,
+                 suffix="norm")
+        if weights:
+            imp.emit({"type": "scale"}, [imp.values[div.output[0]]], out, value.layout, weights)
+    for claimed in (sub, power, variance, plus, root, div, *([scale] if weights else []),
+                    *([shift] if len(weights) == 2 else [])):
+        imp.claim(claimed)
+    return True
+
+
+@op("Sub", "Pow", "Sqrt")
+def outside_layer_norm(imp, node, a):
+    raise Unsupported(f"{node.op_type} outside layer norm's ReduceMean, Sub, Pow, ReduceMean, "
+                      "Add, Sqrt, Div chain")
 
 
 @op("Erf")
