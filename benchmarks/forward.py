@@ -86,7 +86,8 @@ print(times[1] - times[0])
 def cnncalc_seconds(batch: int, env: dict) -> float:
     start = time.perf_counter()
     subprocess.run([sys.executable, "-m", "cnncalc", "run", "vgg16", "--batch", str(batch)],
-                   env=env, check=True, stdout=subprocess.DEVNULL, cwd=ROOT)
+                   env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                   cwd=ROOT)
     return time.perf_counter() - start
 
 

@@ -52,11 +52,11 @@ def _columns(win, rank):
     return win.transpose(order).reshape(win.shape[1] * prod(win.shape[2 + rank:]), -1)
 
 
-# Columns per im2col tile: enough for BLAS to run at its rate (a few hundred columns do not),
-# few enough that the tile stays a few MiB, not the whole batch's X_col (925 MB for VGG16's
-# conv1_2 at batch 8, page-faulted in afresh on every call).
+# Columns per im2col tile: enough for BLAS to run at its rate, few enough that a tile's X_col
+# stays a few MiB rather than the whole batch's (925 MB for VGG16's conv1_2 at batch 8,
+# page-faulted in afresh on every call), and enough tiles to share out between threads.
 TILE_BYTES = 4 << 20
-TILE_MIN_COLUMNS = 1024
+TILE_MIN_COLUMNS = 512
 
 
 def tiles(n, out, rows, itemsize):
@@ -74,9 +74,11 @@ def tiles(n, out, rows, itemsize):
 
 
 def conv(x, w, b, stride, pads, dilation, groups):
-    """Cross-correlation as PyTorch's conv1d/2d/3d: im2col by stride tricks, tile by tile, one
-    BLAS matmul per tile and group written straight into the output. w: [K, C/groups,
-    *kernel]; pads: (before, after) of every axis, flat."""
+    """Cross-correlation as PyTorch's conv1d/2d/3d: im2col by stride tricks, tile by tile (the
+    tiles shared out between threads, compute/parallel.py), one BLAS matmul per tile and
+    group written into the output, the bias added to the tile while it is in cache.
+    w: [K, C/groups, *kernel]; pads: (before, after) of every axis, flat."""
+    from .parallel import run_all
     k_out, c_group, *kernel = w.shape
     rank = len(kernel)
     xp = pad_axes(x, *pads)
@@ -85,10 +87,13 @@ def conv(x, w, b, stride, pads, dilation, groups):
     win = windows(xp, kernel, stride, dilation, out)
     k_group = k_out // groups
     y = np.empty((x.shape[0], k_out, *out), dtype=x.dtype)
-    w_rows = [w[g * k_group:(g + 1) * k_group].reshape(k_group, -1) for g in range(groups)]
     if 0 in y.shape:
         return y
-    for images, band in tiles(x.shape[0], out, w_rows[0].shape[1], y.itemsize):
+    w_rows = [w[g * k_group:(g + 1) * k_group].reshape(k_group, -1) for g in range(groups)]
+    bias = None if b is None else b.reshape(-1, *([1] * rank)).astype(y.dtype, copy=False)
+
+    def tile(piece):
+        images, band = piece
         for g, wg in enumerate(w_rows):  # W_row of the group
             # im2col: X_col is (Cg x kernel) rows by (images x band) columns, as in the notes
             cols = _columns(win[images, g * c_group:(g + 1) * c_group, band], rank)
@@ -98,8 +103,10 @@ def conv(x, w, b, stride, pads, dilation, groups):
             else:
                 target[...] = (wg @ cols).reshape(k_group, target.shape[0], *target.shape[2:]) \
                     .swapaxes(0, 1)
-    if b is not None:
-        y += b.reshape(1, -1, *([1] * rank))
+            if bias is not None:
+                target += bias[g * k_group:(g + 1) * k_group]
+
+    run_all(tile, tiles(x.shape[0], out, w_rows[0].shape[1], y.itemsize))
     return y
 
 
