@@ -36,8 +36,8 @@ def threads() -> int:
     return _blas()[1]
 
 
-def run_all(work, pieces: list) -> None:
-    """work(piece) for every piece, each piece written to its own part of the output."""
+def run_all(work, pieces) -> None:
+    """work(piece) for every piece (a sequence), each written to its own part of the output."""
     blas, count = _blas()
     if blas is None or len(pieces) < 2:
         for piece in pieces:
