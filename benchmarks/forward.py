@@ -12,8 +12,10 @@
                                         runs interleaved so the machine's noise falls on both.
   python benchmarks/forward.py init     engine.init_weights on VGG16, 5 runs.
 
-Add --unset-blas-env to run the children without OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE (to
-compare OpenBLAS's own kernel choice). The BLAS that ran is printed (threadpoolctl)."""
+cli --compare DIR also times another checkout's `cnncalc run` in the same rounds (e.g. a
+`git worktree` of the commit before a change). --unset-blas-env runs the children without
+OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE (OpenBLAS's own kernel choice, for comparison). The
+BLAS that ran is printed (threadpoolctl)."""
 
 from __future__ import annotations
 
@@ -83,33 +85,39 @@ print(times[1] - times[0])
 """
 
 
-def cnncalc_seconds(batch: int, env: dict) -> float:
+def cnncalc_seconds(batch: int, env: dict, root: Path = ROOT) -> float:
     start = time.perf_counter()
     subprocess.run([sys.executable, "-m", "cnncalc", "run", "vgg16", "--batch", str(batch)],
-                   env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                   cwd=ROOT)
+                   env={**env, "PYTHONPATH": str(root)}, check=True, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL, cwd=root)
     return time.perf_counter() - start
 
 
-def cli(rounds: int, unset_blas: bool) -> None:
+def cli(rounds: int, unset_blas: bool, other: Path | None = None) -> None:
     env = child_env(unset_blas)
     print("BLAS:", blas_info(env))
-    ours, theirs = [], []
+    roots = {"cnncalc": ROOT, **({f"other ({other})": other} if other else {})}
+    ours: dict[str, list[float]] = {name: [] for name in roots}
+    theirs = []
     for i in range(rounds):
-        one = cnncalc_seconds(1, env)
-        eight = cnncalc_seconds(8, env)
-        ours.append(eight - one)
+        line = []
+        for name, root in roots.items():
+            one = cnncalc_seconds(1, env, root)
+            eight = cnncalc_seconds(8, env, root)
+            ours[name].append(eight - one)
+            line.append(f"{name} {eight - one:.3f} s (batch 1 {one:.3f} s, batch 8 {eight:.3f} s)")
         done = subprocess.run([sys.executable, "-c", TORCH_CHILD], env=env, check=True,
                               capture_output=True, text=True)
         theirs.append(float(done.stdout.split()[-1]))
-        print(f"round {i + 1}: cnncalc {ours[-1]:.3f} s (batch 1 {one:.3f} s, batch 8 "
-              f"{eight:.3f} s), PyTorch {theirs[-1]:.3f} s, ratio {ours[-1] / theirs[-1]:.2f}x",
+        ratios = ", ".join(f"{values[-1] / theirs[-1]:.2f}x" for values in ours.values())
+        print(f"round {i + 1}: {'; '.join(line)}; PyTorch {theirs[-1]:.3f} s; ratio {ratios}",
               flush=True)
-    ratios = [a / b for a, b in zip(ours, theirs)]
-    print(f"cnncalc 7-image forward: {spread(ours)}")
     print(f"PyTorch 7-image forward: {spread(theirs)}")
-    print(f"ratio per round: min {min(ratios):.2f}x / median {statistics.median(ratios):.2f}x"
-          f" / max {max(ratios):.2f}x")
+    for name, values in ours.items():
+        ratios = [a / b for a, b in zip(values, theirs)]
+        print(f"{name} 7-image forward: {spread(values)}; ratio per round: min "
+              f"{min(ratios):.2f}x / median {statistics.median(ratios):.2f}x / max "
+              f"{max(ratios):.2f}x")
 
 
 # --- in one process: the engine against torch.nn.functional, layer by layer ---------------
@@ -188,12 +196,17 @@ def layers() -> None:
 def main(argv: list[str]) -> None:
     unset = "--unset-blas-env" in argv
     args = [a for a in argv if a != "--unset-blas-env"]
+    other = None
+    if "--compare" in args:
+        at = args.index("--compare")
+        other = Path(args[at + 1]).resolve()
+        del args[at:at + 2]
     what = args[0] if args else "layers"
     if unset and what != "cli":
         # in-process modes: the variables must be gone before NumPy loads OpenBLAS
         os.execve(sys.executable, [sys.executable, __file__, *args], child_env(True))
     if what == "cli":
-        cli(int(args[1]) if len(args) > 1 else 5, unset)
+        cli(int(args[1]) if len(args) > 1 else 5, unset, other)
     elif what == "init":
         init()
     else:
