@@ -1,7 +1,7 @@
 """compute/kernels.py and engine.init_weights on their own: the tiled im2col convolution
 against PyTorch whatever the tiling (one output row per tile, bands, several images per tile),
-the pooling folds against PyTorch, and the He initialisation's statistics against its formula.
-Torch comparisons skip without torch."""
+the pooling folds and the linear layer's pieces against PyTorch, and the He initialisation's
+statistics against its formula. Torch comparisons skip without torch."""
 
 import numpy as np
 import pytest
@@ -55,6 +55,20 @@ def test_pool_agrees_with_torch(mode, kernel, stride, pad, ceil_mode):
     theirs = pool(torch.from_numpy(x), kernel, stride, pad, ceil_mode=ceil_mode).numpy()
     assert ours.dtype == np.float32
     np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("units, bias", [(1000, True), (500, False), (10, True)])
+def test_linear_agrees_with_torch(units, bias):
+    torch = torch_or_skip()
+    rng = np.random.default_rng(units)
+    x = rng.standard_normal((3, 300), dtype=np.float32)
+    w = rng.standard_normal((units, 300), dtype=np.float32)
+    b = rng.standard_normal(units, dtype=np.float32) if bias else None
+    ours = kernels.linear(x, w, b)
+    theirs = torch.nn.functional.linear(torch.from_numpy(x), torch.from_numpy(w),
+                                        torch.from_numpy(b) if bias else None).numpy()
+    assert ours.shape == (3, units) and ours.dtype == np.float32
+    np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-4)
 
 
 NET = """input: [16, 16, 64]

@@ -113,6 +113,22 @@ def conv(x, w, b, stride, pads, dilation, groups):
 conv2d = conv  # the 2-D name
 
 
+def linear(x, w, b):
+    """x @ w.T + b, PyTorch's Linear (x: [N, in], w: [out, in]): the output units in pieces
+    shared out between threads (compute/parallel.py), as the conv's tiles."""
+    from .parallel import run_all
+    y = np.empty((x.shape[0], w.shape[0]), dtype=np.result_type(x, w))
+    units = max(64, -(-w.shape[0] // 8))
+
+    def piece(part):
+        np.matmul(x, w[part].T, out=y[:, part])
+        if b is not None:
+            y[:, part] += b[part]
+
+    run_all(piece, [slice(i, i + units) for i in range(0, w.shape[0], units)])
+    return y
+
+
 def conv_weight_grad(x, dy, w_shape, stride, pads, dilation, groups):
     """The notes: the weight gradient is the delta convolved with the input."""
     k_out, c_group, *kernel = w_shape
