@@ -50,9 +50,29 @@ def shapes_of(network: Network, report: Report) -> dict[str, dict[str, tuple]]:
             if node.shares is None and node.layer.weight_shapes(row.input_shapes[0])}
 
 
+NORMALS_PER_STREAM = 1 << 20  # fixed, so that the weights depend on the seed alone
+
+
+def he_normal(streams: np.random.SeedSequence, shape: tuple, std: float, dtype) -> np.ndarray:
+    """Normal values of standard deviation `std`, drawn in `dtype` (float32 or float64)
+    directly, a million per random stream, the streams filled on the forward's threads."""
+    from .parallel import run_all
+    value = np.empty(shape, dtype=dtype)
+    flat = value.reshape(-1)
+    children = streams.spawn(-(-flat.size // NORMALS_PER_STREAM))
+
+    def fill(j):
+        part = flat[j * NORMALS_PER_STREAM:(j + 1) * NORMALS_PER_STREAM]
+        np.random.default_rng(children[j]).standard_normal(out=part, dtype=dtype)
+        part *= part.dtype.type(std)
+
+    run_all(fill, range(len(children)))
+    return value
+
+
 def init_weights(network: Network, report: Report, seed: int, dtype=np.float32) -> dict:
     """He initialisation (normal, std sqrt(2 / fan_in)); biases 0; batch norm the identity."""
-    rng = np.random.default_rng(seed)
+    streams = np.random.SeedSequence(seed)
     layers = {node.name: node.layer for node in network.nodes}
     out = {}
     for name, shapes in shapes_of(network, report).items():
@@ -60,12 +80,12 @@ def init_weights(network: Network, report: Report, seed: int, dtype=np.float32) 
         for key, shape in shapes.items():
             fan_in = layer.fan_in(key, shape)
             if fan_in is not None:
-                value = rng.standard_normal(shape) * np.sqrt(2.0 / max(fan_in, 1))
+                value = he_normal(streams, shape, np.sqrt(2.0 / max(fan_in, 1)), dtype)
             elif key in ("weight", "running_var"):
-                value = np.ones(shape)
+                value = np.ones(shape, dtype=dtype)
             else:
-                value = np.zeros(shape)
-            out[f"{name}.{key}"] = value.astype(dtype)
+                value = np.zeros(shape, dtype=dtype)
+            out[f"{name}.{key}"] = value
     return out
 
 

@@ -52,31 +52,81 @@ def _columns(win, rank):
     return win.transpose(order).reshape(win.shape[1] * prod(win.shape[2 + rank:]), -1)
 
 
+# Columns per im2col tile: enough for BLAS to run at its rate, few enough that a tile's X_col
+# stays a few MiB rather than the whole batch's (925 MB for VGG16's conv1_2 at batch 8,
+# page-faulted in afresh on every call), and enough tiles to share out between threads.
+TILE_BYTES = 4 << 20
+TILE_MIN_COLUMNS = 512
+
+
+def tiles(n, out, rows, itemsize):
+    """The im2col tiles of a conv output [n, *out] whose X_col has `rows` rows: (images,
+    slice of the first output axis). Large maps: one image, a band of the first axis per tile;
+    small maps: several whole images per tile."""
+    positions, rest = prod(out), prod(out[1:])
+    columns = max(TILE_MIN_COLUMNS, TILE_BYTES // max(rows * itemsize, 1))
+    if positions >= columns:
+        band = max(1, columns // max(rest, 1))
+        return [(slice(i, i + 1), slice(r, r + band)) for i in range(n)
+                for r in range(0, out[0], band)]
+    images = max(1, columns // max(positions, 1))
+    return [(slice(i, i + images), slice(None)) for i in range(0, n, images)]
+
+
 def conv(x, w, b, stride, pads, dilation, groups):
-    """Cross-correlation as PyTorch's conv1d/2d/3d: im2col by stride tricks, one BLAS matmul
-    per group. w: [K, C/groups, *kernel]; pads: (before, after) of every axis, flat."""
+    """Cross-correlation as PyTorch's conv1d/2d/3d: im2col by stride tricks, tile by tile (the
+    tiles shared out between threads, compute/parallel.py), one BLAS matmul per tile and
+    group written into the output, the bias added to the tile while it is in cache.
+    w: [K, C/groups, *kernel]; pads: (before, after) of every axis, flat."""
+    from .parallel import run_all
     k_out, c_group, *kernel = w.shape
     rank = len(kernel)
     xp = pad_axes(x, *pads)
     eff = [d * (k - 1) + 1 for d, k in zip(dilation, kernel)]
     out = tuple(starts(n, e, s) for n, e, s in zip(xp.shape[2:], eff, stride))
     win = windows(xp, kernel, stride, dilation, out)
-    n = x.shape[0]
     k_group = k_out // groups
-    y = np.empty((n, k_out, *out), dtype=x.dtype)
-    back = (1, 0, *range(2, 2 + rank))
-    for g in range(groups):
-        # im2col: X_col is (Cg x kernel) rows by (N x out) columns, as in the notes
-        cols = _columns(win[:, g * c_group:(g + 1) * c_group], rank)
-        wg = w[g * k_group:(g + 1) * k_group].reshape(k_group, -1)  # W_row
-        y[:, g * k_group:(g + 1) * k_group] = (wg @ cols).reshape(k_group, n, *out) \
-            .transpose(back)
-    if b is not None:
-        y += b.reshape(1, -1, *([1] * rank))
+    y = np.empty((x.shape[0], k_out, *out), dtype=x.dtype)
+    if 0 in y.shape:
+        return y
+    w_rows = [w[g * k_group:(g + 1) * k_group].reshape(k_group, -1) for g in range(groups)]
+    bias = None if b is None else b.reshape(-1, *([1] * rank)).astype(y.dtype, copy=False)
+
+    def tile(piece):
+        images, band = piece
+        for g, wg in enumerate(w_rows):  # W_row of the group
+            # im2col: X_col is (Cg x kernel) rows by (images x band) columns, as in the notes
+            cols = _columns(win[images, g * c_group:(g + 1) * c_group, band], rank)
+            target = y[images, g * k_group:(g + 1) * k_group, band]
+            if target.shape[0] == 1:  # one image: the matmul writes into the output
+                np.matmul(wg, cols, out=target[0].reshape(k_group, -1))
+            else:
+                target[...] = (wg @ cols).reshape(k_group, target.shape[0], *target.shape[2:]) \
+                    .swapaxes(0, 1)
+            if bias is not None:
+                target += bias[g * k_group:(g + 1) * k_group]
+
+    run_all(tile, tiles(x.shape[0], out, w_rows[0].shape[1], y.itemsize))
     return y
 
 
 conv2d = conv  # the 2-D name
+
+
+def linear(x, w, b):
+    """x @ w.T + b, PyTorch's Linear (x: [N, in], w: [out, in]): the output units in pieces
+    shared out between threads (compute/parallel.py), as the conv's tiles."""
+    from .parallel import run_all
+    y = np.empty((x.shape[0], w.shape[0]), dtype=np.result_type(x, w))
+    units = max(64, -(-w.shape[0] // 8))
+
+    def piece(part):
+        np.matmul(x, w[part].T, out=y[:, part])
+        if b is not None:
+            y[:, part] += b[part]
+
+    run_all(piece, [slice(i, i + units) for i in range(0, w.shape[0], units)])
+    return y
 
 
 def conv_weight_grad(x, dy, w_shape, stride, pads, dilation, groups):
@@ -173,18 +223,29 @@ def _padded(x, pads, extra, value=0.0):
 
 
 def pool(x, mode, kernel, stride, pads, ceil_mode):
-    """Max, min, average (PyTorch's count_include_pad) or L2 norm over every window."""
+    """Max, min, average (PyTorch's count_include_pad) or L2 norm over every window: one
+    strided slice per kernel cell folded into the output (a reduction over the windows' small
+    trailing axes of a stride-tricks view runs at a fraction of memory speed)."""
     out, extra, divisor = pool_geometry(x.shape, kernel, stride, pads, ceil_mode)
-    win = windows(_padded(x, pads, extra, POOL_FILL[mode]), kernel, stride, (1,) * len(kernel),
-                  out)
-    axes = tuple(range(2 + len(kernel), 2 + 2 * len(kernel)))
-    if mode == "max":
-        return win.max(axis=axes)
-    if mode == "min":
-        return win.min(axis=axes)
+    if 0 in out:
+        return np.empty((*x.shape[:2], *out), dtype=x.dtype)
+    xp = _padded(x, pads, extra, POOL_FILL[mode])
+    if mode == "l2":
+        xp = xp.astype(np.float64) ** 2
+    fold = {"max": np.maximum, "min": np.minimum}.get(mode, np.add)
+    y = None
+    for cell in product(*(range(k) for k in kernel)):  # the window's cells, in turn
+        part = xp[(slice(None), slice(None),
+                   *(slice(c, c + s * (o - 1) + 1, s) for c, s, o in zip(cell, stride, out)))]
+        if y is None:
+            y = part.copy()
+        else:
+            fold(y, part, out=y)
     if mode == "avg":
-        return (win.sum(axis=axes) / divisor).astype(x.dtype)
-    return np.sqrt((win.astype(np.float64) ** 2).sum(axis=axes)).astype(x.dtype)
+        y /= divisor.astype(y.dtype)
+    elif mode == "l2":
+        y = np.sqrt(y)
+    return y.astype(x.dtype, copy=False)
 
 
 pool2d = pool  # the 2-D name

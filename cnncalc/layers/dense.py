@@ -104,8 +104,9 @@ class FC(WholeInput):
         return shapes
 
     def forward(self, xs, w):
+        from ..compute.kernels import linear
         x = xs[0].reshape(xs[0].shape[0], -1)  # C,H,W order, as torch.flatten
-        z = x @ w["weight"].T + (w["bias"] if self.bias else 0)
+        z = linear(x, w["weight"], w["bias"] if self.bias else None)
         return self.fused(z).reshape(x.shape[0], self.units, *[1] * (xs[0].ndim - 2))
 
     def backward(self, xs, w, y, dy):
