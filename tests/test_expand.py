@@ -198,8 +198,8 @@ layers:
                                  "8x8x3"]),
     ("""input: [8, 8, 3]
 layers:
-  - {repeat: 0, type: relu}
-""", 3, 14, EXIT_UNREADABLE, ["'repeat' must be an integer from 1 to 1000000"]),
+  - {repeat: -1, type: relu}
+""", 3, 14, EXIT_UNREADABLE, ["'repeat' must be an integer from 0 to 1000000"]),
     ("""input: [8, 8, 3]
 layers:
   - {branches: [[relu]]}

@@ -121,6 +121,13 @@ def fc_large_input(network, report):
     return out
 
 
+def repeat_one_copy(network, report):
+    return [(i, f"'inputs' names the repeated item{'s' * (len(node.one_copy) > 1)} "
+                f"{', '.join(repr(n) for n in node.one_copy)}: that is its last copy only; "
+                f"write '{node.one_copy[0]}.*' for every copy, or '{node.one_copy[0]}.N' for one")
+            for i, node in enumerate(network.nodes) if node.one_copy]
+
+
 RULES = {rule.id: rule for rule in (
     Rule("window-tiling", "a window that does not tile its input leaves rows unread",
          CS231N + ": (W - F + 2P)/S + 1 must be an integer", None),
@@ -138,6 +145,8 @@ RULES = {rule.id: rule for rule in (
          CS231N + ": VGG16's first FC holds 102.8M of 138.4M", fc_dominates),
     Rule("rf-exceeds-input", "units that see more than the input (it is all padding beyond)",
          "Araujo et al., Distill 2019", rf_exceeds_input),
+    Rule("repeat-one-copy", "a repeated item named among several inputs reads its last copy "
+         "only", "docs/spec.md, 'Ranges of copies' (DenseNet reads every copy)", repeat_one_copy),
     Rule("fc-large-input", "a fully-connected layer fed by a large spatial map",
          NOTES_000 + ": FC after 7x7x512", fc_large_input),
 )}
