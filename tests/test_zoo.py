@@ -177,13 +177,13 @@ def test_densenet121_block_outputs():
     report = zoo_report("densenet121")
     last = {}
     for row in report.rows:
-        if row.groups:
-            last[row.groups[0]] = row.output_shape.as_list()
+        if len(row.groups) > 2:  # denseblock, its copy, the dense block in it
+            last[row.groups[2]] = row.output_shape.as_list()
     # Huang et al. Table 1: 56, 28, 14, 7; channels 64 + 6x32, /2 + 12x32, /2 + 24x32, /2 + 16x32
-    assert last["denseblock1"] == [56, 56, 64 + 6 * 32]
-    assert last["denseblock2"] == [28, 28, 128 + 12 * 32]
-    assert last["denseblock3"] == [14, 14, 256 + 24 * 32]
-    assert last["denseblock4"] == [7, 7, 512 + 16 * 32]
+    assert last["denseblock.1.dense"] == [56, 56, 64 + 6 * 32]
+    assert last["denseblock.2.dense"] == [28, 28, 128 + 12 * 32]
+    assert last["denseblock.3.dense"] == [14, 14, 256 + 24 * 32]
+    assert last["denseblock.4.dense"] == [7, 7, 512 + 16 * 32]
 
 
 def test_inception_v3_without_its_auxiliary_head():

@@ -31,15 +31,16 @@ class Pending(DoneMap):
     bound: tuple = (None, None)
 
 
-SHAPE_NAMES = ("in_channels", "in_size")  # the shape entering a block call, read as arguments
+SHAPE_NAMES = ("in_channels", "in_size", "in_layer")  # what enters a block call
 
 
 class Args(dict):
-    """A block's arguments, and the shape entering the block call read on demand:
-    `$in_channels` (its channels) and `$in_size` (its spatial sizes, a list: [H, W]).
-    An argument of the same name wins."""
+    """A block's arguments, and what enters the block call, read on demand: `$in_channels`
+    (its channels), `$in_size` (its spatial sizes, a list: [H, W]) and `$in_layer` (the name
+    of the layer it reads, for `inputs:`). An argument of the same name wins."""
 
     shape = None  # () -> Shape, the shape entering the call (computed when first read)
+    entry = None  # () -> the full name of the layer entering the call
 
     def __contains__(self, key):
         return dict.__contains__(self, key) or (self.shape is not None and key in SHAPE_NAMES)
@@ -47,6 +48,8 @@ class Args(dict):
     def __missing__(self, key):
         if self.shape is None or key not in SHAPE_NAMES:
             raise KeyError(key)
+        if key == "in_layer":
+            return DoneStr(self.entry())
         shape = self.shape()
         return shape.c if key == "in_channels" else list(shape.spatial)
 
@@ -57,7 +60,7 @@ class Args(dict):
 def with_values(args, **values):
     """`args` plus `values` (a copy; the shape stays readable)."""
     out = Args({**(args or {}), **values})
-    out.shape = getattr(args, "shape", None)
+    out.shape, out.entry = getattr(args, "shape", None), getattr(args, "entry", None)
     return out
 
 

@@ -353,6 +353,8 @@ class Expander:
         inner = inner._replace(args=with_values({**(self.spec_args or {}), **inner.args}),
                                sizes={**(self.spec_sizes or {}), **(inner.sizes or {})})
         inner.args.shape = lambda entry=tail: self.shape_of(entry)
+        inner.args.entry = lambda entry=tail: (self.input_name if entry == INPUT else
+                                               self.nodes[entry].name)
         where = f"in block '{_name(name)}' called at line {span.line}"
         self.calls.append(where)  # nodes made inside remember the call (analysis errors)
         try:
