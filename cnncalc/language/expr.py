@@ -161,6 +161,10 @@ def _pow(x, y):
     return x ** y
 
 
+def _len(items):
+    return len(items)
+
+
 def regnet_widths(w_0, w_a, w_m, depth, quantum=8):
     """RegNet's quantised widths (Radosavovic et al. 2020, eq. 2-4; torchvision's
     BlockParams.from_init_params): u_j = w_0 + w_a * j for j < depth, s_j = round(log(u_j /
@@ -186,7 +190,7 @@ _FUNCTIONS = {"abs": (1, 1, abs), "ceil": (1, 1, math.ceil), "floor": (1, 1, mat
               "int": (1, 1, _int), "round": (1, 1, round), "min": (2, None, min),
               "max": (2, None, max), "make_divisible": (2, 3, _divisible),
               "log": (1, 2, _log), "log2": (1, 1, _log2), "pow": (2, 2, _pow),
-              "regnet_widths": (4, 5, regnet_widths)}
+              "regnet_widths": (4, 5, regnet_widths), "len": (1, 1, _len)}
 
 
 def _dym(word: str, options) -> str:
@@ -376,6 +380,11 @@ class _Parser:
         if skip:
             return _SKIP, start, end
         numbers = 2 if name == "make_divisible" and operands[-1][0] is None else None
+        if name == "len":
+            if not isinstance(operands[0][0], (list, Mapping)):
+                raise ExprError(f"len() takes a list or a table, not {_describe(operands[0][0])}",
+                                operands[0][1])
+            numbers = 0
         return self.compute(function, operands, start, numbers), start, end
 
     def enter(self, at: int) -> None:
