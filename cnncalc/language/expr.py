@@ -222,23 +222,29 @@ class _Parser:
         self.text, self.args, self.tokens, self.i, self.depth = text, args, _tokenize(text), 0, 0
 
     def choice(self, skip: bool):
-        """`a if condition else b` (Python's conditional, loosest of all; only the side
-        chosen is computed, the other parsed and its names checked)."""
-        start = self.i
-        left = self.expr(0, True)
+        """`a if condition else b` (Python's conditional, loosest of all). Only the side chosen
+        is computed: an error computing `a` counts only when `a` is chosen (it is then parsed
+        again without computing, once, to find where it ends)."""
+        start, depth, failed = self.i, self.depth, None
+        try:
+            left = self.expr(0, skip)
+        except ExprError as error:
+            if skip:
+                raise  # a syntax error or an unknown name: wrong on either side
+            failed, self.i, self.depth = error, start, depth
+            left = self.expr(0, True)
         kind, tok, at = self.tokens[self.i]
         if not (kind == "name" and tok == "if"):
-            self.i = start
-            return self.expr(0, skip)
+            if failed is not None:
+                raise failed
+            return left
         self.i += 1
         condition = self.expr(0, skip)
         self.expect("else", f"'if' at character {at} needs 'else' and the other value", at)
         chosen = skip or _bool(condition, self.text)
         other = self.choice(skip or chosen)
-        after = self.i
-        self.i = start
-        left = self.expr(0, skip or not chosen)
-        self.i = after
+        if failed is not None and not skip and chosen:
+            raise failed
         value = _SKIP if skip else left[0] if chosen else other[0]
         return value, left[1], other[2]
 
