@@ -10,7 +10,7 @@ Grammar, loosest first (Python's precedence; comparisons do not chain):
 
     or, and, not  (booleans only)       ==  !=  <  <=  >  >=  (numbers, or two booleans)
     +  -          *  /  //  %           unary - +
-    atoms: 12, 0.75, 1e-3, true, false, $name, (expr),
+    atoms: 12, 0.75, 1e-3, true, false, $name, (expr), [a, b, ...] (a list),
            round floor ceil abs int (1 argument), min max (2 or more), make_divisible(v, d[, min])
 
 Numbers: `/` gives an int when it divides exactly, else a float; other operators follow Python
@@ -337,6 +337,15 @@ class _Parser:
             return (_SKIP if skip else self.args[tok[1:]]), start, start + len(tok)
         if kind == "name" and tok in ("true", "false"):
             return tok == "true", start, start + len(tok)
+        if tok == "[":  # a list: [a, b, ...]
+            self.enter(start)
+            items = [self.choice(skip)] if self.tokens[self.i][1] != "]" else []
+            while self.tokens[self.i][1] == ",":
+                self.i += 1
+                items.append(self.choice(skip))
+            self.depth -= 1
+            end = self.expect("]", f"'[' at character {start} is never closed", start)
+            return (_SKIP if skip else [item[0] for item in items]), start, end
         if tok in ("-", "+", "not", "("):
             self.enter(start)
             operand = (self.choice(skip) if tok == "(" else
