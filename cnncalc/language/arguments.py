@@ -129,13 +129,16 @@ def substitute(value, args: dict | None, span: Span, path: str, budget=None,
         return computed(value, args, span, path)
     if isinstance(value, str) and value.startswith("$"):
         key = value[1:]
+        if args is None and key in SHAPE_NAMES:
+            raise fail(span, f"'{_name(value)}' is what enters a block call: it exists only "
+                       "inside a block's layers", show(value), path=path)
         if args is None:
             raise fail(span, f"'{_name(value)}' outside a block: arguments exist only in blocks",
                        show(value), path=path)
         if key not in args:
             if key in SHAPE_NAMES:
-                raise fail(span, f"'{_name(value)}' is the shape entering a block call: it "
-                           "exists only inside a block's layers", show(value), path=path)
+                raise fail(span, f"'{_name(value)}' is what enters a block call: it exists "
+                           "only inside a block's layers", show(value), path=path)
             raise fail(span, f"unknown block argument '{_name(value)}'{did_you_mean(key, args)} "
                        f"(arguments: {', '.join(map(_name, args)) or 'none'})", show(value),
                        path=path)

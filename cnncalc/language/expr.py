@@ -70,7 +70,7 @@ def evaluate(text: str, args: Mapping | None) -> object:
     """The value of the expression `text` with `$name` read from `args` (None: no arguments)."""
     if len(text) > MAX_LENGTH:
         raise ExprError(f"expression longer than {MAX_LENGTH:,} characters ({len(text):,})", MAX_LENGTH)
-    parser = _Parser(text, args or {})
+    parser = _Parser(text, args if args is not None else {})
     value = parser.choice(False)[0]
     kind, tok, at = parser.tokens[parser.i]
     if kind != "end":
@@ -330,6 +330,9 @@ class _Parser:
                                 else f"the number {tok} is not finite", start)
             return value, start, start + len(tok)
         if kind == "arg":
+            if tok[1:] not in self.args and tok[1:] in ("in_channels", "in_size", "in_layer"):
+                raise ExprError(f"'{tok}' is what enters a block call: it exists only inside a "
+                                "block's layers", start)
             if tok[1:] not in self.args:
                 known = ", ".join("$" + str(a) for a in self.args) or "none here"
                 raise ExprError(f"unknown argument '{tok}'{_dym(tok, ['$' + str(a) for a in self.args])}"
