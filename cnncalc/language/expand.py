@@ -173,8 +173,8 @@ class Expander:
         and either followed by a name inside each copy (`d.*.conv2`) -> node indexes;
         None when `ref` is a plain name."""
         parts = ref.split(".") if isinstance(ref, str) else []
-        at = next((k for k, p in enumerate(parts) if p == "*" or ".." in ref and
-                   p.isdigit() and k + 2 < len(parts) and parts[k + 1] == ""), None)
+        at = next((k for k, p in enumerate(parts) if p == "*" or (
+            ".." in ref and p.isdigit() and k + 2 < len(parts) and parts[k + 1] == "")), None)
         if at is None:
             return None
         head = ".".join(parts[:at])

@@ -152,7 +152,7 @@ def _log2(x):
 
 
 def _pow(x, y):
-    if isinstance(y, int) and abs(y) > 64 or isinstance(y, float) and abs(y) > 1e4:
+    if (isinstance(y, int) and abs(y) > 64) or (isinstance(y, float) and abs(y) > 1e4):
         raise ValueError(f"pow: the exponent {y!r} is too large")
     if x == 0 and y < 0:
         raise ValueError("pow: 0 to a negative power")
@@ -177,7 +177,7 @@ def regnet_widths(w_0, w_a, w_m, depth, quantum=8):
     for j in range(depth):
         u = j * w_a + w_0  # torchvision: torch.arange(depth) * w_a + w_0 (float32 there)
         s = round(math.log(u / w_0) / math.log(w_m))
-        width = int(round(w_0 * w_m ** s / quantum)) * quantum
+        width = round(w_0 * w_m ** s / quantum) * quantum
         if stages and stages[-1][0] == width:
             stages[-1][1] += 1
         else:

@@ -1,9 +1,9 @@
 """`include:` — blocks from other files, each path relative to the file that names it.
 
 An included file holds `blocks:` (and may include further files); it may be a whole spec, or a
-built-in network named as in `cnncalc zoo`, whose blocks are taken (its layers are not). Every file is read once
-(a file reached twice is not read again), a file that includes itself through others is
-refused, and the reads are capped as the spec's own: 16 MiB over all included files, counted
+built-in network named as in `cnncalc zoo`, whose blocks are taken (its layers are not).
+Every file is read once (a file reached twice is not read again), a file that includes itself
+through others is refused, and the reads are capped as the spec's own: 16 MiB over all included files, counted
 as bytes are read (so a FIFO or /dev/zero is refused quickly). Errors about a file that
 cannot be read are placed at the `include:` entry that names it; errors inside a file at
 their own line and column."""
