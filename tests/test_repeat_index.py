@@ -87,3 +87,18 @@ layers:
 """)
     assert (d.span.line, d.span.column) == (4, 26 + len("$blocks["))
     assert "'$blocks' has no entry 20 (entries: 18, 34)" in d.message
+
+
+def test_an_argument_called_i_keeps_its_meaning_unless_index_says_otherwise():
+    report = report_of("""
+        input: [8, 8, 3]
+        blocks:
+          b:
+            args: {i: 5}
+            layers:
+              - {type: conv, filters: $i, kernel: 1, repeat: 2}
+              - {type: conv, filters: "$i + 1", kernel: 1, repeat: 2, index: i}
+        layers:
+          - {block: b}
+    """)
+    assert [r.output_shape.c for r in report.rows] == [5, 5, 1, 2]

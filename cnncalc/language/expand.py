@@ -275,8 +275,12 @@ class Expander:
         if isinstance(item, Pending):  # each copy substituted with its index `$i` (from 0)
             args, sizes = item.bound
             body = plain(item, drop=("repeat", "name", "index"))
+            if "index" not in item and args is not None and dict.__contains__(args, index):
+                index = None  # an argument already called `i` keeps its meaning (older specs)
 
             def copy_of(i):
+                if index is None:
+                    return substitute(body, args, span, path, self, sizes)
                 return substitute(body, with_values(args, **{index: i}), span, path, self,
                                   {**(sizes or {}), index: 1})
         else:  # a value given whole (a spec argument): copies alike
