@@ -28,6 +28,7 @@ class Node:
     called: tuple = ()  # "in block 'x' called at line N", innermost first, for errors
     frozen: bool = False  # `trainable: false`: its parameters are not trained
     shares: int | None = None  # index of the node whose weights this one uses (`shares:`)
+    one_copy: tuple = ()  # names in `inputs:` of repeated items, read as their last copy
 
     def span_of(self, key: str | None) -> Span:
         return self.key_spans.get(key, self.span) if key else self.span

@@ -13,29 +13,25 @@ from .language.document import load, parse_document, parse_input
 
 
 def open_spec(spec: str, input_override: str | None = None, args: dict | None = None) -> Network:
-    """A file path, the name of a built-in network, or '-' (standard input) -> Network."""
+    """A file path, the name of a built-in network, or '-' (standard input) -> Network. The
+    input override is known while the spec is expanded (expressions may read shapes)."""
     import sys
 
     from . import zoo
+    override = parse_input(input_override, Span("--input")) if input_override else None
     if spec == "-":
         doc = yamlsource.read_stream(sys.stdin, "<stdin>")
-        network = parse_document(doc, "<stdin>", args)
-    else:
-        path = Path(spec)
-        if not path.exists() and zoo.path_of(spec):
-            path = zoo.path_of(spec)
-            network = load(path, str(path.name), args)
-        elif path.suffix.lower() == ".onnx":  # an exported model: read by the interop package
-            from .interop.onnx_import import load_onnx
-            if args:
-                raise fail(Span("--arg"), "an ONNX model has no spec arguments")
-            override = parse_input(input_override, Span("--input")) if input_override else None
-            return load_onnx(str(path), spec, override)[0]
-        elif not path.exists() and not path.suffix and "/" not in spec:
-            raise fail(Span(spec), "no such file or built-in network" + zoo.suggestion(spec)
-                       + " (see `cnncalc zoo`)")
-        else:
-            network = load(path, spec, args)
-    if input_override:
-        network.input_shape = parse_input(input_override, Span("--input"))
-    return network
+        return parse_document(doc, "<stdin>", args, None, override)
+    path = Path(spec)
+    if not path.exists() and zoo.path_of(spec):
+        path = zoo.path_of(spec)
+        return load(path, str(path.name), args, override)
+    if path.suffix.lower() == ".onnx":  # an exported model: read by the interop package
+        from .interop.onnx_import import load_onnx
+        if args:
+            raise fail(Span("--arg"), "an ONNX model has no spec arguments")
+        return load_onnx(str(path), spec, override)[0]
+    if not path.exists() and not path.suffix and "/" not in spec:
+        raise fail(Span(spec), "no such file or built-in network" + zoo.suggestion(spec)
+                   + " (see `cnncalc zoo`)")
+    return load(path, spec, args, override)

@@ -33,6 +33,10 @@ TORCHVISION = {
     "squeezenet1_1": (1_235_496, 0.349),
     "densenet121": (7_978_856, 2.834),
     "mobilenet_v2": (3_504_872, 0.301),
+    # members the families added (torchvision's metadata for each)
+    "mobilenet_v3_small": (2_542_856, 0.057),
+    "regnet_x_400mf": (5_495_976, 0.414),
+    "shufflenet_v2_x0_5": (1_366_792, 0.040),
 }
 
 
@@ -46,10 +50,17 @@ def test_torchvision_params_and_multiply_adds(name):
     assert report.output_shape.as_list() == [1, 1, 1000]
 
 
+def source_text(name: str) -> str:
+    """A shipped spec's text; a family member's (`extends:`) is its family's."""
+    import yaml
+    text = path_of(name).read_text()
+    doc = yaml.safe_load(text)
+    return source_text(doc["extends"]) if "extends" in doc else text
+
+
 def test_every_shipped_spec_names_its_source_and_figures():
     for name in names():
-        text = path_of(name).read_text()
-        header = text.split("\nname:")[0]
+        header = source_text(name).split("\nname:")[0]
         assert header.startswith("#") and "Must match" in header, name
 
 
@@ -177,13 +188,13 @@ def test_densenet121_block_outputs():
     report = zoo_report("densenet121")
     last = {}
     for row in report.rows:
-        if row.groups:
-            last[row.groups[0]] = row.output_shape.as_list()
+        if len(row.groups) > 1:  # denseblockN, the dense block in it (then its transition)
+            last[row.groups[1]] = row.output_shape.as_list()
     # Huang et al. Table 1: 56, 28, 14, 7; channels 64 + 6x32, /2 + 12x32, /2 + 24x32, /2 + 16x32
-    assert last["denseblock1"] == [56, 56, 64 + 6 * 32]
-    assert last["denseblock2"] == [28, 28, 128 + 12 * 32]
-    assert last["denseblock3"] == [14, 14, 256 + 24 * 32]
-    assert last["denseblock4"] == [7, 7, 512 + 16 * 32]
+    assert last["denseblock1.dense"] == [56, 56, 64 + 6 * 32]
+    assert last["denseblock2.dense"] == [28, 28, 128 + 12 * 32]
+    assert last["denseblock3.dense"] == [14, 14, 256 + 24 * 32]
+    assert last["denseblock4.dense"] == [7, 7, 512 + 16 * 32]
 
 
 def test_inception_v3_without_its_auxiliary_head():

@@ -54,7 +54,7 @@ def analyze(network: Network) -> Report:
         try:
             out = layer.infer(ins)
             advice = layer.warnings(ins)
-            described = layer.at(ins[0].rank).describe() if ins else layer.describe()
+            described = layer.described(ins)
         except SettingError as exc:
             exc.inconsistent = True
             if not exc.has_received:  # a shape rule's refusal: what it was given

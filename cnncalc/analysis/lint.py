@@ -120,9 +120,17 @@ def fc_large_input(network, report):
     return out
 
 
+def repeat_one_copy(network, report):
+    return [(i, f"'inputs' names the repeated item{'s' * (len(node.one_copy) > 1)} "
+                f"{', '.join(repr(n) for n in node.one_copy)}: that is its last copy only; "
+                f"write '{node.one_copy[0]}.*' for every copy, or '{node.one_copy[0]}.N' for one")
+            for i, node in enumerate(network.nodes) if node.one_copy]
+
+
 CHECKS = {"input-divisible": input_divisible, "conv-keeps-size": conv_keeps_size,
           "large-filter": large_filter, "pool-window": pool_window, "fc-dominates": fc_dominates,
-          "rf-exceeds-input": rf_exceeds_input, "fc-large-input": fc_large_input}
+          "rf-exceeds-input": rf_exceeds_input, "repeat-one-copy": repeat_one_copy,
+          "fc-large-input": fc_large_input}
 # every rule the spec language declares (language/lint_rules.py); the rest are found by analysis
 RULES = {id: Rule(id, reason, source, CHECKS.get(id)) for id, (reason, source) in RULE_TEXT.items()}
 

@@ -43,8 +43,8 @@ def run_all(work, pieces) -> None:
         for piece in pieces:
             work(piece)
         return
-    if "pool" not in _state:
-        _state["pool"] = ThreadPoolExecutor(count, thread_name_prefix="cnncalc")
+    if "executor" not in _state:
+        _state["executor"] = ThreadPoolExecutor(count, thread_name_prefix="cnncalc")
     with blas.limit(limits=1):
-        for future in [_state["pool"].submit(work, piece) for piece in pieces]:
+        for future in [_state["executor"].submit(work, piece) for piece in pieces]:
             future.result()  # in order; an exception in a piece is raised here

@@ -23,6 +23,66 @@ class DoneList(YList):
     """A list that is the result of substitution: never substituted again."""
 
 
+class Pending(DoneMap):
+    """A repeated item (`repeat:`) met while substituting: left whole, with the arguments in
+    force where it is written (`bound`: args, sizes), so that each copy is substituted with its
+    own `$i` when the repeat is expanded."""
+
+    bound: tuple = (None, None)
+
+
+SHAPE_NAMES = ("in_channels", "in_size", "in_layer")  # what enters a block call
+
+
+class Args(dict):
+    """A block's arguments, and what enters the block call, read on demand: `$in_channels`
+    (its channels), `$in_size` (its spatial sizes, a list: [H, W]) and `$in_layer` (the name
+    of the layer it reads, for `inputs:`). An argument of the same name wins."""
+
+    shape = None  # () -> Shape, the shape entering the call (computed when first read)
+    entry = None  # () -> the full name of the layer entering the call
+
+    def __contains__(self, key):
+        return dict.__contains__(self, key) or (self.shape is not None and key in SHAPE_NAMES)
+
+    def __missing__(self, key):
+        if self.shape is None or key not in SHAPE_NAMES:
+            raise KeyError(key)
+        if key == "in_layer":
+            return DoneStr(self.entry())
+        shape = self.shape()
+        return shape.c if key == "in_channels" else list(shape.spatial)
+
+    def keys_shown(self):
+        return [*self, *(SHAPE_NAMES if self.shape is not None else ())]
+
+
+def with_values(args, **values):
+    """`args` plus `values` (a copy; the shape stays readable)."""
+    out = Args({**(args or {}), **values})
+    out.shape, out.entry = getattr(args, "shape", None), getattr(args, "entry", None)
+    return out
+
+
+REPEAT_HEAD = ("repeat", "name", "when", "trainable", "index")  # substituted once, not per copy
+
+
+def pending(item: YMap, args: dict | None, sizes: dict | None) -> Pending:
+    out = Pending(item)
+    out.span, out.key_spans, out.value_spans = item.span, item.key_spans, item.value_spans
+    out.bound = (args, sizes)
+    return out
+
+
+def plain(item: YMap, drop=()) -> YMap:
+    """A copy of a mapping that substitution will read again (not marked done)."""
+    out = YMap((k, v) for k, v in item.items() if k not in drop)
+    out.span = item.span
+    out.key_spans = {k: v for k, v in item.key_spans.items() if k not in drop}
+    out.value_spans = {k: v for k, v in item.value_spans.items() if k not in drop}
+    return out
+
+
 class DoneStr(str):
     """An argument's value that is a string: inserted once, never read as `$arg` again."""
 
@@ -41,8 +101,11 @@ def copy_map(item: YMap, drop=(), keep=None) -> YMap:
     """A copy of a mapping with its spans, less `drop` (or only `keep`)."""
     def wanted(key):
         return key not in drop and (keep is None or key in keep)
-    out = (DoneMap if isinstance(item, DoneMap) else YMap)((k, v) for k, v in item.items() if wanted(k))
+    out = (type(item) if isinstance(item, DoneMap) else YMap)((k, v) for k, v in item.items()
+                                                              if wanted(k))
     out.span = item.span
+    if isinstance(item, Pending):
+        out.bound = item.bound
     out.key_spans = {k: v for k, v in item.key_spans.items() if wanted(k)}
     out.value_spans = {k: v for k, v in item.value_spans.items() if wanted(k)}
     return out
@@ -59,15 +122,23 @@ def substitute(value, args: dict | None, span: Span, path: str, budget=None,
     (the Expander) counts the values written and refuses past MAX_SUBSTITUTED."""
     if isinstance(value, (DoneMap, DoneList, DoneStr)):
         return value
+    if isinstance(value, YMap) and "repeat" in value:  # its copies are substituted one by one
+        return pending(value, args, sizes)
     if isinstance(value, str) and "$" in value and not (value.startswith("$")
                                                         and value[1:].isidentifier()):
         return computed(value, args, span, path)
     if isinstance(value, str) and value.startswith("$"):
         key = value[1:]
+        if args is None and key in SHAPE_NAMES:
+            raise fail(span, f"'{_name(value)}' is what enters a block call: it exists only "
+                       "inside a block's layers", show(value), path=path)
         if args is None:
             raise fail(span, f"'{_name(value)}' outside a block: arguments exist only in blocks",
                        show(value), path=path)
         if key not in args:
+            if key in SHAPE_NAMES:
+                raise fail(span, f"'{_name(value)}' is what enters a block call: it exists "
+                           "only inside a block's layers", show(value), path=path)
             raise fail(span, f"unknown block argument '{_name(value)}'{did_you_mean(key, args)} "
                        f"(arguments: {', '.join(map(_name, args)) or 'none'})", show(value),
                        path=path)

@@ -12,7 +12,7 @@ from . import yamlsource
 from .arguments import REQUIRED_ARG, collect_names
 from .include import blocks_with_includes
 from .expand import Expander, Scope
-from .structure import Document, InputShape, checked
+from .structure import Document, Extension, InputShape, checked
 from .yamlsource import YMap
 
 
@@ -47,26 +47,80 @@ def spec_args(doc: YMap, overrides: dict | None) -> dict | None:
     return args
 
 
-def parse_document(doc, file: str, args: dict | None = None, path: Path | None = None) -> Network:
-    """`path`: the spec's own file, which `include:` paths are relative to."""
+def parse_document(doc, file: str, args: dict | None = None, path: Path | None = None,
+                   input_override: Shape | None = None) -> Network:
+    """`path`: the spec's own file, which `include:` paths are relative to; `input_override`
+    (--input) is the input that expressions reading shapes see."""
     if not isinstance(doc, YMap):
         span = getattr(doc, "span", Span(file, 1, 1))
         raise fail(span, "a spec must be a mapping with 'input' and 'layers'", show(doc))
+    if "extends" in doc:
+        return extended(doc, file, args, path, input_override)
     values = checked(Document, doc)
     name = values.name or Path(file).stem
     expander = Expander(file, blocks_with_includes(doc, file, path),
                         collect_names(doc["layers"], set()))
     input_shape = network_inputs(doc, values, expander)
+    expander.input_shape = input_override or input_shape
     scope = expander.scope_with_args(Scope("", (), None, ()), spec_args(doc, args))
+    expander.spec_args, expander.spec_sizes = scope.args, scope.sizes
     expander.sequence(doc["layers"], INPUT, scope, "layers", doc.value_span("layers"))
     lint, budget = values.lint, values.budget
     if budget is not None:
         from ..declare import replace
         budget = replace(budget, span=doc.value_span("budget"))
-    return Network(name, input_shape, expander.nodes, file,
+    return Network(name, input_override or input_shape, expander.nodes, file,
                    doc.value_span("input" if values.input else "inputs"),
                    expander.group_kinds, lint.ignore if lint else frozenset(), budget,
                    values.published, expander.input_name)
+
+
+MAX_EXTENDS = 8  # specs one `extends:` chain may pass through
+
+
+def extended(doc: YMap, file: str, args: dict | None, path: Path | None,
+             input_override: Shape | None, depth: int = 0) -> Network:
+    """A spec with `extends:`: that spec, with this one's arguments (then --arg), name and
+    input. The arguments must be that spec's: an unknown one is an error at its key."""
+    from .. import zoo
+    values = checked(Extension, doc)
+    span = doc.value_span("extends")
+    if depth >= MAX_EXTENDS:
+        raise fail(span, f"more than {MAX_EXTENDS} specs extend each other; refused",
+                   show(values.extends))
+    base = (path.parent if path is not None else Path.cwd()) / values.extends
+    if not base.is_file():
+        base = zoo.path_of(values.extends)
+        if base is None:
+            raise fail(span, "'extends' names no file and no built-in network"
+                       + zoo.suggestion(values.extends), show(values.extends))
+    if path is not None and base.resolve() == path.resolve():
+        raise fail(span, "a spec cannot extend itself", show(values.extends))
+    shown = base.name if path is None or zoo.path_of(base.stem) == base else str(base)
+    base_doc = yamlsource.read_file(base, shown)
+    own = dict(values.args or {})
+    if isinstance(base_doc, YMap) and "extends" not in base_doc:
+        known = base_doc.get("args") or {}
+        for key in own:
+            if key not in known:
+                raise fail(doc["args"].key_span(key), f"'{name(values.extends)}' has no argument "
+                           f"'{name(key)}'{did_you_mean(str(key), known)} (arguments: "
+                           f"{', '.join(map(name, known)) or 'none'})", f"{name(key)}: "
+                           f"{show(own[key])}")
+    merged = {**own, **(args or {})}
+    override = input_override or values.input
+    if isinstance(base_doc, YMap) and "extends" in base_doc:
+        network = extended(base_doc, shown, merged, base, override, depth + 1)
+    else:
+        network = parse_document(base_doc, shown, merged or None, base, override)
+    network.name = values.name or network.name
+    network.file = file
+    if values.published is not None:
+        network.published = values.published
+    if values.budget is not None:
+        from ..declare import replace
+        network.budget = replace(values.budget, span=doc.value_span("budget"))
+    return network
 
 
 def network_inputs(doc: YMap, values, expander: Expander) -> Shape:
@@ -92,10 +146,12 @@ def rule_ids(text: str, span: Span) -> frozenset:
     return checked_value(Lint._fields["ignore"].kind, text, span, "--ignore")
 
 
-def load(path: str | Path, display: str | None = None, args: dict | None = None) -> Network:
+def load(path: str | Path, display: str | None = None, args: dict | None = None,
+         input_override: Shape | None = None) -> Network:
     """Read, parse and build a network from a spec file."""
     name = display or str(path)
-    return parse_document(yamlsource.read_file(path, name), name, args, Path(path))
+    return parse_document(yamlsource.read_file(path, name), name, args, Path(path),
+                          input_override)
 
 
 def loads(text: str, file: str = "<string>", args: dict | None = None) -> Network:

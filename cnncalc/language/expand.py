@@ -31,8 +31,17 @@ from .structure import (
     declared_keys,
 )
 from .arguments import (
-    MAX_SUBSTITUTED,REQUIRED_ARG, copy_map,
-                        frozen_args, substitute)
+
+    MAX_SUBSTITUTED,
+    REPEAT_HEAD,
+    REQUIRED_ARG,
+    Pending,
+    with_values,
+    copy_map,
+    frozen_args,
+    plain,
+    substitute,
+)
 from .yamlsource import YList, YMap
 
 STRUCTURE_KEYS = ("layers", "block", "residual", "branches")
@@ -67,6 +76,27 @@ class Expander:
     substituted: int = 0  # values written by substitution so far
     input_refs: int = 0  # names read in `inputs:` so far
     input_name: str = "input"  # the first of the named `inputs:` (also reached as `input`)
+    repeats: dict = field(default_factory=dict)  # repeated group's full name -> copies
+    spec_args: dict | None = None  # the spec's `args:`, read in blocks too (theirs win)
+    spec_sizes: dict | None = None
+    input_shape: object = None  # the network's input Shape (for `$in_channels`, `$in_size`)
+    shapes: dict = field(default_factory=dict)  # node index -> output Shape, as far as read
+
+    def shape_of(self, index: int):
+        """The output shape of node `index` (INPUT: the network's input), computed the way
+        the analysis does, for expressions that read the shape entering a block."""
+        from ..errors import from_setting_error
+        if index == INPUT:
+            return self.input_shape
+        for j in range(len(self.shapes), index + 1):
+            node = self.nodes[j]
+            ins = tuple(self.input_shape if i == INPUT else self.shapes[i] for i in node.inputs)
+            try:
+                self.shapes[j] = node.layer.infer(ins)
+            except SettingError as exc:
+                exc.message = f"{exc.message} (read by an expression: '$in_channels', '$in_size')"
+                raise from_setting_error(exc, node.span_of(exc.key), node.name) from None
+        return self.shapes[index]
 
     def add_input(self, name: str, shape, span: Span) -> None:
         """A named network input: the first is the network's input, each other one a node
@@ -131,6 +161,61 @@ class Expander:
         raise fail(span, f"'{key}' names no earlier layer{did_you_mean(ref, known)} "
                          "(a later layer or a cycle cannot be an input)", show(ref), layer=name)
 
+    def repeated_group(self, ref, scope: Scope) -> str | None:
+        """The full name of the repeated item (of two or more copies) `ref` names, if it does."""
+        for prefix in self.prefixes(scope):
+            if self.repeats.get(prefix + str(ref), 0) > 1:
+                return prefix + str(ref)
+            if prefix + str(ref) in self.index:
+                return None
+        return None
+
+    def resolve_all(self, ref, scope: Scope, span: Span, name: str) -> list | None:
+        """`d.*` (every copy of the repeated item d made so far), `d.2..4` (copies 2 to 4),
+        and either followed by a name inside each copy (`d.*.conv2`) -> node indexes;
+        None when `ref` is a plain name."""
+        parts = ref.split(".") if isinstance(ref, str) else []
+        at = next((k for k, p in enumerate(parts) if p == "*" or (
+            ".." in ref and p.isdigit() and k + 2 < len(parts) and parts[k + 1] == "")), None)
+        if at is None:
+            return None
+        head = ".".join(parts[:at])
+        if parts[at] == "*":
+            low, high, rest = 1, None, parts[at + 1:]
+        else:
+            end = parts[at + 2]
+            if not end.isdigit():
+                raise fail(span, f"a range of copies is written name.FIRST..LAST, such as "
+                           f"{head or 'd'}.2..4", show(ref), layer=name)
+            low, high, rest = int(parts[at]), int(end), parts[at + 3:]
+            if low < 1:
+                raise fail(span, "copies are named from 1", show(ref), layer=name)
+        group = next((p + head for p in self.prefixes(scope) if p + head in self.repeats), None)
+        if not head or group is None:
+            raise fail(span, f"'{_name(head)}' in '{_name(ref)}' is no repeated item (an item "
+                       f"with 'repeat:' and 'name:'){did_you_mean(head, self.repeats)}",
+                       show(ref), layer=name)
+        found = []
+        for k in range(low, (high if high is not None else self.repeats[group]) + 1):
+            copy = f"{group}.{k}"
+            index = self.index.get(".".join([copy, *rest]))
+            if index is None or index < 0:
+                if copy in self.index and self.index[copy] >= 0:  # a copy made, without it
+                    raise fail(span, f"copy {k} of '{_name(group)}' has no layer "
+                               f"'{_name('.'.join(rest))}'", show(ref), layer=name)
+                if high is None:
+                    break  # `*`: the copies made so far
+                raise fail(span, f"'{_name(ref)}': copy {k} of '{_name(group)}' is not made "
+                           f"yet ({self.repeats[group]} copies, named 1 to "
+                           f"{self.repeats[group]}; a later copy cannot be an input)",
+                           show(ref), layer=name)
+            found.append(index)
+        if not found:
+            raise fail(span, f"'{_name(ref)}' names nothing: '{_name(group)}' has no copy "
+                       "made so far" + (" (repeat: 0)" if not self.repeats[group] else ""),
+                       show(ref), layer=name)
+        return found
+
     def prefixes(self, scope: Scope) -> list:
         return [g + "." for g in reversed(scope.groups)] + [""]
 
@@ -146,6 +231,14 @@ class Expander:
 
     def item(self, item, span: Span, tail: int, scope: Scope, path: str) -> int:
         item = substitute(item, scope.args, span, path, self, scope.sizes)
+        if isinstance(item, Pending):  # a repeat: its head now, each copy with its own $i
+            head = copy_map(item)
+            args, sizes = item.bound
+            for key in REPEAT_HEAD:
+                if key in item:
+                    head[key] = substitute(item[key], args, item.value_span(key), path, self,
+                                           sizes)
+            item = head
         if isinstance(item, YMap) and ("when" in item or "trainable" in item):
             switches = checked(Switches, copy_map(item, keep=("when", "trainable")), path)
             if not switches.when:  # an optional part left out (`when: $use_se`)
@@ -180,15 +273,32 @@ class Expander:
         if count > MAX_NODES - len(self.nodes):  # every copy adds at least one layer
             raise fail(item.value_span("repeat"), f"the network expands to more than "
                        f"{MAX_NODES:,} layers; refused", show(count), path=path)
-        body = copy_map(item, drop=("repeat", "name"))
+        index = checked(Item, copy_map(item, keep=("index",)), path).index
+        if isinstance(item, Pending):  # each copy substituted with its index `$i` (from 0)
+            args, sizes = item.bound
+            body = plain(item, drop=("repeat", "name", "index"))
+            if "index" not in item and args is not None and dict.__contains__(args, index):
+                index = None  # an argument already called `i` keeps its meaning (older specs)
+
+            def copy_of(i):
+                if index is None:
+                    return substitute(body, args, span, path, self, sizes)
+                return substitute(body, with_values(args, **{index: i}), span, path, self,
+                                  {**(sizes or {}), index: 1})
+        else:  # a value given whole (a spec argument): copies alike
+            body = copy_map(item, drop=("repeat", "name", "index"))
+
+            def copy_of(i):
+                return body
         if "name" not in item:
-            for _ in range(count):
-                tail = self.item(body, span, tail, scope, path)
+            for i in range(count):
+                tail = self.item(copy_of(i), span, tail, scope, path)
             return tail
         group = self.open_group(scope, item.get("name"), item.value_span("name"), "", path)
-        for i in range(1, count + 1):  # copies named X.1 ... X.N
-            copy = copy_map(body)
-            copy["name"] = str(i)
+        self.repeats[group.prefix] = count
+        for i in range(count):  # copies named X.1 ... X.N
+            copy = copy_map(copy_of(i))
+            copy["name"] = str(i + 1)
             tail = self.item(copy, span, tail, group, path)
         return self.close(group, tail)
 
@@ -246,6 +356,11 @@ class Expander:
         inner = self.scope_with_args(Scope(group.prefix, group.groups, None, (*scope.stack, name),
                                            frozen=scope.frozen, share=group.share),
                                      args)
+        inner = inner._replace(args=with_values({**(self.spec_args or {}), **inner.args}),
+                               sizes={**(self.spec_sizes or {}), **(inner.sizes or {})})
+        inner.args.shape = lambda entry=tail: self.shape_of(entry)
+        inner.args.entry = lambda entry=tail: (self.input_name if entry == INPUT else
+                                               self.nodes[entry].name)
         where = f"in block '{_name(name)}' called at line {span.line}"
         self.calls.append(where)  # nodes made inside remember the call (analysis errors)
         try:
@@ -258,7 +373,7 @@ class Expander:
         return self.close(group, end)
 
     def residual(self, item: YMap, span, tail, scope, path) -> int:
-        checked(Residual, item, path)
+        add = checked(Residual, item, path).add
         body = item["residual"]
         shortcut = None
         body_span = short_span = item.value_span("residual")
@@ -270,11 +385,16 @@ class Expander:
         group = self.open_group(scope, item.get("name"), item.value_span("name"), "residual",
                                 path)
         end = self.sequence(body, tail, group, f"{path}.residual.body", body_span)
+        if not add:  # the body alone (a block whose shortcut exists only on some shapes)
+            return self.close(group, end)
         short_end = tail
         if shortcut:
             inner = self.open_group(group, "shortcut", span, "", path, "shortcut")
+            made = len(self.nodes)
             short_end = self.close(inner, self.sequence(shortcut, tail, inner,
                                                         f"{path}.residual.shortcut", short_span))
+            if len(self.nodes) == made:  # every item left out (`when:`): the identity
+                del self.group_kinds[inner.prefix], self.index[inner.prefix]
         return self.close(group, self.merge_node("add", (end, short_end), span, group, path))
 
     def branches(self, item: YMap, span, tail, scope, path) -> int:
@@ -375,8 +495,15 @@ class Expander:
             if self.input_refs > MAX_INPUT_REFS:
                 raise fail(refs.span, f"'inputs' name more than {MAX_INPUT_REFS:,} layers over "
                            "the whole network; refused", layer=name, path=path)
-            inputs = tuple(self.resolve(r, scope, refs.item_span(i), name)
-                           for i, r in enumerate(refs))
+            inputs, ambiguous = [], []
+            for i, r in enumerate(refs):
+                found = self.resolve_all(r, scope, refs.item_span(i), name)
+                if found is None:  # a plain name
+                    found = [self.resolve(r, scope, refs.item_span(i), name)]
+                    if len(refs) > 1 and self.repeated_group(r, scope):
+                        ambiguous.append(r)
+                inputs += found
+            inputs = tuple(inputs)
         low, high = layer.arity
         if len(inputs) < low or (high is not None and len(inputs) > high):
             want = f"{low}" if low == high else f"{low} or more" if high is None else f"{low} to {high}"
@@ -386,7 +513,8 @@ class Expander:
                        "no inputs: key, so the layer before",
                        layer=name, path=path)
         return self.add_node(Node(name, layer, inputs, span, key_spans, path, scope.groups,
-                                  frozen=scope.frozen, shares=owner))
+                                  frozen=scope.frozen, shares=owner,
+                                  one_copy=tuple(ambiguous) if "inputs" in values else ()))
 
     def add_node(self, node: Node) -> int:
         node.called = tuple(reversed(self.calls))

@@ -10,7 +10,7 @@ Grammar, loosest first (Python's precedence; comparisons do not chain):
 
     or, and, not  (booleans only)       ==  !=  <  <=  >  >=  (numbers, or two booleans)
     +  -          *  /  //  %           unary - +
-    atoms: 12, 0.75, 1e-3, true, false, $name, (expr),
+    atoms: 12, 0.75, 1e-3, true, false, $name, (expr), [a, b, ...] (a list),
            round floor ceil abs int (1 argument), min max (2 or more), make_divisible(v, d[, min])
 
 Numbers: `/` gives an int when it divides exactly, else a float; other operators follow Python
@@ -38,11 +38,11 @@ _TOKEN = re.compile(r"""(?P<ws>[ \t\r\n]+)
     | (?P<num>(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)
     | (?P<arg>\$[A-Za-z_][A-Za-z0-9_]*)
     | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
-    | (?P<op>\*\*|//|==|!=|<=|>=|[-+*/%<>(),])""", re.VERBOSE)
+    | (?P<op>\*\*|//|==|!=|<=|>=|[-+*/%<>(),\[\]])""", re.VERBOSE)
 _BINARY = {"or": 1, "and": 2, "==": 4, "!=": 4, "<": 4, "<=": 4, ">": 4, ">=": 4,
            "+": 5, "-": 5, "*": 6, "/": 6, "//": 6, "%": 6}
 _NOT, _UNARY = 3, 7  # binding power of prefix operators' operands
-_KEYWORDS = ("true", "false", "and", "or", "not")
+_KEYWORDS = ("true", "false", "and", "or", "not", "if", "else")
 _OPS = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv,
         "//": operator.floordiv, "%": operator.mod}
 _SKIP = object()  # the value of a side that `and`/`or` does not compute
@@ -70,8 +70,8 @@ def evaluate(text: str, args: Mapping | None) -> object:
     """The value of the expression `text` with `$name` read from `args` (None: no arguments)."""
     if len(text) > MAX_LENGTH:
         raise ExprError(f"expression longer than {MAX_LENGTH:,} characters ({len(text):,})", MAX_LENGTH)
-    parser = _Parser(text, args or {})
-    value = parser.expr(0, False)[0]
+    parser = _Parser(text, args if args is not None else {})
+    value = parser.choice(False)[0]
     kind, tok, at = parser.tokens[parser.i]
     if kind != "end":
         raise ExprError("unmatched ')'" if tok == ")" else f"expected an operator before '{tok}'", at)
@@ -138,10 +138,59 @@ def _divisible(v, divisor, min_value=None):
     return make_divisible(v, divisor, min_value)
 
 
+def _log(x, base=math.e):
+    if x <= 0 or base <= 0 or base == 1:
+        raise ValueError(f"log needs a positive number (and a positive base other than 1), "
+                         f"not {x!r}" + (f" in base {base!r}" if base != math.e else ""))
+    return math.log(x, base)
+
+
+def _log2(x):
+    if x <= 0:
+        raise ValueError(f"log2 needs a positive number, not {x!r}")
+    return math.log2(x)
+
+
+def _pow(x, y):
+    if (isinstance(y, int) and abs(y) > 64) or (isinstance(y, float) and abs(y) > 1e4):
+        raise ValueError(f"pow: the exponent {y!r} is too large")
+    if x == 0 and y < 0:
+        raise ValueError("pow: 0 to a negative power")
+    if x < 0 and not float(y).is_integer():
+        raise ValueError("pow: a negative number to a fractional power")
+    return x ** y
+
+
+def _len(items):
+    return len(items)
+
+
+def regnet_widths(w_0, w_a, w_m, depth, quantum=8):
+    """RegNet's quantised widths (Radosavovic et al. 2020, eq. 2-4; torchvision's
+    BlockParams.from_init_params): u_j = w_0 + w_a * j for j < depth, s_j = round(log(u_j /
+    w_0) / log(w_m)), w_j = w_0 * w_m ** s_j rounded to a multiple of `quantum`. Returns the
+    stages as [[width, blocks], ...] (runs of equal widths)."""
+    if not (isinstance(depth, int) and 1 <= depth <= 1000) or w_0 <= 0 or w_a < 0 or w_m <= 1:
+        raise ValueError("regnet_widths needs w_0 > 0, w_a >= 0, w_m > 1 and a depth from 1 to "
+                         f"1000 (given {w_0!r}, {w_a!r}, {w_m!r}, {depth!r})")
+    stages: list = []
+    for j in range(depth):
+        u = j * w_a + w_0  # torchvision: torch.arange(depth) * w_a + w_0 (float32 there)
+        s = round(math.log(u / w_0) / math.log(w_m))
+        width = round(w_0 * w_m ** s / quantum) * quantum
+        if stages and stages[-1][0] == width:
+            stages[-1][1] += 1
+        else:
+            stages.append([width, 1])
+    return stages
+
+
 # name -> (fewest arguments, most arguments or None, function)
 _FUNCTIONS = {"abs": (1, 1, abs), "ceil": (1, 1, math.ceil), "floor": (1, 1, math.floor),
               "int": (1, 1, _int), "round": (1, 1, round), "min": (2, None, min),
-              "max": (2, None, max), "make_divisible": (2, 3, _divisible)}
+              "max": (2, None, max), "make_divisible": (2, 3, _divisible),
+              "log": (1, 2, _log), "log2": (1, 1, _log2), "pow": (2, 2, _pow),
+              "regnet_widths": (4, 5, regnet_widths), "len": (1, 1, _len)}
 
 
 def _dym(word: str, options) -> str:
@@ -172,8 +221,64 @@ class _Parser:
     def __init__(self, text: str, args: Mapping):
         self.text, self.args, self.tokens, self.i, self.depth = text, args, _tokenize(text), 0, 0
 
+    def choice(self, skip: bool):
+        """`a if condition else b` (Python's conditional, loosest of all). Only the side chosen
+        is computed: an error computing `a` counts only when `a` is chosen (it is then parsed
+        again without computing, once, to find where it ends)."""
+        start, depth, failed = self.i, self.depth, None
+        try:
+            left = self.expr(0, skip)
+        except ExprError as error:
+            if skip:
+                raise  # a syntax error or an unknown name: wrong on either side
+            failed, self.i, self.depth = error, start, depth
+            left = self.expr(0, True)
+        kind, tok, at = self.tokens[self.i]
+        if not (kind == "name" and tok == "if"):
+            if failed is not None:
+                raise failed
+            return left
+        self.i += 1
+        condition = self.expr(0, skip)
+        self.expect("else", f"'if' at character {at} needs 'else' and the other value", at)
+        chosen = skip or _bool(condition, self.text)
+        other = self.choice(skip or chosen)
+        if failed is not None and not skip and chosen:
+            raise failed
+        value = _SKIP if skip else left[0] if chosen else other[0]
+        return value, left[1], other[2]
+
+    def index(self, operand, skip: bool):
+        """`$list[i]` (from 0; negative counts from the end) or `$table[key]`."""
+        while self.tokens[self.i][1] == "[":
+            at = self.tokens[self.i][2]
+            self.enter(at)
+            self.i += 1
+            key = self.choice(skip)
+            self.depth -= 1
+            end = self.expect("]", f"'[' at character {at} is never closed", at)
+            operand = (_SKIP if skip else self.item(operand, key), operand[1], end)
+        return operand
+
+    def item(self, operand, key):
+        value, start, end = operand
+        name, k = self.text[start:end], key[0]
+        if isinstance(value, Mapping):
+            if isinstance(k, (int, float, str)) and not isinstance(k, bool) and k in value:
+                return value[k]
+            shown = ", ".join(_describe(e).strip("'") for e in list(value)[:20])
+            raise ExprError(f"'{name}' has no entry {_describe(k)} (entries: {shown})", key[1])
+        if not isinstance(value, list):
+            raise ExprError(f"'{name}' is {_describe(value)}, not a list or a table", start)
+        if isinstance(k, bool) or not isinstance(k, int):
+            raise ExprError(f"a list index must be an integer, not {_describe(k)}", key[1])
+        if not -len(value) <= k < len(value):
+            raise ExprError(f"index {k} is out of range: '{name}' has {len(value)} item"
+                            f"{'s' * (len(value) != 1)} (0 to {len(value) - 1})", key[1])
+        return value[k]
+
     def expr(self, bp: int, skip: bool):
-        left, chained = self.prefix(skip), False
+        left, chained = self.index(self.prefix(skip), skip), False
         while True:
             kind, op, at = self.tokens[self.i]
             power = _BINARY.get(op, 0) if kind in ("op", "name") else 0
@@ -225,6 +330,9 @@ class _Parser:
                                 else f"the number {tok} is not finite", start)
             return value, start, start + len(tok)
         if kind == "arg":
+            if tok[1:] not in self.args and tok[1:] in ("in_channels", "in_size", "in_layer"):
+                raise ExprError(f"'{tok}' is what enters a block call: it exists only inside a "
+                                "block's layers", start)
             if tok[1:] not in self.args:
                 known = ", ".join("$" + str(a) for a in self.args) or "none here"
                 raise ExprError(f"unknown argument '{tok}'{_dym(tok, ['$' + str(a) for a in self.args])}"
@@ -232,9 +340,19 @@ class _Parser:
             return (_SKIP if skip else self.args[tok[1:]]), start, start + len(tok)
         if kind == "name" and tok in ("true", "false"):
             return tok == "true", start, start + len(tok)
+        if tok == "[":  # a list: [a, b, ...]
+            self.enter(start)
+            items = [self.choice(skip)] if self.tokens[self.i][1] != "]" else []
+            while self.tokens[self.i][1] == ",":
+                self.i += 1
+                items.append(self.choice(skip))
+            self.depth -= 1
+            end = self.expect("]", f"'[' at character {start} is never closed", start)
+            return (_SKIP if skip else [item[0] for item in items]), start, end
         if tok in ("-", "+", "not", "("):
             self.enter(start)
-            operand = self.expr({"(": 0, "not": _NOT}.get(tok, _UNARY), skip)
+            operand = (self.choice(skip) if tok == "(" else
+                       self.expr(_NOT if tok == "not" else _UNARY, skip))
             self.depth -= 1
             end = operand[2]
             if tok == "(":
@@ -264,10 +382,10 @@ class _Parser:
         low, high, function = _FUNCTIONS[name]
         self.enter(start)
         self.i += 1  # the '('
-        operands = [self.expr(0, skip)] if self.tokens[self.i][1] != ")" else []
+        operands = [self.choice(skip)] if self.tokens[self.i][1] != ")" else []
         while self.tokens[self.i][1] == ",":
             self.i += 1
-            operands.append(self.expr(0, skip))
+            operands.append(self.choice(skip))
         self.depth -= 1
         end = self.expect(")", f"'{name}(' at character {start} is never closed" + (
             "; inside {...} or [...] a comma ends the value: quote the expression "
@@ -280,6 +398,11 @@ class _Parser:
         if skip:
             return _SKIP, start, end
         numbers = 2 if name == "make_divisible" and operands[-1][0] is None else None
+        if name == "len":
+            if not isinstance(operands[0][0], (list, Mapping)):
+                raise ExprError(f"len() takes a list or a table, not {_describe(operands[0][0])}",
+                                operands[0][1])
+            numbers = 0
         return self.compute(function, operands, start, numbers), start, end
 
     def enter(self, at: int) -> None:

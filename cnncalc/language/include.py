@@ -1,8 +1,9 @@
 """`include:` — blocks from other files, each path relative to the file that names it.
 
-An included file holds `blocks:` (and may include further files). Every file is read once
-(a file reached twice is not read again), a file that includes itself through others is
-refused, and the reads are capped as the spec's own: 16 MiB over all included files, counted
+An included file holds `blocks:` (and may include further files); it may be a whole spec, or a
+built-in network named as in `cnncalc zoo`, whose blocks are taken (its layers are not).
+Every file is read once (a file reached twice is not read again), a file that includes itself
+through others is refused, and the reads are capped as the spec's own: 16 MiB over all included files, counted
 as bytes are read (so a FIFO or /dev/zero is refused quickly). Errors about a file that
 cannot be read are placed at the `include:` entry that names it; errors inside a file at
 their own line and column."""
@@ -16,7 +17,7 @@ from ..errors import CnnCalcError, Span, fail, name
 from . import yamlsource
 from .arguments import parse_blocks
 from .source import read_capped
-from .structure import Library, checked
+from .structure import Document, Library, checked
 from .yamlsource import YList, YMap
 
 MAX_INCLUDED_BYTES = yamlsource.MAX_FILE_BYTES  # summed over every included file
@@ -44,8 +45,12 @@ class Includer:
             self.read(text, entries.item_span(i), display, base)
 
     def read(self, text: str, span: Span, display: str, base: Path) -> None:
+        from .. import zoo
         path = (base / text).resolve()
         shown = os.path.normpath(str(Path(display).parent / text))
+        if not path.exists() and isinstance(text, str) and zoo.path_of(text) is not None:
+            path = zoo.path_of(text).resolve()  # a built-in network: its blocks
+            shown = path.name
         if path in self.stack:
             chain = " -> ".join(p.name for p in self.stack[self.stack.index(path):])
             raise fail(span, f"include cycle: {chain} -> {path.name}", repr(text))
@@ -68,7 +73,7 @@ class Includer:
         if not isinstance(doc, YMap):
             raise fail(getattr(doc, "span", Span(shown, 1, 1)), "an included file must be a "
                        "mapping with 'blocks'")
-        checked(Library, doc)
+        checked(Document if "layers" in doc else Library, doc)  # a whole spec: its blocks
         self.stack.append(path)
         self.include(doc, shown, path.parent)
         self.stack.pop()

@@ -22,6 +22,8 @@ RULE_TEXT = {  # id: (reason, source)
     "fc-dominates": ("one fully-connected layer holding most of the parameters",
                      CS231N + ": VGG16's first FC holds 102.8M of 138.4M"),
     "rf-exceeds-input": ("units that see more than the input (it is all padding beyond)", ARAUJO),
+    "repeat-one-copy": ("a repeated item named among several inputs reads its last copy only",
+                        "docs/spec.md, 'Ranges of copies' (DenseNet reads every copy)"),
     "fc-large-input": ("a fully-connected layer fed by a large spatial map",
                        NOTES_000 + ": FC after 7x7x512"),
 }

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from ..declare import declared, schema_of
 from ..layers import REGISTRY
-from .structure import (STRUCTURES, BlockCall, BlockDef, Document, ResidualBody, Sharing,
+from .structure import (STRUCTURES, BlockCall, BlockDef, Document, Extension, ResidualBody,
+                        Sharing,
                         Switches)
 
 ARG = {"type": "string", "pattern": r"\$"}  # a block argument, or an expression using one
@@ -75,8 +76,9 @@ def spec_schema() -> dict:
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": "https://cnncalc.invalid/spec.schema.json",
         "title": "cnncalc network spec",
-        **schema_of(Document),
-        "oneOf": [{"required": ["input"]}, {"required": ["inputs"]}],
+        "anyOf": [{**schema_of(Document),
+                   "oneOf": [{"required": ["input"]}, {"required": ["inputs"]}]},
+                  schema_of(Extension)],
         "$defs": {
             "arg": ARG, "name": NAME, "item": item, "layer_list": layer_list,
             "blocks": {"type": "object", "additionalProperties": schema_of(BlockDef)},

@@ -186,6 +186,24 @@ class Document:
 
 
 @frozen
+class Extension:
+    """A spec that is another spec with other arguments (a family member: `vgg11_bn.yaml` is
+    `vgg.yaml` with depth 11 and batch norm)."""
+
+    label: ClassVar[str] = "a spec with 'extends'"
+
+    extends: str = setting(Text(), "the spec this one is (a path relative to this file, or "
+                           "a built-in network's name)")
+    args: dict | None = setting(Nodes("args", "a mapping of argument names to values", dict),
+                                "values for that spec's arguments", None)
+    name: str | None = setting(Text(), "the network's name (default: that spec's)", None)
+    description: str | None = setting(Text(), "free text", None)
+    input: Shape | None = setting(InputShape(), "another input than that spec's", None)
+    published: Published | None = setting(Section(Published), "figures a source prints", None)
+    budget: Budget | None = setting(Section(Budget), "limits validate enforces", None)
+
+
+@frozen
 class Library:
     """An included file: blocks for the specs that include it."""
 
@@ -206,7 +224,10 @@ class Item:
     label: ClassVar[str] = "this item"
 
     name: str | None = setting(Name(), "the item's name; its layers are named inside it", None)
-    repeat: int = setting(Int(max=MAX_REPEAT), "how many copies, named 1..N", 1)
+    repeat: int = setting(Int(min=0, max=MAX_REPEAT), "how many copies, named 1..N (0: none); "
+                          "inside each, `$i` is its index from 0", 1)
+    index: str = setting(Text(), "the name of the copy's index argument (`index: s` for `$s`; "
+                         "an inner repeat's index hides an outer one of the same name)", "i")
     inputs: str | None = setting(Reference(), "the layer its first layer reads (default: the "
                                  "previous one)", None)
 
@@ -233,6 +254,8 @@ class ResidualBody:
 class Residual(Item):
     residual: object = setting(Nodes("residual", "a layer list, or {body, shortcut}", object),
                                "body + shortcut, merged by add", REQUIRED)
+    add: bool = setting(Bool(), "false: the body alone, no shortcut and no add (MBConv: "
+                        "`add: $stride == 1 and $in_channels == $out`)", True)
 
 
 @frozen

@@ -175,6 +175,10 @@ class Layer:
         """The short settings text shown in tables (`3x3/1 p1`)."""
         return ""
 
+    def described(self, inputs: tuple[Shape, ...]) -> str:
+        """The settings text on these inputs (a layer whose text depends on them overrides)."""
+        return self.at(inputs[0].rank).describe() if inputs else self.describe()
+
     def notes(self, inputs: tuple[Shape, ...], out: Shape) -> list[str]:
         """Remarks shown under the table (an fc flattening its input)."""
         return []

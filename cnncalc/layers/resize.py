@@ -57,6 +57,12 @@ class Upsample(Layer):
     def describe(self) -> str:
         return f"x{axes_text(self.scale)} {self.mode}"
 
+    def described(self, inputs) -> str:
+        """To another layer's size: the sizes, not a scale it does not use (33x33 -> 520x520)."""
+        if len(inputs) == 2:
+            return (f"{inputs[0].spatial_text()} -> {inputs[1].spatial_text()} {self.mode}")
+        return super().described(inputs)
+
     def step_ops(self, inputs, out, ctx, in_place=False):
         """upsample saves only sizes; the CPU kernels make an input- and an output-sized
         temporary (measured). A second input gives only a size: no gradient."""
