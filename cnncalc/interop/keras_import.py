@@ -55,7 +55,9 @@ class Tensor:
 
 
 def layer_error(display: str, layer: dict, message: str, received: str | None = None):
-    return fail(display, f"Keras layer '{name(str(layer.get('name', '?')), 60)}' "
+    cfg = layer.get("config") if isinstance(layer.get("config"), dict) else {}
+    lname = layer.get("name") or cfg.get("name") or "?"
+    return fail(display, f"Keras layer '{name(str(lname), 60)}' "
                          f"({name(str(layer.get('class_name', '?')), 60)}) {message}", received)
 
 
@@ -192,8 +194,12 @@ class Importer:
             raise layer_error(self.display, layer, "reads no tensor")
         if args and not isinstance(args[0], tuple):
             cfg["_number_first"] = True
+        shapes = [t.shape for t in ins]
+        built = (layer.get("build_config") or {}).get("input_shape")
+        if len(shapes) == 1 and not shapes[0] and built is not None:  # in a Sequential
+            shapes = [keras_shape(built)]
         try:
-            made = handler(cfg, [t.shape for t in ins], extra)
+            made = handler(cfg, shapes, extra)
         except Unsupported as why:
             raise layer_error(self.display, layer, f"cannot be read: {why}") from None
         except (KeyError, IndexError, ValueError, TypeError, ArithmeticError) as error:

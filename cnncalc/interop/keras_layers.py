@@ -117,13 +117,15 @@ def conv_padding(cfg: dict, kernel: list, dilation: list):
     raise Unsupported(f"padding {show(padding)} is not read")
 
 
-def window(cfg: dict, rank: int, kernel_key: str, stride_key: str = "strides") -> dict:
+def window(cfg: dict, rank: int, kernel_key: str, pool: bool = False) -> dict:
+    """kernel, stride, padding and dilation; a stride equal to the spec's default (1, or a
+    pool's kernel) is left out."""
     kernel = per_axis(cfg[kernel_key], rank)
-    strides = cfg.get(stride_key)
+    strides = cfg.get("strides")
     strides = kernel if strides is None else per_axis(strides, rank)
     dilation = per_axis(cfg.get("dilation_rate", 1), rank)
     settings = {"kernel": compact(kernel)}
-    if strides != [1] * rank:
+    if strides != (kernel if pool else [1] * rank):
         settings["stride"] = compact(strides)
     padding = conv_padding(cfg, kernel, dilation)
     if padding is not None:
@@ -314,7 +316,7 @@ def pool(mode: str):
         settings = {"type": "pool"}
         if mode != "max":
             settings["mode"] = mode
-        return [("", {**settings, **window(cfg, rank, "pool_size")})]
+        return [("", {**settings, **window(cfg, rank, "pool_size", pool=True)})]
     return handler
 
 
