@@ -29,39 +29,42 @@ def keras_counts(model) -> tuple[int, int]:
 
 
 def flop_counter_macs(model, size: int) -> int:
+    """FlopCounterMode over Keras's forward on the torch backend, with fake tensors (shapes
+    only: the same count, without the arithmetic)."""
     torch = pytest.importorskip("torch")
+    from torch._subclasses.fake_tensor import FakeTensorMode
     from torch.utils.flop_counter import FlopCounterMode
-    x = torch.zeros(1, size, size, 3)
-    with torch.no_grad(), FlopCounterMode(display=False) as counter:
-        model(x, training=False)
+    with FakeTensorMode(allow_non_fake_inputs=True):
+        x = torch.zeros(1, size, size, 3)
+        with torch.no_grad(), FlopCounterMode(display=False) as counter:
+            model(x, training=False)
     return counter.get_total_flops() // 2  # FLOPs = 2 x MACs
 
 
-def cnncalc_totals(model, tmp_path):
+def cnncalc_totals(model, tmp_path, saved: bool = True):
+    """Read from the `.keras` file model.save() writes, or (saved=False, quicker: no weights
+    written) from model.to_json()'s config."""
     from cnncalc.analysis.analyze import analyze
     from cnncalc.language.document import open_spec
-    path = tmp_path / f"{model.name}.keras"
-    model.save(path)
+    path = tmp_path / f"{model.name}.{'keras' if saved else 'json'}"
+    if saved:
+        model.save(path)
+    else:
+        path.write_text(model.to_json())
     return analyze(open_spec(str(path))).totals
 
 
-# (model, input size for the MACs: None = the model's default), chosen so that the whole list
-# runs in minutes on two cores; the big ones are read at a smaller input (Keras allows any
-# input of 32 pixels or more with weights=None).
+# (model, input size: None = the model's default): every family of keras.applications, its
+# first member and the members that differ in structure (V2 blocks, EfficientNet-B7's and
+# V2-S's stage layouts), so that the list runs in a few minutes on two busy cores; every other
+# member (ResNet152, DenseNet201, ConvNeXtBase, ...) was read once the same way (docs/interop.md).
+# Keras cannot build NASNet on the torch backend, and keras 3.15 ships no RegNet.
 MODELS = [
-    ("MobileNetV2", None), ("ResNet50", None), ("ResNet101", None), ("ResNet152", 160),
-    ("ResNet50V2", None), ("ResNet101V2", 160), ("ResNet152V2", 160),
-    ("VGG16", None), ("VGG19", 160),
-    ("InceptionV3", None), ("InceptionResNetV2", None), ("Xception", None),
+    ("MobileNetV2", None), ("ResNet50", None), ("ResNet101", None), ("ResNet50V2", None),
+    ("VGG16", None), ("InceptionV3", None), ("InceptionResNetV2", None), ("Xception", None),
     ("MobileNet", None), ("MobileNetV3Small", 224), ("MobileNetV3Large", 224),
-    ("EfficientNetB0", None), ("EfficientNetB1", None), ("EfficientNetB2", 224),
-    ("EfficientNetB3", 224), ("EfficientNetB4", 224), ("EfficientNetB5", 224),
-    ("EfficientNetB6", 224), ("EfficientNetB7", 224),
-    ("EfficientNetV2B0", None), ("EfficientNetV2B1", None), ("EfficientNetV2B2", None),
-    ("EfficientNetV2B3", None), ("EfficientNetV2S", 224), ("EfficientNetV2M", 224),
-    ("EfficientNetV2L", 224),
-    ("DenseNet121", None), ("DenseNet169", 160), ("DenseNet201", 160),
-    ("ConvNeXtTiny", None), ("ConvNeXtSmall", 160), ("ConvNeXtBase", 128),
+    ("EfficientNetB0", None), ("EfficientNetB7", 160), ("EfficientNetV2B0", None),
+    ("EfficientNetV2S", 224), ("DenseNet121", None), ("ConvNeXtTiny", None),
 ]
 
 
@@ -72,7 +75,7 @@ def test_keras_application_params_and_macs_equal_keras_and_flop_counter(name, si
     params, frozen = keras_counts(model)
     side = size or model.input_shape[1]
     macs = flop_counter_macs(model, side)
-    totals = cnncalc_totals(model, tmp_path)
+    totals = cnncalc_totals(model, tmp_path, saved=False)
     assert (totals.params, totals.non_trainable_params) == (params, frozen)
     assert totals.macs == macs
 

@@ -122,7 +122,9 @@ def window(cfg: dict, rank: int, kernel_key: str, pool: bool = False) -> dict:
     pool's kernel) is left out."""
     kernel = per_axis(cfg[kernel_key], rank)
     strides = cfg.get("strides")
-    strides = kernel if strides is None else per_axis(strides, rank)
+    if strides is None:  # Keras's default: a pool's size, a conv's 1
+        strides = kernel if pool else 1
+    strides = per_axis(strides, rank)
     dilation = per_axis(cfg.get("dilation_rate", 1), rank)
     settings = {"kernel": compact(kernel)}
     if strides != (kernel if pool else [1] * rank):
