@@ -83,7 +83,8 @@ def torch_layer(layer, xs, w):
     if kind == "flatten":
         return x.flatten(1)[:, :, None, None]
     if kind == "batchnorm":
-        weight, bias = (t(w["weight"]), t(w["bias"])) if layer.affine else (None, None)
+        weight = t(w["weight"]) if layer.affine and layer.scale else None
+        bias = t(w["bias"]) if layer.affine else None
         return F.batch_norm(x, t(w["running_mean"]), t(w["running_var"]), weight, bias, False,
                             0.0, layer.eps)
     if kind == "lrn":
@@ -131,6 +132,13 @@ def torch_layer(layer, xs, w):
             return F.instance_norm(x, weight=weight, bias=bias, eps=layer.eps)
         moved = F.layer_norm(x.permute(0, 2, 3, 1), (x.shape[1],), weight, bias, layer.eps)
         return moved.permute(0, 3, 1, 2)
+    if kind == "rescale":
+        if layer.statistics:  # Keras's Normalization: (x - mean) / max(sqrt(var), 1e-7)
+            std = torch.clamp(torch.sqrt(t(w["variance"])), min=1e-7)[None, :, None, None]
+            return (x - t(w["mean"])[None, :, None, None]) / std
+        def per_channel(v):
+            return torch.tensor(v, dtype=x.dtype)[None, :, None, None] if isinstance(v, tuple) else v
+        return x * per_channel(layer.scale) + per_channel(layer.offset)
     if kind == "crop":
         (top, bottom), (left, right) = layer.cut([v.numpy() for v in xs])
         return x[:, :, top:x.shape[2] - bottom, left:x.shape[3] - right]
@@ -207,6 +215,7 @@ FIXED = {
     "pixel_unshuffle": "{type: pixel_unshuffle, factor: 2}", "scale": "scale",
     "groupnorm": "{type: groupnorm, groups: 2}", "instancenorm": "{type: instancenorm, affine: true}",
     "layernorm": "{type: layernorm, eps: 0.000001}", "slice": "{type: slice, channels: [1, 3]}",
+    "rescale": "{type: rescale, scale: [0.5, 2, -1, 3], offset: 1}",
 }
 
 
@@ -215,6 +224,15 @@ FIXED = {
                                    "{type: instancenorm, affine: false}",
                                    "{type: layernorm, affine: false}"])
 def test_norms_without_affine_agree(layer):
+    compare(loads(f"input: [6, 8, 4]\nlayers:\n  - {layer}\n"))
+
+
+@pytest.mark.parametrize("layer", ["{type: batchnorm, scale: false}",
+                                   "{type: rescale, statistics: true}",
+                                   "{type: rescale, scale: 0.25}",
+                                   "{type: rescale, offset: [1, 2, 3, 4]}"])
+def test_keras_forms_agree(layer):
+    """Keras's shift-only batch norm and its Rescaling / Normalization layers."""
     compare(loads(f"input: [6, 8, 4]\nlayers:\n  - {layer}\n"))
 
 

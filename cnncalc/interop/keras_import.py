@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from math import prod
 from pathlib import Path
 
 from ..errors import name, show
@@ -205,17 +206,38 @@ class Importer:
         except (KeyError, IndexError, ValueError, TypeError, ArithmeticError) as error:
             raise layer_error(self.display, layer, "is malformed",
                               f"{type(error).__name__}: {name(str(error), 80)}") from None
+        out_shape = next_shape(key, cfg, shapes[0], made)
         if not made:
-            return [ins[0]]
+            return [Tensor(ins[0].source, out_shape)]
         lname = str(layer.get("name") or cfg.get("name") or key)
         sources = [t.source for t in ins]
-        for i, (suffix, settings) in enumerate(made):
+        for i, (suffix, written) in enumerate(made):
             last = i == len(made) - 1
+            settings = {k: v for k, v in written.items() if k != "reads"}
+            if "reads" in written:  # which inputs: the node's by index, -1 the previous made
+                sources = [sources[0] if r == -1 else ins[r].source for r in written["reads"]]
             emitted = Emitted(self.walk.fresh(lname if last else f"{lname}_{suffix}"),
                               settings, sources, lname)
             self.walk.layers.append(emitted)
             sources = [emitted.name]
-        return [Tensor(sources[0], ())]
+        return [Tensor(sources[0], out_shape)]
+
+
+def next_shape(key: str, cfg: dict, shape: tuple, made: list) -> tuple:
+    """The Keras shape a layer makes, as far as the next layer of a Sequential model needs it
+    (its rank and channels; spatial sizes unknown). A functional model records the shapes
+    themselves."""
+    if not shape:
+        return ()
+    if key == "Reshape":
+        return tuple(None if v == -1 else v for v in cfg["target_shape"])
+    if key == "Flatten":
+        return (None,) if None in shape else (prod(shape),)
+    last = made[-1][1] if made else {}
+    c = last.get("filters") or last.get("units") or shape[-1]
+    if key.startswith("Global") and not cfg.get("keepdims"):
+        return (c,)
+    return (*[None] * (len(shape) - 1), c)
 
 
 def refs(value, display: str, key: str) -> list:

@@ -1,7 +1,8 @@
 """Each Keras layer class as spec layers: the one place the Keras importer writes `type:`
 strings. A handler gets the layer's config and the Keras shapes (batch left out) of the tensors
-it reads, and returns the spec layers it becomes, as (name suffix, settings) in order; an empty
-list is an identity (the output is the input). What cnncalc cannot express exactly raises
+it reads, and returns the spec layers it becomes, as (name suffix, settings) in order, each reading the one
+before it (the first: the layer's inputs; `reads` chooses others); an empty list is an
+identity (the output is the input). What cnncalc cannot express exactly raises
 Unsupported with the reason."""
 
 from __future__ import annotations
@@ -201,6 +202,9 @@ def deconv(cfg, shapes, extra):
             pad = max(0, math.ceil((span - s) / 2))
             pads.append(pad)
             extras.append(2 * pad - (span - s))
+        if extras[-1] >= max(s, d):  # PyTorch's and cnncalc's limit
+            raise Unsupported(f"its output length needs output_padding {extras[-1]} with "
+                              f"stride {s} (at most the stride - 1, or the dilation - 1)")
     settings = {"type": "deconv", "filters": cfg["filters"], "kernel": compact(kernel)}
     if strides != [1] * rank:
         settings["stride"] = compact(strides)
@@ -466,6 +470,15 @@ def layer_scale(cfg, shapes, extra):
     if cfg.get("projection_dim", channels(shapes[0])) != channels(shapes[0]):
         raise Unsupported(f"projection_dim {cfg['projection_dim']} differs from the channels")
     return [("", {"type": "scale"})]
+
+
+@keras("CustomScaleLayer")
+def custom_scale(cfg, shapes, extra):
+    """InceptionResNetV2's residual: inputs[0] + inputs[1] x scale."""
+    if len(shapes) != 2:
+        raise Unsupported(f"expected two inputs, got {len(shapes)}")
+    scaled = {**rescale(cfg["scale"], 0.0, channels(shapes[1])), "reads": [1]}
+    return [("scaled", scaled), ("", {"type": "add", "reads": [0, -1]})]
 
 
 # keras.ops called on KerasTensors in a functional model (MobileNetV3's x + 3.0, x / 6)

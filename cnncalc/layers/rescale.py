@@ -16,7 +16,7 @@ class Rescale(Layer):
     type_name = "rescale"
     summary = ("x * scale + offset with fixed numbers (per channel if lists), or, with "
                "statistics, (x - mean) / sqrt(variance) from stored per-channel statistics")
-    example = "- {type: rescale, scale: 0.00392156862745098, offset: 0}"
+    example = "- {type: rescale, scale: 0.00784313725490196, offset: -1}"
 
     scale: float | tuple = setting(Numbers(), "multiplier, or one per channel", 1.0)
     offset: float | tuple = setting(Numbers(), "added after the multiplier, or one per channel",
