@@ -72,6 +72,7 @@ GRADIENT_CASES = {
     "pixel_unshuffle": "{type: pixel_unshuffle, factor: 2}", "scale": "scale",
     "groupnorm": "{type: groupnorm, groups: 2}", "instancenorm": "{type: instancenorm, affine: true}",
     "layernorm": "{type: layernorm}", "slice": "{type: slice, channels: [1, 3]}",
+    "rescale": "{type: rescale, scale: [0.5, 2, -1, 3], offset: 0.25}",
 }
 POOL_MODES = ["{type: pool, mode: max, kernel: 2, stride: 1}",
               "{type: pool, mode: min, kernel: [2, 3], stride: 2, padding: 1}",
