@@ -130,3 +130,10 @@ def test_a_sequential_model(tmp_path):
                               L.MaxPooling2D(), L.Flatten(), L.Dropout(0.5),
                               L.Dense(10, activation="softmax")])
     check(model, tmp_path, saved=True)
+
+
+def test_a_functional_model_used_as_a_layer(tmp_path):
+    """Transfer learning's shape: a base model called on the input, a new head after it."""
+    base = functional((12, 12, 3), lambda x: L.Add()([L.Conv2D(3, 3, padding="same")(x), x]))
+    check(functional((12, 12, 3), lambda x: L.Dense(4)(L.GlobalAveragePooling2D()(base(x)))),
+          tmp_path, saved=True)

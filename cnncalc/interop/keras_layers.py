@@ -131,6 +131,8 @@ def window(cfg: dict, rank: int, kernel_key: str, pool: bool = False) -> dict:
     if strides != (kernel if pool else [1] * rank):
         settings["stride"] = compact(strides)
     padding = conv_padding(cfg, kernel, dilation)
+    if padding == "same" and kernel == [1] * rank:  # 'same' pads a 1-wide window by nothing
+        padding = None
     if padding is not None:
         settings["padding"] = padding
     if dilation != [1] * rank:
