@@ -1,8 +1,8 @@
 """A Keras model (a `.keras` file or `model.to_json()`'s JSON) as a cnncalc spec: one or two
 spec layers per Keras layer (keras_layers), channels last as Keras has them, merges as
 `inputs:`, nested Sequential and Functional models inlined. The weights are never read: the
-config holds everything counted. Each layer's shape is checked against the shapes Keras
-recorded in the config; a layer cnncalc cannot express is an error naming it and its class."""
+config holds everything counted. A layer cnncalc cannot express is an error naming it and
+its class."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from pathlib import Path
 from ..errors import name, show
 from .keras_file import fail, read_keras_file, read_keras_json
 from .keras_layers import HANDLERS, Unsupported
+from . import keras_values  # noqa: F401  (registers its handlers into HANDLERS)
 
 MODELS = ("Functional", "Sequential", "Model")
 INPUT = "input"
@@ -26,7 +27,6 @@ class Emitted:
     settings: dict
     inputs: list[str]
     keras: str  # the Keras layer's name, for messages
-    expect: tuple | None = None  # the Keras shape of its output (batch left out), if recorded
 
 
 @dataclass
@@ -37,7 +37,6 @@ class Walk:
     layers: list[Emitted] = field(default_factory=list)
     names: set = field(default_factory=set)
     input_shape: tuple | None = None
-    recorded: dict = field(default_factory=dict)  # spec layer name -> the Keras shape
 
     def fresh(self, wanted: str) -> str:
         base = UNSAFE.sub("_", wanted).strip("_") or "layer"
