@@ -31,7 +31,30 @@ def open_spec(spec: str, input_override: str | None = None, args: dict | None = 
         if args:
             raise fail(Span("--arg"), "an ONNX model has no spec arguments")
         return load_onnx(str(path), spec, override)[0]
+    if path.suffix.lower() == ".keras" or (path.suffix.lower() == ".json" and is_keras(path, spec)):
+        if args:  # a Keras model: the interop package writes it as a spec
+            raise fail(Span("--arg"), "a Keras model has no spec arguments")
+        return load_keras(str(path), spec, override)[0]
     if not path.exists() and not path.suffix and "/" not in spec:
         raise fail(Span(spec), "no such file or built-in network" + zoo.suggestion(spec)
                    + " (see `cnncalc zoo`)")
     return load(path, spec, args, override)
+
+
+def is_keras(path: Path, display: str) -> bool:
+    """A `.json` file holding a Keras model's config (`model.to_json()`), not a spec."""
+    from .interop.keras_import import is_keras_json
+    return path.is_file() and is_keras_json(str(path), display)
+
+
+def load_keras(path: str, display: str, override=None):
+    """A Keras model (.keras or its JSON config) -> (Network, the spec as a dict)."""
+    from .errors import CnnCalcError, Diagnostic
+    from .interop.keras_import import import_keras, spec_text
+    from .language.document import loads
+    spec = import_keras(path, display, override)[0]
+    try:
+        return loads(spec_text(spec), display), spec
+    except CnnCalcError as error:
+        raise CnnCalcError(Diagnostic(Span(display), "the imported spec does not build: "
+                                      + error.diagnostic.format())) from None

@@ -182,12 +182,14 @@ def scale(layer, xs, w):
 # --- normalisation -----------------------------------------------------------------------
 
 @cases("batchnorm", agree=[one("{type: batchnorm, eps: 0.001}"),
-                           one("{type: batchnorm, affine: false}")],
+                           one("{type: batchnorm, affine: false}"),
+                           one("{type: batchnorm, scale: false}")],  # Keras's shift-only BN
        gradient=[one("batchnorm", input=(6, 6, 4)),
                  one("{type: batchnorm, affine: false}", input=(7, 7, 4), seed=3)])
 def batchnorm(layer, xs, w):
     _, F = functional()
-    weight, bias = (t(w["weight"]), t(w["bias"])) if layer.affine else (None, None)
+    weight = t(w["weight"]) if layer.affine and layer.scale else None
+    bias = t(w["bias"]) if layer.affine else None
     return F.batch_norm(xs[0], t(w["running_mean"]), t(w["running_var"]), weight, bias, False,
                         0.0, layer.eps)
 
@@ -341,6 +343,24 @@ def attention(layer, xs, w):
     o = (((q @ k.transpose(-2, -1)) * key ** -0.5).softmax(-1) @ v).transpose(1, 2)
     o = F.linear(o.flatten(2), t(w["proj_weight"]), t(w["proj_bias"]))
     return o.transpose(1, 2).reshape(x.shape)
+
+
+@cases("rescale",
+       agree=[one("{type: rescale, scale: [0.5, 2, -1, 3], offset: 1}"),
+              one("{type: rescale, statistics: true}"), one("{type: rescale, scale: 0.25}"),
+              one("{type: rescale, offset: [1, 2, 3, 4]}")],
+       gradient=[one("{type: rescale, scale: [0.5, 2, -1, 3], offset: 0.25}", input=(6, 6, 4))])
+def rescale(layer, xs, w):
+    """Keras's Rescaling (x * scale + offset) and Normalization ((x - mean) / max(std, 1e-7))."""
+    torch, _ = functional()
+    x = xs[0]
+    if layer.statistics:
+        std = torch.clamp(torch.sqrt(t(w["variance"])), min=1e-7)[None, :, None, None]
+        return (x - t(w["mean"])[None, :, None, None]) / std
+
+    def per_channel(v):
+        return torch.tensor(v, dtype=x.dtype)[None, :, None, None] if isinstance(v, tuple) else v
+    return x * per_channel(layer.scale) + per_channel(layer.offset)
 
 
 # --- activations -------------------------------------------------------------------------

@@ -130,6 +130,26 @@ def test_batchnorm_params_are_pytorch_parameters_and_buffers():
     assert row.totals.params == 4 * 64
 
 
+def test_batchnorm_with_a_shift_only_is_keras_scale_false():
+    """Keras's BatchNormalization(scale=False): beta trained; moving mean and variance not."""
+    row = one_layer("{type: batchnorm, scale: false}", "[8, 8, 64]")
+    assert row.totals.trainable_params == 64  # beta
+    assert row.totals.non_trainable_params == 2 * 64  # moving mean and variance
+
+
+def test_rescale_has_no_params_and_one_flop_per_op_and_element():
+    row = one_layer("{type: rescale, scale: 0.5, offset: -1}", "[5, 6, 3]")
+    assert row.output_shape.as_list() == [5, 6, 3]
+    assert row.totals.params == 0 and row.totals.macs == 0
+    assert row.totals.flops == 2 * 5 * 6 * 3  # a multiply and an add per element
+    assert one_layer("{type: rescale, scale: [1, 2, 3]}", "[5, 6, 3]").totals.flops == 5 * 6 * 3
+
+
+def test_rescale_statistics_are_keras_normalizations_mean_variance_and_count():
+    row = one_layer("{type: rescale, statistics: true}", "[5, 6, 3]")
+    assert row.totals.non_trainable_params == 2 * 3 + 1 and row.totals.trainable_params == 0
+
+
 @pytest.mark.parametrize("layer", ["relu", "relu6", "sigmoid", "tanh", "softmax", "gelu",
                                    "silu", "hardswish", "{type: leaky_relu, negative_slope: 0.2}",
                                    "{type: elu, alpha: 1.0}"])

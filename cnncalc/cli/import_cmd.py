@@ -1,4 +1,4 @@
-"""import: an ONNX model written out as a readable spec."""
+"""import: an ONNX or Keras model written out as a readable spec."""
 
 from __future__ import annotations
 
@@ -10,20 +10,24 @@ from .common import FORCE_HELP, Target, app, fail, terminal_text
 
 @app.command("import")
 def import_model(
-    model: str = typer.Argument(..., help="an ONNX file (.onnx)"),
+    model: str = typer.Argument(..., help="an ONNX file (.onnx), a Keras model (.keras) or "
+                                "its JSON config (model.to_json())"),
     output: str = typer.Option(..., "-o", "--output", help="the spec file to write"),
     input: str | None = typer.Option(None, "--input", help="the input size, HxWxC (needed "
                                      "when the model's spatial sizes are dynamic)"),
     force: bool = typer.Option(False, "--force", help=FORCE_HELP),
 ):
-    """Write an ONNX model as a spec: one layer per op, its weights as the parameters."""
+    """Write an ONNX or Keras model as a spec: one layer per op (ONNX) or per Keras layer."""
+    if model.lower().endswith((".keras", ".json")):
+        return import_keras_model(model, output, input, force)
     from ..interop.onnx_file import fail as onnx_fail
     from ..interop.onnx_import import load_onnx, spec_text
     from ..language.document import parse_input
     target = Target(output, force, model)
     try:
         if not model.lower().endswith(".onnx"):
-            raise onnx_fail(model, "import reads ONNX files (.onnx)")
+            raise onnx_fail(model, "import reads ONNX files (.onnx) and Keras models (.keras, "
+                                   ".json)")
         override = parse_input(input, Span("--input")) if input else None
         network, spec, graph = load_onnx(model, model, override)
     except CnnCalcError as exc:
@@ -32,5 +36,22 @@ def import_model(
     producer = " ".join(f"{graph.model.producer_name} {graph.model.producer_version}".split())
     header = (f"# imported by cnncalc import from {source} ({producer or 'unknown producer'}, "
               f"opset {graph.opset}); parameters are the file's weights")
+    target.emit(spec_text(spec, header))
+    typer.echo(f"wrote {terminal_text(output)}: {len(network.nodes)} layers")
+
+
+def import_keras_model(model: str, output: str, input: str | None, force: bool) -> None:
+    from ..interop.keras_import import spec_text
+    from ..language.document import parse_input
+    from ..load import load_keras
+    target = Target(output, force, model)
+    try:
+        override = parse_input(input, Span("--input")) if input else None
+        network, spec = load_keras(model, model, override)
+    except CnnCalcError as exc:
+        fail(exc)
+    source = " ".join(model.split())  # one line: the comment must not end early
+    header = (f"# imported by cnncalc import from {source} (a Keras model's config; the "
+              "weights are not read)")
     target.emit(spec_text(spec, header))
     typer.echo(f"wrote {terminal_text(output)}: {len(network.nodes)} layers")

@@ -26,6 +26,7 @@ from .kinds import (
     Name,
     Nodes,
     Number,
+    Numbers,
     Padding,
     Pair,
     Section,
@@ -37,6 +38,6 @@ from .kinds import (
 )
 
 __all__ = ["MAX_AXES", "REQUIRED", "Axes", "Bool", "Choice", "Choices", "Count", "Declared",
-           "Int", "Kind", "Name", "Nodes", "Number", "Padding", "Pair", "Section", "Setting",
+           "Int", "Kind", "Name", "Nodes", "Number", "Numbers", "Padding", "Pair", "Section", "Setting",
            "Size", "Table", "Text", "check_settings", "count_value", "declared", "did_you_mean",
            "frozen", "replace", "schema_of", "setting", "size_value"]

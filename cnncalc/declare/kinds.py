@@ -231,6 +231,31 @@ class Number(Kind):
 
 
 @frozen
+class Numbers(Kind):
+    """A real number, or a list of them (one per channel): a tuple when a list."""
+
+    text = "a number or a list of numbers (one per channel)"
+
+    def check(self, value, key):
+        def one(v):
+            if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v):
+                self.fail(key, value)
+            return float(v)
+        if isinstance(value, list):
+            if not value:
+                self.fail(key, value)
+            return tuple(one(v) for v in value)
+        return one(value)
+
+    def schema(self):
+        return {"oneOf": [{"type": "number"},
+                          {"type": "array", "items": {"type": "number"}, "minItems": 1}]}
+
+    def to_yaml(self, value):
+        return list(value) if isinstance(value, tuple) else value
+
+
+@frozen
 class Table(Kind):
     """For each output map, the list of input maps it reads (LeNet-5's C3)."""
 

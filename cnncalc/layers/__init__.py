@@ -11,6 +11,7 @@ from . import (  # noqa: F401
     merge,
     norm,
     pool,
+    rescale,
     resize,
 )
 from .base import REGISTRY, Backward, Counts, Layer

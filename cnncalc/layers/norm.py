@@ -11,6 +11,7 @@ from ..conventions import (
     norm_flops,
 )
 from ..declare import Bool, Int, Number, frozen, setting
+from ..errors import SettingError
 from .base import check_groups, IN_PLACE, Backward, Counts, Layer, register
 from .shape import Shape
 from .stepmem import IN_PLACE_OP, NEW, VIEW_OP, Op
@@ -54,7 +55,18 @@ class BatchNorm(Layer):
     eps: float = setting(Number(0.0, open_min=True), "added to the variance", 1e-5)
     affine: bool = setting(Bool(), "a learned scale and shift per channel (2C params); the "
                            "running statistics are kept either way", True)
+    scale: bool = setting(Bool(), "with affine: the learned scale; false: a learned shift only "
+                          "(Keras's scale=False: C params)", True)
     buffers = ("running_mean", "running_var")
+
+    def validate(self) -> None:
+        if not self.scale and not self.affine:
+            raise SettingError("'scale: false' is a shift without a scale: it needs "
+                               "'affine: true'", key="scale")
+
+    def learned(self) -> tuple:
+        """The learned per-channel tensors: weight (the scale) and bias (the shift)."""
+        return ("weight",) * (self.affine and self.scale) + ("bias",) * self.affine
 
     def step_ops(self, inputs, out, ctx, in_place=False):
         """native_batch_norm saves its input, save_mean and save_invstd (C float32 each);
@@ -62,7 +74,7 @@ class BatchNorm(Layer):
         return [norm_op("batch_norm", ctx, inputs[0], inputs[0].c, 2 * inputs[0].c * STAT)]
 
     def counts(self, x: Shape, y: Shape) -> Counts:
-        return Counts(params=2 * x.c if self.affine else 0,  # gamma and beta per channel
+        return Counts(params=len(self.learned()) * x.c,  # gamma and beta per channel
                       non_trainable=2 * x.c,  # running mean and variance per channel
                       flops=BATCHNORM_FLOPS * y.size)  # scale and shift each element
 
@@ -71,11 +83,13 @@ class BatchNorm(Layer):
         return norm_backward(out.size, needs_input_grad[0], needs_weight_grad)
 
     def describe(self) -> str:
-        return "" if self.affine else "no affine"
+        return ("" if self.scale else "no scale") if self.affine else "no affine"
 
     def explain_counts(self, inputs, out, t):
         c = inputs[0].c
         learned = f"2 x {c} (scale and shift per channel)" if self.affine else "0 (affine: false)"
+        if self.affine and not self.scale:
+            learned = f"{c} (a shift per channel)"
         return [f"params: {learned} = {t.trainable_params:,} "
                 f"trainable, + 2 x {c} (running mean and variance) = {t.non_trainable_params:,} "
                 "non-trainable",
@@ -83,20 +97,20 @@ class BatchNorm(Layer):
                 f"folded) = {t.flops:,}"]
 
     def weight_shapes(self, x: Shape) -> dict:
-        names = ("weight", "bias") * self.affine + ("running_mean", "running_var")
+        names = (*self.learned(), "running_mean", "running_var")
         return {name: (x.c,) for name in names}
 
-    def scale(self, w, ndim):
+    def gain(self, w, ndim):
         import numpy as np
 
         from ..compute.kernels import channelwise
-        gamma = w["weight"] if self.affine else 1.0
+        gamma = w.get("weight", 1.0)
         return channelwise(gamma / np.sqrt(w["running_var"] + self.eps), ndim)
 
     def forward(self, xs, w):  # inference: the running statistics
         from ..compute.kernels import channelwise
         x = xs[0]
-        y = (x - channelwise(w["running_mean"], x.ndim)) * self.scale(w, x.ndim)
+        y = (x - channelwise(w["running_mean"], x.ndim)) * self.gain(w, x.ndim)
         return y + channelwise(w["bias"], x.ndim) if self.affine else y.astype(x.dtype)
 
     def backward(self, xs, w, y, dy):
@@ -105,17 +119,20 @@ class BatchNorm(Layer):
         from ..compute.kernels import channelwise
         x = xs[0]
         if not self.affine:
-            return [dy * self.scale(w, x.ndim)], {}
+            return [dy * self.gain(w, x.ndim)], {}
         normal = (x - channelwise(w["running_mean"], x.ndim)) / \
             channelwise(np.sqrt(w["running_var"] + self.eps), x.ndim)
         axes = (0, *range(2, x.ndim))  # all but the channels
-        return [dy * self.scale(w, x.ndim)], {"weight": (dy * normal).sum(axis=axes),
-                                              "bias": dy.sum(axis=axes)}
+        grads = {"weight": (dy * normal).sum(axis=axes), "bias": dy.sum(axis=axes)}
+        return [dy * self.gain(w, x.ndim)], {k: grads[k] for k in self.learned()}
 
     # --- PyTorch export ---
     def torch_code(self, inputs, out):
         from .torch_code import TorchCode, dims
         nd = dims(inputs[0].rank, "batch normalisation")
+        if not self.scale:
+            raise SettingError("a batch norm with a shift only (scale: false) has no PyTorch "
+                               "export", inconsistent=True)
         eps = "" if self.eps == 1e-5 else f", eps={self.eps!r}"
         affine = "" if self.affine else ", affine=False"
         return TorchCode("{m}({0})", f"BatchNorm{nd}({inputs[0].c}{eps}{affine})",
