@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 
 from ..errors import show
+from ..layers.activation import ACTIVATIONS as SPEC_ACTIVATIONS
 
 
 class Unsupported(Exception):
@@ -29,11 +30,18 @@ def keras(*class_names):
 
 # Keras activations by their serialized name -> spec type (fusable into conv/fc rows) and the
 # extra settings of a separate layer; 'linear' is no layer at all.
-ACTIVATIONS = {"relu": "relu", "relu6": "relu6", "sigmoid": "sigmoid", "tanh": "tanh",
-               "softmax": "softmax", "gelu": "gelu", "silu": "silu", "swish": "silu",
-               "hard_silu": "hardswish", "hard_swish": "hardswish",
-               "hard_sigmoid": "hardsigmoid", "elu": "elu"}
+# A Keras name that is a cnncalc activation type means the same function (relu, relu6,
+# sigmoid, tanh, softmax, gelu, silu, elu); these Keras names differ from cnncalc's:
+RENAMED = {"swish": "silu", "hard_silu": "hardswish", "hard_swish": "hardswish",
+           "hard_sigmoid": "hardsigmoid"}
 SLOPED = {"leaky_relu": 0.2}  # keras.activations.leaky_relu's default negative_slope
+KERAS_ONLY = ("linear", *RENAMED, *SLOPED)
+
+
+def spec_activation(keras_name: str) -> str | None:
+    """cnncalc's activation type for a Keras activation without settings (None: none)."""
+    name = RENAMED.get(keras_name, keras_name)
+    return name if name in SPEC_ACTIVATIONS and keras_name not in SLOPED else None
 
 
 def activation_name(value) -> str | None:
@@ -42,10 +50,11 @@ def activation_name(value) -> str | None:
         value = value.get("config") if value.get("class_name") == "function" else None
     if value in (None, "linear"):
         return None
-    if isinstance(value, str) and (value in ACTIVATIONS or value in SLOPED):
+    if isinstance(value, str) and (spec_activation(value) or value in SLOPED):
         return value
-    raise Unsupported(f"activation {show(value)} has no cnncalc layer (known: linear, "
-                      f"{', '.join(sorted([*ACTIVATIONS, *SLOPED]))})")
+    known = sorted({*KERAS_ONLY, *SPEC_ACTIVATIONS} - {"leaky_relu"} | set(SLOPED))
+    raise Unsupported(f"activation {show(value)} has no cnncalc layer (known: "
+                      f"{', '.join(known)})")
 
 
 def activation_layers(value) -> list:
@@ -54,14 +63,14 @@ def activation_layers(value) -> list:
         return []
     if keras_name in SLOPED:
         return [("act", {"type": "leaky_relu", "negative_slope": SLOPED[keras_name]})]
-    return [("act", {"type": ACTIVATIONS[keras_name]})]
+    return [("act", {"type": spec_activation(keras_name)})]
 
 
 def with_activation(settings: dict, cfg: dict, suffix: str = "") -> list:
     """A conv or fc row, with the layer's activation fused when cnncalc has it as a setting."""
     keras_name = activation_name(cfg.get("activation"))
-    if keras_name in ACTIVATIONS:
-        return [(suffix, {**settings, "activation": ACTIVATIONS[keras_name]})]
+    if keras_name is not None and spec_activation(keras_name):
+        return [(suffix, {**settings, "activation": spec_activation(keras_name)})]
     return [(suffix, settings), *activation_layers(cfg.get("activation"))]
 
 

@@ -73,23 +73,23 @@ def custom_scale(cfg, shapes, extra):
 def arithmetic(kind: str):
     def handler(cfg, shapes, extra):
         if len(shapes) == 2 and not extra:
-            if kind not in ("add", "multiply"):
+            if kind not in ("Add", "Multiply"):
                 raise Unsupported(f"{kind} of two tensors has no cnncalc layer")
-            return [("", {"type": kind})]
+            return [("", {"type": kind.lower()})]
         if len(shapes) != 1 or len(extra) != 1 or not isinstance(extra[0], (int, float)) \
                 or isinstance(extra[0], bool):
             raise Unsupported(f"{kind} of {len(shapes)} tensors and {show(extra)}")
         number = float(extra[0])
         c = channels(shapes[0])
-        if kind == "add":
+        if kind == "Add":
             return [("", rescale(1.0, number, c))]
-        if kind == "subtract" and extra_first(cfg):
+        if kind == "Subtract" and extra_first(cfg):
             return [("", rescale(-1.0, number, c))]
-        if kind == "subtract":
+        if kind == "Subtract":
             return [("", rescale(1.0, -number, c))]
-        if kind == "multiply":
+        if kind == "Multiply":
             return [("", rescale(number, 0.0, c))]
-        if kind == "divide" and not extra_first(cfg) and number != 0:
+        if kind == "Divide" and not extra_first(cfg) and number != 0:
             return [("", rescale(1 / number, 0.0, c))]
         raise Unsupported(f"{kind} by {show(extra[0])} has no cnncalc layer")
     return handler
@@ -99,7 +99,7 @@ def extra_first(cfg) -> bool:
     return bool(cfg.get("_number_first"))
 
 
-keras("ops.Add")(arithmetic("add"))
-keras("ops.Subtract")(arithmetic("subtract"))
-keras("ops.Multiply")(arithmetic("multiply"))
-keras("ops.Divide", "ops.TrueDivide")(arithmetic("divide"))
+keras("ops.Add")(arithmetic("Add"))
+keras("ops.Subtract")(arithmetic("Subtract"))
+keras("ops.Multiply")(arithmetic("Multiply"))
+keras("ops.Divide", "ops.TrueDivide")(arithmetic("Divide"))
