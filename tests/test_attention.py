@@ -59,6 +59,9 @@ def test_counts_equal_an_explicit_torch_attention(spatial, channels, heads):
         == 3 * c * c + 3 * c + c * c + c
     assert 2 * row.totals.macs == flops(model, torch.zeros(1, c, *spatial))
     assert row.totals.macs == n * c * 3 * c + n * n * c + n * n * c + n * c * c  # the issue's
+    # docs/counting.md: 2 per MAC, the biases of both maps once per token, per score of each
+    # head a scaling and a softmax
+    assert row.totals.flops == 2 * row.totals.macs + n * (3 * c + c) + heads * n * n * 2
 
 
 def weights_of(network, seed=0):
@@ -113,21 +116,37 @@ def saved_bytes(model, x):
     return sum(storages.values())
 
 
+class FusedAttention(ExplicitAttention):
+    """The same with F.scaled_dot_product_attention (the CPU's flash kernel)."""
+
+    def forward(self, x):
+        n, c, spatial = x.shape[0], x.shape[1], x.shape[2:]
+        t = x.flatten(2).transpose(1, 2)
+        qkv = self.qkv(t).reshape(n, t.shape[1], 3, self.heads, c // self.heads)
+        o = F.scaled_dot_product_attention(*qkv.permute(2, 0, 3, 1, 4).unbind(0))
+        return self.proj(o.transpose(1, 2).reshape(n, t.shape[1], c)).transpose(1, 2).reshape(
+            n, c, *spatial)
+
+
 @pytest.mark.parametrize("batch", [1, 3])
-def test_training_memory_saves_the_attention_matrix_as_autograd_does(batch):
+@pytest.mark.parametrize("efficient", [False, True])
+def test_training_memory_keeps_what_autograd_saves(batch, efficient):
     """The math path keeps its input, q k v, the softmaxed attention matrix and the heads'
-    output for backward: measured with saved_tensors_hooks on the explicit attention."""
+    output for backward; the fused kernel its input, q k v, the heads' output and a float32
+    log-sum-exp per query and head: measured with saved_tensors_hooks."""
     from cnncalc.layers.stepmem import StepContext
     spatial, channels, heads = [6, 5], 16, 4
-    network = spec(spatial, channels, f"{{type: attention, heads: {heads}}}")
+    network = spec(spatial, channels, f"{{type: attention, heads: {heads}, "
+                                      f"efficient: {str(efficient).lower()}}}")
     report = analyze(network)
     x, out = report.input_shape, report.rows[0].output_shape
     (op,) = network.nodes[0].layer.step_ops((x,), out, StepContext(batch=batch, act=4, param=4))
     ours = op.saved + (batch * x.size * 4 if op.saves_input else 0)
-    model = ExplicitAttention(channels, heads)
+    model = (FusedAttention if efficient else ExplicitAttention)(channels, heads)
     theirs = saved_bytes(model, torch.zeros(batch, channels, *spatial, requires_grad=True))
     n = 30
-    assert ours == theirs == batch * 4 * (n * channels + 3 * n * channels + heads * n * n
+    middle = heads * n * 1 if efficient else heads * n * n  # log-sum-exp or attention matrix
+    assert ours == theirs == batch * 4 * (n * channels + 3 * n * channels + middle
                                           + n * channels)
 
 

@@ -168,10 +168,12 @@ class Attention(Layer):
         if self.out:
             lines.append(f"output: linear {s.out} -> {s.out}: ({s.out} + {b}) x {s.out} "
                          f"params, {n:,} x {s.out} x {s.out} = {n * s.out * s.out:,} MACs")
+        per_score = ATTENTION_SCORE_FLOPS + (x.rank if self.position == "relative" else 0)
+        bias_adds = t.flops - 2 * t.macs - s.scores * per_score
         return [*lines, f"params: {t.params:,}", f"MACs: {t.macs:,}",
-                f"FLOPs: 2 x {t.macs:,} + bias adds + {s.scores:,} scores x "
-                f"{(t.flops - 2 * t.macs) // s.scores if not self.bias else '(scale, softmax)'}"
-                f" = {t.flops:,}"]
+                f"FLOPs: 2 x {t.macs:,} + {bias_adds:,} bias adds + {s.scores:,} scores x "
+                f"{per_score} (scale, softmax{', relative logits' if per_score > 2 else ''}) "
+                f"= {t.flops:,}"]
 
     # --- memory -----------------------------------------------------------------------------
     def step_ops(self, inputs, out, ctx, in_place=False):
@@ -180,7 +182,8 @@ class Attention(Layer):
         second matmul the attention matrix (h L^2 per group), the output map the heads'
         output; the raw and scaled scores are transients. efficient: the memory-efficient
         kernel keeps q, k, v, its output and a float32 log-sum-exp per query and head, and
-        recomputes the scores in backward. Framework level, not measured."""
+        recomputes the scores in backward (the kept bytes of both paths are checked against
+        autograd's saved tensors; the transients are not measured)."""
         x, s = inputs[0], self.sizes(inputs[0])
         tokens = ctx.batch * x.positions
         qkv = tokens * s.qkv * ctx.act if self.qkv else 0  # the linear map's output
@@ -193,10 +196,11 @@ class Attention(Layer):
             inside = work + heads if self.efficient else \
                 work + scores + max(scores + relative, heads)
             return [Op("attention", output=ctx.values(out), forward_transient=inside)]
-        if self.efficient:
+        if self.efficient:  # measured on the CPU kernel: its output is laid out so that the
+            # output map reads it as a view; without the map it is kept beside the output
             lse = ctx.batch * s.groups * s.heads * s.length * STAT
             return [Op("attention", output=ctx.values(out), saves_input=True,
-                       saves_output=not self.out, saved=qkv + lse + (heads if self.out else 0),
+                       saved=qkv + lse + tokens * s.out * ctx.act,
                        forward_transient=relative, backward_transient=work + lse)]
         return [Op("attention", output=ctx.values(out), saves_input=True,
                    saved=qkv + scores + (heads if self.out else 0),
