@@ -207,6 +207,40 @@ def test_q_k_v_given_per_head_as_ultralytics_psa():
                        atol=1e-4)
 
 
+def area_attention_core(qkv, heads, area):
+    """Ultralytics' AAttn.forward (ultralytics/nn/modules/block.py, YOLOv12) between its qkv
+    and pe convs: consecutive runs of H W / area positions attend apart."""
+    b, c3, h, w = qkv.shape
+    n, head_dim = h * w, c3 // 3 // heads
+    qkv = qkv.flatten(2).transpose(1, 2).reshape(b * area, n // area, c3)
+    q, k, v = qkv.view(b * area, n // area, heads, head_dim * 3).permute(0, 2, 3, 1).split(
+        [head_dim, head_dim, head_dim], dim=2)
+    attn = ((q * head_dim ** -0.5).transpose(-2, -1) @ k).softmax(dim=-1)
+    x = (v @ attn.transpose(-2, -1)).permute(0, 3, 1, 2).reshape(b, n, c3 // 3)
+    return x.reshape(b, h, w, c3 // 3).permute(0, 3, 1, 2)
+
+
+def test_areas_attend_as_yolov12_area_attention():
+    heads, area, h, w, c = 2, 4, 8, 6, 8
+    layer = f"{{type: attention, heads: {heads}, qkv: false, out: false, layout: per_head, " \
+            f"areas: {area}}}"
+    row = one_layer(layer, str([h, w, 3 * c]))
+    assert row.output_shape.c == c
+    assert 2 * row.totals.macs == flops(lambda t: area_attention_core(t, heads, area),
+                                        torch.zeros(1, 3 * c, h, w))
+    assert row.totals.macs == 2 * area * heads * (h * w // area) ** 2 * (c // heads)
+    x = np.random.default_rng(5).standard_normal((2, 3 * c, h, w)).astype(np.float32)
+    layer_object = spec([h, w], 3 * c, layer).nodes[0].layer
+    ours = layer_object.forward([x], {})
+    assert np.allclose(ours, area_attention_core(torch.tensor(x), heads, area).numpy(),
+                       atol=1e-4)
+    xt = torch.tensor(x, requires_grad=True)
+    dy = np.random.default_rng(6).standard_normal(ours.shape).astype(np.float32)
+    area_attention_core(xt, heads, area).backward(torch.tensor(dy))
+    (dx,), _ = layer_object.backward([x], {}, ours, dy)
+    assert np.allclose(dx, xt.grad.numpy(), atol=1e-4)
+
+
 def mobilevit_unfold_attention(model, x, patch):
     """timm's MobileVitBlock unfold (timm/models/mobilevit.py), attention over the patches,
     and fold: the tokens at one offset in every patch attend together."""
@@ -247,6 +281,8 @@ def test_patches_attend_as_mobilevits_unfolding():
                                          "received: 5"]),
     ("{type: attention, patch: 3}", 30, ["patch 3 does not divide the input 8x8",
                                          "received: 3"]),
+    ("{type: attention, areas: 5}", 30, ["5 areas need 64 positions split evenly",
+                                         "received: 5"]),
 ])
 def test_impossible_attention_is_one_line_exit_1(layer, column, words):
     diagnostic = error_of(f"input: [8, 8, 16]\nlayers:\n  - {layer}\n", "bad.yaml")

@@ -104,6 +104,7 @@ ROUND_TRIPS = [
     ("{type: attention, heads: 2, key_dim: 1, qkv: false, out: false, layout: per_head}",
      [4, 4, 12]),
     ("{type: attention, heads: 4, bias: false}", [12, 8]),
+    ("{type: attention, heads: 2, areas: 4}", [4, 6, 8]),
 ]
 
 

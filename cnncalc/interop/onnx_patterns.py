@@ -164,12 +164,18 @@ def attention(imp, node, x, before, after) -> bool:
                                               for i in range(2))]
     if len(biases) not in (0, len(maps)):
         return False
+    areas = any(n.op_type == "Transpose" and perm_of(n) == [0, 1, 3, 2, 4] and
+                len(imp.shape(n.input[0])) == 5 and imp.shape(n.input[0])[1] == q[1] > 1
+                for n in nodes)  # [n, A, L, h, d] -> [n, A, h, L, d]: consecutive runs
     grouped = next((imp.shape(n.output[0]) for n in nodes if n.op_type == "Reshape" and
                     len(imp.shape(n.output[0])) == 2 * rank + 3), None)
-    patch = [grouped[2 + 2 * i] for i in range(rank)] if grouped and q[1] > 1 else [1] * rank
-    if prod(patch) != q[1]:
+    patch = [grouped[2 + 2 * i] for i in range(rank)] if grouped and q[1] > 1 and not areas \
+        else [1] * rank
+    if prod(patch) != q[1] and not areas:
         return False
     settings = {"type": "attention", "heads": q[2]}
+    if areas:
+        settings["areas"] = q[1]
     if q[4] != v[4]:
         settings["key_dim"] = q[4]
     settings.update({k: False for k, present in (("qkv", qkv), ("out", out), ("bias", biases))

@@ -78,6 +78,8 @@ class Attention(Layer):
     patch: tuple = setting(Axes(), "MobileViT's unfolding: tokens attend to the tokens at the "
                            "same offset in every patch of this size (1: every position to "
                            "every position)", 1)
+    areas: int = setting(Int(), "YOLOv12's area attention: the positions, in row-major order, "
+                         "split into this many consecutive runs that attend apart", 1)
     position: str = setting(Choice(("none", "relative")), "relative: BoTNet's learned "
                             "relative position logits, (2S - 1) x d_k per axis of S tokens", "none")
     efficient: bool = setting(Bool(), "memory: the memory-efficient path (no attention matrix "
@@ -109,6 +111,13 @@ class Attention(Layer):
                                    received=self.patch if isinstance(self.patch, int)
                                    else list(self.patch), inconsistent=True)
         grid = tuple(size // p for size, p in zip(x.spatial, patch))
+        if self.areas > 1:
+            if any(p != 1 for p in patch) or self.position == "relative" or \
+                    x.positions % self.areas:
+                raise SettingError(f"{self.areas} areas need {x.positions} positions split "
+                                   "evenly, without patch or relative positions", key="areas",
+                                   received=self.areas, inconsistent=True)
+            return Sizes(self.heads, key, value, self.areas, x.positions // self.areas, ())
         return Sizes(self.heads, key, value, prod(patch), prod(grid), grid)
 
     def shape(self, x: Shape) -> Shape:
@@ -146,6 +155,7 @@ class Attention(Layer):
         if self.patch != 1 and axes_text(self.patch) != "1":
             text += f" patch {axes_text(self.patch)}"
         text += " rel" if self.position == "relative" else ""
+        text += f" areas {self.areas}" if self.areas > 1 else ""
         text += "" if self.qkv else " qkv in"
         return text + ("" if self.out else " no out") + ("" if self.bias else " nobias")
 
@@ -245,6 +255,8 @@ class Attention(Layer):
             options.append(f"patch={tuple(patch)}")
         if self.position == "relative":
             options.append(f"relative={tuple(s.grid)}")
+        if self.areas > 1:
+            options.append(f"areas={self.areas}")
         for name, default in (("qkv", True), ("out", True), ("bias", True)):
             if getattr(self, name) != default:
                 options.append(f"{name}={getattr(self, name)}")
@@ -260,12 +272,14 @@ class SpatialAttention(nn.Module):
     with explicit matmuls (q @ k^T, softmax, @ v) so that FlopCounterMode counts them.
     qkv_weight [h (2 d_k + d_v), C] makes the queries, keys and values (all heads' q, then k,
     then v; per_head: q, k, v of each head in turn); proj_weight mixes the heads. patch:
-    MobileViT's unfolding (tokens attend to those at the same offset in every patch);
+    MobileViT's unfolding (tokens attend to those at the same offset in every patch); areas:
+    YOLOv12's area attention (consecutive runs of tokens attend apart);
     relative: BoTNet's relative position logits over a grid of these sizes."""
 
     def __init__(self, channels, heads, key_dim, value_dim, patch=None, relative=None,
-                 qkv=True, out=True, bias=True, per_head=False):
+                 qkv=True, out=True, bias=True, per_head=False, areas=1):
         super().__init__()
+        self.areas = areas
         self.heads, self.key_dim, self.value_dim, self.per_head = heads, key_dim, value_dim, per_head
         self.patch = patch
         width, inner = heads * (2 * key_dim + value_dim), heads * value_dim
@@ -281,7 +295,10 @@ class SpatialAttention(nn.Module):
         self.proj_bias = nn.Parameter(torch.zeros(inner)) if out and bias else None
 
     def group(self, t, spatial):
-        """[n, tokens, h, d] -> [n, P, h, L, d]: the tokens at each patch offset together."""
+        """[n, tokens, h, d] -> [n, P, h, L, d]: the tokens at each patch offset (or in each
+        area) together."""
+        if self.areas > 1:
+            return t.unflatten(1, (self.areas, -1)).transpose(2, 3)
         patch = self.patch or (1,) * len(spatial)
         r, split = len(spatial), []
         for size, p in zip(spatial, patch):
@@ -293,6 +310,8 @@ class SpatialAttention(nn.Module):
 
     def ungroup(self, t, spatial):
         """[n, P, h, L, d] -> [n, tokens, h d]: the inverse of group."""
+        if self.areas > 1:
+            return t.transpose(2, 3).flatten(1, 2).flatten(2)
         patch = self.patch or (1,) * len(spatial)
         r, grid = len(spatial), [size // p for size, p in zip(spatial, patch)]
         t = t.reshape(t.shape[0], *patch, t.shape[2], *grid, t.shape[-1])
