@@ -291,3 +291,45 @@ def test_impossible_attention_is_one_line_exit_1(layer, column, words):
     assert text.startswith(f"bad.yaml:3:{column}: error: ") and "\n" not in text
     for word in words:
         assert word in text
+
+
+def measured_peak(model, x, mode):
+    """benchmarks/memory_truth.py's CPU allocator trace: the peak of one step or forward."""
+    import sys
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[1] / "benchmarks"
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    import memory_truth
+    return memory_truth.measure(model, x, mode, "sgd" if mode == "training" else None)[
+        "peak_bytes"]
+
+
+def exported_model(tmp_path, text):
+    import importlib.util
+
+    from cnncalc.interop.pytorch_export import export
+    network = loads(text)
+    path = tmp_path / "attention_model.py"
+    path.write_text(export(network, analyze(network), "spec"))
+    spec_ = importlib.util.spec_from_file_location("attention_model", path)
+    module = importlib.util.module_from_spec(spec_)
+    spec_.loader.exec_module(module)
+    return module.Model()
+
+
+@pytest.mark.parametrize("mode, batch, within", [("inference", 1, 0.0), ("inference", 2, 0.0),
+                                                 ("training", 2, 0.025)])
+def test_cpu_peak_of_an_attention_layer_as_measured(tmp_path, mode, batch, within):
+    """The exported explicit attention (MobileViT's stage-2 size: 32x32x64, 4 heads, 2x2
+    patches), its CPU peak traced by benchmarks/memory_truth.py: inference exact (q, k, v,
+    their regrouped copies, the scaled scores and the softmax at once), training within
+    2.5% (batch 1 copies less: size-1 axes let reshapes be views)."""
+    text = "input: [32, 32, 64]\nlayers:\n  - {type: attention, heads: 4, patch: 2}\n"
+    model = exported_model(tmp_path, text)
+    theirs = measured_peak(model, torch.randn(batch, 64, 32, 32), mode)
+    from cnncalc.analysis.simulate import StepSettings, simulate
+    network = loads(text)
+    ours = simulate(network, analyze(network), StepSettings(batch, "float32", mode, "sgd",
+                                                            backend="cpu")).peak
+    assert abs(ours - theirs) <= within * theirs, (ours, theirs)

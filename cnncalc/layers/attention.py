@@ -201,10 +201,9 @@ class Attention(Layer):
         heads = tokens * s.out * ctx.act  # the heads' output (the output map's input)
         scores = ctx.batch * s.scores * ctx.act  # one attention matrix
         relative = scores if self.position == "relative" else 0  # the gathered logits
-        if not ctx.grad:  # what lives at once: q, k, v with two score matrices (scaled,
-            # softmaxed), then with the softmax and the heads' output
-            inside = work + heads if self.efficient else \
-                work + scores + max(scores + relative, heads)
+        if not ctx.grad:  # at the softmax: q, k, v, their copies regrouped by heads (and
+            # patches) for the matmuls, the scaled scores and the softmax (measured, CPU)
+            inside = work + heads if self.efficient else 2 * work + 2 * scores + relative
             return [Op("attention", output=ctx.values(out), forward_transient=inside)]
         if self.efficient:  # measured on the CPU kernel: its output is laid out so that the
             # output map reads it as a view; without the map it is kept beside the output
@@ -214,7 +213,7 @@ class Attention(Layer):
                        forward_transient=relative, backward_transient=work + lse)]
         return [Op("attention", output=ctx.values(out), saves_input=True,
                    saved=qkv + scores + (heads if self.out else 0),
-                   forward_transient=scores + relative, backward_transient=2 * scores + work)]
+                   forward_transient=scores + relative, backward_transient=2 * scores)]
 
     # --- NumPy ------------------------------------------------------------------------------
     def weight_shapes(self, x: Shape) -> dict:
