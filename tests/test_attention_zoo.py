@@ -111,3 +111,30 @@ def test_numpy_forward_equals_timm(monkeypatch):
         expected = model(torch.tensor(x)).numpy()
     assert np.abs(logits.reshape(expected.shape) - expected).max() <= 1e-3 * max(
         1.0, float(np.abs(expected).max()))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["training", "inference"])
+def test_cpu_peak_within_5_percent_of_timms(monkeypatch, mode):
+    """timm's MobileViT-XXS (fused_attn off: the math path) at batch 1, its CPU peak traced
+    by benchmarks/memory_truth.py (SGD step or no_grad forward), against cnncalc's step
+    simulation (measured 2026-12-04: training 75,315,832 B against 75,407,656; inference
+    17,753,248 against 17,097,632)."""
+    import sys
+    from pathlib import Path
+
+    from cnncalc.analysis.simulate import StepSettings, simulate
+    torch, model = timm_model(monkeypatch, "mobilevit_xxs")
+    for module in model.modules():
+        if hasattr(module, "fused_attn"):
+            module.fused_attn = False
+    root = Path(__file__).resolve().parents[1] / "benchmarks"
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    import memory_truth
+    theirs = memory_truth.measure(model, torch.randn(1, 3, 256, 256), mode,
+                                  "sgd" if mode == "training" else None)["peak_bytes"]
+    network = load(path_of("mobilevit_xxs"))
+    ours = simulate(network, analyze(network),
+                    StepSettings(1, "float32", mode, "sgd", backend="cpu")).peak
+    assert abs(ours - theirs) <= 0.05 * theirs, (ours, theirs)

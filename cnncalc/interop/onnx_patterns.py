@@ -96,7 +96,103 @@ def group_norm(imp, node, x, before, after) -> bool:
     return True
 
 
-PATTERNS = (channel_shuffle, pixel_unshuffle, group_norm)
+REGION_OPS = {"MatMul", "Add", "Mul", "Div", "Split", "Reshape", "Transpose", "Softmax",
+              "Squeeze", "Unsqueeze", "Flatten"}
+MAX_REGION = 400  # nodes an attention may span
+
+
+def region(imp, start: str, end_shape: list):
+    """The nodes reading `start` and what they make, up to the one Reshape back to
+    `end_shape` ([N, C', *S]): (nodes, that Reshape), or (None, None) when the region reads
+    data from outside, reaches a graph output or an op attention does not use."""
+    tensors, nodes, end, todo = {start}, [], None, [start]
+    while todo:
+        for reader in imp.g.consumers.get(todo.pop(), []):
+            if reader.op_type in ("Shape", "Size") or any(reader is n for n in nodes):
+                continue
+            if reader.op_type not in REGION_OPS or len(nodes) >= MAX_REGION:
+                return None, None
+            nodes.append(reader)
+            shape = imp.g.shape(reader.output[0])
+            if reader.op_type == "Reshape" and shape is not None and len(shape) == len(end_shape) \
+                    and list(shape[2:]) == end_shape[2:] and shape[0] == end_shape[0]:
+                if end is not None:
+                    return None, None
+                end = reader
+                tensors.add(reader.output[0])
+                continue
+            if any(t in imp.g.outputs for t in reader.output):
+                return None, None
+            tensors.update(reader.output)
+            todo.extend(reader.output)
+    inside = all(t in tensors or not imp.g.is_data(t) for n in nodes for t in n.input if t)
+    return (nodes, end) if inside and end is not None else (None, None)
+
+
+def attention(imp, node, x, before, after) -> bool:
+    """[N, C, *S] -> [N, C, positions], Transpose to tokens, then (optionally) q, k, v by a
+    MatMul (+ bias), split, heads and patch groups by Reshape and Transpose, q @ k^T, scale,
+    Softmax, @ v, back, (optionally) a MatMul (+ bias), and a Reshape to [N, C', *S]: the
+    attention layer as `cnncalc export --to pytorch` writes it (SpatialAttention)."""
+    rank = len(before) - 2
+    if rank < 1 or list(after) != [before[0], before[1], prod(before[2:])]:
+        return False
+    tokens = follows(imp, node.output[0], "Transpose")
+    if tokens is None or perm_of(tokens) != [0, 2, 1]:
+        return False
+    nodes, end = region(imp, tokens.output[0], [before[0], None, *before[2:]])
+    if nodes is None:
+        return False
+    matmuls = [n for n in nodes if n.op_type == "MatMul"]
+    products = [n for n in matmuls if imp.g.is_data(n.input[1])]
+    maps = [n for n in matmuls if not imp.g.is_data(n.input[1])]
+    splits = [n for n in nodes if n.op_type == "Split"]
+    softmax = [n for n in nodes if n.op_type == "Softmax"]
+    if len(products) != 2 or len(maps) > 2 or len(splits) != 1 or len(softmax) != 1:
+        return False
+    if products[0].input[0] == softmax[0].output[0]:  # the order q k^T, then attention x v
+        products.reverse()
+    q, v = imp.shape(products[0].input[0]), imp.shape(products[1].input[1])
+    if len(q) != 5 or len(v) != 5:
+        return False
+    qkv = next((m for m in maps if m.input[0] == tokens.output[0]), None)
+    out = next((m for m in maps if m is not qkv), None)
+    biases = [next((t for t in add.input if not imp.g.is_data(t)), "") for add in nodes
+              if add.op_type == "Add" and any(add.input[i] in m.output for m in maps
+                                              for i in range(2))]
+    if len(biases) not in (0, len(maps)):
+        return False
+    areas = any(n.op_type == "Transpose" and perm_of(n) == [0, 1, 3, 2, 4] and
+                len(imp.shape(n.input[0])) == 5 and imp.shape(n.input[0])[1] == q[1] > 1
+                for n in nodes)  # [n, A, L, h, d] -> [n, A, h, L, d]: consecutive runs
+    grouped = next((imp.shape(n.output[0]) for n in nodes if n.op_type == "Reshape" and
+                    len(imp.shape(n.output[0])) == 2 * rank + 3), None)
+    patch = [grouped[2 + 2 * i] for i in range(rank)] if grouped and q[1] > 1 and not areas \
+        else [1] * rank
+    if prod(patch) != q[1] and not areas:
+        return False
+    settings = {"type": "attention", "heads": q[2]}
+    if areas:
+        settings["areas"] = q[1]
+    if q[4] != v[4]:
+        settings["key_dim"] = q[4]
+    settings.update({k: False for k, present in (("qkv", qkv), ("out", out), ("bias", biases))
+                     if not present and (k != "bias" or maps)})
+    if len(imp.shape(splits[0].input[0])) == 4:
+        settings["layout"] = "per_head"
+    if any(p != 1 for p in patch):
+        settings["patch"] = patch[0] if len(set(patch)) == 1 else patch
+    weights = [t for m in (qkv, out) if m is not None for t in
+               (m.input[1], *(b for b in biases if any(
+                   b in add.input and m.output[0] in add.input for add in nodes)))]
+    imp.emit(settings, [x], end.output[0], NC, weights)
+    imp.claim(tokens)
+    for claimed in nodes:
+        imp.claim(claimed)
+    return True
+
+
+PATTERNS = (channel_shuffle, pixel_unshuffle, group_norm, attention)
 
 
 def constant_near(imp, node, data: str, value: float) -> bool:
