@@ -82,3 +82,16 @@ def test_every_package_is_installed():
     found = {"cnncalc"} | {"cnncalc." + p.parent.name
                            for p in (ROOT / "cnncalc").glob("*/__init__.py")}
     assert found == listed
+
+
+def test_every_module_has_its_line_in_the_architecture_page():
+    """docs/architecture.md draws the flow one line per module: a new module is named there."""
+    from pathlib import Path
+
+    import cnncalc
+    package = Path(cnncalc.__file__).resolve().parent
+    page = (package.parent / "docs" / "architecture.md").read_text()
+    missing = [str(p.relative_to(package)) for p in sorted(package.rglob("*.py"))
+               if p.name not in ("__init__.py", "__main__.py") and "__pycache__" not in p.parts
+               and f"`{p.name}`" not in page]
+    assert missing == []
