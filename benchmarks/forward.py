@@ -202,6 +202,7 @@ def main(argv: list[str]) -> None:
         other = Path(args[at + 1]).resolve()
         del args[at:at + 2]
     what = args[0] if args else "layers"
+    sys.path.insert(0, str(ROOT))  # in-process modes: this checkout's cnncalc, not the venv's
     if unset and what != "cli":
         # in-process modes: the variables must be gone before NumPy loads OpenBLAS
         os.execve(sys.executable, [sys.executable, __file__, *args], child_env(True))

@@ -44,6 +44,21 @@ def test_conv_agrees_with_torch_whatever_the_tiling(monkeypatch, tiling, rank, g
     np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-4)
 
 
+def test_conv_without_threadpoolctl_runs_the_tiles_in_turn(monkeypatch):
+    torch = torch_or_skip()
+    from cnncalc.compute import parallel
+    monkeypatch.setattr(parallel, "_state", {"blas": (None, 1)})  # as if it were missing
+    monkeypatch.setattr(kernels, "TILE_BYTES", 1)
+    monkeypatch.setattr(kernels, "TILE_MIN_COLUMNS", 1)
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((2, 4, 9, 9), dtype=np.float32)
+    w = rng.standard_normal((6, 4, 3, 3), dtype=np.float32)
+    ours = kernels.conv(x, w, None, (1, 1), (1, 1, 1, 1), (1, 1), 1)
+    theirs = torch.nn.functional.conv2d(torch.from_numpy(x), torch.from_numpy(w), None, 1, 1)
+    np.testing.assert_allclose(ours, theirs.numpy(), rtol=1e-4, atol=1e-4)
+    assert "pool" not in parallel._state  # no thread was started
+
+
 @pytest.mark.parametrize("mode", ["max", "avg"])
 @pytest.mark.parametrize("kernel, stride, pad, ceil_mode", [
     (2, 2, 0, False), (3, 2, 1, True), (3, 1, 1, False), (5, 3, 2, True)])

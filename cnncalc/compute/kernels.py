@@ -53,8 +53,8 @@ def _columns(win, rank):
 
 
 # Columns per im2col tile: enough for BLAS to run at its rate, few enough that a tile's X_col
-# stays a few MiB rather than the whole batch's (925 MB for VGG16's conv1_2 at batch 8,
-# page-faulted in afresh on every call), and enough tiles to share out between threads.
+# stays a few MiB rather than the whole batch's (925 MB for VGG16's conv1_2 at batch 8, a
+# fresh allocation on every call), and enough tiles to share out between threads.
 TILE_BYTES = 4 << 20
 TILE_MIN_COLUMNS = 512
 
