@@ -49,6 +49,9 @@ def spec_args(doc: YMap, overrides: dict | None) -> dict | None:
 
 def parse_document(doc, file: str, args: dict | None = None, path: Path | None = None) -> Network:
     """`path`: the spec's own file, which `include:` paths are relative to."""
+    if isinstance(doc, YMap) and "backbone" in doc and "head" in doc and "layers" not in doc:
+        from ..interop.yolo import load_yolo  # an Ultralytics YOLO model YAML
+        return load_yolo(doc, file, args)
     if not isinstance(doc, YMap):
         span = getattr(doc, "span", Span(file, 1, 1))
         raise fail(span, "a spec must be a mapping with 'input' and 'layers'", show(doc))

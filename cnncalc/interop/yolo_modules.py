@@ -1,0 +1,317 @@
+"""Each Ultralytics module of a YOLO row written as spec items, with the channels it passes on.
+
+An emitter takes (model, row, input channels, input names) and returns (one spec item, c2):
+a call of a block of yolo_blocks.yaml where the block language says the module, else a group
+written here (a concat of every copy of a repeated module: C2f, C3k2; the heads' levels).
+Arguments are read as Ultralytics' constructors read them, defaults included."""
+
+from __future__ import annotations
+
+from math import gcd
+
+from ..errors import Span, fail, show
+
+
+class Unsupported(Exception):
+    """A module's form that cnncalc does not write (the message names it)."""
+
+
+ACTIVATIONS = {"nn.SiLU()": "silu", "nn.ReLU()": "relu", "nn.ReLU6()": "relu6",
+               "nn.Hardswish()": "hardswish", "nn.Sigmoid()": "sigmoid", "nn.Tanh()": "tanh",
+               "nn.GELU()": "gelu", "nn.ELU()": "elu"}
+
+
+def activation(text, span: Span):
+    """The YAML's `activation:` (Python text, never evaluated) as a spec layer."""
+    spelled = "".join(str(text).split()).replace("torch.nn.", "nn.")
+    if spelled in ACTIVATIONS:
+        return ACTIVATIONS[spelled]
+    if spelled.startswith("nn.LeakyReLU(") and spelled.endswith(")"):
+        inner = spelled[len("nn.LeakyReLU("):-1].split(",")[0].removeprefix("negative_slope=")
+        try:
+            slope = float(inner) if inner else 0.01
+        except ValueError:
+            slope = None
+        if slope is not None:
+            return {"type": "leaky_relu", "negative_slope": slope}
+    raise fail(span, "activation: cnncalc reads nn.SiLU(), nn.ReLU(), nn.LeakyReLU(slope), "
+               "nn.ReLU6(), nn.Hardswish(), nn.Sigmoid(), nn.Tanh(), nn.GELU(), nn.ELU()",
+               show(text))
+
+
+def pad(k, p=None, d=1):
+    """Ultralytics' autopad: 'same' padding for an odd kernel unless p is given."""
+    if p is not None:
+        return p
+    if d > 1:
+        k = d * (k - 1) + 1 if isinstance(k, int) else [d * (x - 1) + 1 for x in k]
+    return k // 2 if isinstance(k, int) else [x // 2 for x in k]
+
+
+def arg(args: list, index: int, default):
+    return args[index] if len(args) > index else default
+
+
+def whole(value, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise Unsupported(f"{what} must be a positive integer (received {show(value)})")
+    return value
+
+
+def base(model, row, c1s) -> tuple[int, int, list]:
+    """A base module's c1, scaled c2 and its remaining arguments (after c2)."""
+    if row.many:
+        raise Unsupported("reads one earlier row, not a list")
+    return c1s[0], model.scaled(whole(row.args[0], "c2")), row.args[1:]
+
+
+def act_of(model, flag=True):
+    """Conv's act argument: True is the model's activation, False none."""
+    if flag is True:
+        return model.act
+    if flag is False or flag is None:
+        return None
+    raise Unsupported(f"act must be true or false (received {show(flag)})")
+
+
+def conv_call(model, c2, k=1, s=1, p=None, g=1, d=1, act=True, name=None):
+    """A Conv block call (ConvBN without an activation)."""
+    layer = act_of(model, act)
+    item = {"block": "Conv" if layer else "ConvBN", "c2": c2, "k": k, "s": s,
+            "p": pad(k, p, d), "g": g, "d": d, "act": layer or "silu"}
+    return {"name": name, **item} if name else item
+
+
+def repeated(item: dict, n: int) -> dict:
+    return {**item, "repeat": n} if n > 1 else item
+
+
+def conv(model, row, c1s, srcs):
+    c1, c2, rest = base(model, row, c1s)
+    k, s, p, g, d, a = (arg(rest, i, v) for i, v in enumerate((1, 1, None, 1, 1, True)))
+    return repeated(conv_call(model, c2, k, s, p, g, d, a), row.n), c2
+
+
+def dwconv(model, row, c1s, srcs):
+    c1, c2, rest = base(model, row, c1s)
+    k, s, d, a = (arg(rest, i, v) for i, v in enumerate((1, 1, 1, True)))
+    return repeated(conv_call(model, c2, k, s, None, gcd(c1, c2), d, a), row.n), c2
+
+
+def conv_transpose(model, row, c1s, srcs):
+    """nn.ConvTranspose2d(c1, c2, k, s, p, output_padding, groups, bias=True)."""
+    c1, c2, rest = base(model, row, c1s)
+    k, s, p, op, g, bias = (arg(rest, i, v) for i, v in enumerate((1, 1, 0, 0, 1, True)))
+    return repeated({"type": "deconv", "filters": c2, "kernel": k, "stride": s, "padding": p,
+                     "output_padding": op, "groups": g, "bias": bool(bias)}, row.n), c2
+
+
+def bottleneck_args(model, c1, c2, shortcut, g, k, e) -> dict:
+    k1, k2 = k
+    return {"c2": c2, "c_": int(c2 * e), "k1": k1, "p1": pad(k1), "k2": k2, "p2": pad(k2),
+            "g": g, "add": bool(shortcut) and c1 == c2, "act": model.act}
+
+
+def bottleneck(model, row, c1s, srcs):
+    c1, c2, rest = base(model, row, c1s)
+    shortcut, g, k, e = (arg(rest, i, v) for i, v in enumerate((True, 1, (3, 3), 0.5)))
+    item = {"block": "Bottleneck", **bottleneck_args(model, c1, c2, shortcut, g, list(k), e)}
+    return repeated(item, row.n), c2
+
+
+def c3(model, row, c1s, srcs, k=((1, 1), (3, 3))):
+    """C3 and C3x (k (1, 3) then (3, 1)): args c2, [n], shortcut, g, e."""
+    c1, c2, rest = base(model, row, c1s)
+    shortcut, g, e = (arg(rest, i, v) for i, v in enumerate((True, 1, 0.5)))
+    c_ = int(c2 * e)
+    inner = bottleneck_args(model, c_, c_, shortcut, g, list(k), 1.0)
+    return {"block": "C3", "c2": c2, "n": row.n, **{**inner, "c2": c2, "c_": c_}}, c2
+
+
+def c3x(model, row, c1s, srcs):
+    return c3(model, row, c1s, srcs, k=([1, 3], [3, 1]))
+
+
+def c2(model, row, c1s, srcs):
+    c1, c2_, rest = base(model, row, c1s)
+    shortcut, g, e = (arg(rest, i, v) for i, v in enumerate((True, 1, 0.5)))
+    c = int(c2_ * e)
+    return {"block": "C2", "c2": c2_, "c": c, "n": row.n, "g": g, "add": bool(shortcut),
+            "act": model.act}, c2_
+
+
+def split_concat(model, c, c2, units: list[dict]) -> dict:
+    """C2f's pattern: y = cv1(x).chunk(2); y += [m(y[-1]) for m in ms]; cv2(cat(y))."""
+    layers = [conv_call(model, 2 * c, name="cv1"),
+              {"name": "y0", "type": "slice", "channels": [0, c]},
+              {"name": "y1", "type": "slice", "channels": [c, 2 * c], "inputs": ["cv1"]}]
+    for i, unit in enumerate(units):
+        layers.append({"name": f"m{i}", **unit})
+    layers.append({"name": "cat", "type": "concat",
+                   "inputs": ["y0", "y1", *(f"m{i}" for i in range(len(units)))]})
+    layers.append(conv_call(model, c2, name="cv2"))
+    return {"layers": layers}
+
+
+def c2f(model, row, c1s, srcs):
+    c1, c2_, rest = base(model, row, c1s)
+    shortcut, g, e = (arg(rest, i, v) for i, v in enumerate((False, 1, 0.5)))
+    c = int(c2_ * e)
+    unit = {"block": "Bottleneck", **bottleneck_args(model, c, c, shortcut, g, [3, 3], 1.0)}
+    return split_concat(model, c, c2_, [unit] * row.n), c2_
+
+
+def c3k2(model, row, c1s, srcs):
+    """C3k2: C2f whose units are C3k (a C3 of two 3x3 Bottlenecks) or Bottleneck (e=0.5)."""
+    c1, c2_, rest = base(model, row, c1s)
+    c3k, e, attn, g, shortcut = (arg(rest, i, v) for i, v in
+                                 enumerate((False, 0.5, False, 1, True)))
+    model.legacy = False
+    if model.scale in {"m", "l", "x"}:
+        c3k = True  # parse_model: args[3:4] = [True] for M/L/X
+    if attn:
+        raise Unsupported("the attention form (PSABlock) needs spatial self-attention")
+    c = int(c2_ * e)
+    if c3k:
+        h = int(c * 0.5)
+        unit = {"block": "C3", "n": 2, **bottleneck_args(model, h, h, shortcut, g, [3, 3], 1.0),
+                "c2": c, "c_": h}
+    else:
+        unit = {"block": "Bottleneck", **bottleneck_args(model, c, c, shortcut, g, [3, 3], 0.5)}
+    return split_concat(model, c, c2_, [unit] * row.n), c2_
+
+
+def spp(model, row, c1s, srcs):
+    c1, c2_, rest = base(model, row, c1s)
+    ks = list(arg(rest, 0, (5, 9, 13)))
+    if len(ks) != 3:
+        raise Unsupported(f"cnncalc writes SPP with three pools (received {show(ks)})")
+    return repeated({"block": "SPP", "c2": c2_, "c_": c1 // 2, "k1": ks[0], "k2": ks[1],
+                     "k3": ks[2], "act": model.act}, row.n), c2_
+
+
+def sppf(model, row, c1s, srcs):
+    c1, c2_, rest = base(model, row, c1s)
+    k, n, shortcut = (arg(rest, i, v) for i, v in enumerate((5, 3, False)))
+    if n != 3 or shortcut:
+        raise Unsupported("cnncalc writes SPPF with three pools and no shortcut")
+    legacy = len(row.args) <= 2  # parse_model: rows of [c2, k] keep cv1's activation
+    return repeated({"block": "SPPF", "c2": c2_, "c_": c1 // 2, "k": k,
+                     "cv1": "Conv" if legacy else "ConvBN", "act": model.act}, row.n), c2_
+
+
+def scdown(model, row, c1s, srcs):
+    c1, c2_, rest = base(model, row, c1s)
+    k, s = rest[0], rest[1]
+    return repeated({"block": "SCDown", "c2": c2_, "k": k, "s": s, "act": model.act}, row.n), c2_
+
+
+def concat(model, row, c1s, srcs):
+    if arg(row.args, 0, 1) != 1:
+        raise Unsupported("cnncalc concatenates along the channels (dimension 1) only")
+    if len(srcs) < 2:
+        raise Unsupported("Concat reads two or more rows")
+    return {"type": "concat", "inputs": srcs}, sum(c1s)
+
+
+def upsample(model, row, c1s, srcs):
+    size, scale, mode = (arg(row.args, i, v) for i, v in enumerate((None, None, "nearest")))
+    if size is not None or scale is None:
+        raise Unsupported("cnncalc writes nn.Upsample with a scale_factor, not a size")
+    if mode not in ("nearest", "bilinear"):
+        raise Unsupported(f"mode {show(mode)}: cnncalc has nearest and bilinear")
+    return repeated({"type": "upsample", "scale": scale, "mode": mode}, row.n), c1s[0]
+
+
+def maxpool(model, row, c1s, srcs):
+    k = row.args[0]
+    s, p = arg(row.args, 1, k), arg(row.args, 2, 0)
+    return repeated({"type": "pool", "mode": "max", "kernel": k, "stride": s, "padding": p},
+                    row.n), c1s[0]
+
+
+def zeropad(model, row, c1s, srcs):
+    p = row.args[0]
+    left, right, top, bottom = [p] * 4 if isinstance(p, int) else p  # torch's order
+    return repeated({"type": "zeropad", "padding": [top, bottom, left, right]}, row.n), c1s[0]
+
+
+def classify(model, row, c1s, srcs):
+    if row.many:
+        raise Unsupported("cnncalc writes Classify on one row")
+    c2_ = whole(row.args[0], "c2 (the number of classes)")
+    k, s, p, g = (arg(row.args, i, v) for i, v in enumerate((1, 1, None, 1), start=1))
+    return {"block": "Classify", "nc": c2_, "k": k, "s": s, "p": pad(k, p), "g": g,
+            "act": model.act}, c2_
+
+
+def dfl(level: int, box: str, reg_max: int) -> list[dict]:
+    """DFL on one level: per box side, softmax over reg_max bins and the frozen 1x1 conv
+    (reg_max -> 1, weights 0..reg_max-1, no bias) that Ultralytics applies to all four sides
+    and levels with the same weights (so counted once, non-trainable)."""
+    owner = "dfl"
+    layers, sides = [], []
+    for side in range(4):
+        tag = f"dfl{level}_{side}"
+        conv_ = {"name": tag, "type": "conv", "filters": 1, "kernel": 1, "bias": False}
+        conv_ = {**conv_, "name": owner, "trainable": False} if (level, side) == (0, 0) else \
+            {**conv_, "shares": owner}
+        layers += [{"type": "slice", "channels": [side * reg_max, (side + 1) * reg_max],
+                    "inputs": [box]}, "softmax", conv_]
+        sides.append(conv_["name"])
+    layers.append({"name": f"dfl{level}", "type": "concat", "inputs": sides})
+    return layers
+
+
+def detect(model, row, c1s, srcs, extra=None):
+    """Detect (and Segment/Pose/OBB: `extra` = (branch name, c4, outputs)): per level a box
+    branch (4 * reg_max outputs, then DFL as inference runs it) and a class branch."""
+    nc = whole(row.args[0], "nc")
+    reg = model.reg_max
+    c2_, c3_ = max(16, c1s[0] // 4, reg * 4), max(c1s[0], min(nc, 100))
+    layers = []
+    for level, (x, src) in enumerate(zip(c1s, srcs)):
+        layers.append({"name": f"box{level}", "block": "Branch", "c_": c2_, "c2": 4 * reg,
+                       "act": model.act, "inputs": src})
+        cls = {"block": "Branch", "c_": c3_, "c2": nc} if model.legacy else \
+            {"block": "LightBranch", "c1": x, "c_": c3_, "c2": nc}
+        layers.append({"name": f"cls{level}", **cls, "act": model.act, "inputs": src})
+        if extra:
+            tag, c4, outputs = extra
+            layers.append({"name": f"{tag}{level}", "block": "Branch", "c_": c4, "c2": outputs,
+                           "act": model.act, "inputs": src})
+    if reg > 1:
+        for level in range(len(c1s)):
+            layers += dfl(level, f"box{level}", reg)
+    return {"layers": layers}, nc
+
+
+def segment(model, row, c1s, srcs):
+    nm, npr = arg(row.args, 1, 32), arg(row.args, 2, 256)
+    npr = model.scaled(whole(npr, "npr"))  # parse_model scales the prototypes' width
+    group, nc = detect(model, row, c1s, srcs, ("mask", max(c1s[0] // 4, nm), nm))
+    group["layers"].append({"name": "proto", "block": "Proto", "c_": npr, "c2": nm,
+                            "act": model.act, "inputs": srcs[0]})
+    return group, nc
+
+
+def pose(model, row, c1s, srcs):
+    shape = arg(row.args, 1, [17, 3])
+    nk = whole(shape[0], "keypoints") * whole(shape[1], "keypoint dims")
+    return detect(model, row, c1s, srcs, ("kpt", max(c1s[0] // 4, nk), nk))
+
+
+def obb(model, row, c1s, srcs):
+    ne = whole(arg(row.args, 1, 1), "ne")
+    return detect(model, row, c1s, srcs, ("angle", max(c1s[0] // 4, ne), ne))
+
+
+CLASSIFY_HEADS = {"Classify"}
+
+MODULES = {
+    "Conv": conv, "DWConv": dwconv, "Bottleneck": bottleneck, "C3": c3, "C3x": c3x, "C2": c2,
+    "C2f": c2f, "C3k2": c3k2, "SPP": spp, "SPPF": sppf, "SCDown": scdown, "Concat": concat,
+    "nn.Upsample": upsample, "nn.MaxPool2d": maxpool, "nn.ZeroPad2d": zeropad,
+    "nn.ConvTranspose2d": conv_transpose, "Classify": classify, "Detect": detect,
+    "Segment": segment, "Pose": pose, "OBB": obb,
+}
