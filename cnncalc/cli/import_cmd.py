@@ -1,22 +1,29 @@
-"""import: an ONNX model written out as a readable spec."""
+"""import: an ONNX model or an Ultralytics YOLO model YAML written out as a readable spec."""
 
 from __future__ import annotations
 
 import typer
 
-from ..errors import CnnCalcError, Span
+from ..errors import CnnCalcError, Diagnostic, Span
 from .common import FORCE_HELP, Target, app, fail, terminal_text
 
 
 @app.command("import")
 def import_model(
-    model: str = typer.Argument(..., help="an ONNX file (.onnx)"),
+    model: str = typer.Argument(..., help="an ONNX file (.onnx) or an Ultralytics YOLO model "
+                                "YAML (backbone/head rows)"),
     output: str = typer.Option(..., "-o", "--output", help="the spec file to write"),
     input: str | None = typer.Option(None, "--input", help="the input size, HxWxC (needed "
                                      "when the model's spatial sizes are dynamic)"),
+    scale: str | None = typer.Option(None, "--scale", help="a YOLO model's scale (n, s, m, "
+                                     "l, x; default: the first the file lists)"),
+    arg: list[str] = typer.Option([], "--arg", help="a YOLO model's nc=N (or scale=S)"),
     force: bool = typer.Option(False, "--force", help=FORCE_HELP),
 ):
-    """Write an ONNX model as a spec: one layer per op, its weights as the parameters."""
+    """Write an ONNX model as a spec (one layer per op, its weights as the parameters), or a
+    YOLO model YAML as the spec its rows expand to (blocks and layers)."""
+    if model.lower().endswith((".yaml", ".yml")):
+        return import_yolo(model, output, scale, arg, force)
     from ..interop.onnx_file import fail as onnx_fail
     from ..interop.onnx_import import load_onnx, spec_text
     from ..language.document import parse_input
@@ -32,5 +39,31 @@ def import_model(
     producer = " ".join(f"{graph.model.producer_name} {graph.model.producer_version}".split())
     header = (f"# imported by cnncalc import from {source} ({producer or 'unknown producer'}, "
               f"opset {graph.opset}); parameters are the file's weights")
+    target.emit(spec_text(spec, header))
+    typer.echo(f"wrote {terminal_text(output)}: {len(network.nodes)} layers")
+
+
+def import_yolo(model: str, output: str, scale: str | None, arg: list[str], force: bool):
+    """An Ultralytics YOLO model YAML -> its expanded spec, checked to build."""
+    from ..interop.yolo import build, is_yolo, spec_text, yolo_spec
+    from ..language import yamlsource
+    from .plain import parse_args
+    target = Target(output, force, model)
+    try:
+        overrides = parse_args(arg)
+        if scale is not None:
+            overrides["scale"] = scale
+        doc = yamlsource.read_file(model, model)
+        if not is_yolo(doc):
+            raise CnnCalcError(Diagnostic(Span(model), "import reads ONNX files (.onnx) and "
+                                          "Ultralytics YOLO model YAML (backbone/head rows); "
+                                          "a spec needs no import"))
+        spec = yolo_spec(doc, model, overrides)
+        network = build(spec, model)
+    except CnnCalcError as exc:
+        fail(exc)
+    source = " ".join(model.split())
+    header = (f"# imported by cnncalc import from {source} (Ultralytics YOLO model YAML); "
+              "the blocks are cnncalc's interop/yolo_blocks.yaml")
     target.emit(spec_text(spec, header))
     typer.echo(f"wrote {terminal_text(output)}: {len(network.nodes)} layers")

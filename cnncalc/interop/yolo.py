@@ -12,7 +12,7 @@ from importlib import resources
 from pathlib import Path
 
 from ..errors import CnnCalcError, Diagnostic, Span, fail, name, show
-from .yolo_modules import CLASSIFY_HEADS, MODULES, Unsupported, activation
+from .yolo_modules import CLASSIFY_HEADS, MODULES, REFUSED, Unsupported, activation
 
 MODEL_KEYS = {"nc", "scales", "backbone", "head", "activation", "depth_multiple",
               "width_multiple", "kpt_shape", "channels", "reg_max", "end2end", "scale",
@@ -81,7 +81,7 @@ def read_model(doc, file: str, overrides: dict | None) -> Model:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
             raise fail(doc.value_span(key), f"{key} must be a number > 0", show(value))
     model.depth, model.width = doc.get("depth_multiple", 1.0), doc.get("width_multiple", 1.0)
-    read_scale(model, doc, overrides.get("scale"))
+    read_scale(model, doc, overrides.get("scale", doc.get("scale")))
     model.reg_max = doc.get("reg_max", 16)
     if isinstance(model.reg_max, bool) or not isinstance(model.reg_max, int) or model.reg_max < 1:
         raise fail(doc.value_span("reg_max"), "reg_max must be a positive integer", show(model.reg_max))
@@ -178,8 +178,9 @@ def yolo_spec(doc, file: str, overrides: dict | None = None) -> dict:
     for row in rows:
         emit = MODULES.get(row.module)
         if emit is None:
-            raise row_error(model, row.span, row.index, f"module '{name(row.module)}' is not "
-                            "supported by cnncalc (docs/interop.md lists the modules)",
+            why = REFUSED.get(row.module, "is not one cnncalc knows (docs/interop.md lists "
+                              "the modules it reads)")
+            raise row_error(model, row.span, row.index, f"module '{name(row.module)}' {why}",
                             name(row.module))
         c1s = [ch[s] if s >= 0 else channels for s in row.sources]
         srcs = [names[s] if s >= 0 else "input" for s in row.sources]
@@ -200,8 +201,10 @@ def yolo_spec(doc, file: str, overrides: dict | None = None) -> dict:
     classify = rows[-1].module in CLASSIFY_HEADS
     side = 224 if classify else 640
     label = Path(file).stem + (model.scale or "")
-    return {"name": label, "input": [side, side, channels], "blocks": library(),
-            "layers": items}
+    about = (f"Ultralytics YOLO model YAML {Path(file).name}"
+             + (f", scale {model.scale}" if model.scale else "") + f", nc {model.nc}")
+    return {"name": label, "description": about, "input": [side, side, channels],
+            "blocks": library(), "layers": items}
 
 
 def prev(items: list) -> str:
@@ -222,7 +225,7 @@ def spec_text(spec: dict, header: str) -> str:
     def flow(value) -> str:
         return yaml.safe_dump(value, default_flow_style=True, width=10 ** 6,
                               sort_keys=False).strip()
-    top = yaml.safe_dump({"name": spec["name"], "input": spec["input"]}, sort_keys=False,
+    top = yaml.safe_dump({k: spec[k] for k in ("name", "description", "input")}, sort_keys=False,
                          default_flow_style=None, width=10 ** 6)
     blocks = yaml.safe_dump({"blocks": spec["blocks"]}, sort_keys=False, width=100)
     lines = [header, top.rstrip("\n"), blocks.rstrip("\n"), "layers:"]
@@ -232,8 +235,12 @@ def spec_text(spec: dict, header: str) -> str:
 
 def load_yolo(doc, file: str, overrides: dict | None = None):
     """A YOLO model document -> a Network (what parse_document returns for a spec)."""
+    return build(yolo_spec(doc, file, overrides), file)
+
+
+def build(spec: dict, file: str):
+    """The expanded spec -> a Network; a failure names the YOLO file."""
     from ..language.document import loads
-    spec = yolo_spec(doc, file, overrides)
     try:
         return loads(spec_text(spec, "# expanded"), file)
     except CnnCalcError as error:

@@ -87,7 +87,7 @@ def repeated(item: dict, n: int) -> dict:
 
 
 def conv(model, row, c1s, srcs):
-    c1, c2, rest = base(model, row, c1s)
+    _c1, c2, rest = base(model, row, c1s)
     k, s, p, g, d, a = (arg(rest, i, v) for i, v in enumerate((1, 1, None, 1, 1, True)))
     return repeated(conv_call(model, c2, k, s, p, g, d, a), row.n), c2
 
@@ -100,7 +100,7 @@ def dwconv(model, row, c1s, srcs):
 
 def conv_transpose(model, row, c1s, srcs):
     """nn.ConvTranspose2d(c1, c2, k, s, p, output_padding, groups, bias=True)."""
-    c1, c2, rest = base(model, row, c1s)
+    _c1, c2, rest = base(model, row, c1s)
     k, s, p, op, g, bias = (arg(rest, i, v) for i, v in enumerate((1, 1, 0, 0, 1, True)))
     return repeated({"type": "deconv", "filters": c2, "kernel": k, "stride": s, "padding": p,
                      "output_padding": op, "groups": g, "bias": bool(bias)}, row.n), c2
@@ -121,7 +121,7 @@ def bottleneck(model, row, c1s, srcs):
 
 def c3(model, row, c1s, srcs, k=((1, 1), (3, 3))):
     """C3 and C3x (k (1, 3) then (3, 1)): args c2, [n], shortcut, g, e."""
-    c1, c2, rest = base(model, row, c1s)
+    _c1, c2, rest = base(model, row, c1s)
     shortcut, g, e = (arg(rest, i, v) for i, v in enumerate((True, 1, 0.5)))
     c_ = int(c2 * e)
     inner = bottleneck_args(model, c_, c_, shortcut, g, list(k), 1.0)
@@ -133,7 +133,7 @@ def c3x(model, row, c1s, srcs):
 
 
 def c2(model, row, c1s, srcs):
-    c1, c2_, rest = base(model, row, c1s)
+    _c1, c2_, rest = base(model, row, c1s)
     shortcut, g, e = (arg(rest, i, v) for i, v in enumerate((True, 1, 0.5)))
     c = int(c2_ * e)
     return {"block": "C2", "c2": c2_, "c": c, "n": row.n, "g": g, "add": bool(shortcut),
@@ -154,7 +154,7 @@ def split_concat(model, c, c2, units: list[dict]) -> dict:
 
 
 def c2f(model, row, c1s, srcs):
-    c1, c2_, rest = base(model, row, c1s)
+    _c1, c2_, rest = base(model, row, c1s)
     shortcut, g, e = (arg(rest, i, v) for i, v in enumerate((False, 1, 0.5)))
     c = int(c2_ * e)
     unit = {"block": "Bottleneck", **bottleneck_args(model, c, c, shortcut, g, [3, 3], 1.0)}
@@ -163,7 +163,7 @@ def c2f(model, row, c1s, srcs):
 
 def c3k2(model, row, c1s, srcs):
     """C3k2: C2f whose units are C3k (a C3 of two 3x3 Bottlenecks) or Bottleneck (e=0.5)."""
-    c1, c2_, rest = base(model, row, c1s)
+    _c1, c2_, rest = base(model, row, c1s)
     c3k, e, attn, g, shortcut = (arg(rest, i, v) for i, v in
                                  enumerate((False, 0.5, False, 1, True)))
     model.legacy = False
@@ -201,7 +201,7 @@ def sppf(model, row, c1s, srcs):
 
 
 def scdown(model, row, c1s, srcs):
-    c1, c2_, rest = base(model, row, c1s)
+    _c1, c2_, rest = base(model, row, c1s)
     k, s = rest[0], rest[1]
     return repeated({"block": "SCDown", "c2": c2_, "k": k, "s": s, "act": model.act}, row.n), c2_
 
@@ -307,6 +307,21 @@ def obb(model, row, c1s, srcs):
 
 
 CLASSIFY_HEADS = {"Classify"}
+
+# Modules of the shipped YAMLs that cnncalc refuses, and why (docs/interop.md).
+ATTENTION = "needs spatial self-attention, which cnncalc does not have yet"
+REFUSED = {
+    "C2PSA": ATTENTION, "PSA": ATTENTION, "C2fPSA": ATTENTION, "A2C2f": ATTENTION,
+    "C2fAttn": "attends to text embeddings (YOLO-World), a second input cnncalc does not model",
+    "ImagePoolingAttn": "attends to text embeddings (YOLO-World)",
+    "WorldDetect": "scores regions against text embeddings (YOLO-World)",
+    "YOLOEDetect": "scores regions against text prompts (YOLOE)",
+    "YOLOESegment": "scores regions against text prompts (YOLOE)",
+    "AIFI": "is a transformer encoder layer (RT-DETR)",
+    "RTDETRDecoder": "is a transformer decoder with deformable attention (RT-DETR)",
+    "v10Detect": "is the NMS-free dual head of YOLOv10 (end2end), not written yet",
+    "TorchVision": "loads a torchvision model by name, whose layers the YAML does not hold",
+}
 
 MODULES = {
     "Conv": conv, "DWConv": dwconv, "Bottleneck": bottleneck, "C3": c3, "C3x": c3x, "C2": c2,
