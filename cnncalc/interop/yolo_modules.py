@@ -191,13 +191,23 @@ def spp(model, row, c1s, srcs):
 
 
 def sppf(model, row, c1s, srcs):
+    """SPPF: the block for its usual form; n pools or a shortcut (YOLO26) as a group."""
     c1, c2_, rest = base(model, row, c1s)
     k, n, shortcut = (arg(rest, i, v) for i, v in enumerate((5, 3, False)))
-    if n != 3 or shortcut:
-        raise Unsupported("cnncalc writes SPPF with three pools and no shortcut")
     legacy = len(row.args) <= 2  # parse_model: rows of [c2, k] keep cv1's activation
-    return repeated({"block": "SPPF", "c2": c2_, "c_": c1 // 2, "k": k,
-                     "cv1": "Conv" if legacy else "ConvBN", "act": model.act}, row.n), c2_
+    if n == 3 and not shortcut:
+        return repeated({"block": "SPPF", "c2": c2_, "c_": c1 // 2, "k": k,
+                         "cv1": "Conv" if legacy else "ConvBN", "act": model.act}, row.n), c2_
+    if row.n > 1:
+        raise Unsupported("a repeated SPPF with a shortcut or other than three pools")
+    pool = {"type": "pool", "mode": "max", "kernel": k, "stride": 1, "padding": k // 2}
+    layers = [conv_call(model, c1 // 2, act=legacy, name="cv1")]
+    layers += [{"name": f"m{i}", **pool} for i in range(whole(n, "n"))]
+    layers += [{"name": "cat", "type": "concat", "inputs": ["cv1", *(f"m{i}" for i in range(n))]},
+               conv_call(model, c2_, name="cv2")]
+    if shortcut and c1 == c2_:  # y + x
+        layers.append({"name": "add", "type": "add", "inputs": [srcs[0], "cv2"]})
+    return {"layers": layers}, c2_
 
 
 def scdown(model, row, c1s, srcs):
