@@ -32,6 +32,11 @@ BYTE_UNITS = {"": 1, "b": 1, "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2*
 # as ptflops counts ReLU, ELU, LeakyReLU and ReLU6. Transcendentals are not weighted more.
 ACTIVATION_FLOPS = 1
 
+# FLOPs per attention score besides the matmuls' 2 per MAC: the 1/sqrt(d_k) scaling (one
+# multiply) and the softmax (ACTIVATION_FLOPS, as the softmax activation). Relative position
+# logits add one add per spatial axis.
+ATTENTION_SCORE_FLOPS = 1 + ACTIVATION_FLOPS
+
 # FLOPs per output element of pooling over a window of `taps` inputs.
 POOL_FLOPS = {
     "max": lambda taps: taps - 1,  # taps - 1 comparisons

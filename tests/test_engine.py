@@ -72,6 +72,7 @@ GRADIENT_CASES = {
     "pixel_unshuffle": "{type: pixel_unshuffle, factor: 2}", "scale": "scale",
     "groupnorm": "{type: groupnorm, groups: 2}", "instancenorm": "{type: instancenorm, affine: true}",
     "layernorm": "{type: layernorm}", "slice": "{type: slice, channels: [1, 3]}",
+    "attention": "{type: attention, heads: 2, key_dim: 3, patch: [2, 3], position: relative}",
 }
 POOL_MODES = ["{type: pool, mode: max, kernel: 2, stride: 1}",
               "{type: pool, mode: min, kernel: [2, 3], stride: 2, padding: 1}",

@@ -131,6 +131,15 @@ def torch_layer(layer, xs, w):
             return F.instance_norm(x, weight=weight, bias=bias, eps=layer.eps)
         moved = F.layer_norm(x.permute(0, 2, 3, 1), (x.shape[1],), weight, bias, layer.eps)
         return moved.permute(0, 3, 1, 2)
+    if kind == "attention":  # q, k, v stacked (timm's Attention), explicit matmuls
+        c = x.shape[1]
+        heads, key = layer.heads, layer.key_dim or c // layer.heads
+        z = F.linear(x.flatten(2).transpose(1, 2), t(w["qkv_weight"]), t(w["qkv_bias"]))
+        q, k, v = (part.unflatten(2, (heads, -1)).transpose(1, 2)
+                   for part in z.split([heads * key, heads * key, c], dim=-1))
+        o = (((q @ k.transpose(-2, -1)) * key ** -0.5).softmax(-1) @ v).transpose(1, 2)
+        o = F.linear(o.flatten(2), t(w["proj_weight"]), t(w["proj_bias"]))
+        return o.transpose(1, 2).reshape(x.shape)
     if kind == "crop":
         (top, bottom), (left, right) = layer.cut([v.numpy() for v in xs])
         return x[:, :, top:x.shape[2] - bottom, left:x.shape[3] - right]
@@ -207,6 +216,7 @@ FIXED = {
     "pixel_unshuffle": "{type: pixel_unshuffle, factor: 2}", "scale": "scale",
     "groupnorm": "{type: groupnorm, groups: 2}", "instancenorm": "{type: instancenorm, affine: true}",
     "layernorm": "{type: layernorm, eps: 0.000001}", "slice": "{type: slice, channels: [1, 3]}",
+    "attention": "{type: attention, heads: 2, key_dim: 3}",
 }
 
 
