@@ -149,9 +149,9 @@ def test_unknown_module_is_named_with_its_row(tmp_path):
     assert "row 1" in d.message and "'FancyBlock'" in d.message
 
 
-def test_attention_module_is_refused_with_the_reason(tmp_path):
-    d = refusal(tmp_path, ROWS + "  - [-1, 1, C2PSA, [16]]\n")
-    assert d.exit_code == 2 and "'C2PSA'" in d.message and "attention" in d.message
+def test_refused_module_says_why(tmp_path):
+    d = refusal(tmp_path, ROWS + "  - [-1, 1, RTDETRDecoder, [16]]\n")
+    assert d.exit_code == 2 and "'RTDETRDecoder'" in d.message and "transformer" in d.message
 
 
 def test_scale_not_listed(tmp_path):

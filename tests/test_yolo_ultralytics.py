@@ -33,6 +33,7 @@ def totals(rel: str, scale: str | None = None):
 PUBLISHED = [
     ("v8/yolov8.yaml", "n", 3_157_200, 3_157_184, 4_371_993_600),
     ("v5/yolov5.yaml", "s", 9_153_152, 9_153_152 - 16, 11_997_721_600),
+    ("11/yolo11.yaml", "n", 2_624_080, 2_624_064, 3_271_251_200),  # C2PSA: attention
 ]
 
 

@@ -12,11 +12,13 @@ from importlib import resources
 from pathlib import Path
 
 from ..errors import CnnCalcError, Diagnostic, Span, fail, name, show
-from .yolo_modules import CLASSIFY_HEADS, MODULES, REFUSED, Unsupported, activation
+from . import yolo_attention, yolo_modules
+from .yolo_modules import CLASSIFY_HEADS, REFUSED, Unsupported, activation
 
 MODEL_KEYS = {"nc", "scales", "backbone", "head", "activation", "depth_multiple",
               "width_multiple", "kpt_shape", "channels", "reg_max", "end2end", "scale",
               "text_model", "ch", "anchors"}
+MODULES = {**yolo_modules.MODULES, **yolo_attention.MODULES}  # module name -> its writer
 OPTIONS = ("scale", "nc")  # what --arg sets on a YOLO model
 
 

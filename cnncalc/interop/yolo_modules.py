@@ -161,26 +161,6 @@ def c2f(model, row, c1s, srcs):
     return split_concat(model, c, c2_, [unit] * row.n), c2_
 
 
-def c3k2(model, row, c1s, srcs):
-    """C3k2: C2f whose units are C3k (a C3 of two 3x3 Bottlenecks) or Bottleneck (e=0.5)."""
-    _c1, c2_, rest = base(model, row, c1s)
-    c3k, e, attn, g, shortcut = (arg(rest, i, v) for i, v in
-                                 enumerate((False, 0.5, False, 1, True)))
-    model.legacy = False
-    if model.scale in {"m", "l", "x"}:
-        c3k = True  # parse_model: args[3:4] = [True] for M/L/X
-    if attn:
-        raise Unsupported("the attention form (PSABlock) needs spatial self-attention")
-    c = int(c2_ * e)
-    if c3k:
-        h = int(c * 0.5)
-        unit = {"block": "C3", "n": 2, **bottleneck_args(model, h, h, shortcut, g, [3, 3], 1.0),
-                "c2": c, "c_": h}
-    else:
-        unit = {"block": "Bottleneck", **bottleneck_args(model, c, c, shortcut, g, [3, 3], 0.5)}
-    return split_concat(model, c, c2_, [unit] * row.n), c2_
-
-
 def spp(model, row, c1s, srcs):
     c1, c2_, rest = base(model, row, c1s)
     ks = list(arg(rest, 0, (5, 9, 13)))
@@ -319,9 +299,9 @@ def obb(model, row, c1s, srcs):
 CLASSIFY_HEADS = {"Classify"}
 
 # Modules of the shipped YAMLs that cnncalc refuses, and why (docs/interop.md).
-ATTENTION = "needs spatial self-attention, which cnncalc does not have yet"
+ATTENTION = "is not written yet (its attention is C2PSA's)"
 REFUSED = {
-    "C2PSA": ATTENTION, "PSA": ATTENTION, "C2fPSA": ATTENTION, "A2C2f": ATTENTION,
+    "C2fPSA": ATTENTION, "A2C2f": "area attention (YOLO12) is not written yet",
     "C2fAttn": "attends to text embeddings (YOLO-World), a second input cnncalc does not model",
     "ImagePoolingAttn": "attends to text embeddings (YOLO-World)",
     "WorldDetect": "scores regions against text embeddings (YOLO-World)",
@@ -335,7 +315,7 @@ REFUSED = {
 
 MODULES = {
     "Conv": conv, "DWConv": dwconv, "Bottleneck": bottleneck, "C3": c3, "C3x": c3x, "C2": c2,
-    "C2f": c2f, "C3k2": c3k2, "SPP": spp, "SPPF": sppf, "SCDown": scdown, "Concat": concat,
+    "C2f": c2f, "SPP": spp, "SPPF": sppf, "SCDown": scdown, "Concat": concat,
     "nn.Upsample": upsample, "nn.MaxPool2d": maxpool, "nn.ZeroPad2d": zeropad,
     "nn.ConvTranspose2d": conv_transpose, "Classify": classify, "Detect": detect,
     "Segment": segment, "Pose": pose, "OBB": obb,
