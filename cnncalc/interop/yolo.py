@@ -40,6 +40,7 @@ class Model:
     act: object = "silu"
     reg_max: int = 16
     kpt_shape: list = field(default_factory=lambda: [17, 3])
+    end2end: bool = False        # Detect heads with a one-to-one copy (YOLOv10, YOLO26)
     legacy: bool = True          # False once a C3k2/A2C2f/C2fCIB row is met (Detect's cls branch)
 
     def scaled(self, c2) -> int:
@@ -88,9 +89,9 @@ def read_model(doc, file: str, overrides: dict | None) -> Model:
     if isinstance(model.reg_max, bool) or not isinstance(model.reg_max, int) or model.reg_max < 1:
         raise fail(doc.value_span("reg_max"), "reg_max must be a positive integer", show(model.reg_max))
     model.kpt_shape = doc.get("kpt_shape", [17, 3])
-    if doc.get("end2end"):
-        raise fail(doc.key_span("end2end"), "end2end (NMS-free dual) heads are not supported",
-                   show(doc["end2end"]))
+    model.end2end = doc.get("end2end", False)
+    if not isinstance(model.end2end, bool):
+        raise fail(doc.value_span("end2end"), "end2end must be true or false", show(model.end2end))
     if "activation" in doc:
         model.act = activation(doc["activation"], doc.value_span("activation"))
     return model

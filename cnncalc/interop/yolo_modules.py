@@ -161,6 +161,17 @@ def c2f(model, row, c1s, srcs):
     return split_concat(model, c, c2_, [unit] * row.n), c2_
 
 
+def c2fcib(model, row, c1s, srcs):
+    """C2fCIB (YOLOv10): C2f whose units are CIB(c, c, shortcut, e=1.0, lk)."""
+    _c1, c2_, rest = base(model, row, c1s)
+    shortcut, lk, _g, e = (arg(rest, i, v) for i, v in enumerate((False, False, 1, 0.5)))  # CIB takes no g
+    model.legacy = False
+    c = int(c2_ * e)
+    unit = {"block": "CIB", "c1": c, "c2": c, "c_": c, "lk": bool(lk), "add": bool(shortcut),
+            "act": model.act}
+    return split_concat(model, c, c2_, [unit] * row.n), c2_
+
+
 def spp(model, row, c1s, srcs):
     c1, c2_, rest = base(model, row, c1s)
     ks = list(arg(rest, 0, (5, 9, 13)))
@@ -260,20 +271,28 @@ def detect(model, row, c1s, srcs, extra=None):
     reg = model.reg_max
     c2_, c3_ = max(16, c1s[0] // 4, reg * 4), max(c1s[0], min(nc, 100))
     layers = []
-    for level, (x, src) in enumerate(zip(c1s, srcs)):
-        layers.append({"name": f"box{level}", "block": "Branch", "c_": c2_, "c2": 4 * reg,
-                       "act": model.act, "inputs": src})
-        cls = {"block": "Branch", "c_": c3_, "c2": nc} if model.legacy else \
-            {"block": "LightBranch", "c1": x, "c_": c3_, "c2": nc}
-        layers.append({"name": f"cls{level}", **cls, "act": model.act, "inputs": src})
-        if extra:
-            tag, c4, outputs = extra
-            layers.append({"name": f"{tag}{level}", "block": "Branch", "c_": c4, "c2": outputs,
-                           "act": model.act, "inputs": src})
+    heads = ("", "one2one_") if model.end2end else ("",)  # end2end: a one-to-one copy
+    for prefix in heads:
+        for level, (x, src) in enumerate(zip(c1s, srcs)):
+            layers.append({"name": f"{prefix}box{level}", "block": "Branch", "c_": c2_,
+                           "c2": 4 * reg, "act": model.act, "inputs": src})
+            cls = {"block": "Branch", "c_": c3_, "c2": nc} if model.legacy else \
+                {"block": "LightBranch", "c1": x, "c_": c3_, "c2": nc}
+            layers.append({"name": f"{prefix}cls{level}", **cls, "act": model.act, "inputs": src})
+            if extra:
+                tag, c4, outputs = extra
+                layers.append({"name": f"{prefix}{tag}{level}", "block": "Branch", "c_": c4,
+                               "c2": outputs, "act": model.act, "inputs": src})
     if reg > 1:
         for level in range(len(c1s)):
             layers += dfl(level, f"box{level}", reg)
     return {"layers": layers}, nc
+
+
+def v10detect(model, row, c1s, srcs):
+    """v10Detect: Detect with the light class branch and a one-to-one copy (end2end)."""
+    model.legacy, model.end2end = False, True
+    return detect(model, row, c1s, srcs)
 
 
 def segment(model, row, c1s, srcs):
@@ -309,14 +328,13 @@ REFUSED = {
     "YOLOESegment": "scores regions against text prompts (YOLOE)",
     "AIFI": "is a transformer encoder layer (RT-DETR)",
     "RTDETRDecoder": "is a transformer decoder with deformable attention (RT-DETR)",
-    "v10Detect": "is the NMS-free dual head of YOLOv10 (end2end), not written yet",
     "TorchVision": "loads a torchvision model by name, whose layers the YAML does not hold",
 }
 
 MODULES = {
     "Conv": conv, "DWConv": dwconv, "Bottleneck": bottleneck, "C3": c3, "C3x": c3x, "C2": c2,
-    "C2f": c2f, "SPP": spp, "SPPF": sppf, "SCDown": scdown, "Concat": concat,
+    "C2f": c2f, "C2fCIB": c2fcib, "SPP": spp, "SPPF": sppf, "SCDown": scdown, "Concat": concat,
     "nn.Upsample": upsample, "nn.MaxPool2d": maxpool, "nn.ZeroPad2d": zeropad,
     "nn.ConvTranspose2d": conv_transpose, "Classify": classify, "Detect": detect,
-    "Segment": segment, "Pose": pose, "OBB": obb,
+    "Segment": segment, "Pose": pose, "OBB": obb, "v10Detect": v10detect,
 }
