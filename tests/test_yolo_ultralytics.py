@@ -127,7 +127,8 @@ def test_every_shipped_yaml_is_exact_or_refused(rel):
 @pytest.mark.slow
 @needs_ultralytics
 @pytest.mark.parametrize("rel, scale", [("v8/yolov8.yaml", "s"), ("v8/yolov8-pose.yaml", "m"),
-                                        ("v5/yolov5.yaml", "m"), ("v6/yolov6.yaml", "s")])
+                                        ("v5/yolov5.yaml", "m"), ("v6/yolov6.yaml", "s"),
+                                        ("11/yolo11.yaml", "m"), ("12/yolo12.yaml", "l")])
 def test_other_scales_parameters(rel, scale):
     """Other scales (width and max_channels at work; C3k2's C3k at m): parameters."""
     check(rel, scale, macs=False)

@@ -9,32 +9,41 @@ from __future__ import annotations
 from .yolo_modules import Unsupported, arg, base, bottleneck_args, conv_call, split_concat
 
 
-def attention(model, c: int, heads: int, ratio: float = 0.5) -> dict:
-    """Attention(dim=c, num_heads, attn_ratio): x = attn(q, k, v) + pe(v); proj(x)."""
+def attention(model, c: int, heads: int, ratio: float = 0.5, pe: int = 3, area: int = 1) -> dict:
+    """Attention(dim=c, num_heads, attn_ratio) (pe 3x3), or YOLO12's AAttn (ratio 1, pe 7x7,
+    `area` groups of tokens): x = attn(q, k, v) + pe(v); proj(x)."""
     if heads < 1 or c % heads:
         raise Unsupported(f"{heads} attention heads do not divide {c} channels")
     head_dim = c // heads
     key_dim = int(head_dim * ratio)
     width = 2 * key_dim + head_dim  # one head's q, k, v
-    layers = [conv_call(model, heads * width, act=False, name="qkv"),
-              {"name": "attend", "type": "attention", "heads": heads, "key_dim": key_dim,
-               "qkv": False, "out": False, "layout": "per_head"}]
+    attend = {"name": "attend", "type": "attention", "heads": heads, "key_dim": key_dim,
+              "qkv": False, "out": False, "layout": "per_head"}
+    if area > 1:
+        # AAttn's areas: N / area tokens attend together. cnncalc's patch [ph, pw]
+        # (ph * pw = area, as square as can be) makes area groups of the same size (tokens
+        # strided rather than in bands): the same counts and scores held in memory.
+        ph = max(d for d in range(1, area + 1) if area % d == 0 and d * d <= area)
+        attend["patch"] = [ph, area // ph]
+    layers = [conv_call(model, heads * width, act=False, name="qkv"), attend]
     # v of every head, gathered (v.reshape(B, C, H, W) copies the strided split)
     vs = [{"name": f"v{h}", "type": "slice", "inputs": ["qkv"],
            "channels": [h * width + 2 * key_dim, (h + 1) * width]} for h in range(heads)]
     layers += vs
     if heads > 1:
         layers.append({"name": "v", "type": "concat", "inputs": [v["name"] for v in vs]})
-    layers.append(conv_call(model, c, 3, g=c, act=False, name="pe"))
+    layers.append(conv_call(model, c, pe, g=c, act=False, name="pe"))
     layers.append({"name": "sum", "type": "add", "inputs": ["attend", "pe"]})
     layers.append(conv_call(model, c, act=False, name="proj"))
     return {"layers": layers}
 
 
-def psa_body(model, c: int, heads: int, source: str, shortcut: bool = True) -> list[dict]:
-    """PSABlock's body: x = x + attn(x); x = x + ffn(x) (ffn: Conv c -> 2c, ConvBN 2c -> c)."""
-    attn = {"name": "attn", **attention(model, c, heads), "inputs": source}
-    ffn = {"name": "ffn", "layers": [conv_call(model, 2 * c, name="cv1"),
+def psa_body(model, c: int, heads: int, source: str, shortcut: bool = True,
+             hidden: int | None = None, **attn) -> list[dict]:
+    """PSABlock's (and ABlock's) body: x = x + attn(x); x = x + ffn(x), ffn a Conv c -> hidden
+    (2c; ABlock: int(c * mlp_ratio)) and a ConvBN back to c."""
+    attn = {"name": "attn", **attention(model, c, heads, **attn), "inputs": source}
+    ffn = {"name": "ffn", "layers": [conv_call(model, hidden or 2 * c, name="cv1"),
                                      conv_call(model, c, act=False, name="cv2")]}
     if not shortcut:
         return [attn, ffn]
@@ -109,4 +118,41 @@ def c3k2(model, row, c1s, srcs):
 
 
 
-MODULES = {"C2PSA": c2psa, "PSA": psa, "C3k2": c3k2}
+def a2c2f(model, row, c1s, srcs):
+    """A2C2f (YOLO12): y = [cv1(x)] + [m(y[-1]) for m in ms]; cv2(cat(y)), each m two ABlocks
+    (area attention, c_ // 32 heads) or a C3k; with `residual`, x + gamma * that."""
+    _c1, c2_, rest = base(model, row, c1s)
+    a2, area, residual, mlp, e, g, shortcut = (arg(rest, i, v) for i, v in enumerate(
+        (True, 1, False, 2.0, 0.5, 1, True)))
+    model.legacy = False
+    if model.scale in {"l", "x"}:  # parse_model: args.extend((True, 1.2)) for L/X
+        residual, mlp = True, 1.2
+    c_ = int(c2_ * e)
+    if c_ % 32:
+        raise Unsupported(f"ABlock's width {c_} is not a multiple of 32")
+    layers = [conv_call(model, c_, name="cv1")]
+    source = "cv1"
+    for i in range(row.n):
+        if a2:
+            blocks = []
+            for j, inner in enumerate((f"{source}", "a0")):
+                blocks.append({"name": f"a{j}", "layers": psa_body(
+                    model, c_, c_ // 32, inner, hidden=int(c_ * mlp), ratio=1.0, pe=7,
+                    area=area)})
+            unit = {"layers": blocks}
+        else:
+            h = int(c_ * 0.5)
+            unit = {"block": "C3", "n": 2, **bottleneck_args(model, h, h, shortcut, g, [3, 3], 1.0),
+                    "c2": c_, "c_": h}
+        layers.append({"name": f"m{i}", **unit})
+        source = f"m{i}"
+    layers += [{"name": "cat", "type": "concat",
+                "inputs": ["cv1", *(f"m{i}" for i in range(row.n))]},
+               conv_call(model, c2_, name="cv2")]
+    if a2 and residual:  # x + gamma * y: gamma, one learned value per channel
+        layers += [{"name": "gamma", "type": "scale"},
+                   {"name": "out", "type": "add", "inputs": [srcs[0], "gamma"]}]
+    return {"layers": layers}, c2_
+
+
+MODULES = {"C2PSA": c2psa, "PSA": psa, "C3k2": c3k2, "A2C2f": a2c2f}

@@ -320,7 +320,7 @@ CLASSIFY_HEADS = {"Classify"}
 # Modules of the shipped YAMLs that cnncalc refuses, and why (docs/interop.md).
 ATTENTION = "is not written yet (its attention is C2PSA's)"
 REFUSED = {
-    "C2fPSA": ATTENTION, "A2C2f": "area attention (YOLO12) is not written yet",
+    "C2fPSA": ATTENTION,
     "C2fAttn": "attends to text embeddings (YOLO-World), a second input cnncalc does not model",
     "ImagePoolingAttn": "attends to text embeddings (YOLO-World)",
     "WorldDetect": "scores regions against text embeddings (YOLO-World)",
