@@ -76,6 +76,7 @@ def oracle(rel: str, scale: str | None, side: int, macs: bool, meta: bool = Fals
         with FlopCounterMode(display=False) as counter, torch.no_grad():
             out = model(x)
             if meta and isinstance(out, dict):
+                out = out.get("one2many", out)  # end2end heads: the DFL runs on one set
                 model.model[-1].dfl(out["boxes"])  # as Detect._inference does
         counted = counter.get_total_flops() // 2
     return params + stats, trainable, counted
