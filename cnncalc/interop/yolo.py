@@ -194,6 +194,10 @@ def yolo_spec(doc, file: str, overrides: dict | None = None) -> dict:
         except (TypeError, ValueError, IndexError, ZeroDivisionError):
             raise row_error(model, row.span, row.index, f"the arguments of {row.module} do not "
                             "fit its signature", show(row.args)) from None
+        if item is None:  # nn.Identity: its name stands for its input
+            names[row.index] = srcs[0]
+            ch.append(c2)
+            continue
         item = {"name": names[row.index], **item}
         if "inputs" not in item and "layers" not in item and srcs != [prev(items)]:
             item["inputs"] = srcs if "type" in item else srcs[0]

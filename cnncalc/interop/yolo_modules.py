@@ -172,6 +172,82 @@ def c2fcib(model, row, c1s, srcs):
     return split_concat(model, c, c2_, [unit] * row.n), c2_
 
 
+def ghostconv(model, row, c1s, srcs):
+    _c1, c2_, rest = base(model, row, c1s)
+    k, s, g, a = (arg(rest, i, v) for i, v in enumerate((1, 1, 1, True)))
+    layer = act_of(model, a)
+    return repeated({"block": "GhostConv", "c2": c2_, "k": k, "s": s, "g": g,
+                     "cv": "Conv" if layer else "ConvBN", "act": layer or "silu"}, row.n), c2_
+
+
+def c3ghost(model, row, c1s, srcs):
+    _c1, c2_, rest = base(model, row, c1s)
+    e = arg(rest, 2, 0.5)
+    return {"block": "C3Ghost", "c2": c2_, "c_": int(c2_ * e), "n": row.n,
+            "act": model.act}, c2_
+
+
+def elan(model, row, c1s, srcs, rep=True):
+    """RepNCSPELAN4(c2, c3, c4, n) and ELAN1(c2, c3, c4) (YOLOv9; c3 and c4 not scaled)."""
+    _c1, c2_, rest = base(model, row, c1s)
+    c3_, c4_ = whole(rest[0], "c3"), whole(rest[1], "c4")
+    n = arg(rest, 2, 1) if rep else 1
+    return repeated({"block": "RepNCSPELAN4", "c2": c2_, "c3": c3_, "c4": c4_, "n": n,
+                     "rep": rep, "act": model.act}, row.n), c2_
+
+
+def elan1(model, row, c1s, srcs):
+    return elan(model, row, c1s, srcs, rep=False)
+
+
+def adown(model, row, c1s, srcs):
+    c1, c2_, _rest = base(model, row, c1s)
+    return repeated({"block": "ADown", "c1": c1, "c2": c2_, "act": model.act}, row.n), c2_
+
+
+def aconv(model, row, c1s, srcs):
+    _c1, c2_, _rest = base(model, row, c1s)
+    return repeated({"block": "AConv", "c2": c2_, "act": model.act}, row.n), c2_
+
+
+def sppelan(model, row, c1s, srcs):
+    _c1, c2_, rest = base(model, row, c1s)
+    return repeated({"block": "SPPELAN", "c2": c2_, "c3": whole(rest[0], "c3"),
+                     "k": arg(rest, 1, 5), "act": model.act}, row.n), c2_
+
+
+def cblinear(model, row, c1s, srcs):
+    """CBLinear(c1, c2s, k, s, p, g): one conv (with bias) to sum(c2s), split by CBFuse."""
+    c2s = [whole(c, "c2s") for c in row.args[0]]
+    k, s, p, g = (arg(row.args, i, v) for i, v in enumerate((1, 1, None, 1), start=1))
+    return {"type": "conv", "filters": sum(c2s), "kernel": k, "stride": s, "padding": pad(k, p),
+            "groups": g}, c2s
+
+
+def cbfuse(model, row, c1s, srcs):
+    """CBFuse(idx): the idx-th part of each CBLinear, resized (nearest) to the last input, summed."""
+    idx = row.args[0]
+    if not row.many or len(idx) != len(srcs) - 1:
+        raise Unsupported("CBFuse reads one CBLinear per index, then its target")
+    layers = []
+    for i, (parts, src, j) in enumerate(zip(c1s, srcs, idx)):
+        if not isinstance(parts, list):
+            raise Unsupported("CBFuse reads CBLinear rows")
+        start = sum(parts[:j])
+        layers += [{"name": f"part{i}", "type": "slice", "channels": [start, start + parts[j]],
+                    "inputs": [src]},
+                   {"name": f"up{i}", "type": "upsample", "mode": "nearest",
+                    "inputs": [f"part{i}", srcs[-1]]}]
+    layers.append({"name": "sum", "type": "add",
+                   "inputs": [*(f"up{i}" for i in range(len(idx))), srcs[-1]]})
+    return {"layers": layers}, c1s[-1]
+
+
+def identity(model, row, c1s, srcs):
+    """nn.Identity: no layer; the row's name stands for what it reads."""
+    return None, c1s[0]
+
+
 def spp(model, row, c1s, srcs):
     c1, c2_, rest = base(model, row, c1s)
     ks = list(arg(rest, 0, (5, 9, 13)))
@@ -337,4 +413,7 @@ MODULES = {
     "nn.Upsample": upsample, "nn.MaxPool2d": maxpool, "nn.ZeroPad2d": zeropad,
     "nn.ConvTranspose2d": conv_transpose, "Classify": classify, "Detect": detect,
     "Segment": segment, "Pose": pose, "OBB": obb, "v10Detect": v10detect,
+    "GhostConv": ghostconv, "C3Ghost": c3ghost, "RepNCSPELAN4": elan, "ELAN1": elan1,
+    "ADown": adown, "AConv": aconv, "SPPELAN": sppelan, "CBLinear": cblinear, "CBFuse": cbfuse,
+    "nn.Identity": identity,
 }
