@@ -243,6 +243,28 @@ def cbfuse(model, row, c1s, srcs):
     return {"layers": layers}, c1s[-1]
 
 
+def resnet_layer(model, row, c1s, srcs):
+    """ResNetLayer(c1, c2, s, is_first, n, e=4): a 7x7/2 Conv and max pool, or n ResNetBlocks
+    (relu(cv3(cv2(cv1(x))) + shortcut(x)), a ConvBN shortcut when the shape changes)."""
+    c1, c2_, s, first, n, e = (arg(row.args, i, v) for i, v in
+                               enumerate((None, None, 1, False, 1, 4)))
+    c1, c2_ = whole(c1, "c1"), whole(c2_, "c2")
+    if first:
+        return {"layers": [conv_call(model, c2_, 7, 2, 3, name="conv"),
+                           {"name": "pool", "type": "pool", "mode": "max", "kernel": 3,
+                            "stride": 2, "padding": 1}]}, c2_
+    c3_, layers = e * c2_, []
+    for b in range(whole(n, "n")):
+        cin, stride = (c1, s) if b == 0 else (c3_, 1)
+        body = [conv_call(model, c2_, name="cv1"), conv_call(model, c2_, 3, stride, 1, name="cv2"),
+                conv_call(model, c3_, act=False, name="cv3")]
+        shortcut = [conv_call(model, c3_, 1, stride, act=False, name="sc")] \
+            if stride != 1 or cin != c3_ else []
+        layers.append({"name": f"b{b}", "layers": [
+            {"name": "res", "residual": {"body": body, "shortcut": shortcut}}, "relu"]})
+    return {"layers": layers}, c3_
+
+
 def identity(model, row, c1s, srcs):
     """nn.Identity: no layer; the row's name stands for what it reads."""
     return None, c1s[0]
@@ -415,5 +437,5 @@ MODULES = {
     "Segment": segment, "Pose": pose, "OBB": obb, "v10Detect": v10detect,
     "GhostConv": ghostconv, "C3Ghost": c3ghost, "RepNCSPELAN4": elan, "ELAN1": elan1,
     "ADown": adown, "AConv": aconv, "SPPELAN": sppelan, "CBLinear": cblinear, "CBFuse": cbfuse,
-    "nn.Identity": identity,
+    "nn.Identity": identity, "ResNetLayer": resnet_layer,
 }
