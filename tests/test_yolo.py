@@ -182,7 +182,15 @@ def test_unknown_top_level_key_and_bad_options(tmp_path):
 def test_an_impossible_network_exits_1(tmp_path):
     """A Concat of rows of different sizes is a network that cannot be built (exit 1)."""
     d = refusal(tmp_path, ROWS + "  - [-1, 1, Conv, [16, 3, 2]]\n  - [[-1, 0], 1, Concat, [1]]\n")
-    assert d.exit_code == 1
+    assert d.exit_code == 1 and d.span.line == 5  # the Concat's row
+
+
+def test_layers_point_at_their_rows(tmp_path):
+    """Warnings and errors about an expanded layer name the YOLO file's row."""
+    network = open_spec(write(tmp_path, TINY))
+    lines = {node.name.split(".")[0]: node.span.line for node in network.nodes}
+    assert lines["conv0"] == 6 and lines["c2f1"] == 7 and lines["detect5"] == 12
+    assert {node.span.file for node in network.nodes} == {str(tmp_path / "tiny.yaml")}
 
 
 def cli(*args):

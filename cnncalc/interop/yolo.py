@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from ..errors import CnnCalcError, Diagnostic, Span, fail, name, show
+from ..errors import CnnCalcError, Span, fail, name, show
 from . import yolo_attention, yolo_modules
 from .yolo_modules import CLASSIFY_HEADS, REFUSED, Unsupported, activation
 
@@ -177,7 +177,7 @@ def yolo_spec(doc, file: str, overrides: dict | None = None) -> dict:
     model = read_model(doc, file, overrides)
     rows = read_rows(doc, model)
     channels = doc.get("channels", doc.get("ch", 3))
-    names, items, ch = row_names(rows), [], []
+    names, items, ch, spans = row_names(rows), [], [], []
     for row in rows:
         emit = MODULES.get(row.module)
         if emit is None:
@@ -204,6 +204,7 @@ def yolo_spec(doc, file: str, overrides: dict | None = None) -> dict:
         elif "layers" in item and "inputs" not in item and srcs != [prev(items)]:
             item["inputs"] = srcs[0]
         items.append(item)
+        spans.append(row)
         ch.append(c2)
     classify = rows[-1].module in CLASSIFY_HEADS
     side = 224 if classify else 640
@@ -211,7 +212,8 @@ def yolo_spec(doc, file: str, overrides: dict | None = None) -> dict:
     about = (f"Ultralytics YOLO model YAML {Path(file).name}"
              + (f", scale {model.scale}" if model.scale else "") + f", nc {model.nc}")
     return {"name": label, "description": about, "input": [side, side, channels],
-            "blocks": library(), "layers": items}
+            "blocks": library(), "layers": items,
+            "rows": {item["name"]: row.span for item, row in zip(items, spans)}}
 
 
 def prev(items: list) -> str:
@@ -246,11 +248,23 @@ def load_yolo(doc, file: str, overrides: dict | None = None):
 
 
 def build(spec: dict, file: str):
-    """The expanded spec -> a Network; a failure names the YOLO file."""
+    """The expanded spec -> a Network whose layers point at the YOLO file's rows (each
+    layer's name starts with its row's name); a failure names the row."""
+    from dataclasses import replace
+
     from ..language.document import loads
+    rows = spec["rows"]
+    expanded = f"{file} (expanded)"
+
+    def row_span(layer_name: str | None) -> Span:
+        return rows.get((layer_name or "").split(".")[0], Span(file))
     try:
-        return loads(spec_text(spec, "# expanded"), file)
+        network = loads(spec_text(spec, "# expanded"), expanded)
     except CnnCalcError as error:
         d = error.diagnostic
-        raise CnnCalcError(Diagnostic(Span(file), "the expanded YOLO spec does not build: "
-                                      + d.format(), exit_code=d.exit_code)) from None
+        span = row_span(d.layer) if d.span.file == expanded else d.span
+        raise CnnCalcError(d._replace(span=span)) from None
+    network.nodes[:] = [replace(node, span=row_span(node.name), key_spans={}, called=())
+                        for node in network.nodes]
+    network.file, network.input_span = file, Span(file)
+    return network
