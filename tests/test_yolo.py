@@ -205,3 +205,10 @@ def test_cli_refusal_is_one_line_exit_2(tmp_path):
     assert result.returncode == 2 and "Traceback" not in result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"{path}:4:") and "FancyBlock" in lines[0]
+
+
+def test_import_refuses_a_spec(tmp_path):
+    path = write(tmp_path, "input: [8, 8, 3]\nlayers:\n  - relu\n", "spec.yaml")
+    result = cli("import", path, "-o", tmp_path / "out.yaml")
+    assert result.returncode == 2 and "a spec needs no import" in result.stderr
+    assert not (tmp_path / "out.yaml").exists()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
 from ..errors import CnnCalcError, Diagnostic, Span
@@ -53,11 +55,11 @@ def import_yolo(model: str, output: str, scale: str | None, arg: list[str], forc
         overrides = parse_args(arg)
         if scale is not None:
             overrides["scale"] = scale
-        doc = yamlsource.read_file(model, model)
+        doc = yamlsource.read_file(model, model) if Path(model).is_file() else None
         if not is_yolo(doc):
+            why = "a spec needs no import" if doc else "no such file"
             raise CnnCalcError(Diagnostic(Span(model), "import reads ONNX files (.onnx) and "
-                                          "Ultralytics YOLO model YAML (backbone/head rows); "
-                                          "a spec needs no import"))
+                                          f"Ultralytics YOLO model YAML (backbone/head rows); {why}"))
         spec = yolo_spec(doc, model, overrides)
         network = build(spec, model)
     except CnnCalcError as exc:
