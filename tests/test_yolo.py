@@ -212,3 +212,25 @@ def test_import_refuses_a_spec(tmp_path):
     result = cli("import", path, "-o", tmp_path / "out.yaml")
     assert result.returncode == 2 and "a spec needs no import" in result.stderr
     assert not (tmp_path / "out.yaml").exists()
+
+
+def test_c2psa_attention_counts(tmp_path):
+    """C2PSA(256): c = 128, 128 // 64 = 2 heads of 64 values, key_dim 32 (attn_ratio 0.5);
+    Ultralytics' Attention: qkv ConvBN to 128 + 2 x 2 x 32, q^T k and v attn^T per head over
+    N = 16 x 16 positions, a 3x3 depthwise pe ConvBN on v, a proj ConvBN; then the ffn."""
+    path = write(tmp_path, """\
+        backbone:
+          - [-1, 1, Conv, [256, 3, 2]]
+        head:
+          - [-1, 1, C2PSA, [256]]
+        """)
+    report = analyze(open_spec(path, "32x32x3"))
+    rows = [r for r in report.rows if r.name.startswith("c2psa1.")]
+    c, heads, key, value, n = 128, 2, 32, 64, 16 * 16
+    qkv = c + 2 * heads * key
+    params = (conv(256, 2 * c, 1) + conv(c, qkv, 1) + (c * 9 + 2 * c) + conv(c, c, 1)
+              + conv(c, 2 * c, 1) + conv(2 * c, c, 1) + conv(2 * c, 256, 1))
+    weights = 256 * 2 * c + c * qkv + c * 9 + c * c + c * 2 * c + 2 * c * c + 2 * c * 256
+    attention = heads * n * n * key + heads * n * n * value  # q^T k, then v attn^T
+    assert sum(r.totals.trainable_params for r in rows) == params
+    assert sum(r.totals.macs for r in rows) == n * weights + attention
