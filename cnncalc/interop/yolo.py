@@ -12,13 +12,15 @@ from importlib import resources
 from pathlib import Path
 
 from ..errors import CnnCalcError, Span, fail, name, show
-from . import yolo_attention, yolo_modules
-from .yolo_modules import CLASSIFY_HEADS, REFUSED, Unsupported, activation
+from . import yolo_attention, yolo_heads, yolo_modules
+from .yolo_heads import CLASSIFY_HEADS, REFUSED
+from .yolo_modules import Unsupported, activation
 
 MODEL_KEYS = {"nc", "scales", "backbone", "head", "activation", "depth_multiple",
               "width_multiple", "kpt_shape", "channels", "reg_max", "end2end", "scale",
               "text_model", "ch", "anchors"}
-MODULES = {**yolo_modules.MODULES, **yolo_attention.MODULES}  # module name -> its writer
+# module name -> the function that writes it
+MODULES = {**yolo_modules.MODULES, **yolo_heads.MODULES, **yolo_attention.MODULES}
 OPTIONS = ("scale", "nc")  # what --arg sets on a YOLO model
 
 
