@@ -157,6 +157,7 @@ def test_refused_module_says_why(tmp_path):
 def test_scale_not_listed(tmp_path):
     d = refusal(tmp_path, TINY, {"scale": "x"})
     assert d.exit_code == 2 and "no scale 'x'" in d.message and "s, n" in d.message
+    assert refusal(tmp_path, "scale: [n]\n" + TINY).exit_code == 2
 
 
 @pytest.mark.parametrize("row, words", [
@@ -166,6 +167,9 @@ def test_scale_not_listed(tmp_path):
     ("[-1, 1, Conv, 16]", "args must be a list"),
     ("[-1, 1, Conv, []]", "do not fit"),
     ("[-1, 1, 7, [16]]", "module must be a name"),
+    ("[-1, 1000000000, C2f, [16]]", "repeats must be an integer from 1 to 10,000"),
+    ("[-1, 1, Conv, [16, {a: 1}]]", "do not fit"),
+    ("[-1, 1, Conv, [{a: 1}]]", "c2 must be a positive integer"),
 ])
 def test_malformed_rows(tmp_path, row, words):
     d = refusal(tmp_path, ROWS + f"  - {row}\n")

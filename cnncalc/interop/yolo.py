@@ -22,6 +22,7 @@ MODEL_KEYS = {"nc", "scales", "backbone", "head", "activation", "depth_multiple"
 # module name -> the function that writes it
 MODULES = {**yolo_modules.MODULES, **yolo_heads.MODULES, **yolo_attention.MODULES}
 OPTIONS = ("scale", "nc")  # what --arg sets on a YOLO model
+MAX_REPEATS = 10_000  # a row's repeats (the shipped YAMLs use at most 18)
 
 
 def is_yolo(doc) -> bool:
@@ -109,7 +110,7 @@ def read_scale(model: Model, doc, chosen) -> None:
         raise fail(doc.value_span("scales"), "scales must map a scale to [depth, width, "
                    "max_channels]", show(scales))
     scale = next(iter(scales)) if chosen is None else chosen
-    if scale not in scales:
+    if not isinstance(scale, (str, int)) or scale not in scales:
         raise fail(Span("--arg") if chosen is not None else doc.value_span("scales"),
                    f"{model.file} has no scale '{name(scale)}' (scales: "
                    f"{', '.join(map(str, scales))})", f"scale={show(scale)}")
@@ -149,8 +150,9 @@ def read_row(raw, span: Span, index: int, model: Model) -> Row:
         if not -1 <= target < index or (s >= 0 and index == 0):
             raise row_error(model, span, index, f"'from' {s} names no earlier row", show(frm))
         absolute.append(target)
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise row_error(model, span, index, "repeats must be a positive integer", show(n))
+    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_REPEATS:
+        raise row_error(model, span, index, f"repeats must be an integer from 1 to "
+                        f"{MAX_REPEATS:,}", show(n))
     if not isinstance(module, str):
         raise row_error(model, span, index, "the module must be a name (Conv, C2f, ...)", show(module))
     if not isinstance(args, list):
@@ -193,7 +195,7 @@ def yolo_spec(doc, file: str, overrides: dict | None = None) -> dict:
             item, c2 = emit(model, row, c1s, srcs)
         except Unsupported as why:
             raise row_error(model, row.span, row.index, f"{row.module}: {why}", show(row.args)) from None
-        except (TypeError, ValueError, IndexError, ZeroDivisionError):
+        except (TypeError, ValueError, IndexError, KeyError, AttributeError, ZeroDivisionError):
             raise row_error(model, row.span, row.index, f"the arguments of {row.module} do not "
                             "fit its signature", show(row.args)) from None
         if item is None:  # nn.Identity: its name stands for its input

@@ -255,7 +255,9 @@ def resnet_layer(model, row, c1s, srcs):
                            {"name": "pool", "type": "pool", "mode": "max", "kernel": 3,
                             "stride": 2, "padding": 1}]}, c2_
     c3_, layers = e * c2_, []
-    for b in range(whole(n, "n")):
+    if whole(n, "n") > 10_000:
+        raise Unsupported(f"{n} blocks: at most 10,000")
+    for b in range(n):
         cin, stride = (c1, s) if b == 0 else (c3_, 1)
         body = [conv_call(model, c2_, name="cv1"), conv_call(model, c2_, 3, stride, 1, name="cv2"),
                 conv_call(model, c3_, act=False, name="cv3")]
