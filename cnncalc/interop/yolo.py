@@ -91,7 +91,7 @@ def read_model(doc, file: str, overrides: dict | None) -> Model:
     model.reg_max = doc.get("reg_max", 16)
     if isinstance(model.reg_max, bool) or not isinstance(model.reg_max, int) or model.reg_max < 1:
         raise fail(doc.value_span("reg_max"), "reg_max must be a positive integer", show(model.reg_max))
-    model.kpt_shape = doc.get("kpt_shape", [17, 3])
+    model.kpt_shape = plain(doc.get("kpt_shape", [17, 3]))
     model.end2end = doc.get("end2end", False)
     if not isinstance(model.end2end, bool):
         raise fail(doc.value_span("end2end"), "end2end must be true or false", show(model.end2end))
@@ -163,12 +163,22 @@ def read_row(raw, span: Span, index: int, model: Model) -> Row:
 
 
 def resolve(value, model: Model):
-    """A string argument as parse_model reads it: a name it knows, else a Python literal."""
+    """A string argument as parse_model reads it: a name it knows, else a Python literal;
+    lists and mappings as plain Python values (they may be written into the spec)."""
     if not isinstance(value, str):
-        return value
+        return plain(value)
     known = {"nc": model.nc, "kpt_shape": model.kpt_shape, "reg_max": model.reg_max,
              "None": None, "True": True, "False": False}
     return known.get(value, value)
+
+
+def plain(value):
+    """YList/YMap (which remember positions) as plain lists and dicts."""
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    return value
 
 
 def row_names(rows: list[Row]) -> list[str]:
@@ -181,6 +191,10 @@ def yolo_spec(doc, file: str, overrides: dict | None = None) -> dict:
     model = read_model(doc, file, overrides)
     rows = read_rows(doc, model)
     channels = doc.get("channels", doc.get("ch", 3))
+    if isinstance(channels, bool) or not isinstance(channels, int) or channels < 1:
+        key = "channels" if "channels" in doc else "ch"
+        raise fail(doc.value_span(key), "channels (the input's) must be a positive integer",
+                   show(channels))
     names, items, ch, spans = row_names(rows), [], [], []
     for row in rows:
         emit = MODULES.get(row.module)
