@@ -238,3 +238,23 @@ def test_c2psa_attention_counts(tmp_path):
     attention = heads * n * n * key + heads * n * n * value  # q^T k, then v attn^T
     assert sum(r.totals.trainable_params for r in rows) == params
     assert sum(r.totals.macs for r in rows) == n * weights + attention
+
+
+def test_any_value_in_any_argument_is_a_count_or_one_line(tmp_path):
+    """Every argument of every row of TINY replaced by odd values: counts, or one line."""
+    import yaml
+    rows = yaml.safe_load(TINY)
+    odd = [None, True, 0, -1, 0.5, "x", [], [1, 2, 3, 4], {"a": 1}, 10 ** 6]
+    for part in ("backbone", "head"):
+        for r, row in enumerate(rows[part]):
+            for a in range(len(row[3]) + 1):
+                for value in odd:
+                    doc = yaml.safe_load(TINY)
+                    args = doc[part][r][3]
+                    args[a:a + 1] = [value]
+                    path = write(tmp_path, yaml.safe_dump(doc), "odd.yaml")
+                    try:
+                        totals(path, None, "64x64x3")
+                    except CnnCalcError as error:
+                        assert "\n" not in error.diagnostic.format()
+                        assert error.diagnostic.exit_code in (1, 2)
