@@ -59,6 +59,9 @@ def test_counts_equal_an_explicit_torch_attention(spatial, channels, heads):
         == 3 * c * c + 3 * c + c * c + c
     assert 2 * row.totals.macs == flops(model, torch.zeros(1, c, *spatial))
     assert row.totals.macs == n * c * 3 * c + n * n * c + n * n * c + n * c * c  # the issue's
+    # docs/counting.md: 2 per MAC, the biases of both maps once per token, per score of each
+    # head a scaling and a softmax
+    assert row.totals.flops == 2 * row.totals.macs + n * (3 * c + c) + heads * n * n * 2
 
 
 def weights_of(network, seed=0):
@@ -113,21 +116,37 @@ def saved_bytes(model, x):
     return sum(storages.values())
 
 
+class FusedAttention(ExplicitAttention):
+    """The same with F.scaled_dot_product_attention (the CPU's flash kernel)."""
+
+    def forward(self, x):
+        n, c, spatial = x.shape[0], x.shape[1], x.shape[2:]
+        t = x.flatten(2).transpose(1, 2)
+        qkv = self.qkv(t).reshape(n, t.shape[1], 3, self.heads, c // self.heads)
+        o = F.scaled_dot_product_attention(*qkv.permute(2, 0, 3, 1, 4).unbind(0))
+        return self.proj(o.transpose(1, 2).reshape(n, t.shape[1], c)).transpose(1, 2).reshape(
+            n, c, *spatial)
+
+
 @pytest.mark.parametrize("batch", [1, 3])
-def test_training_memory_saves_the_attention_matrix_as_autograd_does(batch):
+@pytest.mark.parametrize("efficient", [False, True])
+def test_training_memory_keeps_what_autograd_saves(batch, efficient):
     """The math path keeps its input, q k v, the softmaxed attention matrix and the heads'
-    output for backward: measured with saved_tensors_hooks on the explicit attention."""
+    output for backward; the fused kernel its input, q k v, the heads' output and a float32
+    log-sum-exp per query and head: measured with saved_tensors_hooks."""
     from cnncalc.layers.stepmem import StepContext
     spatial, channels, heads = [6, 5], 16, 4
-    network = spec(spatial, channels, f"{{type: attention, heads: {heads}}}")
+    network = spec(spatial, channels, f"{{type: attention, heads: {heads}, "
+                                      f"efficient: {str(efficient).lower()}}}")
     report = analyze(network)
     x, out = report.input_shape, report.rows[0].output_shape
     (op,) = network.nodes[0].layer.step_ops((x,), out, StepContext(batch=batch, act=4, param=4))
     ours = op.saved + (batch * x.size * 4 if op.saves_input else 0)
-    model = ExplicitAttention(channels, heads)
+    model = (FusedAttention if efficient else ExplicitAttention)(channels, heads)
     theirs = saved_bytes(model, torch.zeros(batch, channels, *spatial, requires_grad=True))
     n = 30
-    assert ours == theirs == batch * 4 * (n * channels + 3 * n * channels + heads * n * n
+    middle = heads * n * 1 if efficient else heads * n * n  # log-sum-exp or attention matrix
+    assert ours == theirs == batch * 4 * (n * channels + 3 * n * channels + middle
                                           + n * channels)
 
 
@@ -188,6 +207,40 @@ def test_q_k_v_given_per_head_as_ultralytics_psa():
                        atol=1e-4)
 
 
+def area_attention_core(qkv, heads, area):
+    """Ultralytics' AAttn.forward (ultralytics/nn/modules/block.py, YOLOv12) between its qkv
+    and pe convs: consecutive runs of H W / area positions attend apart."""
+    b, c3, h, w = qkv.shape
+    n, head_dim = h * w, c3 // 3 // heads
+    qkv = qkv.flatten(2).transpose(1, 2).reshape(b * area, n // area, c3)
+    q, k, v = qkv.view(b * area, n // area, heads, head_dim * 3).permute(0, 2, 3, 1).split(
+        [head_dim, head_dim, head_dim], dim=2)
+    attn = ((q * head_dim ** -0.5).transpose(-2, -1) @ k).softmax(dim=-1)
+    x = (v @ attn.transpose(-2, -1)).permute(0, 3, 1, 2).reshape(b, n, c3 // 3)
+    return x.reshape(b, h, w, c3 // 3).permute(0, 3, 1, 2)
+
+
+def test_areas_attend_as_yolov12_area_attention():
+    heads, area, h, w, c = 2, 4, 8, 6, 8
+    layer = f"{{type: attention, heads: {heads}, qkv: false, out: false, layout: per_head, " \
+            f"areas: {area}}}"
+    row = one_layer(layer, str([h, w, 3 * c]))
+    assert row.output_shape.c == c
+    assert 2 * row.totals.macs == flops(lambda t: area_attention_core(t, heads, area),
+                                        torch.zeros(1, 3 * c, h, w))
+    assert row.totals.macs == 2 * area * heads * (h * w // area) ** 2 * (c // heads)
+    x = np.random.default_rng(5).standard_normal((2, 3 * c, h, w)).astype(np.float32)
+    layer_object = spec([h, w], 3 * c, layer).nodes[0].layer
+    ours = layer_object.forward([x], {})
+    assert np.allclose(ours, area_attention_core(torch.tensor(x), heads, area).numpy(),
+                       atol=1e-4)
+    xt = torch.tensor(x, requires_grad=True)
+    dy = np.random.default_rng(6).standard_normal(ours.shape).astype(np.float32)
+    area_attention_core(xt, heads, area).backward(torch.tensor(dy))
+    (dx,), _ = layer_object.backward([x], {}, ours, dy)
+    assert np.allclose(dx, xt.grad.numpy(), atol=1e-4)
+
+
 def mobilevit_unfold_attention(model, x, patch):
     """timm's MobileVitBlock unfold (timm/models/mobilevit.py), attention over the patches,
     and fold: the tokens at one offset in every patch attend together."""
@@ -228,6 +281,8 @@ def test_patches_attend_as_mobilevits_unfolding():
                                          "received: 5"]),
     ("{type: attention, patch: 3}", 30, ["patch 3 does not divide the input 8x8",
                                          "received: 3"]),
+    ("{type: attention, areas: 5}", 30, ["5 areas need 64 positions split evenly",
+                                         "received: 5"]),
 ])
 def test_impossible_attention_is_one_line_exit_1(layer, column, words):
     diagnostic = error_of(f"input: [8, 8, 16]\nlayers:\n  - {layer}\n", "bad.yaml")
@@ -236,3 +291,45 @@ def test_impossible_attention_is_one_line_exit_1(layer, column, words):
     assert text.startswith(f"bad.yaml:3:{column}: error: ") and "\n" not in text
     for word in words:
         assert word in text
+
+
+def measured_peak(model, x, mode):
+    """benchmarks/memory_truth.py's CPU allocator trace: the peak of one step or forward."""
+    import sys
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[1] / "benchmarks"
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    import memory_truth
+    return memory_truth.measure(model, x, mode, "sgd" if mode == "training" else None)[
+        "peak_bytes"]
+
+
+def exported_model(tmp_path, text):
+    import importlib.util
+
+    from cnncalc.interop.pytorch_export import export
+    network = loads(text)
+    path = tmp_path / "attention_model.py"
+    path.write_text(export(network, analyze(network), "spec"))
+    spec_ = importlib.util.spec_from_file_location("attention_model", path)
+    module = importlib.util.module_from_spec(spec_)
+    spec_.loader.exec_module(module)
+    return module.Model()
+
+
+@pytest.mark.parametrize("mode, batch, within", [("inference", 1, 0.0), ("inference", 2, 0.0),
+                                                 ("training", 2, 0.025)])
+def test_cpu_peak_of_an_attention_layer_as_measured(tmp_path, mode, batch, within):
+    """The exported explicit attention (MobileViT's stage-2 size: 32x32x64, 4 heads, 2x2
+    patches), its CPU peak traced by benchmarks/memory_truth.py: inference exact (q, k, v,
+    their regrouped copies, the scaled scores and the softmax at once), training within
+    2.5% (batch 1 copies less: size-1 axes let reshapes be views)."""
+    text = "input: [32, 32, 64]\nlayers:\n  - {type: attention, heads: 4, patch: 2}\n"
+    model = exported_model(tmp_path, text)
+    theirs = measured_peak(model, torch.randn(batch, 64, 32, 32), mode)
+    from cnncalc.analysis.simulate import StepSettings, simulate
+    network = loads(text)
+    ours = simulate(network, analyze(network), StepSettings(batch, "float32", mode, "sgd",
+                                                            backend="cpu")).peak
+    assert abs(ours - theirs) <= within * theirs, (ours, theirs)

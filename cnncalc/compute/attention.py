@@ -11,9 +11,12 @@ def tokens(x):
     return x.reshape(x.shape[0], x.shape[1], -1).transpose(0, 2, 1)
 
 
-def group(t, spatial, patch):
-    """[n, positions, h, d] -> [n, P, h, L, d]: the tokens at each patch offset together."""
+def group(t, spatial, patch, areas=1):
+    """[n, positions, h, d] -> [n, P, h, L, d]: the tokens at each patch offset (or in each
+    of `areas` consecutive runs) together."""
     n, r = t.shape[0], len(spatial)
+    if areas > 1:
+        return t.reshape(n, areas, -1, *t.shape[2:]).transpose(0, 1, 3, 2, 4)
     split = [v for size, p in zip(spatial, patch) for v in (size // p, p)]
     t = t.reshape(n, *split, *t.shape[2:])
     order = [0, *(2 + 2 * i for i in range(r)), 1 + 2 * r, *(1 + 2 * i for i in range(r)),
@@ -22,9 +25,11 @@ def group(t, spatial, patch):
     return t.reshape(n, -1, t.shape[1 + r], int(np.prod(t.shape[2 + r:2 + 2 * r])), t.shape[-1])
 
 
-def ungroup(t, spatial, patch):
+def ungroup(t, spatial, patch, areas=1):
     """[n, P, h, L, d] -> [n, positions, h, d]: the inverse of group."""
     n, r = t.shape[0], len(spatial)
+    if areas > 1:
+        return t.transpose(0, 1, 3, 2, 4).reshape(n, -1, t.shape[2], t.shape[-1])
     grid = [size // p for size, p in zip(spatial, patch)]
     t = t.reshape(n, *patch, t.shape[2], *grid, t.shape[-1])
     order = [0, *(k for i in range(r) for k in (r + 2 + i, 1 + i)), r + 1, 2 * r + 2]
@@ -61,7 +66,7 @@ def forward(layer, s, x, w):
     patch = layer.at(len(spatial)).patch
     xt = tokens(x)
     z = xt @ w["qkv_weight"].T + w.get("qkv_bias", 0) if layer.qkv else xt
-    q, k, v = (group(t, spatial, patch) for t in split(z, s, layer.layout))
+    q, k, v = (group(t, spatial, patch, layer.areas) for t in split(z, s, layer.layout))
     logits = (q @ k.swapaxes(-1, -2)) * s.key ** -0.5
     indices = relative_index(s.grid) if layer.position == "relative" else []
     for i, index in enumerate(indices):
@@ -70,7 +75,7 @@ def forward(layer, s, x, w):
             table, np.broadcast_to(index, (*table.shape[:-1], index.shape[1])), axis=-1)
     a = np.exp(logits - logits.max(axis=-1, keepdims=True))
     a /= a.sum(axis=-1, keepdims=True)
-    o = ungroup(a @ v, spatial, patch).reshape(x.shape[0], xt.shape[1], -1)
+    o = ungroup(a @ v, spatial, patch, layer.areas).reshape(x.shape[0], xt.shape[1], -1)
     y = o @ w["proj_weight"].T + w.get("proj_bias", 0) if layer.out else o
     out = y.transpose(0, 2, 1).reshape(x.shape[0], -1, *spatial).astype(x.dtype)
     return out, {"patch": patch, "x": xt, "q": q, "k": k, "v": v, "a": a, "o": o,
@@ -89,7 +94,7 @@ def backward(layer, s, x, w, dy):
             grads["proj_bias"] = dy.sum(axis=(0, 1))
         dy = dy @ w["proj_weight"]
     q, k, v, a = c["q"], c["k"], c["v"], c["a"]
-    do = group(dy.reshape(*dy.shape[:2], s.heads, s.value), spatial, patch)
+    do = group(dy.reshape(*dy.shape[:2], s.heads, s.value), spatial, patch, layer.areas)
     da = do @ v.swapaxes(-1, -2)
     dv = a.swapaxes(-1, -2) @ do
     dlogits = a * (da - (da * a).sum(axis=-1, keepdims=True))  # through the softmax
@@ -102,7 +107,8 @@ def backward(layer, s, x, w, dy):
         grads[f"relative_{i}"] = np.einsum("bar,bad->rd", dtable.reshape(-1, *dtable.shape[-2:]),
                                            q.reshape(-1, *q.shape[-2:]))
         dq = dq + dtable @ table
-    dz = joined(*(ungroup(t, spatial, patch) for t in (dq, dk, dv)), layer.layout)
+    dz = joined(*(ungroup(t, spatial, patch, layer.areas) for t in (dq, dk, dv)),
+               layer.layout)
     if layer.qkv:
         grads["qkv_weight"] = np.einsum("nti,ntj->ij", dz, c["x"])
         if layer.bias:

@@ -16,6 +16,7 @@ from ..conventions import ATTENTION_SCORE_FLOPS
 from ..declare import Axes, Bool, Choice, Int, frozen, setting
 from ..errors import SettingError
 from .base import Counts, Layer, axes_text, register
+from .geometry import Field
 from .shape import Shape
 from .stepmem import Op
 
@@ -77,6 +78,8 @@ class Attention(Layer):
     patch: tuple = setting(Axes(), "MobileViT's unfolding: tokens attend to the tokens at the "
                            "same offset in every patch of this size (1: every position to "
                            "every position)", 1)
+    areas: int = setting(Int(), "YOLOv12's area attention: the positions, in row-major order, "
+                         "split into this many consecutive runs that attend apart", 1)
     position: str = setting(Choice(("none", "relative")), "relative: BoTNet's learned "
                             "relative position logits, (2S - 1) x d_k per axis of S tokens", "none")
     efficient: bool = setting(Bool(), "memory: the memory-efficient path (no attention matrix "
@@ -108,6 +111,13 @@ class Attention(Layer):
                                    received=self.patch if isinstance(self.patch, int)
                                    else list(self.patch), inconsistent=True)
         grid = tuple(size // p for size, p in zip(x.spatial, patch))
+        if self.areas > 1:
+            if any(p != 1 for p in patch) or self.position == "relative" or \
+                    x.positions % self.areas:
+                raise SettingError(f"{self.areas} areas need {x.positions} positions split "
+                                   "evenly, without patch or relative positions", key="areas",
+                                   received=self.areas, inconsistent=True)
+            return Sizes(self.heads, key, value, self.areas, x.positions // self.areas, ())
         return Sizes(self.heads, key, value, prod(patch), prod(grid), grid)
 
     def shape(self, x: Shape) -> Shape:
@@ -115,8 +125,10 @@ class Attention(Layer):
 
     def receptive(self, fields, inputs, out):
         """Every token reads tokens spread over the whole input (a patch's offset recurs in
-        every patch): the whole input."""
-        return fields[0].whole(inputs[0])
+        every patch): its field spans all of the input's, each unit staying where it is."""
+        f = fields[0]
+        return Field(tuple(size + (n - 1) * jump for size, n, jump in
+                           zip(f.size, inputs[0].spatial, f.jump)), f.jump, f.start)
 
     # --- counts -----------------------------------------------------------------------------
     def counts(self, x: Shape, y: Shape) -> Counts:
@@ -143,13 +155,9 @@ class Attention(Layer):
         if self.patch != 1 and axes_text(self.patch) != "1":
             text += f" patch {axes_text(self.patch)}"
         text += " rel" if self.position == "relative" else ""
+        text += f" areas {self.areas}" if self.areas > 1 else ""
         text += "" if self.qkv else " qkv in"
         return text + ("" if self.out else " no out") + ("" if self.bias else " nobias")
-
-    def notes(self, inputs, out) -> list[str]:
-        s = self.sizes(inputs[0])
-        return [f"{s.groups} x {s.heads} attention matrices of {s.length}x{s.length} "
-                f"({s.scores:,} scores per sample)"]
 
     def explain_counts(self, inputs, out, t):
         x, s = inputs[0], self.sizes(inputs[0])
@@ -170,10 +178,12 @@ class Attention(Layer):
         if self.out:
             lines.append(f"output: linear {s.out} -> {s.out}: ({s.out} + {b}) x {s.out} "
                          f"params, {n:,} x {s.out} x {s.out} = {n * s.out * s.out:,} MACs")
+        per_score = ATTENTION_SCORE_FLOPS + (x.rank if self.position == "relative" else 0)
+        bias_adds = t.flops - 2 * t.macs - s.scores * per_score
         return [*lines, f"params: {t.params:,}", f"MACs: {t.macs:,}",
-                f"FLOPs: 2 x {t.macs:,} + bias adds + {s.scores:,} scores x "
-                f"{(t.flops - 2 * t.macs) // s.scores if not self.bias else '(scale, softmax)'}"
-                f" = {t.flops:,}"]
+                f"FLOPs: 2 x {t.macs:,} + {bias_adds:,} bias adds + {s.scores:,} scores x "
+                f"{per_score} (scale, softmax{', relative logits' if per_score > 2 else ''}) "
+                f"= {t.flops:,}"]
 
     # --- memory -----------------------------------------------------------------------------
     def step_ops(self, inputs, out, ctx, in_place=False):
@@ -182,7 +192,8 @@ class Attention(Layer):
         second matmul the attention matrix (h L^2 per group), the output map the heads'
         output; the raw and scaled scores are transients. efficient: the memory-efficient
         kernel keeps q, k, v, its output and a float32 log-sum-exp per query and head, and
-        recomputes the scores in backward. Framework level, not measured."""
+        recomputes the scores in backward (the kept bytes of both paths are checked against
+        autograd's saved tensors; the transients are not measured)."""
         x, s = inputs[0], self.sizes(inputs[0])
         tokens = ctx.batch * x.positions
         qkv = tokens * s.qkv * ctx.act if self.qkv else 0  # the linear map's output
@@ -190,19 +201,19 @@ class Attention(Layer):
         heads = tokens * s.out * ctx.act  # the heads' output (the output map's input)
         scores = ctx.batch * s.scores * ctx.act  # one attention matrix
         relative = scores if self.position == "relative" else 0  # the gathered logits
-        if not ctx.grad:  # what lives at once: q, k, v with two score matrices (scaled,
-            # softmaxed), then with the softmax and the heads' output
-            inside = work + heads if self.efficient else \
-                work + scores + max(scores + relative, heads)
+        if not ctx.grad:  # at the softmax: q, k, v, their copies regrouped by heads (and
+            # patches) for the matmuls, the scaled scores and the softmax (measured, CPU)
+            inside = work + heads if self.efficient else 2 * work + 2 * scores + relative
             return [Op("attention", output=ctx.values(out), forward_transient=inside)]
-        if self.efficient:
+        if self.efficient:  # measured on the CPU kernel: its output is laid out so that the
+            # output map reads it as a view; without the map it is kept beside the output
             lse = ctx.batch * s.groups * s.heads * s.length * STAT
             return [Op("attention", output=ctx.values(out), saves_input=True,
-                       saves_output=not self.out, saved=qkv + lse + (heads if self.out else 0),
+                       saved=qkv + lse + tokens * s.out * ctx.act,
                        forward_transient=relative, backward_transient=work + lse)]
         return [Op("attention", output=ctx.values(out), saves_input=True,
                    saved=qkv + scores + (heads if self.out else 0),
-                   forward_transient=scores + relative, backward_transient=2 * scores + work)]
+                   forward_transient=scores + relative, backward_transient=2 * scores)]
 
     # --- NumPy ------------------------------------------------------------------------------
     def weight_shapes(self, x: Shape) -> dict:
@@ -243,6 +254,8 @@ class Attention(Layer):
             options.append(f"patch={tuple(patch)}")
         if self.position == "relative":
             options.append(f"relative={tuple(s.grid)}")
+        if self.areas > 1:
+            options.append(f"areas={self.areas}")
         for name, default in (("qkv", True), ("out", True), ("bias", True)):
             if getattr(self, name) != default:
                 options.append(f"{name}={getattr(self, name)}")
@@ -258,12 +271,14 @@ class SpatialAttention(nn.Module):
     with explicit matmuls (q @ k^T, softmax, @ v) so that FlopCounterMode counts them.
     qkv_weight [h (2 d_k + d_v), C] makes the queries, keys and values (all heads' q, then k,
     then v; per_head: q, k, v of each head in turn); proj_weight mixes the heads. patch:
-    MobileViT's unfolding (tokens attend to those at the same offset in every patch);
+    MobileViT's unfolding (tokens attend to those at the same offset in every patch); areas:
+    YOLOv12's area attention (consecutive runs of tokens attend apart);
     relative: BoTNet's relative position logits over a grid of these sizes."""
 
     def __init__(self, channels, heads, key_dim, value_dim, patch=None, relative=None,
-                 qkv=True, out=True, bias=True, per_head=False):
+                 qkv=True, out=True, bias=True, per_head=False, areas=1):
         super().__init__()
+        self.areas = areas
         self.heads, self.key_dim, self.value_dim, self.per_head = heads, key_dim, value_dim, per_head
         self.patch = patch
         width, inner = heads * (2 * key_dim + value_dim), heads * value_dim
@@ -279,7 +294,10 @@ class SpatialAttention(nn.Module):
         self.proj_bias = nn.Parameter(torch.zeros(inner)) if out and bias else None
 
     def group(self, t, spatial):
-        """[n, tokens, h, d] -> [n, P, h, L, d]: the tokens at each patch offset together."""
+        """[n, tokens, h, d] -> [n, P, h, L, d]: the tokens at each patch offset (or in each
+        area) together."""
+        if self.areas > 1:
+            return t.unflatten(1, (self.areas, -1)).transpose(2, 3)
         patch = self.patch or (1,) * len(spatial)
         r, split = len(spatial), []
         for size, p in zip(spatial, patch):
@@ -291,6 +309,8 @@ class SpatialAttention(nn.Module):
 
     def ungroup(self, t, spatial):
         """[n, P, h, L, d] -> [n, tokens, h d]: the inverse of group."""
+        if self.areas > 1:
+            return t.transpose(2, 3).flatten(1, 2).flatten(2)
         patch = self.patch or (1,) * len(spatial)
         r, grid = len(spatial), [size // p for size, p in zip(spatial, patch)]
         t = t.reshape(t.shape[0], *patch, t.shape[2], *grid, t.shape[-1])
