@@ -19,12 +19,8 @@ def attention(model, c: int, heads: int, ratio: float = 0.5, pe: int = 3, area: 
     width = 2 * key_dim + head_dim  # one head's q, k, v
     attend = {"name": "attend", "type": "attention", "heads": heads, "key_dim": key_dim,
               "qkv": False, "out": False, "layout": "per_head"}
-    if area > 1:
-        # AAttn's areas: N / area tokens attend together. cnncalc's patch [ph, pw]
-        # (ph * pw = area, as square as can be) makes area groups of the same size (tokens
-        # strided rather than in bands): the same counts and scores held in memory.
-        ph = max(d for d in range(1, area + 1) if area % d == 0 and d * d <= area)
-        attend["patch"] = [ph, area // ph]
+    if area > 1:  # AAttn: consecutive runs of N / area positions attend apart
+        attend["areas"] = area
     layers = [conv_call(model, heads * width, act=False, name="qkv"), attend]
     # v of every head, gathered (v.reshape(B, C, H, W) copies the strided split)
     vs = [{"name": f"v{h}", "type": "slice", "inputs": ["qkv"],
