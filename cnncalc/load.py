@@ -20,8 +20,8 @@ def open_spec(spec: str, input_override: str | None = None, args: dict | None = 
     from . import zoo
     override = parse_input(input_override, Span("--input")) if input_override else None
     if spec == "-":
-        doc = yamlsource.read_stream(sys.stdin, "<stdin>")
-        return parse_document(doc, "<stdin>", args, None, override)
+        return from_document(yamlsource.read_stream(sys.stdin, "<stdin>"), "<stdin>", args,
+                             None, override)
     path = Path(spec)
     if not path.exists() and zoo.path_of(spec):
         path = zoo.path_of(spec)
@@ -38,7 +38,20 @@ def open_spec(spec: str, input_override: str | None = None, args: dict | None = 
     if not path.exists() and not path.suffix and "/" not in spec:
         raise fail(Span(spec), "no such file or built-in network" + zoo.suggestion(spec)
                    + " (see `cnncalc zoo`)")
-    return load(path, spec, args, override)
+    return from_document(yamlsource.read_file(path, spec), spec, args, path, override)
+
+
+def from_document(doc, name: str, args, path: Path | None, override) -> Network:
+    """A spec document, or an Ultralytics YOLO model YAML (`backbone` and `head` rows, read
+    by the interop package), as a Network."""
+    if isinstance(doc, dict) and "backbone" in doc:
+        from .interop.yolo import is_yolo, load_yolo
+        if is_yolo(doc):
+            network = load_yolo(doc, name, args)
+            if override is not None:
+                network.input_shape = override
+            return network
+    return parse_document(doc, name, args, path, override)
 
 
 def is_keras(path: Path, display: str) -> bool:

@@ -220,3 +220,15 @@ def test_examples_agree_with_pytorch():
         assert counter.get_total_flops() == 2 * macs, name
         report = analyze(load(str(SPECS / f"{name}.yaml")))
         assert report.output_shape.as_list()[-1] == y.shape[1], name
+
+
+def test_the_keras_example_is_the_notes_keras_net():
+    """specs/formats/keras-mnist.json is model.to_json() of the notes' Keras net; its layers' params
+    are the notes' 320, 18,496, 73,856, 8,256 and 650 (file 004)."""
+    from cnncalc.analysis.analyze import analyze
+    from cnncalc.load import open_spec
+    report = analyze(open_spec(str(Path(__file__).resolve().parent.parent / "specs" /
+                                   "formats" / "keras-mnist.json")))
+    params = [row.totals.params for row in report.rows if row.totals.params]
+    assert params == [(3 * 3 * 1 + 1) * 32, (3 * 3 * 32 + 1) * 64, (3 * 3 * 64 + 1) * 128,
+                      (128 + 1) * 64, (64 + 1) * 10] == [320, 18_496, 73_856, 8_256, 650]
