@@ -36,7 +36,9 @@ from .arguments import (
     Pending,
     with_values,
     copy_map,
+    DoneStr,
     frozen_args,
+    named,
     plain,
     substitute,
 )
@@ -233,7 +235,11 @@ class Expander:
             head = copy_map(item)
             args, sizes = item.bound
             for key in REPEAT_HEAD:
-                if key in item:
+                if key == "name" and key in item and per_copy(item[key]):
+                    continue  # a name template names each copy: computed with its index
+                if key == "name" and key in item:
+                    head[key] = named(item[key], args, item.value_span(key), path)
+                elif key in item:
                     head[key] = substitute(item[key], args, item.value_span(key), path, self,
                                            sizes)
             item = head
@@ -272,9 +278,10 @@ class Expander:
             raise fail(item.value_span("repeat"), f"the network expands to more than "
                        f"{MAX_NODES:,} layers; refused", show(count), path=path)
         index = checked(Item, copy_map(item, keep=("index",)), path).index
+        template = per_copy(item.get("name"))
         if isinstance(item, Pending):  # each copy substituted with its index `$i` (from 0)
             args, sizes = item.bound
-            body = plain(item, drop=("repeat", "name", "index"))
+            body = plain(item, drop=("repeat", "index") if template else ("repeat", "name", "index"))
             if "index" not in item and args is not None and dict.__contains__(args, index):
                 index = None  # an argument already called `i` keeps its meaning (older specs)
 
@@ -288,7 +295,7 @@ class Expander:
 
             def copy_of(i):
                 return body
-        if "name" not in item:
+        if "name" not in item or template:  # copies without a group (each named by the template)
             for i in range(count):
                 tail = self.item(copy_of(i), span, tail, scope, path)
             return tail
@@ -522,6 +529,11 @@ class Expander:
         self.nodes.append(node)
         self.index[node.name] = len(self.nodes) - 1
         return len(self.nodes) - 1
+
+
+def per_copy(name) -> bool:
+    """A repeated item's `name:` with `{expression}` parts names each copy, not a group."""
+    return isinstance(name, str) and not isinstance(name, DoneStr) and "{" in name
 
 
 def known_types() -> str:
