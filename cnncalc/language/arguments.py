@@ -154,7 +154,8 @@ def substitute(value, args: dict | None, span: Span, path: str, budget=None,
         out = DoneMap(value)
         out.span, out.key_spans, out.value_spans = value.span, value.key_spans, value.value_spans
         for key in value:
-            out[key] = (named(value[key], args, value.value_span(key), path) if key == "name" else
+            out[key] = (named(value[key], args, value.value_span(key), path, budget, sizes)
+                        if key == "name" else
                         substitute(value[key], args, value.value_span(key), path, budget, sizes))
         return out
     out = DoneList(substitute(v, args, value.item_span(i), path, budget, sizes)
@@ -166,11 +167,11 @@ def substitute(value, args: dict | None, span: Span, path: str, budget=None,
 _PART = re.compile(r"\{([^{}]*)\}")
 
 
-def named(value, args: dict | None, span: Span, path: str):
+def named(value, args: dict | None, span: Span, path: str, budget=None, sizes=None):
     """A `name:` value: `{expression}` parts computed into it (`conv{$s + 1}_{$i + 1}` ->
-    conv2_1); any other value as it is (names are never whole expressions)."""
+    conv2_1); any other value substituted as every value is (`name: $label`)."""
     if not isinstance(value, str) or isinstance(value, DoneStr) or "{" not in value:
-        return value
+        return substitute(value, args, span, path, budget, sizes)
 
     def part(match):
         at = Span(span.file, span.line, span.column + match.start(1)) if span.line else span

@@ -168,7 +168,7 @@ class Expander(CopiesAndShapes):
                 if key == "name" and key in item and per_copy(item[key]):
                     continue  # a name template names each copy: computed with its index
                 if key == "name" and key in item:
-                    head[key] = named(item[key], args, item.value_span(key), path)
+                    head[key] = named(item[key], args, item.value_span(key), path, self, sizes)
                 elif key in item:
                     head[key] = substitute(item[key], args, item.value_span(key), path, self,
                                            sizes)
