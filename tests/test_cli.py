@@ -57,7 +57,7 @@ def test_summarize_table_shows_exact_and_readable_totals():
     result = run("summarize", "vgg16")
     assert result.exit_code == 0
     assert "138,357,544" in result.stdout and "138.4 M" in result.stdout
-    assert "stage" in result.stdout and "224x224x64" in result.stdout
+    assert "conv1_1" in result.stdout and "224x224x64" in result.stdout
     assert "3x3/1 p1" in result.stdout
 
 

@@ -47,7 +47,7 @@ def test_vgg16_training_rule():
 def test_vgg16_inference_peak_is_the_two_largest_neighbours():
     m = model_of("vgg16")
     assert m.peak_values == 224 * 224 * 64 * 2  # conv1_1's output while conv1_2 writes its own
-    assert m.peak_layer == "stage1.conv.2.conv1"  # the notes' conv1_2 (the zoo's VGG family)
+    assert m.peak_layer == "stage1.conv1_2"  # the zoo's VGG family groups each stage
     assert m.peak_inference_bytes(1, 4) == 4 * (224 * 224 * 64 * 2 + 138_357_544)
 
 

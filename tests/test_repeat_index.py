@@ -102,3 +102,25 @@ def test_an_argument_called_i_keeps_its_meaning_unless_index_says_otherwise():
           - {block: b}
     """)
     assert [r.output_shape.c for r in report.rows] == [5, 5, 1, 2]
+
+
+def test_a_name_template_names_each_copy():
+    report = report_of("""
+        input: [8, 8, 3]
+        layers:
+          - name: s
+            repeat: 2
+            index: s
+            layers:
+              - {name: "conv{$s + 1}_{$i + 1}", type: conv, filters: 4, kernel: 1, repeat: 2}
+    """)
+    assert [r.name for r in report.rows] == ["s.1.conv1_1", "s.1.conv1_2", "s.2.conv2_1",
+                                             "s.2.conv2_2"]
+
+
+def test_a_name_part_must_be_an_integer():
+    d = error_of("""input: [8, 8, 3]
+layers:
+  - {name: "c{$i / 2}", type: relu, repeat: 2}
+""")
+    assert (d.span.line, d.span.column) == (3, 14) and "must be an integer" in d.message

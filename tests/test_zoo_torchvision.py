@@ -102,7 +102,7 @@ def test_paper_stage_shapes(name):
 def test_shufflenet_basic_unit_is_split_transform_concat_shuffle():
     """Fig. 3 (c): half of the channels pass untouched, the other half is transformed."""
     report = zoo_report("shufflenet_v2_x1_0")
-    unit = [r for r in report.rows if "stage3.basic_unit1" in r.groups]
+    unit = [r for r in report.rows if "stage3.unit2" in r.groups]  # after unit1, the down unit
     keep, take = unit[0], unit[1]
     assert (keep.type, keep.settings, keep.output_shape.as_list()) == ("slice", "[0:116]",
                                                                        [14, 14, 116])

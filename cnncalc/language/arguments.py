@@ -4,6 +4,7 @@ bound on the values substitution may write."""
 
 from __future__ import annotations
 
+import re
 from typing import NamedTuple
 
 from ..declare import did_you_mean
@@ -153,12 +154,32 @@ def substitute(value, args: dict | None, span: Span, path: str, budget=None,
         out = DoneMap(value)
         out.span, out.key_spans, out.value_spans = value.span, value.key_spans, value.value_spans
         for key in value:
-            out[key] = substitute(value[key], args, value.value_span(key), path, budget, sizes)
+            out[key] = (named(value[key], args, value.value_span(key), path, budget, sizes)
+                        if key == "name" else
+                        substitute(value[key], args, value.value_span(key), path, budget, sizes))
         return out
     out = DoneList(substitute(v, args, value.item_span(i), path, budget, sizes)
                    for i, v in enumerate(value))
     out.span, out.item_spans = value.span, value.item_spans
     return out
+
+
+_PART = re.compile(r"\{([^{}]*)\}")
+
+
+def named(value, args: dict | None, span: Span, path: str, budget=None, sizes=None):
+    """A `name:` value: `{expression}` parts computed into it (`conv{$s + 1}_{$i + 1}` ->
+    conv2_1); any other value substituted as every value is (`name: $label`)."""
+    if not isinstance(value, str) or isinstance(value, DoneStr) or "{" not in value:
+        return substitute(value, args, span, path, budget, sizes)
+
+    def part(match):
+        at = Span(span.file, span.line, span.column + match.start(1)) if span.line else span
+        result = computed(match.group(1), args, at, path)
+        if isinstance(result, bool) or not isinstance(result, (int, str)):
+            raise fail(at, "a {part} of a name must be an integer", show(result), path=path)
+        return str(result)
+    return DoneStr(_PART.sub(part, value))
 
 
 def computed(text: str, args: dict | None, span: Span, path: str):

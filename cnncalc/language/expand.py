@@ -18,6 +18,7 @@ from ..errors import CnnCalcError, SettingError, Span, fail, from_setting_error,
 from ..errors import name as _name
 from ..graph import INPUT, Node
 from ..layers import REGISTRY, Layer
+from .copies import CopiesAndShapes
 from .structure import (
     Switches,
     BlockCall,
@@ -38,7 +39,9 @@ from .arguments import (
     Pending,
     with_values,
     copy_map,
+    DoneStr,
     frozen_args,
+    named,
     plain,
     substitute,
 )
@@ -64,7 +67,7 @@ class Scope(NamedTuple):
 
 
 @dataclass
-class Expander:
+class Expander(CopiesAndShapes):
     file: str
     blocks: dict
     reserved: set  # every explicit name in the document, never generated
@@ -81,22 +84,6 @@ class Expander:
     spec_sizes: dict | None = None
     input_shape: object = None  # the network's input Shape (for `$in_channels`, `$in_size`)
     shapes: dict = field(default_factory=dict)  # node index -> output Shape, as far as read
-
-    def shape_of(self, index: int):
-        """The output shape of node `index` (INPUT: the network's input), computed the way
-        the analysis does, for expressions that read the shape entering a block."""
-        from ..errors import from_setting_error
-        if index == INPUT:
-            return self.input_shape
-        for j in range(len(self.shapes), index + 1):
-            node = self.nodes[j]
-            ins = tuple(self.input_shape if i == INPUT else self.shapes[i] for i in node.inputs)
-            try:
-                self.shapes[j] = node.layer.infer(ins)
-            except SettingError as exc:
-                exc.message = f"{exc.message} (read by an expression: '$in_channels', '$in_size')"
-                raise from_setting_error(exc, node.span_of(exc.key), node.name) from None
-        return self.shapes[index]
 
     def add_input(self, name: str, shape, span: Span) -> None:
         """A named network input: the first is the network's input, each other one a node
@@ -161,61 +148,6 @@ class Expander:
         raise fail(span, f"'{key}' names no earlier layer{did_you_mean(ref, known)} "
                          "(a later layer or a cycle cannot be an input)", show(ref), layer=name)
 
-    def repeated_group(self, ref, scope: Scope) -> str | None:
-        """The full name of the repeated item (of two or more copies) `ref` names, if it does."""
-        for prefix in self.prefixes(scope):
-            if self.repeats.get(prefix + str(ref), 0) > 1:
-                return prefix + str(ref)
-            if prefix + str(ref) in self.index:
-                return None
-        return None
-
-    def resolve_all(self, ref, scope: Scope, span: Span, name: str) -> list | None:
-        """`d.*` (every copy of the repeated item d made so far), `d.2..4` (copies 2 to 4),
-        and either followed by a name inside each copy (`d.*.conv2`) -> node indexes;
-        None when `ref` is a plain name."""
-        parts = ref.split(".") if isinstance(ref, str) else []
-        at = next((k for k, p in enumerate(parts) if p == "*" or (
-            ".." in ref and p.isdigit() and k + 2 < len(parts) and parts[k + 1] == "")), None)
-        if at is None:
-            return None
-        head = ".".join(parts[:at])
-        if parts[at] == "*":
-            low, high, rest = 1, None, parts[at + 1:]
-        else:
-            end = parts[at + 2]
-            if not end.isdigit():
-                raise fail(span, f"a range of copies is written name.FIRST..LAST, such as "
-                           f"{head or 'd'}.2..4", show(ref), layer=name)
-            low, high, rest = int(parts[at]), int(end), parts[at + 3:]
-            if low < 1:
-                raise fail(span, "copies are named from 1", show(ref), layer=name)
-        group = next((p + head for p in self.prefixes(scope) if p + head in self.repeats), None)
-        if not head or group is None:
-            raise fail(span, f"'{_name(head)}' in '{_name(ref)}' is no repeated item (an item "
-                       f"with 'repeat:' and 'name:'){did_you_mean(head, self.repeats)}",
-                       show(ref), layer=name)
-        found = []
-        for k in range(low, (high if high is not None else self.repeats[group]) + 1):
-            copy = f"{group}.{k}"
-            index = self.index.get(".".join([copy, *rest]))
-            if index is None or index < 0:
-                if copy in self.index and self.index[copy] >= 0:  # a copy made, without it
-                    raise fail(span, f"copy {k} of '{_name(group)}' has no layer "
-                               f"'{_name('.'.join(rest))}'", show(ref), layer=name)
-                if high is None:
-                    break  # `*`: the copies made so far
-                raise fail(span, f"'{_name(ref)}': copy {k} of '{_name(group)}' is not made "
-                           f"yet ({self.repeats[group]} copies, named 1 to "
-                           f"{self.repeats[group]}; a later copy cannot be an input)",
-                           show(ref), layer=name)
-            found.append(index)
-        if not found:
-            raise fail(span, f"'{_name(ref)}' names nothing: '{_name(group)}' has no copy "
-                       "made so far" + (" (repeat: 0)" if not self.repeats[group] else ""),
-                       show(ref), layer=name)
-        return found
-
     def prefixes(self, scope: Scope) -> list:
         return [g + "." for g in reversed(scope.groups)] + [""]
 
@@ -235,7 +167,11 @@ class Expander:
             head = copy_map(item)
             args, sizes = item.bound
             for key in REPEAT_HEAD:
-                if key in item:
+                if key == "name" and key in item and per_copy(item[key]):
+                    continue  # a name template names each copy: computed with its index
+                if key == "name" and key in item:
+                    head[key] = named(item[key], args, item.value_span(key), path, self, sizes)
+                elif key in item:
                     head[key] = substitute(item[key], args, item.value_span(key), path, self,
                                            sizes)
             item = head
@@ -274,9 +210,10 @@ class Expander:
             raise fail(item.value_span("repeat"), f"the network expands to more than "
                        f"{MAX_NODES:,} layers; refused", show(count), path=path)
         index = checked(Item, copy_map(item, keep=("index",)), path).index
+        template = per_copy(item.get("name"))
         if isinstance(item, Pending):  # each copy substituted with its index `$i` (from 0)
             args, sizes = item.bound
-            body = plain(item, drop=("repeat", "name", "index"))
+            body = plain(item, drop=("repeat", "index") if template else ("repeat", "name", "index"))
             if "index" not in item and args is not None and dict.__contains__(args, index):
                 index = None  # an argument already called `i` keeps its meaning (older specs)
 
@@ -290,7 +227,7 @@ class Expander:
 
             def copy_of(i):
                 return body
-        if "name" not in item:
+        if "name" not in item or template:  # copies without a group (each named by the template)
             for i in range(count):
                 tail = self.item(copy_of(i), span, tail, scope, path)
             return tail
@@ -524,6 +461,11 @@ class Expander:
         self.nodes.append(node)
         self.index[node.name] = len(self.nodes) - 1
         return len(self.nodes) - 1
+
+
+def per_copy(name) -> bool:
+    """A repeated item's `name:` with `{expression}` parts names each copy, not a group."""
+    return isinstance(name, str) and not isinstance(name, DoneStr) and "{" in name
 
 
 def known_types() -> str:
