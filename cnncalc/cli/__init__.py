@@ -16,6 +16,7 @@ COMMANDS = {
     "explain": "summary", "convert": "summary", "report": "summary", "layers": "tools", "zoo": "tools",
     "init": "tools", "compare": "tools", "graph": "tools", "schema": "tools",
     "import": "import_cmd", "export": "export_cmd",
+    "time": "time_cmd", "devices": "time_cmd", "calibrate": "time_cmd",
 }
 
 __all__ = ["COMMANDS", "app", "main"]

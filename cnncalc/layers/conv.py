@@ -96,6 +96,16 @@ class Conv(Layer):
             text += f" +{self.activation}"
         return text
 
+    def time_kind(self, inputs, out, training=False) -> str:
+        """depthwise (a group per channel), grouped, 1x1 (a GEMM per position, any stride),
+        strided kxk, or kxk."""
+        r, x = self.at(inputs[0].rank), inputs[0]
+        if self.groups > 1:
+            return "depthwise" if self.groups == x.c else "grouped"
+        if all(k == 1 for k in r.kernel):
+            return "conv1x1"
+        return "strided" if any(s > 1 for s in r.stride) else "conv"
+
     def workspace(self, inputs, out) -> int:
         return inputs[0].c * self.window(inputs[0]).taps * out.positions  # im2col's X_col
 

@@ -74,6 +74,10 @@ class Deconv(Layer):
                       connections=macs + y.positions * biases,  # one link per product, + bias
                       macs=macs, flops=2 * macs + y.positions * biases + act)
 
+    def time_kind(self, inputs, out, training=False) -> str:
+        """Transposed convolution runs as the backward of a conv: grouped or kxk."""
+        return "grouped" if self.groups > 1 else "conv"
+
     def describe(self) -> str:
         text = f"{kernel_text(self.kernel)}/{axes_text(self.stride)}"
         if axes_text(self.padding) != "0":
@@ -234,6 +238,10 @@ class Local(Layer):
         act = ACTIVATION_FLOPS * y.size if self.activation else 0
         return Counts(params=weights + biases, connections=weights + biases, macs=weights,
                       flops=2 * weights + biases + act)
+
+    def time_kind(self, inputs, out, training=False) -> str:
+        """Unshared weights: one small matrix product per position."""
+        return "gemm"
 
     def describe(self) -> str:
         return f"{kernel_text(self.kernel)}/{axes_text(self.stride)}" + padding_suffix(self.padding)

@@ -57,6 +57,9 @@ class FC(WholeInput):
                       macs=weights,  # each weight used once
                       flops=2 * weights + biases + act)
 
+    def time_kind(self, inputs, out, training=False) -> str:
+        return "gemm"  # a matrix product: batch x inputs times inputs x units
+
     def describe(self) -> str:
         return f"{self.units}" + ("" if self.bias else " nobias") + (
             f" +{self.activation}" if self.activation else "")
@@ -172,6 +175,9 @@ class RBF(WholeInput):
         return Counts(non_trainable=links, connections=links,
                       macs=links,  # (x - w)^2 accumulated: one multiply-accumulate per link
                       flops=3 * links)  # subtract, multiply, add
+
+    def time_kind(self, inputs, out, training=False) -> str:
+        return "gemm"  # distances to prototypes: a matrix product
 
     def describe(self) -> str:
         return f"{self.units}"

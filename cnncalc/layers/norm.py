@@ -187,6 +187,9 @@ class Dropout(Layer):
 
     rate: float = setting(Number(0.0, 1.0), "fraction of values dropped", 0.5)
 
+    def time_kind(self, inputs, out, training=False) -> str:
+        return "elementwise" if training else "none"  # identity at inference: no kernel
+
     def describe(self) -> str:
         return f"rate {self.rate:g}"
 

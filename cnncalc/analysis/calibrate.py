@@ -1,0 +1,205 @@
+"""Measure this machine for `--device cpu`: the achieved rate of each kernel kind (conv 1x1,
+kxk, strided, depthwise, grouped, GEMM) across sizes, forward and backward; the elementwise
+bandwidth across sizes; the per-op overhead. PyTorch when installed, else NumPy. The caller
+gets progress through a callback (the core never prints)."""
+
+from __future__ import annotations
+
+import time
+from functools import partial
+from statistics import median
+
+from .calibration import Calibration, machine_id, measured_points
+
+# (batch, in channels, out channels, side, kernel, stride, groups): torchvision's shapes
+CONV_CASES = {  # each kind from small to large work, so the rate is known across sizes
+    "conv": [(1, 32, 32, 28, 3, 1, 1), (1, 64, 64, 28, 3, 1, 1), (1, 128, 128, 28, 3, 1, 1),
+             (1, 256, 256, 28, 3, 1, 1), (8, 64, 64, 56, 3, 1, 1)],
+    "conv1x1": [(1, 128, 128, 14, 1, 1, 1), (1, 256, 256, 14, 1, 1, 1),
+                (1, 256, 64, 56, 1, 1, 1), (1, 1024, 256, 28, 1, 1, 1), (8, 256, 64, 56, 1, 1, 1)],
+    "strided": [(1, 64, 64, 28, 3, 2, 1), (1, 128, 128, 28, 3, 2, 1), (1, 128, 128, 56, 3, 2, 1),
+                (8, 3, 64, 224, 7, 2, 1)],
+    "depthwise": [(1, 32, 32, 28, 3, 1, 32), (1, 144, 144, 28, 3, 1, 144),
+                  (1, 32, 32, 112, 3, 1, 32), (1, 144, 144, 56, 3, 1, 144),
+                  (8, 144, 144, 56, 3, 1, 144)],
+    "grouped": [(1, 128, 128, 14, 3, 1, 32), (1, 256, 256, 14, 3, 1, 32),
+                (1, 128, 128, 56, 3, 1, 32), (1, 512, 512, 28, 3, 1, 32),
+                (8, 128, 128, 56, 3, 1, 32)],
+}
+# (rows, inputs, outputs) of a fully-connected layer
+GEMM_CASES = [(1, 512, 1000), (1, 4096, 4096), (1, 25088, 4096), (8, 4096, 4096),
+              (8, 25088, 4096)]
+ELEMENTWISE_SIZES = [2**12, 2**15, 2**18, 2**21, 2**24]  # float32 values per pass
+SECONDS_PER_CASE = 0.25  # repeats stop after this (at least 3 of them)
+
+
+def cases() -> int:
+    return sum(map(len, CONV_CASES.values())) + len(GEMM_CASES) + len(ELEMENTWISE_SIZES) + 1
+
+
+def timed(run, budget: float = SECONDS_PER_CASE) -> float:
+    """Median seconds of `run()` after one warm-up, repeated for about `budget` seconds."""
+    run()
+    times, start = [], time.perf_counter()
+    while len(times) < 3 or (time.perf_counter() - start < budget and len(times) < 50):
+        t0 = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - t0)
+    return median(times)
+
+
+def conv_flops(batch, cin, cout, side, kernel, stride, groups) -> tuple[int, int]:
+    """(forward FLOPs = 2 x MACs, output side) of one case."""
+    out = (side + 2 * (kernel // 2) - kernel) // stride + 1
+    macs = batch * out * out * cout * (cin // groups) * kernel * kernel  # per output: its taps
+    return 2 * macs, out
+
+
+def backend_name() -> str:
+    """What `measure` will use: torch when it imports, else numpy."""
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return "numpy"
+    return "torch"
+
+
+def measure(progress=None, threads: int | None = None) -> Calibration:
+    """Every case, with PyTorch if it imports, else NumPy; `threads` fixes PyTorch's thread
+    count (None: its default)."""
+    if backend_name() == "numpy":
+        return _measure_numpy(progress or (lambda *a: None))
+    import torch
+    if threads:
+        torch.set_num_threads(threads)
+    return _measure_torch(torch, progress or (lambda *a: None))
+
+
+def _finish(forward, backward, elementwise, overhead, threads, backend,
+            backward_overhead=None) -> Calibration:
+    from .. import __version__
+    return Calibration({k: measured_points(v) for k, v in forward.items()},
+                       {k: measured_points(v) for k, v in backward.items()}, measured_points(elementwise),
+                       overhead, backward_overhead or overhead, threads, backend,
+                       machine_id(), __version__,
+                       time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()))
+
+
+def _measure_torch(torch, progress) -> Calibration:
+    import torch.nn.functional as F
+    forward, backward, elementwise = {}, {}, []
+    step = 0
+    for kind, shapes in CONV_CASES.items():
+        for batch, cin, cout, side, kernel, stride, groups in shapes:
+            step += 1
+            progress(f"{kind} {cin}->{cout} {side}x{side} k{kernel}", step, cases())
+            flops, _ = conv_flops(batch, cin, cout, side, kernel, stride, groups)
+            x = torch.randn(batch, cin, side, side, requires_grad=cin > 3)
+            w = torch.randn(cout, cin // groups, kernel, kernel, requires_grad=True)
+            with torch.no_grad():
+                seconds = timed(partial(F.conv2d, x, w, None, stride, kernel // 2, 1, groups))
+            y = F.conv2d(x, w, None, stride, kernel // 2, 1, groups)
+            dy = torch.ones_like(y)
+            back = timed(partial(torch.autograd.grad, y, [t for t in (x, w) if t.requires_grad],
+                                 dy, retain_graph=True))
+            forward.setdefault(kind, []).append((flops, seconds))
+            backward.setdefault(kind, []).append((flops, back))
+    for rows, inputs, outputs in GEMM_CASES:
+        step += 1
+        progress(f"gemm {rows}x{inputs}x{outputs}", step, cases())
+        x = torch.randn(rows, inputs, requires_grad=True)
+        w = torch.randn(outputs, inputs, requires_grad=True)
+        with torch.no_grad():
+            seconds = timed(partial(F.linear, x, w))
+        y = F.linear(x, w)
+        dy = torch.ones_like(y)
+        back = timed(partial(torch.autograd.grad, y, (x, w), dy, retain_graph=True))
+        forward.setdefault("gemm", []).append((2 * rows * inputs * outputs, seconds))
+        backward.setdefault("gemm", []).append((2 * rows * inputs * outputs, back))
+    for values in ELEMENTWISE_SIZES:
+        step += 1
+        progress(f"elementwise {values:,} values", step, cases())
+        x = torch.randn(values, requires_grad=True)
+        with torch.no_grad():
+            seconds = timed(partial(torch.relu, x))  # reads x, writes a new tensor
+        y = torch.relu(x)
+        dy = torch.ones_like(y)
+        back = timed(partial(torch.autograd.grad, y, x, dy, retain_graph=True))
+        moved = 2 * 4 * values  # float32 read + write
+        elementwise.append((moved, seconds))
+        backward.setdefault("elementwise", []).append((moved, back))
+    step += 1
+    progress("per-op overhead", step, cases())
+    module, tiny = torch.nn.ReLU(), torch.ones(1, requires_grad=True)
+    with torch.no_grad():
+        overhead = timed(lambda: module(tiny), 0.1)  # a module call: how networks run
+    y = module(tiny)
+    back = timed(lambda: torch.autograd.grad(y, tiny, retain_graph=True), 0.1)
+    return _finish(forward, backward, elementwise, overhead, torch.get_num_threads(),
+                   f"torch {torch.__version__}", back)
+
+
+def _measure_numpy(progress) -> Calibration:
+    """Without PyTorch: each conv kind as the matrix products of its im2col form (grouped:
+    one per group; depthwise: one multiply-add of shifted planes per tap); backward as the
+    two products of the input and weight gradients."""
+    import numpy as np
+    forward, backward, elementwise = {}, {}, []
+    step = 0
+    rng = np.random.default_rng(0)
+    for kind, shapes in CONV_CASES.items():
+        for batch, cin, cout, side, kernel, stride, groups in shapes:
+            step += 1
+            progress(f"{kind} {cin}->{cout} {side}x{side} k{kernel}", step, cases())
+            flops, out = conv_flops(batch, cin, cout, side, kernel, stride, groups)
+            taps = kernel * kernel
+            if groups == cin and groups > 1:  # depthwise: a multiply-add per tap
+                x = rng.standard_normal((batch, cin, out, out), dtype=np.float32)
+                k = rng.standard_normal((cin, 1, 1), dtype=np.float32)
+                def run(x=x, k=k, taps=taps):
+                    acc = x * k
+                    for _ in range(taps - 1):
+                        acc += x * k
+                    return acc
+                seconds = timed(run)
+                back = 2 * seconds
+            else:
+                cols = rng.standard_normal((groups, cin // groups * taps, batch * out * out),
+                                           dtype=np.float32)
+                w = rng.standard_normal((groups, cout // groups, cin // groups * taps),
+                                        dtype=np.float32)
+                seconds = timed(lambda w=w, cols=cols: np.matmul(w, cols))
+                dy = np.matmul(w, cols)
+                back = timed(lambda w=w, cols=cols, dy=dy: (
+                    np.matmul(w.transpose(0, 2, 1), dy), np.matmul(dy, cols.transpose(0, 2, 1))))
+            forward.setdefault(kind, []).append((flops, seconds))
+            backward.setdefault(kind, []).append((flops, back))
+    for rows, inputs, outputs in GEMM_CASES:
+        step += 1
+        progress(f"gemm {rows}x{inputs}x{outputs}", step, cases())
+        x = rng.standard_normal((rows, inputs), dtype=np.float32)
+        w = rng.standard_normal((inputs, outputs), dtype=np.float32)
+        seconds = timed(lambda x=x, w=w: x @ w)
+        dy = x @ w
+        back = timed(lambda x=x, w=w, dy=dy: (dy @ w.T, x.T @ dy))
+        forward.setdefault("gemm", []).append((2 * rows * inputs * outputs, seconds))
+        backward.setdefault("gemm", []).append((2 * rows * inputs * outputs, back))
+    for values in ELEMENTWISE_SIZES:
+        step += 1
+        progress(f"elementwise {values:,} values", step, cases())
+        x = rng.standard_normal(values, dtype=np.float32)
+        seconds = timed(lambda x=x: np.maximum(x, 0))
+        back = timed(lambda x=x: np.where(x > 0, x, 0))
+        elementwise.append((2 * 4 * values, seconds))
+        backward.setdefault("elementwise", []).append((2 * 4 * values, back))
+    step += 1
+    progress("per-op overhead", step, cases())
+    tiny = np.ones(1, dtype=np.float32)
+    overhead = timed(lambda: np.maximum(tiny, 0), 0.1)
+    try:
+        from threadpoolctl import threadpool_info
+        threads = max((p.get("num_threads", 1) for p in threadpool_info()), default=1)
+    except ImportError:
+        import os
+        threads = os.cpu_count() or 1
+    return _finish(forward, backward, elementwise, overhead, threads, f"numpy {np.__version__}")
