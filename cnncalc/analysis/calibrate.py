@@ -13,38 +13,58 @@ from .calibration import Calibration, machine_id, measured_points
 
 # (batch, in channels, out channels, side, kernel, stride, groups): torchvision's shapes
 CONV_CASES = {  # each kind from small to large work, so the rate is known across sizes
-    "conv": [(1, 32, 32, 28, 3, 1, 1), (1, 64, 64, 28, 3, 1, 1), (1, 128, 128, 28, 3, 1, 1),
-             (1, 256, 256, 28, 3, 1, 1), (8, 64, 64, 56, 3, 1, 1)],
-    "conv1x1": [(1, 128, 128, 14, 1, 1, 1), (1, 256, 256, 14, 1, 1, 1),
+    "conv": [(1, 8, 8, 8, 3, 1, 1), (1, 32, 32, 28, 3, 1, 1), (1, 64, 64, 28, 3, 1, 1),
+             (1, 128, 128, 28, 3, 1, 1), (1, 256, 256, 28, 3, 1, 1), (8, 64, 64, 56, 3, 1, 1)],
+    "conv1x1": [(1, 16, 16, 8, 1, 1, 1), (1, 128, 128, 14, 1, 1, 1), (1, 256, 256, 14, 1, 1, 1),
                 (1, 256, 64, 56, 1, 1, 1), (1, 1024, 256, 28, 1, 1, 1), (8, 256, 64, 56, 1, 1, 1)],
-    "strided": [(1, 64, 64, 28, 3, 2, 1), (1, 128, 128, 28, 3, 2, 1), (1, 128, 128, 56, 3, 2, 1),
-                (8, 3, 64, 224, 7, 2, 1)],
-    "depthwise": [(1, 32, 32, 28, 3, 1, 32), (1, 144, 144, 28, 3, 1, 144),
-                  (1, 32, 32, 112, 3, 1, 32), (1, 144, 144, 56, 3, 1, 144),
-                  (8, 144, 144, 56, 3, 1, 144)],
-    "grouped": [(1, 128, 128, 14, 3, 1, 32), (1, 256, 256, 14, 3, 1, 32),
-                (1, 128, 128, 56, 3, 1, 32), (1, 512, 512, 28, 3, 1, 32),
-                (8, 128, 128, 56, 3, 1, 32)],
+    "strided": [(1, 8, 8, 16, 3, 2, 1), (1, 64, 64, 28, 3, 2, 1), (1, 128, 128, 28, 3, 2, 1),
+                (1, 128, 128, 56, 3, 2, 1), (8, 3, 64, 224, 7, 2, 1)],
+    "depthwise": [(1, 16, 16, 8, 3, 1, 16), (1, 32, 32, 28, 3, 1, 32),
+                  (1, 144, 144, 28, 3, 1, 144), (1, 32, 32, 112, 3, 1, 32),
+                  (1, 144, 144, 56, 3, 1, 144), (8, 144, 144, 56, 3, 1, 144)],
+    "grouped": [(1, 64, 64, 4, 3, 1, 32), (1, 128, 128, 14, 3, 1, 32),
+                (1, 256, 256, 14, 3, 1, 32), (1, 128, 128, 56, 3, 1, 32),
+                (1, 512, 512, 28, 3, 1, 32), (8, 128, 128, 56, 3, 1, 32)],
 }
 # (rows, inputs, outputs) of a fully-connected layer
-GEMM_CASES = [(1, 512, 1000), (1, 4096, 4096), (1, 25088, 4096), (8, 4096, 4096),
+GEMM_CASES = [(1, 64, 10), (1, 512, 1000), (1, 4096, 4096), (1, 25088, 4096), (8, 4096, 4096),
               (8, 25088, 4096)]
 ELEMENTWISE_SIZES = [2**12, 2**15, 2**18, 2**21, 2**24]  # float32 values per pass
+# (batch, channels, side) of a 3x3/2 max pool and of a batch norm: keyed by the bytes moved
+PASS_CASES = [(1, 16, 8), (1, 64, 28), (1, 64, 56), (1, 64, 112), (8, 64, 112)]
 SECONDS_PER_CASE = 0.25  # repeats stop after this (at least 3 of them)
 
 
 def cases() -> int:
-    return sum(map(len, CONV_CASES.values())) + len(GEMM_CASES) + len(ELEMENTWISE_SIZES) + 1
+    return (sum(map(len, CONV_CASES.values())) + len(GEMM_CASES) + len(ELEMENTWISE_SIZES)
+            + 2 * len(PASS_CASES) + 1)
+
+
+CLOCKS = {"wall": time.perf_counter, "cpu": time.thread_time}
+CLOCK = {"now": time.perf_counter}  # the clock of this measurement (measure sets it)
+FLUSH_BYTES = 64 * 2**20  # written between repeats: caches as cold as inside a network
+FLUSH: list = []  # the buffer's writer (measure sets it)
+COLD_ABOVE = 2**20  # bytes: a case touching more runs on cold caches (a small one stays warm)
+COLD = {"now": True}  # whether the case being measured flushes (set per case)
+
+
+def touching(*tensors) -> None:
+    """Set whether the next case runs cold: its tensors (x.numel() or .size) over COLD_ABOVE."""
+    values = sum(t.numel() if hasattr(t, "numel") else t.size for t in tensors)
+    COLD["now"] = 4 * values > COLD_ABOVE
 
 
 def timed(run, budget: float = SECONDS_PER_CASE) -> float:
     """Median seconds of `run()` after one warm-up, repeated for about `budget` seconds."""
+    now = CLOCK["now"]
     run()
     times, start = [], time.perf_counter()
     while len(times) < 3 or (time.perf_counter() - start < budget and len(times) < 50):
-        t0 = time.perf_counter()
+        for flush in FLUSH if COLD["now"] else ():
+            flush()
+        t0 = now()
         run()
-        times.append(time.perf_counter() - t0)
+        times.append(now() - t0)
     return median(times)
 
 
@@ -64,14 +84,19 @@ def backend_name() -> str:
     return "torch"
 
 
-def measure(progress=None, threads: int | None = None) -> Calibration:
+def measure(progress=None, threads: int | None = None, clock: str = "wall") -> Calibration:
     """Every case, with PyTorch if it imports, else NumPy; `threads` fixes PyTorch's thread
-    count (None: its default)."""
+    count (None: its default). clock "cpu" times the calling thread's CPU time instead of the
+    wall: on a busy shared machine with one thread it is the work, not the share of the CPU
+    this process got."""
+    CLOCK["now"] = CLOCKS[clock]
     if backend_name() == "numpy":
         return _measure_numpy(progress or (lambda *a: None))
     import torch
     if threads:
         torch.set_num_threads(threads)
+    buffer = torch.zeros(FLUSH_BYTES // 4)
+    FLUSH[:] = [partial(buffer.add_, 1)]
     return _measure_torch(torch, progress or (lambda *a: None))
 
 
@@ -96,6 +121,7 @@ def _measure_torch(torch, progress) -> Calibration:
             flops, _ = conv_flops(batch, cin, cout, side, kernel, stride, groups)
             x = torch.randn(batch, cin, side, side, requires_grad=cin > 3)
             w = torch.randn(cout, cin // groups, kernel, kernel, requires_grad=True)
+            touching(x, w, F.conv2d(x.detach(), w.detach(), None, stride, kernel // 2, 1, groups))
             with torch.no_grad():
                 seconds = timed(partial(F.conv2d, x, w, None, stride, kernel // 2, 1, groups))
             y = F.conv2d(x, w, None, stride, kernel // 2, 1, groups)
@@ -109,6 +135,7 @@ def _measure_torch(torch, progress) -> Calibration:
         progress(f"gemm {rows}x{inputs}x{outputs}", step, cases())
         x = torch.randn(rows, inputs, requires_grad=True)
         w = torch.randn(outputs, inputs, requires_grad=True)
+        touching(x, w, torch.empty(rows, outputs))
         with torch.no_grad():
             seconds = timed(partial(F.linear, x, w))
         y = F.linear(x, w)
@@ -120,6 +147,7 @@ def _measure_torch(torch, progress) -> Calibration:
         step += 1
         progress(f"elementwise {values:,} values", step, cases())
         x = torch.randn(values, requires_grad=True)
+        touching(x, x)
         with torch.no_grad():
             seconds = timed(partial(torch.relu, x))  # reads x, writes a new tensor
         y = torch.relu(x)
@@ -128,9 +156,29 @@ def _measure_torch(torch, progress) -> Calibration:
         moved = 2 * 4 * values  # float32 read + write
         elementwise.append((moved, seconds))
         backward.setdefault("elementwise", []).append((moved, back))
+    for batch, channels, side in PASS_CASES:
+        x = torch.randn(batch, channels, side, side, requires_grad=True)
+        touching(x, x)
+        stats = torch.zeros(channels), torch.ones(channels)
+        scale = torch.ones(channels, requires_grad=True), torch.zeros(channels, requires_grad=True)
+        for kind, run in (("pool", partial(F.max_pool2d, x, 3, 2, 1)),
+                          ("norm", partial(F.batch_norm, x, *stats, *scale, False))):
+            step += 1
+            progress(f"{kind} {batch}x{channels}x{side}x{side}", step, cases())
+            with torch.no_grad():
+                seconds = timed(run)
+                y = run()
+            moved = 4 * (x.numel() + y.numel())  # float32 in and out
+            # training: batch statistics, then their backward
+            y = F.batch_norm(x, *stats, *scale, True) if kind == "norm" else run()
+            back = timed(partial(torch.autograd.grad, y, x, torch.ones_like(y),
+                                 retain_graph=True))
+            forward.setdefault(kind, []).append((moved, seconds))
+            backward.setdefault(kind, []).append((moved, back))
     step += 1
     progress("per-op overhead", step, cases())
     module, tiny = torch.nn.ReLU(), torch.ones(1, requires_grad=True)
+    touching(tiny)
     with torch.no_grad():
         overhead = timed(lambda: module(tiny), 0.1)  # a module call: how networks run
     y = module(tiny)
@@ -144,6 +192,8 @@ def _measure_numpy(progress) -> Calibration:
     one per group; depthwise: one multiply-add of shifted planes per tap); backward as the
     two products of the input and weight gradients."""
     import numpy as np
+    buffer = np.zeros(FLUSH_BYTES // 4, dtype=np.float32)
+    FLUSH[:] = [partial(np.add, buffer, 1, out=buffer)]
     forward, backward, elementwise = {}, {}, []
     step = 0
     rng = np.random.default_rng(0)
@@ -156,6 +206,7 @@ def _measure_numpy(progress) -> Calibration:
             if groups == cin and groups > 1:  # depthwise: a multiply-add per tap
                 x = rng.standard_normal((batch, cin, out, out), dtype=np.float32)
                 k = rng.standard_normal((cin, 1, 1), dtype=np.float32)
+                touching(x, x)
                 def run(x=x, k=k, taps=taps):
                     acc = x * k
                     for _ in range(taps - 1):
@@ -168,6 +219,7 @@ def _measure_numpy(progress) -> Calibration:
                                            dtype=np.float32)
                 w = rng.standard_normal((groups, cout // groups, cin // groups * taps),
                                         dtype=np.float32)
+                touching(cols, w)
                 seconds = timed(lambda w=w, cols=cols: np.matmul(w, cols))
                 dy = np.matmul(w, cols)
                 back = timed(lambda w=w, cols=cols, dy=dy: (
@@ -179,6 +231,7 @@ def _measure_numpy(progress) -> Calibration:
         progress(f"gemm {rows}x{inputs}x{outputs}", step, cases())
         x = rng.standard_normal((rows, inputs), dtype=np.float32)
         w = rng.standard_normal((inputs, outputs), dtype=np.float32)
+        touching(x, w)
         seconds = timed(lambda x=x, w=w: x @ w)
         dy = x @ w
         back = timed(lambda x=x, w=w, dy=dy: (dy @ w.T, x.T @ dy))
@@ -188,6 +241,7 @@ def _measure_numpy(progress) -> Calibration:
         step += 1
         progress(f"elementwise {values:,} values", step, cases())
         x = rng.standard_normal(values, dtype=np.float32)
+        touching(x, x)
         seconds = timed(lambda x=x: np.maximum(x, 0))
         back = timed(lambda x=x: np.where(x > 0, x, 0))
         elementwise.append((2 * 4 * values, seconds))
@@ -195,6 +249,7 @@ def _measure_numpy(progress) -> Calibration:
     step += 1
     progress("per-op overhead", step, cases())
     tiny = np.ones(1, dtype=np.float32)
+    touching(tiny)
     overhead = timed(lambda: np.maximum(tiny, 0), 0.1)
     try:
         from threadpoolctl import threadpool_info
@@ -202,4 +257,9 @@ def _measure_numpy(progress) -> Calibration:
     except ImportError:
         import os
         threads = os.cpu_count() or 1
-    return _finish(forward, backward, elementwise, overhead, threads, f"numpy {np.__version__}")
+    return _finish(forward, backward, elementwise, overhead, threads,
+                   f"numpy {np.__version__}" + _clock_note())
+
+
+def _clock_note() -> str:
+    return ", thread CPU time" if CLOCK["now"] is time.thread_time else ""

@@ -42,8 +42,8 @@ def interpolate(points: list, work: float) -> float:
     if work <= 0 or not points:
         return 0.0
     works = [w for w, _ in points]
-    if work <= works[0]:
-        return points[0][1] * work / works[0]
+    if work <= works[0]:  # below the smallest case (a kernel's fixed cost): its time
+        return points[0][1]
     if work >= works[-1]:
         return points[-1][1] * work / works[-1]
     i = bisect_left(works, work)
@@ -87,6 +87,17 @@ class Calibration:
     def memory_seconds(self, moved: float, backward: bool = False) -> float:
         """An elementwise pass moving `moved` bytes (its backward: keyed by the forward's)."""
         return interpolate(self.backward["elementwise"] if backward else self.elementwise, moved)
+
+    def traffic_seconds(self, moved: float) -> float:
+        """A compute kernel's memory term: 0, its measured curve already holds its traffic
+        (the GEMM cases stream a 400 MB weight; an elementwise pass, which allocates its
+        output, would overstate reading)."""
+        return 0.0
+
+    def pass_seconds(self, kind: str, moved: float, backward: bool = False) -> float:
+        """A pass over memory of a kind measured by its bytes (pool, norm, elementwise)."""
+        points = (self.backward if backward else self.forward).get(kind)
+        return interpolate(points, moved) if points else self.memory_seconds(moved, backward)
 
     def device(self, entry):
         """The table's `cpu` entry with this machine's figures."""

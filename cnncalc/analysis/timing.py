@@ -32,6 +32,7 @@ GPU_KERNEL_OVERHEAD = 8e-6  # seconds per kernel: eager PyTorch's dispatch and l
 OPTIMIZER_VALUES = {"sgd": 3, "momentum": 5, "adam": 7}
 OPTIMIZER_KERNELS = {"sgd": 1, "momentum": 3, "adam": 8}  # ops per parameter tensor
 COMPUTE, MEMORY, OVERHEAD, NONE = "compute", "memory", "overhead", "none"
+PASSES = ("elementwise", "pool", "norm")  # kinds timed by the bytes they move
 
 
 @dataclass(frozen=True)
@@ -133,6 +134,13 @@ class DatasheetRates:
     def memory_seconds(self, moved: float, backward: bool = False) -> float:
         return moved / self.bandwidth
 
+    def pass_seconds(self, kind: str, moved: float, backward: bool = False) -> float:
+        return moved / self.bandwidth
+
+    def traffic_seconds(self, moved: float) -> float:
+        """The memory term of a compute kernel: its bytes at the bandwidth."""
+        return moved / self.bandwidth
+
 
 def rates_of(device: Device, settings: TimeSettings):
     """The calibration of a measured device, else the datasheet's rates; a dtype the device
@@ -148,8 +156,11 @@ def rates_of(device: Device, settings: TimeSettings):
 def kernel_time(rates, kind: str, flops: float, moved: float,
                 backward: bool = False) -> tuple[float, str]:
     """max(compute, memory, overhead) and which one it was."""
-    compute = 0.0 if kind == "elementwise" else rates.compute_seconds(kind, flops, backward)
-    memory = rates.memory_seconds(moved, backward and kind == "elementwise")
+    if kind in PASSES:  # a pass over memory: its measured rate by bytes (GPU: bandwidth)
+        compute, memory = 0.0, rates.pass_seconds(kind, moved, backward)
+    else:
+        compute = rates.compute_seconds(kind, flops, backward)
+        memory = rates.traffic_seconds(moved)
     floor = rates.backward_overhead if backward else rates.overhead
     return max((compute, COMPUTE), (memory, MEMORY), (floor, OVERHEAD))
 
@@ -202,15 +213,15 @@ def _backward_parts(rates, kind, step, flops, read, written, weights, fused) -> 
     if not (any(step.needs_input_grad) or step.needs_weight_grad):
         return []
     parts = [kernel_time(rates, "elementwise", 0, 2 * written, True)] * fused
-    if kind == "elementwise":  # reads the output gradient and what it saved, writes its own
-        return [*parts, kernel_time(rates, "elementwise", 0, read + written, True)]
+    if kind in PASSES:  # reads the output gradient and what it saved, writes its own
+        return [*parts, kernel_time(rates, kind, 0, read + written, True)]
     full = 2 * step.macs  # both gradients cost about two forwards: the measured backward
     share = step.backward_macs / full if full else 0.0
     if share:
         compute = rates.compute_seconds(kind, flops, True) * share
         # reads the output gradient, the saved input and the weights; writes the input's and
         # the weights' gradients
-        memory = rates.memory_seconds(2 * read + written + 2 * weights)
+        memory = rates.traffic_seconds(2 * read + written + 2 * weights)
         parts.append(max((compute, COMPUTE), (memory, MEMORY),
                          (rates.backward_overhead, OVERHEAD)))
     return parts

@@ -106,7 +106,10 @@ def devices(format: str = typer.Option("table", "--format", help="table or json"
 
 @app.command()
 def calibrate(threads: str | None = typer.Option(None, "--threads", help="PyTorch threads "
-                                                 "(default: its own choice)")):
+                                                 "(default: its own choice)"),
+              cpu_time: bool = typer.Option(False, "--cpu-time", help="time the thread's CPU "
+                                            "time, not the wall (a busy shared machine; "
+                                            "with --threads 1)")):
     """Measure this machine for `--device cpu` (under a minute): conv kinds, GEMM,
     elementwise bandwidth, per-op overhead."""
     from ..analysis import calibrate as measuring
@@ -123,7 +126,7 @@ def calibrate(threads: str | None = typer.Option(None, "--threads", help="PyTorc
         task = bar.add_task("calibrating", total=measuring.cases())
         result = measuring.measure(
             lambda what, done, total: bar.update(task, completed=done - 1, description=what),
-            count)
+            count, "cpu" if cpu_time else "wall")
     path = store(result)
     typer.echo(f"{result.backend}, {result.threads} threads: best {result.peak() / 1e9:.1f} "
                f"GFLOP/s, {result.bandwidth() / 1e9:.1f} GB/s elementwise, per-op overhead "

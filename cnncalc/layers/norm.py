@@ -44,6 +44,9 @@ class BatchNorm(Layer):
                       non_trainable=2 * x.c,  # running mean and variance per channel
                       flops=BATCHNORM_FLOPS * y.size)  # scale and shift each element
 
+    def time_kind(self, inputs, out, training=False) -> str:
+        return "norm"  # a pass over memory with its own measured rate (calibrate)
+
     def describe(self) -> str:
         return "" if self.affine else "no affine"
 
@@ -126,6 +129,9 @@ class LRN(Layer):
 
     def counts(self, x: Shape, y: Shape) -> Counts:
         return Counts(flops=lrn_flops(self.size) * y.size)
+
+    def time_kind(self, inputs, out, training=False) -> str:
+        return "norm"
 
     def describe(self) -> str:
         return f"n={self.size}"
@@ -226,6 +232,9 @@ class SelfNorm(Layer):
     def counts(self, x: Shape, y: Shape) -> Counts:
         return Counts(params=2 * x.c if self.affine else 0,  # gamma and beta per channel
                       flops=norm_flops(self.affine) * y.size)  # conventions.norm_flops
+
+    def time_kind(self, inputs, out, training=False) -> str:
+        return "norm"  # statistics, then a normalising pass: its own measured rate
 
     def describe(self) -> str:
         return "" if self.affine else "no affine"

@@ -99,6 +99,10 @@ class Pool(Layer):
         return Counts(connections=y.size * taps,  # each output reads its window; no bias
                       flops=y.size * POOL_FLOPS[self.mode](taps))
 
+    def time_kind(self, inputs, out, training=False) -> str:
+        """A windowed reduction over memory (its own measured rate; a global pool too)."""
+        return "pool"
+
     def describe(self) -> str:
         if self.adaptive:
             return f"{self.mode} adaptive {kernel_text(self.output)}"
@@ -323,6 +327,9 @@ class Subsample(Layer):
             macs=y.size,  # coefficient x window sum, accumulated onto the bias
             flops=y.size * (taps - 1) + 2 * y.size + (y.size if self.activation else 0),
         )
+
+    def time_kind(self, inputs, out, training=False) -> str:
+        return "pool"
 
     def describe(self) -> str:
         text = f"{kernel_text(self.kernel)}/{axes_text(self.stride or self.kernel)}"
