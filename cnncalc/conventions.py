@@ -55,6 +55,51 @@ def lrn_flops(size: int) -> int:
     return 2 * size + 3
 
 
+# --- training: the backward pass and the optimizer (docs/counting.md, "Training") ---------
+# Backward MACs: a layer with weights (conv, deconv, local, fc) spends one multiply-accumulate
+# per forward MAC on its input gradient (dx = sum of w x dy) and one on its weight gradient
+# (dW = sum of x x dy), each only when autograd computes it. The FLOPs below are per element.
+
+# The gradient of any activation: dy times the local derivative, one FLOP per element (the
+# derivative itself is not weighted, as transcendentals are not in the forward).
+ACTIVATION_BACKWARD_FLOPS = 1
+
+# Pooling's input gradient, per output element over a window of `taps` inputs.
+POOL_BACKWARD_FLOPS = {
+    "max": lambda taps: 1,  # dy added at the argmax
+    "min": lambda taps: 1,  # dy added at the argmin
+    "avg": lambda taps: taps + 1,  # dy divided by the window size, added to each tap
+    "l2": lambda taps: 2 * taps + 1,  # dy / y, then times x and added at each tap
+}
+
+# Batch (and group, instance, layer) norm in training, per element: the terms both gradients
+# need, x_hat recomputed (subtract, multiply) and dy x x_hat, and the two sums, sum(dy) and
+# sum(dy x_hat) (one add each): 5; the input gradient
+# dx = k (dy - mean(dy) - x_hat mean(dy x_hat)) adds 4 (multiply, two subtracts, scale).
+NORM_STATISTICS_BACKWARD_FLOPS = 5
+NORM_INPUT_BACKWARD_FLOPS = 4
+
+# An optimizer step, FLOPs per trainable parameter, by the update PyTorch's torch.optim runs
+# with its defaults (no weight decay; scalars such as bias corrections are per tensor, not
+# counted):
+OPTIMIZER_FLOPS = {
+    "sgd": 2,  # p -= lr g: multiply, add
+    "momentum": 4,  # buf = mu buf + g (multiply, add); p -= lr buf (multiply, add)
+    # Adam: m.lerp_(g, 1 - b1) = m + (1 - b1)(g - m): 3; v = b2 v + (1 - b2) g^2: 4;
+    # denom = sqrt(v) / sqrt(bias_correction2) + eps: 3; p += -step m / denom: 3
+    "adam": 13,
+}
+
+
+def lrn_backward_flops(size: int) -> int:
+    """Per element, the input gradient dx = dy d^-beta - (2 alpha beta / n) x sum(dy x
+    d^(-beta-1)) over the mirrored window: the denominator d recomputed (size squares,
+    size - 1 adds, x alpha/n, + k: 2 size + 1), t = dy x d^(-beta-1) (a power, two
+    multiplies), t's window sum (size - 1 adds), dy d^-beta (a power, a multiply), times
+    the constant and x (two multiplies) and the subtract: 3 size + 8."""
+    return (2 * size + 1) + 3 + (size - 1) + 2 + 2 + 1
+
+
 def readable(n: float, unit: str = "") -> str:
     """138357544 -> '138.4 M' (decimal prefixes, as papers print counts). Integers are divided
     exactly (rounded half up), so any size works: past 10**18, '1.2e3000' (no float, no str())."""

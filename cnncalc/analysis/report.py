@@ -12,6 +12,7 @@ from ..layers.shape import Shape
 
 COUNT_KEYS = ("params", "trainable_params", "non_trainable_params", "connections", "macs",
               "flops", "activations")
+TRAINING_KEYS = ("input_grad_macs", "weight_grad_macs", "backward_macs", "backward_flops")
 
 
 @frozen
@@ -24,10 +25,18 @@ class Totals:
     macs: int = 0
     flops: int = 0
     activations: int = 0
+    # the backward pass (analysis/training.py; zero until it is counted)
+    input_grad_macs: int = 0
+    weight_grad_macs: int = 0
+    backward_flops: int = 0
 
     @property
     def params(self) -> int:
         return self.trainable_params + self.non_trainable_params
+
+    @property
+    def backward_macs(self) -> int:
+        return self.input_grad_macs + self.weight_grad_macs
 
     @classmethod
     def of(cls, counts: Counts, activations: int, frozen: bool = False) -> Totals:
@@ -47,6 +56,9 @@ class Totals:
     def as_dict(self) -> dict:
         return {key: getattr(self, key) for key in COUNT_KEYS}
 
+    def training_dict(self) -> dict:
+        return {key: getattr(self, key) for key in TRAINING_KEYS}
+
 
 @dataclass
 class Row:
@@ -65,14 +77,16 @@ class Row:
     inputs: tuple = ()  # names of the layers read ("input": the network's input)
     shares: str | None = None  # the layer whose weights it uses (`shares:`), if any
 
-    def as_dict(self) -> dict:
+    def as_dict(self, training: bool = False) -> dict:
         return {"index": self.index, "name": self.name, "type": self.type,
                 "groups": list(self.groups),
                 "settings": self.settings,
                 "inputs": list(self.inputs),
                 "input_shapes": [s.as_list() for s in self.input_shapes],
                 "output_shape": self.output_shape.as_list(),
-                **self.totals.as_dict(), **self.field_dict(), "notes": self.notes,
+                **self.totals.as_dict(),
+                **(self.totals.training_dict() if training else {}),
+                **self.field_dict(), "notes": self.notes,
                 "line": self.span.line}
 
     def field_dict(self) -> dict:
@@ -110,6 +124,7 @@ class Report:
     warnings: list[Diagnostic] = field(default_factory=list)
     group_kinds: dict = field(default_factory=dict)  # group name -> block/residual/...
     inputs: dict = field(default_factory=dict)  # named inputs (`inputs:`): name -> Shape
+    training: object = None  # training.Training once the backward is counted (--mode training)
 
     def input_text(self) -> str:
         """'input 224x224x3', or 'inputs image 224x224x3, mask 224x224x1'."""
@@ -160,9 +175,11 @@ class Report:
     def as_dict(self) -> dict:
         return {"name": self.name, "file": self.file, "input": self.input_shape.as_list(),
                 "output_shape": self.output_shape.as_list(),
-                "layers": [row.as_dict() for row in self.rows],
+                "mode": "training" if self.training is not None else "inference",
+                "layers": [row.as_dict(self.training is not None) for row in self.rows],
                 **({"inputs": {k: v.as_list() for k, v in self.inputs.items()}}
                    if len(self.inputs) > 1 else {}),
                 "groups": [{"name": g, "kind": k} for g, k in self.group_kinds.items()],
-                "totals": self.totals.as_dict(),
+                "totals": {**self.totals.as_dict(),
+                           **(self.training.as_dict() if self.training is not None else {})},
                 "warnings": [w.format() for w in self.warnings]}

@@ -72,7 +72,7 @@ def column_keys(text: str | None, report) -> list[str] | None:
     from ..render.columns import summary_columns
     if text is None:
         return None
-    known = [c.key for c in summary_columns(report.totals)]
+    known = [c.key for c in summary_columns(report.totals, training=report.training is not None)]
     keys = [k.strip() for k in text.split(",") if k.strip()]
     for key in keys:
         if key not in known:

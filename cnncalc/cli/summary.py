@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from ..conventions import DTYPES, OPTIMIZERS
+from ..conventions import DTYPES, MODES, OPTIMIZERS
 from ..errors import CnnCalcError, Span
 from .common import (
     FORCE_HELP,
@@ -40,23 +40,29 @@ def summarize(
     wide: bool = typer.Option(False, "--wide", help="every column, however wide"),
     columns: str | None = typer.Option(None, "--columns", help="the columns to show, e.g. "
                                        "name,output,params,macs (see docs/formats.md)"),
+    mode: str = typer.Option("inference", "--mode", help="inference, or training: adds the "
+                             "backward's MACs per layer (input and weight gradients)"),
 ):
     """Per-layer output shape, params, connections, MACs and FLOPs, with totals."""
     from ..analysis.analyze import analyze
+    from ..analysis.training import with_training
     target = Target(output, force, spec)
     slide = None
     try:
         check_choice("--format", format, FORMATS)
+        check_choice("--mode", mode, MODES)
         args = parse_args(arg)
         if input and "," in input:
             network = load_network(spec, None, args)
             shapes = parse_inputs(input, network.input_shape.c, network.input_shape.rank)
-            return target.emit(sweep_text(network, shapes, format))
+            return target.emit(sweep_text(network, shapes, format, mode == "training"))
         if fc_as_conv:
             network, report, slide = converted(spec, input, args)
         else:
             network = load_network(spec, input, args)
             report = analyze(network)
+        if mode == "training":
+            with_training(network, report)
     except CnnCalcError as exc:
         fail(exc)
     if format == "json":
@@ -109,12 +115,13 @@ def report(
     from ..analysis import lint
     from ..analysis import memory as mem
     from ..analysis.analyze import analyze
+    from ..analysis.training import with_training
     from ..render.html_report import build_page
     target = Target(output, force, spec)
     try:
         check_choice("--optimizer", optimizer, OPTIMIZERS)
         network = load_network(spec, input, parse_args(arg))
-        result = analyze(network)
+        result = with_training(network, analyze(network))  # the page shows the backward too
         model = mem.build(network, result)
         figures = mem.MemoryReport(network.name, model, batch, "float32", "inference",
                                    "sgd", network=network, analysis=result).as_dict([batch])
@@ -128,21 +135,26 @@ def report(
     typer.echo(f"wrote {terminal_text(output)}")
 
 
-def sweep_text(network, shapes, format: str) -> str:
-    """One row of totals per input size."""
+def sweep_text(network, shapes, format: str, training: bool = False) -> str:
+    """One row of totals per input size (with the backward's, in training mode)."""
     from ..analysis.analyze import analyze
+    from ..analysis.training import with_training
     from ..render.formats import sweep
     rows = []
     for shape in shapes:
         network.input_shape = shape
         report = analyze(network)
+        if training:
+            with_training(network, report)
         rows.append({"input": shape.as_list(), "output_shape": report.output_shape.as_list(),
-                     **report.totals.as_dict()})
+                     **report.totals.as_dict(),
+                     **(report.training.totals if training else {})})
     shape_text = "x".join
+    keys = ("params", "macs", "flops", "activations") + (
+        ("backward_macs", "train_step_macs") if training else ())
     columns = [("input", "input", lambda v: shape_text(map(str, v))),
                ("output", "output_shape", lambda v: shape_text(map(str, v))),
-               *((key, key, lambda v: f"{v:,}") for key in ("params", "macs", "flops",
-                                                           "activations"))]
+               *((key, key, lambda v: f"{v:,}") for key in keys)]
     texts = sweep(network.name, "totals by input size", rows, columns)
     return texts.get(format, texts["table"])
 

@@ -2,6 +2,6 @@
 
 # every module registers its types
 from . import activation, channels, conv, deconv, dense, merge, norm, pool, resize  # noqa: F401
-from .base import REGISTRY, Counts, Layer
+from .base import REGISTRY, Backward, Counts, Layer
 
-__all__ = ["REGISTRY", "Counts", "Layer"]
+__all__ = ["REGISTRY", "Backward", "Counts", "Layer"]

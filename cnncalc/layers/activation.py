@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from ..conventions import ACTIVATION_FLOPS
+from ..conventions import ACTIVATION_BACKWARD_FLOPS, ACTIVATION_FLOPS
 from ..declare import Number, frozen, setting
 
-from .base import IN_PLACE, REGISTRY, Counts, Layer, register
+from .base import IN_PLACE, REGISTRY, Backward, Counts, Layer, register
 from .shape import Shape
 from .stepmem import activation_op
 
@@ -32,6 +32,10 @@ class Activation(Layer):
 
     def counts(self, x: Shape, y: Shape) -> Counts:
         return Counts(flops=ACTIVATION_FLOPS * y.size)  # one FLOP per output element
+
+    def backward_counts(self, inputs, out, needs_input_grad, needs_weight_grad) -> Backward:
+        return Backward(flops=ACTIVATION_BACKWARD_FLOPS * out.size  # dy x f'(z) per element
+                        if needs_input_grad[0] else 0)
 
     def function(self, z):
         raise NotImplementedError(self.type_name)

@@ -5,6 +5,7 @@ plus everything the rest of cnncalc asks of it. Nothing outside this package com
 names; code elsewhere calls these methods:
   infer / shape      the output Shape (the shape rule)
   cost / counts      Counts: params, connections, MACs, FLOPs (formulas commented in place)
+  backward_counts    Backward: the MACs and FLOPs of its part of autograd's backward pass
   window             the one geometry object of windowed layers (shape, counts, receptive
                      field, explain, tiling advice and NumPy kernels read it)
   receptive          the receptive-field map
@@ -23,6 +24,7 @@ from __future__ import annotations
 from math import prod
 from typing import ClassVar
 
+from ..conventions import ACTIVATION_BACKWARD_FLOPS
 from ..declare import check_settings, declared, frozen
 from .geometry import Field, Window
 from .shape import Shape
@@ -63,6 +65,34 @@ class Counts:
 
 
 @frozen
+class Backward:
+    """What one layer's backward pass costs for one sample (docs/counting.md, Training)."""
+
+    input_grad_macs: int = 0  # multiply-accumulates of its inputs' gradients
+    weight_grad_macs: int = 0  # multiply-accumulates of its weights' gradients
+    flops: int = 0  # elementwise FLOPs: bias sums, activation and normalisation gradients
+
+    @property
+    def macs(self) -> int:
+        return self.input_grad_macs + self.weight_grad_macs
+
+
+def weighted_backward(forward_macs: int, needs_input_grad: bool, needs_weight_grad: bool,
+                      bias_adds: int, activation_values: int) -> Backward:
+    """The backward of a layer whose forward is `forward_macs` weight uses: each use is one
+    multiply-accumulate of the input gradient (dx += w x dy) and one of the weight gradient
+    (dW += x x dy), each counted only when autograd computes it. Elementwise: the fused
+    activation's gradient (before either) and the bias gradient (the sum of dy)."""
+    if not (needs_input_grad or needs_weight_grad):
+        return Backward()
+    return Backward(
+        input_grad_macs=forward_macs if needs_input_grad else 0,
+        weight_grad_macs=forward_macs if needs_weight_grad else 0,
+        flops=ACTIVATION_BACKWARD_FLOPS * activation_values  # dz = dy x f'(z)
+        + (bias_adds if needs_weight_grad else 0))  # db = sum of dz: one add per value
+
+
+@frozen
 class Layer:
     """Base of every layer type; subclasses are dataclasses of their declared settings."""
 
@@ -70,6 +100,8 @@ class Layer:
     summary: ClassVar[str] = ""  # one line for `cnncalc layers` and docs
     example: ClassVar[str] = ""  # a YAML example for docs/spec.md
     arity: ClassVar[tuple] = (1, 1)  # fewest and most inputs (None: no limit)
+    gradient_inputs: ClassVar[int | None] = None  # inputs the output is differentiable in
+    # (None: all; 1: the others give only a size, as a crop's or an upsample's second input)
     merges: ClassVar[bool] = False  # combines its inputs (add, multiply, concat)
     memory: ClassVar[str] = ALLOCATES  # its output: a new tensor, in place, or a view
     dense: ClassVar[bool] = False  # reads its whole input as one vector (fully-connected)
@@ -134,6 +166,13 @@ class Layer:
 
     def counts(self, x: Shape, y: Shape) -> Counts:
         return Counts()
+
+    def backward_counts(self, inputs: tuple[Shape, ...], out: Shape,
+                        needs_input_grad: tuple[bool, ...], needs_weight_grad: bool) -> Backward:
+        """Its backward for one sample when autograd wants the gradient of input i where
+        needs_input_grad[i], and of its weights if needs_weight_grad. Default: nothing
+        computed (reshapes, copies, concatenation, an add handing dy on)."""
+        return Backward()
 
     def describe(self) -> str:
         """The short settings text shown in tables (`3x3/1 p1`)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from ..declare import Int, Pair, frozen, setting
 from ..errors import SettingError
-from .base import check_groups, VIEW, Counts, Layer, register
+from .base import check_groups, VIEW, Backward, Counts, Layer, register
 from .geometry import Field, exact
 from .shape import Shape
 from .stepmem import VIEW_OP, Op
@@ -144,6 +144,10 @@ class Scale(Layer):
     def counts(self, x: Shape, y: Shape) -> Counts:
         return Counts(params=x.c,  # one multiplier per channel
                       flops=y.size)  # one multiply per value
+
+    def backward_counts(self, inputs, out, needs_input_grad, needs_weight_grad) -> Backward:
+        return Backward(flops=(out.size if needs_input_grad[0] else 0)  # dx = dy x gamma
+                        + (2 * out.size if needs_weight_grad else 0))  # dgamma: sum of dy x x
 
     def weight_shapes(self, x: Shape) -> dict:
         return {"weight": (x.c,)}

@@ -8,7 +8,17 @@ from ..conventions import ACTIVATION_FLOPS
 from ..declare import Axes, Bool, Choice, Int, Padding, Table, frozen, setting
 from ..errors import SettingError
 from .activation import ACTIVATIONS
-from .base import check_groups, Counts, Layer, axes_text, kernel_text, padding_suffix, register
+from .base import (
+    check_groups,
+    Backward,
+    Counts,
+    Layer,
+    weighted_backward,
+    axes_text,
+    kernel_text,
+    padding_suffix,
+    register,
+)
 from .geometry import Window, window
 from .shape import Shape
 from .stepmem import Op, amp_casts, conv_transients
@@ -81,6 +91,18 @@ class Conv(Layer):
             macs=macs,
             flops=2 * macs + positions * biases + act,  # multiply + add per MAC, bias adds
         )
+
+    def backward_counts(self, inputs, out, needs_input_grad, needs_weight_grad) -> Backward:
+        """Every (output position, weight) pair of the forward meets once more in each
+        gradient, whatever the groups, stride, dilation or rank: dx is the transposed conv
+        of dy with the same weights, dW[k, c, tap] the sum over positions of x x dy, each
+        positions x K x Cin/g x taps MACs (a table's kernels only). torch 2.13's
+        FlopCounterMode counts the dW term g times (pytorch PR #183405)."""
+        return weighted_backward(
+            self.counts(inputs[0], out).macs,  # positions x weights, the forward's
+            needs_input_grad[0], needs_weight_grad,
+            bias_adds=out.size if self.bias else 0,  # db[k]: dy summed over positions
+            activation_values=out.size if self.activation else 0)
 
     def describe(self) -> str:
         text = f"{kernel_text(self.kernel)}/{axes_text(self.stride)}" + padding_suffix(self.padding)

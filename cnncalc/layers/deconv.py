@@ -8,7 +8,17 @@ from ..conventions import ACTIVATION_FLOPS
 from ..declare import Axes, Bool, Choice, Int, Padding, frozen, setting
 from ..errors import SettingError
 from .activation import ACTIVATIONS
-from .base import check_groups, Counts, Layer, axes_text, kernel_text, padding_suffix, register
+from .base import (
+    check_groups,
+    Backward,
+    Counts,
+    Layer,
+    weighted_backward,
+    axes_text,
+    kernel_text,
+    padding_suffix,
+    register,
+)
 from .geometry import Field, Window, exact, window
 from .shape import Shape
 from .stepmem import Op, amp_casts, conv_transients
@@ -77,6 +87,16 @@ class Deconv(Layer):
     def time_kind(self, inputs, out, training=False) -> str:
         """Transposed convolution runs as the backward of a conv: grouped or kxk."""
         return "grouped" if self.groups > 1 else "conv"
+
+    def backward_counts(self, inputs, out, needs_input_grad, needs_weight_grad) -> Backward:
+        """dx is a conv of dy with the same weights, dW the sum of x x dy over input
+        positions: each meets every (input position, weight) pair of the forward once,
+        input positions x Cin x Cout/g x taps MACs."""
+        return weighted_backward(
+            self.counts(inputs[0], out).macs,  # input positions x weights, the forward's
+            needs_input_grad[0], needs_weight_grad,
+            bias_adds=out.size if self.bias else 0,  # db[k]: dy summed over positions
+            activation_values=out.size if self.activation else 0)
 
     def describe(self) -> str:
         text = f"{kernel_text(self.kernel)}/{axes_text(self.stride)}"
@@ -242,6 +262,15 @@ class Local(Layer):
     def time_kind(self, inputs, out, training=False) -> str:
         """Unshared weights: one small matrix product per position."""
         return "gemm"
+
+    def backward_counts(self, inputs, out, needs_input_grad, needs_weight_grad) -> Backward:
+        """Unshared weights: each of the forward's weight uses is one MAC of dx and one of
+        dW (its own weight's gradient)."""
+        return weighted_backward(
+            self.counts(inputs[0], out).macs,  # output units x C x taps, the forward's
+            needs_input_grad[0], needs_weight_grad,
+            bias_adds=out.size if self.bias else 0,  # one bias per output unit: dy summed
+            activation_values=out.size if self.activation else 0)
 
     def describe(self) -> str:
         return f"{kernel_text(self.kernel)}/{axes_text(self.stride)}" + padding_suffix(self.padding)

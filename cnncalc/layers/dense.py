@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..conventions import ACTIVATION_FLOPS
 from ..declare import Bool, Choice, Int, frozen, setting
 from .activation import ACTIVATIONS
-from .base import DROP, VIEW, Counts, Layer, register
+from .base import DROP, VIEW, Backward, Counts, Layer, register, weighted_backward
 from .geometry import Field
 from .shape import Shape
 from .stepmem import Op, amp_casts
@@ -59,6 +59,15 @@ class FC(WholeInput):
 
     def time_kind(self, inputs, out, training=False) -> str:
         return "gemm"  # a matrix product: batch x inputs times inputs x units
+
+    def backward_counts(self, inputs, out, needs_input_grad, needs_weight_grad) -> Backward:
+        """dx = dy W (inputs x units MACs), dW = dy^T x (inputs x units MACs): the
+        forward's matrix product twice, as torch's mm backward."""
+        return weighted_backward(
+            self.counts(inputs[0], out).macs,  # inputs x units
+            needs_input_grad[0], needs_weight_grad,
+            bias_adds=self.units if self.bias else 0,  # db = dy (summed over the batch)
+            activation_values=self.units if self.activation else 0)
 
     def describe(self) -> str:
         return f"{self.units}" + ("" if self.bias else " nobias") + (
@@ -178,6 +187,16 @@ class RBF(WholeInput):
 
     def time_kind(self, inputs, out, training=False) -> str:
         return "gemm"  # distances to prototypes: a matrix product
+
+    def backward_counts(self, inputs, out, needs_input_grad, needs_weight_grad) -> Backward:
+        """dx_i = sum over units of 2 dy_j (x_i - w_ji): one multiply-accumulate per link,
+        the difference recomputed (one subtract per link) and 2 dy_j once per unit. The
+        prototypes are fixed: no weight gradient."""
+        if not needs_input_grad[0]:
+            return Backward()
+        links = inputs[0].size * self.units
+        return Backward(input_grad_macs=links,  # 2 dy_j x (x_i - w_ji), accumulated over j
+                        flops=links + self.units)  # x_i - w_ji; 2 x dy_j
 
     def describe(self) -> str:
         return f"{self.units}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..declare import frozen
 from ..errors import SettingError
-from .base import Counts, Layer, register
+from .base import Backward, Counts, Layer, register
 from .geometry import Field, exact, number
 from .shape import Shape
 from .stepmem import Op
@@ -107,6 +107,18 @@ class Multiply(Merge):
                 raise SettingError("multiply needs one shape or 1x1xC gates", key="inputs",
                                    received=_shapes(inputs), inconsistent=True)
         return full
+
+    def backward_counts(self, inputs, out, needs_input_grad, needs_weight_grad) -> Backward:
+        """Each input that wants a gradient gets dy times the other inputs (one multiply per
+        output element per other input); a broadcast 1x1xC gate's is then summed over the
+        positions (one add per output element)."""
+        flops = 0
+        for shape, wanted in zip(inputs, needs_input_grad):
+            if wanted:
+                flops += (len(inputs) - 1) * out.size  # dy x each other factor
+                if shape.positions < out.positions:
+                    flops += out.size  # reduced to the gate's 1x1xC
+        return Backward(flops=flops)
 
     def step_ops(self, inputs, out, ctx, in_place=False):
         """mul saves both factors; a broadcast gate's gradient is reduced from an

@@ -2,13 +2,34 @@
 
 from __future__ import annotations
 
-from ..conventions import BATCHNORM_FLOPS, lrn_flops, norm_flops
+from ..conventions import (
+    BATCHNORM_FLOPS,
+    NORM_INPUT_BACKWARD_FLOPS,
+    NORM_STATISTICS_BACKWARD_FLOPS,
+    lrn_backward_flops,
+    lrn_flops,
+    norm_flops,
+)
 from ..declare import Bool, Int, Number, frozen, setting
-from .base import check_groups, IN_PLACE, Counts, Layer, register
+from .base import check_groups, IN_PLACE, Backward, Counts, Layer, register
 from .shape import Shape
 from .stepmem import IN_PLACE_OP, NEW, VIEW_OP, Op
 
 STAT = 4  # bytes of a saved mean or inverse std: float32 whatever the activations' dtype
+
+
+def norm_backward(values: int, needs_input_grad: bool, needs_weight_grad: bool,
+                  scale_values: int = 0) -> Backward:
+    """A norm trained on its own statistics (batch norm in training, group, instance, layer
+    norm): the terms both gradients need (x_hat recomputed, dy x x_hat, sum(dy) and
+    sum(dy x_hat)), and the input gradient's dx = k (dy - mean(dy) - x_hat mean(dy x_hat)),
+    per element (conventions.py); `scale_values` more multiplies (dy x gamma) for a per-channel
+    scale outside the statistics."""
+    if not (needs_input_grad or needs_weight_grad):
+        return Backward()
+    return Backward(flops=NORM_STATISTICS_BACKWARD_FLOPS * values  # needed by either
+                    + ((NORM_INPUT_BACKWARD_FLOPS * values + scale_values)
+                       if needs_input_grad else 0))
 
 
 def norm_op(name, ctx, x, statistics: int, temps: int = 0) -> Op:
@@ -46,6 +67,10 @@ class BatchNorm(Layer):
 
     def time_kind(self, inputs, out, training=False) -> str:
         return "norm"  # a pass over memory with its own measured rate (calibrate)
+
+    def backward_counts(self, inputs, out, needs_input_grad, needs_weight_grad) -> Backward:
+        """In training, on the batch's statistics (gamma folds into dx's per-channel k)."""
+        return norm_backward(out.size, needs_input_grad[0], needs_weight_grad)
 
     def describe(self) -> str:
         return "" if self.affine else "no affine"
@@ -133,6 +158,10 @@ class LRN(Layer):
     def time_kind(self, inputs, out, training=False) -> str:
         return "norm"
 
+    def backward_counts(self, inputs, out, needs_input_grad, needs_weight_grad) -> Backward:
+        return Backward(flops=lrn_backward_flops(self.size) * out.size  # conventions.py
+                        if needs_input_grad[0] else 0)
+
     def describe(self) -> str:
         return f"n={self.size}"
 
@@ -199,6 +228,9 @@ class Dropout(Layer):
     def describe(self) -> str:
         return f"rate {self.rate:g}"
 
+    def backward_counts(self, inputs, out, needs_input_grad, needs_weight_grad) -> Backward:
+        return Backward(flops=out.size if needs_input_grad[0] else 0)  # dy x the scaled mask
+
     def step_ops(self, inputs, out, ctx, in_place=False):
         """Training: native_dropout keeps its mask for the backward (MulBackward): in the
         input's dtype on the CPU (measured), a bool (1 byte) on CUDA and in derivatives.yaml's
@@ -235,6 +267,12 @@ class SelfNorm(Layer):
 
     def time_kind(self, inputs, out, training=False) -> str:
         return "norm"  # statistics, then a normalising pass: its own measured rate
+
+    def backward_counts(self, inputs, out, needs_input_grad, needs_weight_grad) -> Backward:
+        """gamma is per channel, the statistics per group: dz = dy x gamma first (one
+        multiply per element, with `affine`), then the statistics' gradient."""
+        return norm_backward(out.size, needs_input_grad[0], needs_weight_grad,
+                             scale_values=out.size if self.affine else 0)
 
     def describe(self) -> str:
         return "" if self.affine else "no affine"

@@ -4,10 +4,20 @@ from __future__ import annotations
 
 from math import prod
 
-from ..conventions import POOL_FLOPS
+from ..conventions import ACTIVATION_BACKWARD_FLOPS, POOL_BACKWARD_FLOPS, POOL_FLOPS
 from ..declare import Axes, Bool, Choice, Padding, frozen, setting
 from ..errors import SettingError
-from .base import Counts, Layer, axes_text, kernel_text, padding_suffix, padding_text, register
+from .base import (
+    Backward,
+    Counts,
+    Layer,
+    axes_text,
+    weighted_backward,
+    kernel_text,
+    padding_suffix,
+    padding_text,
+    register,
+)
 from .geometry import Field, Window, exact, window
 from .shape import Shape
 from .stepmem import Op
@@ -92,12 +102,24 @@ class Pool(Layer):
             bins = [adaptive_bins(n, o) for n, o in zip(x.spatial, y.spatial)]
             # inputs read by all windows of one channel
             taps = prod(sum(n * k for n, k in b.items()) for b in bins)
-            flops = sum(count * POOL_FLOPS[self.mode](cells)  # per combination of bin sizes
-                        for count, cells in _bin_products(bins))
-            return Counts(connections=x.c * taps, flops=x.c * flops)
+            return Counts(connections=x.c * taps, flops=self.window_flops(x, y, POOL_FLOPS))
         taps = self.window(x).taps  # inputs in one window
         return Counts(connections=y.size * taps,  # each output reads its window; no bias
-                      flops=y.size * POOL_FLOPS[self.mode](taps))
+                      flops=self.window_flops(x, y, POOL_FLOPS))
+
+    def window_flops(self, x: Shape, y: Shape, rule: dict) -> int:
+        """`rule[mode](taps)` summed over every output's window (adaptive: per bin size)."""
+        if self.adaptive:
+            bins = [adaptive_bins(n, o) for n, o in zip(x.spatial, y.spatial)]
+            return x.c * sum(count * rule[self.mode](cells)  # per combination of bin sizes
+                             for count, cells in _bin_products(bins))
+        return y.size * rule[self.mode](self.window(x).taps)
+
+    def backward_counts(self, inputs, out, needs_input_grad, needs_weight_grad) -> Backward:
+        """dy handed back to each window's inputs (conventions.POOL_BACKWARD_FLOPS)."""
+        if not needs_input_grad[0]:
+            return Backward()
+        return Backward(flops=self.window_flops(inputs[0], out, POOL_BACKWARD_FLOPS))
 
     def time_kind(self, inputs, out, training=False) -> str:
         """A windowed reduction over memory (its own measured rate; a global pool too)."""
@@ -330,6 +352,20 @@ class Subsample(Layer):
 
     def time_kind(self, inputs, out, training=False) -> str:
         return "pool"
+
+    def backward_counts(self, inputs, out, needs_input_grad, needs_weight_grad) -> Backward:
+        """The forward's one MAC per output (coefficient x window sum) is one MAC of each
+        gradient: ds = dz x coefficient, dcoefficient = sum of dz x s; then ds is added to
+        each of the window's taps, and the bias's gradient sums dz."""
+        x = inputs[0]
+        core = weighted_backward(out.size, needs_input_grad[0], needs_weight_grad,
+                                 bias_adds=out.size,  # dbias: dz summed per map
+                                 activation_values=0)
+        if core.macs == 0:
+            return core
+        spread = out.size * self.window(x).taps if needs_input_grad[0] else 0  # ds to taps
+        act = ACTIVATION_BACKWARD_FLOPS * out.size if self.activation else 0  # dz
+        return Backward(core.input_grad_macs, core.weight_grad_macs, core.flops + spread + act)
 
     def describe(self) -> str:
         text = f"{kernel_text(self.kernel)}/{axes_text(self.stride or self.kernel)}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..declare import Axes, Choice, Padding, frozen, setting
 from ..errors import SettingError
-from .base import Counts, Layer, axes_text, padding_text, register
+from .base import Backward, Counts, Layer, axes_text, padding_text, register
 from .geometry import Field, exact
 from .shape import Shape
 from .stepmem import Op
@@ -24,6 +24,7 @@ class Upsample(Layer):
                "(DeepLab's pooling branch)")
     example = "- {type: upsample, scale: 2, mode: nearest}"
     arity = (1, 2)
+    gradient_inputs = 1  # a second input gives only the size
     axis_settings = ("scale",)
 
     scale: tuple = setting(Axes(), "factor, or one per axis ([height, width])", 2)
@@ -44,6 +45,14 @@ class Upsample(Layer):
 
     def counts(self, x: Shape, y: Shape) -> Counts:
         return Counts(flops=linear_flops(x.rank) * y.size if self.mode == "bilinear" else 0)
+
+    def backward_counts(self, inputs, out, needs_input_grad, needs_weight_grad) -> Backward:
+        """Each output's dy goes back to the input(s) it was made from: nearest, one add per
+        output value; linear, times each of its 2^rank weights and added: 2^(rank+1)."""
+        if not needs_input_grad[0]:
+            return Backward()
+        per_value = 2 ** (inputs[0].rank + 1) if self.mode == "bilinear" else 1
+        return Backward(flops=per_value * out.size)
 
     def describe(self) -> str:
         return f"x{axes_text(self.scale)} {self.mode}"
@@ -168,6 +177,7 @@ class Crop(Layer):
                "with two inputs, the first centred to the second's size (U-Net skips)")
     example = "- {type: crop, size: [56, 56]}"
     arity = (1, 2)
+    gradient_inputs = 1  # a second input gives only the size
     axis_settings = ("size",)
     pad_settings = ("amount",)
 

@@ -46,8 +46,9 @@ def rf_text(field) -> str:
     return str(sizes[0]) if len(set(sizes)) == 1 else "x".join(map(str, sizes))
 
 
-def summary_columns(totals, rf: bool = True) -> list[Column]:
-    """The summary's columns, in display order."""
+def summary_columns(totals, rf: bool = True, training: bool = False) -> list[Column]:
+    """The summary's columns, in display order; `training` adds the backward's (`summarize
+    --mode training`)."""
     def layer_only(get):
         return lambda line: None if line.is_group else get(line)
     columns = [
@@ -70,6 +71,17 @@ def summary_columns(totals, rf: bool = True) -> list[Column]:
                priority=7),
         Column("flops", "FLOPs", lambda line: line.totals.flops, _count, priority=6),
     ]
+    if training:
+        columns += [
+            Column("input_grad_macs", "dX MACs", lambda line: line.totals.input_grad_macs,
+                   _count, priority=3),
+            Column("weight_grad_macs", "dW MACs", lambda line: line.totals.weight_grad_macs,
+                   _count, priority=3),
+            Column("backward_macs", "backward MACs", lambda line: line.totals.backward_macs,
+                   _count, priority=1),
+            Column("backward_flops", "backward FLOPs", lambda line: line.totals.backward_flops,
+                   _count, priority=6),
+        ]
     return [c for c in columns if rf or c.key != "rf"]
 
 

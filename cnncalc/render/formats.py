@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from ..analysis.report import Report
+from ..analysis.report import TRAINING_KEYS, Report
 from ..conventions import readable
 from . import escape
 from .columns import cells, rf_text, summary_columns
@@ -16,30 +16,36 @@ CSV_COLUMNS = ("index", "name", "type", "settings", "output", "receptive_field",
 def to_csv(report: Report) -> str:
     """One row per layer, exact integers, and a final TOTAL row; text cells are defused
     against spreadsheet formulas (render/escape.py)."""
-    rows = [CSV_COLUMNS]
+    training = TRAINING_KEYS if report.training is not None else ()
+    rows = [CSV_COLUMNS + training]
     for row in report.rows:
         t = row.totals
         rows.append([row.index, row.name, row.type, row.settings, str(row.output_shape),
                      rf_text(row.field), t.params, t.trainable_params, t.connections, t.macs,
-                     t.flops, t.activations])
+                     t.flops, t.activations, *(getattr(t, key) for key in training)])
     totals = report.totals.as_dict()
     rows.append(["", "TOTAL", "", "", str(report.output_shape), "", totals["params"],
                  totals["trainable_params"], totals["connections"], totals["macs"],
-                 totals["flops"], totals["activations"]])
+                 totals["flops"], totals["activations"],
+                 *(report.training.totals[key] for key in training)])
     return escape.csv_text(rows)
 
 
 def to_markdown(report: Report) -> str:
     """A GitHub table of the layers (the summary's columns, all of them), then the totals."""
-    columns = summary_columns(report.totals)
+    columns = summary_columns(report.totals, training=report.training is not None)
     lines = [f"### {escape.markdown_cell(report.name)} ({escape.markdown_cell(report.input_text())})", "",
              "| " + " | ".join(c.header for c in columns) + " |",
              "|" + "|".join("---:" if c.right else "---" for c in columns) + "|"]
     for values in cells(columns, report.outline()):
         lines.append("| " + " | ".join(escape.markdown_cell(v) for v in values) + " |")
     totals = report.totals.as_dict()
+    keys = ["params", "trainable_params", "connections", "macs", "flops", "activations"]
+    if report.training is not None:
+        totals.update(report.training.totals)
+        keys += list(report.training.totals)
     lines += ["", "| total | exact | readable |", "|---|---:|---:|"]
-    for key in ("params", "trainable_params", "connections", "macs", "flops", "activations"):
+    for key in keys:
         lines.append(f"| {key} | {totals[key]:,} | {readable(totals[key])} |")
     return "\n".join(lines) + "\n"
 

@@ -14,10 +14,16 @@ BREAKDOWN = ("weights", "gradients", "optimizer_state", "saved_activations", "ac
              "transients")
 TOTALS = (("params", "Parameters"), ("trainable_params", "Trainable"),
           ("non_trainable_params", "Non-trainable"), ("connections", "Connections"), ("macs", "MACs"),
-          ("flops", "FLOPs"), ("activations", "Activations"))
+          ("flops", "FLOPs"), ("activations", "Activations"),
+          ("backward_macs", "Backward MACs"), ("train_step_macs", "Train-step MACs"))
 COLUMNS = ("#", "Layer", "Type", "Settings", "Output", "Params", "Connections", "MACs", "FLOPs",
            "Activations", "RF", "Line")
-NUMERIC = {"#", "Params", "Connections", "MACs", "FLOPs", "Activations", "Line"}
+FIGURES = ("params", "connections", "macs", "flops", "activations")  # COLUMNS' numbers
+# with the training compute (summarize --mode training, report): after Activations
+TRAINING = (("input_grad_macs", "dX MACs"), ("weight_grad_macs", "dW MACs"),
+            ("backward_macs", "Backward MACs"))
+NUMERIC = {"#", "Params", "Connections", "MACs", "FLOPs", "Activations", "Line",
+           *(label for _, label in TRAINING)}
 KINDS = {"conv": "conv", "deconv": "conv", "dwconv": "conv", "separable": "conv", "pool": "pool",
          "subsample": "pool", "avgpool": "pool", "maxpool": "pool", "batchnorm": "norm", "lrn": "norm",
          "layernorm": "norm", "add": "merge", "concat": "merge", "mul": "merge", "fc": "fc", "rbf": "fc",
@@ -142,8 +148,11 @@ def _name_cell(name: str, groups: list[str]) -> str:
 def _table(summary) -> str:
     layers = summary.get("layers", [])
     kinds = {g["name"]: g.get("kind", "") for g in summary.get("groups", [])}
+    training = TRAINING if layers and "backward_macs" in layers[0] else ()
+    figures = FIGURES + tuple(key for key, _ in training)
+    columns = COLUMNS[:10] + tuple(label for _, label in training) + COLUMNS[10:]
     head = "".join(('<th scope="col" class="n">' if c in NUMERIC else '<th scope="col">') + f"{esc(c)}</th>"
-                   for c in COLUMNS)
+                   for c in columns)
     rows, open_groups = [], []
     for layer in layers:
         groups = [str(g) for g in layer.get("groups") or []]
@@ -155,21 +164,20 @@ def _table(summary) -> str:
             parent = groups[depth - 1] + "." if depth else ""
             shown = name[len(parent):] if parent and name.startswith(parent) else name
             rows.append(f'<tr class="group" style="--d:{depth}">'
-                        f'<th colspan="{len(COLUMNS)}" scope="rowgroup">'
+                        f'<th colspan="{len(columns)}" scope="rowgroup">'
                         f'{esc(shown)}<span class="kind">{esc(kinds.get(name, "group"))}</span></th></tr>')
         open_groups = groups
         cells = [
             (True, _int(layer.get("index"))), (False, layer.get("name", "")), (False, layer.get("type", "")),
             (False, layer.get("settings", "")), (False, _shape(layer.get("output_shape"))),
-            *((True, _int(layer.get(k))) for k in ("params", "connections", "macs", "flops", "activations")),
+            *((True, _int(layer.get(k))) for k in figures),
             (False, _shape(layer.get("receptive_field"))), (True, _int(layer.get("line"))),
         ]
         tds = "".join(f'<td class="n">{esc(v)}</td>' if n else _name_cell(v, groups) if j == 1 else
                       f"<td>{esc(v)}</td>" for j, (n, v) in enumerate(cells))
         rows.append(f'<tr class="layer">{tds}</tr>')
     t = summary.get("totals", {})
-    foot = "".join(f'<td class="n">{esc(_int(t.get(k)))}</td>' for k in ("params", "connections", "macs",
-                                                                          "flops", "activations"))
+    foot = "".join(f'<td class="n">{esc(_int(t.get(k)))}</td>' for k in figures)
     return (f'<section id="layers"><h2>Layers</h2><div class="scroll table"><table class="layers">'
             f"<caption>{len(layers):,} layers; exact figures; click a header to sort</caption>"
             f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody>"
@@ -214,6 +222,9 @@ def _charts(summary, memory, timeline) -> str:
         rf_series.append((name, pts))
     parts = [
         svg.bar_chart(names, [int(layer.get("macs") or 0) for layer in layers], "MACs per layer", "MACs"),
+        *([svg.bar_chart(names, [int(layer.get("backward_macs") or 0) for layer in layers],
+                         "Backward MACs per layer (input and weight gradients, as autograd runs "
+                         "them)", "MACs")] if layers and "backward_macs" in layers[0] else []),
         svg.bar_chart(names, [int(layer.get("params") or 0) for layer in layers], "Parameters per layer",
                       "parameters"),
         svg.bar_chart(names, act, f"Activation memory per layer ({dtype}, {width} bytes per value, batch 1)",

@@ -19,6 +19,14 @@ TOTAL_LABELS = (
     ("flops", "FLOPs"),
     ("activations", "Activations (values)"),
 )
+TRAINING_LABELS = (  # per sample, --mode training (docs/counting.md)
+    ("input_grad_macs", "Input-gradient MACs"),
+    ("weight_grad_macs", "Weight-gradient MACs"),
+    ("backward_macs", "Backward MACs"),
+    ("backward_flops", "Backward FLOPs"),
+    ("train_step_macs", "Train-step MACs"),
+    ("train_step_flops", "Train-step FLOPs"),
+)
 
 
 def summary_text(report: Report, depth: int | None = None, rf: bool = True,
@@ -26,7 +34,7 @@ def summary_text(report: Report, depth: int | None = None, rf: bool = True,
                  wide: bool = False) -> str:
     """The per-layer table (groups deeper than `depth` collapsed), the totals and the notes."""
     lines = report.outline(depth)
-    columns = choose(summary_columns(report.totals, rf), keys, wide)
+    columns = choose(summary_columns(report.totals, rf, report.training is not None), keys, wide)
     rows = [[escape.terminal(text) for text in row] for row in cells(columns, lines)]
     columns, widths, rows, dropped = fit(columns, rows, None if wide else width)
 
@@ -46,8 +54,12 @@ def summary_text(report: Report, depth: int | None = None, rf: bool = True,
         out.append(styled(row_text(values), style))
     out.append("")
     figures = report.totals.as_dict()
+    labels = TOTAL_LABELS
+    if report.training is not None:
+        figures.update(report.training.totals)
+        labels += TRAINING_LABELS
     out += [f"{label:<22}{figures[key]:>20,}  {styled(readable(figures[key]), DIM)}"
-            for key, label in TOTAL_LABELS]
+            for key, label in labels]
     notes = [f"{escape.terminal(row.name)}: {note}" for row in report.rows for note in row.notes]
     if any(not row.tiles for row in report.rows):
         notes.append("! the window does not tile the input (see `cnncalc validate`)")
