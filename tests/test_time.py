@@ -308,3 +308,26 @@ def test_calibrate_measures_this_machine_in_under_a_minute(cache):
     assert set(calibration.forward) >= {"conv", "conv1x1", "strided", "depthwise", "grouped",
                                         "gemm", "pool", "norm"}
     assert calibration.threads == 1 and calibration.overhead > 0
+
+
+# --- training -------------------------------------------------------------------------------
+
+def test_training_backward_of_the_first_conv_is_its_weight_gradient_only(tmp_path):
+    out = time_json(spec(tmp_path, CONV_NET), "--device", "flops=1e12,bandwidth=1e15",
+                    "--batch", 4, "--mode", "training")
+    macs = 4 * 56 * 56 * 64 * 64 * 9
+    conv = out["layers"][0]
+    assert conv["forward_seconds"] == pytest.approx(2 * macs / (GPU_EFFICIENCY["conv"] * 1e12))
+    # the network input needs no gradient: the weight gradient's MACs (= the forward's) alone
+    assert conv["backward_seconds"] == pytest.approx(2 * macs / (GPU_EFFICIENCY["conv"] * 1e12))
+    assert out["mode"] == "training" and out["optimizer"] == "sgd"
+
+
+def test_gpu_optimizer_step_moves_its_state_once_over_every_tensor():
+    out = time_json("resnet18", "--device", "flops=1e15,bandwidth=1e9", "--mode", "training",
+                    "--optimizer", "adam")
+    params = 11_689_512  # torchvision's resnet18
+    moved = params * 7 * 4  # Adam reads p, g, m, v and writes m, v, p: float32
+    assert out["optimizer_seconds"] == pytest.approx(moved / (GPU_BANDWIDTH_EFFICIENCY * 1e9))
+    assert out["total_seconds"] == pytest.approx(
+        sum(layer["seconds"] for layer in out["layers"]) + out["optimizer_seconds"])

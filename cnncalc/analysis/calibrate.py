@@ -36,7 +36,7 @@ SECONDS_PER_CASE = 0.25  # repeats stop after this (at least 3 of them)
 
 
 def cases() -> int:
-    return (sum(map(len, CONV_CASES.values())) + len(GEMM_CASES) + len(ELEMENTWISE_SIZES)
+    return (sum(map(len, CONV_CASES.values())) + len(GEMM_CASES) + 2 * len(ELEMENTWISE_SIZES)
             + 2 * len(PASS_CASES) + 1)
 
 
@@ -156,6 +156,14 @@ def _measure_torch(torch, progress) -> Calibration:
         moved = 2 * 4 * values  # float32 read + write
         elementwise.append((moved, seconds))
         backward.setdefault("elementwise", []).append((moved, back))
+    for values in ELEMENTWISE_SIZES:  # an optimizer's in-place update: p -= lr x g
+        step += 1
+        progress(f"in-place update {values:,} values", step, cases())
+        p, g = torch.randn(values), torch.randn(values)
+        touching(p, g)
+        with torch.no_grad():
+            forward.setdefault("update", []).append(
+                (3 * 4 * values, timed(partial(p.add_, g, alpha=-1e-3))))  # read 2, write 1
     for batch, channels, side in PASS_CASES:
         x = torch.randn(batch, channels, side, side, requires_grad=True)
         touching(x, x)
@@ -246,6 +254,13 @@ def _measure_numpy(progress) -> Calibration:
         back = timed(lambda x=x: np.where(x > 0, x, 0))
         elementwise.append((2 * 4 * values, seconds))
         backward.setdefault("elementwise", []).append((2 * 4 * values, back))
+    for values in ELEMENTWISE_SIZES:  # an optimizer's in-place update: p -= lr x g
+        step += 1
+        progress(f"in-place update {values:,} values", step, cases())
+        p, g = (rng.standard_normal(values, dtype=np.float32) for _ in range(2))
+        touching(p, g)
+        forward.setdefault("update", []).append(
+            (3 * 4 * values, timed(lambda p=p, g=g: np.subtract(p, 1e-3 * g, out=p))))
     step += 1
     progress("per-op overhead", step, cases())
     tiny = np.ones(1, dtype=np.float32)

@@ -27,10 +27,12 @@ GPU_EFFICIENCY = {"gemm": 0.70, "conv": 0.60, "conv1x1": 0.55, "strided": 0.50,
                   "grouped": 0.25, "depthwise": 0.10}
 GPU_BANDWIDTH_EFFICIENCY = 0.80  # of the datasheet bandwidth an elementwise kernel reaches
 GPU_KERNEL_OVERHEAD = 8e-6  # seconds per kernel: eager PyTorch's dispatch and launch
-# values an optimizer step reads and writes per parameter (torch.optim, foreach=False):
+# values an optimizer step reads and writes per parameter (torch.optim):
 # SGD p, g -> p; momentum p, g, buf -> buf, p; Adam p, g, m, v -> m, v, p
 OPTIMIZER_VALUES = {"sgd": 3, "momentum": 5, "adam": 7}
-OPTIMIZER_KERNELS = {"sgd": 1, "momentum": 3, "adam": 8}  # ops per parameter tensor
+# in-place ops per parameter tensor (torch.optim's _single_tensor_* loops, the CPU default);
+# on a GPU the default foreach path runs each op once over all the tensors
+OPTIMIZER_KERNELS = {"sgd": 1, "momentum": 3, "adam": 8}
 COMPUTE, MEMORY, OVERHEAD, NONE = "compute", "memory", "overhead", "none"
 PASSES = ("elementwise", "pool", "norm")  # kinds timed by the bytes they move
 
@@ -126,10 +128,13 @@ class DatasheetRates:
         self.bandwidth = device.bandwidth * GPU_BANDWIDTH_EFFICIENCY
         self.overhead = GPU_KERNEL_OVERHEAD
         self.backward_overhead = GPU_KERNEL_OVERHEAD
+        self.foreach = True  # torch.optim's default for CUDA tensors
 
     def compute_seconds(self, kind: str, flops: float, backward: bool = False) -> float:
+        """`flops` of the forward; its backward (both gradients) is twice that work."""
         peak = self.fp32_gemm if kind == "gemm" else self.conv_peak
-        return flops / (GPU_EFFICIENCY.get(kind, GPU_EFFICIENCY["conv"]) * peak)
+        work = 2 * flops if backward else flops
+        return work / (GPU_EFFICIENCY.get(kind, GPU_EFFICIENCY["conv"]) * peak)
 
     def memory_seconds(self, moved: float, backward: bool = False) -> float:
         return moved / self.bandwidth
@@ -173,7 +178,7 @@ def predict(network: Network, report: Report, device: Device, settings: TimeSett
     weight_bytes = (DTYPES["float32"] + 2 * value) if settings.amp else value
     training = settings.mode == "training"
     trained = _training(network, report) if training else None
-    layers, tensors = [], 0
+    layers, tensors = [], []
     for index, (node, row) in enumerate(zip(network.nodes, report.rows)):
         ins, out = row.input_shapes, row.output_shape
         layer = node.layer.at(ins[0].rank) if ins else node.layer
@@ -196,15 +201,22 @@ def predict(network: Network, report: Report, device: Device, settings: TimeSett
                                    params * value, layer.time_fused_passes())
             parts += back
             backward = sum(t for t, _ in back)
-            if step.needs_weight_grad:
-                tensors += len(layer.parameter_sizes(ins[0]))
+            if step.needs_weight_grad and row.totals.trainable_params:
+                tensors += layer.parameter_sizes(ins[0])
         layers.append(LayerTime(row.name, kind, forward, backward, max(parts)[1]))
-    optimizer = 0.0
-    if trained is not None:
-        values = trained.trainable_params * OPTIMIZER_VALUES[settings.optimizer]
-        kernels = tensors * OPTIMIZER_KERNELS[settings.optimizer]
-        optimizer = rates.memory_seconds(values * DTYPES["float32"]) + kernels * rates.overhead
+    optimizer = optimizer_seconds(rates, settings.optimizer, tensors) if training else 0.0
     return TimeReport(report.name, device, settings, layers, optimizer)
+
+
+def optimizer_seconds(rates, optimizer: str, tensors: list[int]) -> float:
+    """The optimizer step: its in-place updates over float32 parameters and state, an op at
+    a time per tensor (CPU), or each op once over every tensor (GPU, foreach)."""
+    kernels, values = OPTIMIZER_KERNELS[optimizer], OPTIMIZER_VALUES[optimizer]
+    if getattr(rates, "foreach", False):
+        moved = sum(tensors) * values * DTYPES["float32"]
+        return max(rates.pass_seconds("update", moved), kernels * rates.overhead)
+    return sum(kernels * max(rates.pass_seconds("update", n * values * DTYPES["float32"] / kernels),
+                             rates.overhead) for n in tensors)
 
 
 def _backward_parts(rates, kind, step, flops, read, written, weights, fused) -> list:
