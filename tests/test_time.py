@@ -331,3 +331,27 @@ def test_gpu_optimizer_step_moves_its_state_once_over_every_tensor():
     assert out["optimizer_seconds"] == pytest.approx(moved / (GPU_BANDWIDTH_EFFICIENCY * 1e9))
     assert out["total_seconds"] == pytest.approx(
         sum(layer["seconds"] for layer in out["layers"]) + out["optimizer_seconds"])
+
+
+# --- compare and the report page --------------------------------------------------------------
+
+def test_compare_with_a_device_adds_the_time_row():
+    result = run("compare", "resnet18", "resnet50", "--device", "a100-80gb", "--batch", 64,
+                 "--format", "json")
+    assert result.exit_code == 0, result.output
+    row = json.loads(result.stdout)["totals"][-1]
+    alone = [time_json(name, "--device", "a100-80gb", "--batch", 64)["total_seconds"]
+             for name in ("resnet18", "resnet50")]
+    assert row["key"] == "seconds on a100-80gb (batch 64)"
+    assert (row["a"], row["b"]) == pytest.approx(tuple(alone))
+    assert run("compare", "resnet18", "resnet50", "--device", "a100").exit_code == 2
+
+
+def test_report_page_gets_a_time_chart_with_a_device(tmp_path):
+    page = tmp_path / "r.html"
+    result = run("report", "lenet5", "-o", page, "--device", "t4")
+    assert result.exit_code == 0, result.output
+    assert "Predicted time per layer on t4" in page.read_text()
+    plain = tmp_path / "p.html"
+    assert run("report", "lenet5", "-o", plain).exit_code == 0
+    assert "Predicted time per layer" not in plain.read_text()

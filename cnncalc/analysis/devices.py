@@ -104,6 +104,21 @@ def lookup(text: str, calibration=None) -> Device:
     return device
 
 
+def resolve(text: str) -> tuple[Device, str | None]:
+    """--device with the stored calibration read for a measured device: (the device, a
+    one-line warning about an unusable calibration file or None)."""
+    entry = table().get(text.strip().lower())
+    calibration, warning = None, None
+    if entry is not None and entry.measured:
+        from .calibration import load
+        calibration, warning = load()
+    try:
+        return lookup(text, calibration), warning
+    except CnnCalcError as exc:
+        exc.warning = warning  # shown before the error
+        raise
+
+
 def custom(text: str) -> Device:
     """`flops=312e12,bandwidth=2.0e12,memory=80GiB`: flops is one peak (FLOP/s, used for
     every dtype) or per dtype `flops.bf16=...`; bandwidth in bytes/s; memory optional."""

@@ -13,6 +13,7 @@ from .common import (
     Target,
     app,
     check_choice,
+    device_of,
     fail,
     load_network,
     parse_args,
@@ -109,6 +110,8 @@ def report(
                                   help="optimizer of the training-step timeline: "
                                   + ", ".join(OPTIMIZERS)),
     arg: list[str] = typer.Option([], "--arg", help="set a spec argument, NAME=VALUE"),
+    device: str | None = typer.Option(None, "--device", help="add a chart of the predicted "
+                                      "time per layer on this device (see `cnncalc time`)"),
 ):
     """One self-contained HTML page: the layer table, charts (with the memory timeline of one
     training step, as PyTorch on the CPU runs it), the graph and the lints."""
@@ -128,10 +131,15 @@ def report(
         step = mem.MemoryReport(network.name, model, batch, "float32", "training", optimizer,
                                 network=network, analysis=result, backend="cpu")
         timeline = step.timeline()
+        timing = None
+        if device is not None:
+            from ..analysis.timing import TimeSettings, predict
+            timing = predict(network, result, device_of(device),
+                             TimeSettings(device, batch)).as_dict()
     except CnnCalcError as exc:
         fail(exc)
     lints = [d.as_dict() for d in lint.check(network, result, network.lint_ignore)]
-    target.emit(build_page(result.as_dict(), lints, figures, timeline))
+    target.emit(build_page(result.as_dict(), lints, figures, timeline, timing))
     typer.echo(f"wrote {terminal_text(output)}")
 
 

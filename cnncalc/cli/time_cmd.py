@@ -7,7 +7,18 @@ import typer
 
 from ..conventions import DTYPES, OPTIMIZERS
 from ..errors import CnnCalcError, Diagnostic, Span, show
-from .common import SPEC_HELP, Target, app, check_choice, console, fail, load_network, parse_args, plain
+from .common import (
+    SPEC_HELP,
+    Target,
+    app,
+    check_choice,
+    console,
+    device_of,
+    fail,
+    load_network,
+    parse_args,
+    plain,
+)
 
 DEVICE_HELP = ("a device of `cnncalc devices` (cpu: this machine, after `cnncalc calibrate`), "
                "or flops=312e12,bandwidth=2e12,memory=80GiB")
@@ -22,18 +33,6 @@ def whole(option: str, text: str | None, minimum: int = 1) -> int | None:
         raise CnnCalcError(Diagnostic(Span(option), "must be a positive integer",
                                       received=show(text)))
     return int(value)
-
-
-def device_of(text: str):
-    """--device as a Device; the cpu reads the calibration (a bad file: a warning line)."""
-    from ..analysis import devices
-    calibration = None
-    if text.strip().lower() in devices.table() and devices.table()[text.strip().lower()].measured:
-        from ..analysis.calibration import load
-        calibration, warning = load()
-        if warning:
-            typer.echo(warning, err=True)
-    return devices.lookup(text, calibration)
 
 
 @app.command()

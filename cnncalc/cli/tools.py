@@ -15,6 +15,7 @@ from .common import (
     app,
     check_choice,
     console,
+    device_of,
     emit,
     fail,
     load_network,
@@ -115,16 +116,27 @@ def compare(
     a: str = typer.Argument(..., help=SPEC_HELP),
     b: str = typer.Argument(..., help=SPEC_HELP),
     format: str = typer.Option("table", "--format", help="table or json"),
+    device: str | None = typer.Option(None, "--device", help="add the predicted step time "
+                                      "on this device (see `cnncalc time`)"),
+    batch: int = typer.Option(1, "--batch", min=1, help="batch size of the time row"),
 ):
     """Totals side by side with their differences, and the layers that differ."""
     from ..analysis.analyze import analyze
     from ..analysis.compare import compare_reports
     try:
         check_choice("--format", format, ("table", "json"))
-        left, right = analyze(load_network(a)), analyze(load_network(b))
+        networks = load_network(a), load_network(b)
+        left, right = analyze(networks[0]), analyze(networks[1])
+        times = None
+        if device is not None:
+            from ..analysis.timing import TimeSettings, predict
+            chosen, settings = device_of(device), TimeSettings(device, batch)
+            times = [predict(n, r, chosen, settings).total_seconds
+                     for n, r in zip(networks, (left, right))]
     except CnnCalcError as exc:
         fail(exc)
-    result = compare_reports(left, right)
+    result = compare_reports(left, right, times and (f"seconds on {device} (batch {batch})",
+                                                     *times))
     if format == "json":
         return emit(json.dumps(result, indent=2) + "\n", None)
     from ..render.compare import compare_tables
