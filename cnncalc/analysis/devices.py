@@ -58,7 +58,8 @@ def _number(value, where: str) -> float:
 def table() -> dict[str, Device]:
     """Every device of devices.yaml by name (the cpu without figures: calibrate fills them)."""
     import yaml
-    raw = yaml.safe_load(TABLE.read_text(encoding="utf-8"))
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's: 10x faster
+    raw = yaml.load(TABLE.read_text(encoding="utf-8"), Loader=loader)
     devices = {}
     for name, entry in raw.items():
         peaks = {k: _number(v, f"{name}.peak_flops.{k}")

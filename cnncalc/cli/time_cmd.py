@@ -51,6 +51,7 @@ def time(
     arg: list[str] = typer.Option([], "--arg", help="set a spec argument, NAME=VALUE"),
     format: str = typer.Option("table", "--format", help="table or json"),
     output: str | None = typer.Option(None, "--output", help="write to FILE instead"),
+    layers: bool = typer.Option(False, "--layers", help="every layer, not the 10 slowest"),
 ):
     """How long a forward or a training step takes on a device, per layer."""
     from ..analysis.analyze import analyze
@@ -75,7 +76,7 @@ def time(
         import json
         return target.emit(json.dumps(result, indent=2) + "\n")
     from ..render.time_table import time_tables
-    tables = time_tables(result)
+    tables = time_tables(result, layers)
     return target.emit(plain(tables)) if output else console().print(tables)
 
 

@@ -37,8 +37,9 @@ def rate_text(value: float, unit: str) -> str:
     return f"{value:.3g} {unit}"
 
 
-def time_tables(result: dict) -> Group:
-    """The answer, the bounds, then one row per layer (layers that run no kernel left out)."""
+def time_tables(result: dict, every: bool = False, slowest: int = 10) -> Group:
+    """The answer, the bounds, then the `slowest` layers (every layer with `every`, in order;
+    layers that run no kernel left out)."""
     s = result
     training = s["mode"] == "training"
     what = f"{s['mode']}" + (f", {s['optimizer']}" if training else "")
@@ -61,16 +62,20 @@ def time_tables(result: dict) -> Group:
         f"{bound} {100 * t / total:.0f}%" for bound, t in
         sorted(shares.items(), key=lambda kv: -kv[1]))))
     lines.append(Text(terminal(f"Figures: {s['source']}"), style="dim"))
-    table = Table(box=box.SIMPLE_HEAD, title="Per layer", title_justify="left")
+    numbered = [(n, layer) for n, layer in enumerate(s["layers"], 1) if layer["seconds"]]
+    if not every and len(numbered) > slowest:
+        numbered = sorted(numbered, key=lambda item: -item[1]["seconds"])[:slowest]
+        title = f"The {slowest} slowest layers (--layers: every layer)"
+    else:
+        title = "Per layer"
+    table = Table(box=box.SIMPLE_HEAD, title=title, title_justify="left")
     columns = ["#", "name", "kind", "time", "share", "", "bound"]
     if training:
         columns[3:4] = ["forward", "backward", "time"]
     for label in columns:
         table.add_column(label, justify="left" if label in ("name", "kind", "bound", "")
                          else "right", no_wrap=True)
-    for number, layer in enumerate(s["layers"], 1):
-        if not layer["seconds"]:
-            continue
+    for number, layer in numbered:
         share = layer["seconds"] / total
         cells = [str(number), Text(terminal(layer["name"])), layer["kind"],
                  seconds_text(layer["seconds"]), f"{100 * share:.1f}%",
