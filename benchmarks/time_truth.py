@@ -105,6 +105,7 @@ def order(names: list[str]) -> list[str]:
 
 
 def run(args) -> None:
+    out = Path(args.out)
     import torch
     torch.set_num_threads(args.threads)
     if args.calibrate:
@@ -113,7 +114,7 @@ def run(args) -> None:
         print("calibrating...", file=sys.stderr)
         store(calibrate(threads=args.threads, clock="cpu" if args.cpu_time else "wall"))
     from cnncalc import zoo
-    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {"cases": {}}
+    results = json.loads(out.read_text()) if out.exists() else {"cases": {}}
     results["meta"] = {"date": time.strftime("%Y-%m-%d", time.gmtime()),
                        "torch": torch.__version__, "threads": args.threads,
                        "device": args.device, "predicted_as": args.predict,
@@ -140,8 +141,8 @@ def run(args) -> None:
                                          "predicted": predicted, "ratio": predicted / measured,
                                          "load_average": load}
                 print(f"{key}: ratio {predicted / measured:.2f} (load {load:.1f})", flush=True)
-                RESULTS.parent.mkdir(parents=True, exist_ok=True)
-                RESULTS.write_text(json.dumps(results, indent=1) + "\n")
+                out.parent.mkdir(parents=True, exist_ok=True)
+                out.write_text(json.dumps(results, indent=1) + "\n")
 
 
 def grid(results: dict, device: str = "cpu") -> str:
@@ -175,9 +176,14 @@ def repredict(results: dict) -> None:
     RESULTS.write_text(json.dumps(results, indent=1) + "\n")
 
 
-def write_docs() -> None:
+def write_docs(again: bool) -> None:
+    """The grid of every results file (benchmarks/results/time_truth*.json) into docs/time.md;
+    `again`: predict the first file's cases anew with this code and calibration."""
     results = json.loads(RESULTS.read_text())
-    repredict(results)
+    if again:
+        repredict(results)
+    for other in sorted(RESULTS.parent.glob("time_truth?*.json")):
+        results["cases"].update(json.loads(other.read_text())["cases"])
     text = DOCS.read_text()
     meta = results["meta"]
     block = (f"{BEGIN}\nMeasured {meta['date']}, torch {meta['torch']}, {meta['threads']} "
@@ -201,9 +207,12 @@ def main() -> None:
     parser.add_argument("--cpu-time", action="store_true", help="time the thread's CPU time "
                         "(one thread, a shared machine), in the calibration too")
     parser.add_argument("--write-docs", action="store_true")
+    parser.add_argument("--repredict", action="store_true", help="with --write-docs: predict "
+                        "again with the current code and calibration")
+    parser.add_argument("--out", default=str(RESULTS), help="the results file")
     args = parser.parse_args()
     if args.write_docs:
-        return write_docs()
+        return write_docs(args.repredict)
     run(args)
 
 
