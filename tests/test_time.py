@@ -220,13 +220,14 @@ layers:
   - {name: s, type: conv, filters: 64, kernel: 3, stride: 2, padding: 1}
   - {name: b, type: batchnorm}
   - {name: m, type: pool, kernel: 2}
+  - {name: q, type: pool, kernel: 3, stride: 2, padding: 1}
   - {name: o, type: dropout}
   - {name: fl, type: flatten}
   - {name: f, type: fc, units: 10}
 """)
     kinds = [layer["kind"] for layer in time_json(net, "--device", "t4")["layers"]]
-    assert kinds == ["conv", "conv1x1", "depthwise", "grouped", "strided", "norm", "pool",
-                     "none", "none", "gemm"]
+    assert kinds == ["conv", "conv1x1", "depthwise", "grouped", "strided", "norm", "pool_tiled",
+                     "pool", "none", "none", "gemm"]
 
 
 def test_time_never_imports_numpy():

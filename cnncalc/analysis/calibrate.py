@@ -37,7 +37,7 @@ SECONDS_PER_CASE = 0.25  # repeats stop after this (at least 3 of them)
 
 def cases() -> int:
     return (sum(map(len, CONV_CASES.values())) + len(GEMM_CASES) + 2 * len(ELEMENTWISE_SIZES)
-            + 2 * len(PASS_CASES) + 1)
+            + 3 * len(PASS_CASES) + 1)
 
 
 CLOCKS = {"wall": time.perf_counter, "cpu": time.thread_time}
@@ -170,6 +170,7 @@ def _measure_torch(torch, progress) -> Calibration:
         stats = torch.zeros(channels), torch.ones(channels)
         scale = torch.ones(channels, requires_grad=True), torch.zeros(channels, requires_grad=True)
         for kind, run in (("pool", partial(F.max_pool2d, x, 3, 2, 1)),
+                          ("pool_tiled", partial(F.max_pool2d, x, 2, 2)),
                           ("norm", partial(F.batch_norm, x, *stats, *scale, False))):
             step += 1
             progress(f"{kind} {batch}x{channels}x{side}x{side}", step, cases())

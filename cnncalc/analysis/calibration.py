@@ -96,7 +96,8 @@ class Calibration:
 
     def pass_seconds(self, kind: str, moved: float, backward: bool = False) -> float:
         """A pass over memory of a kind measured by its bytes (pool, norm, elementwise)."""
-        points = (self.backward if backward else self.forward).get(kind)
+        curves = self.backward if backward else self.forward
+        points = curves.get(kind) or (curves.get("pool") if kind == "pool_tiled" else None)
         return interpolate(points, moved) if points else self.memory_seconds(moved, backward)
 
     def device(self, entry):

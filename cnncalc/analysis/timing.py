@@ -34,7 +34,7 @@ OPTIMIZER_VALUES = {"sgd": 3, "momentum": 5, "adam": 7}
 # on a GPU the default foreach path runs each op once over all the tensors
 OPTIMIZER_KERNELS = {"sgd": 1, "momentum": 3, "adam": 8}
 COMPUTE, MEMORY, OVERHEAD, NONE = "compute", "memory", "overhead", "none"
-PASSES = ("elementwise", "pool", "norm")  # kinds timed by the bytes they move
+PASSES = ("elementwise", "pool", "pool_tiled", "norm")  # kinds timed by the bytes they move
 
 
 @dataclass(frozen=True)

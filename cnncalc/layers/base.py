@@ -35,7 +35,7 @@ REGISTRY: dict[str, type[Layer]] = {}
 ALLOCATES, IN_PLACE, VIEW = "yes", "in place", "view"  # memory behaviour of a layer's output
 # the kinds of kernel `time_kind` answers; each has its own measured rate (cnncalc calibrate)
 TIME_KINDS = ("conv1x1", "conv", "strided", "depthwise", "grouped", "gemm",  # by their FLOPs
-              "elementwise", "pool", "norm",  # by the bytes they move
+              "elementwise", "pool", "pool_tiled", "norm",  # by the bytes they move
               "none")
 DROP = "drop"  # as_conv: the layer disappears when FC layers become convs (flatten)
 
