@@ -299,11 +299,13 @@ def test_unusable_calibration_is_ignored_with_one_warning_line(change, words):
 
 @pytest.mark.slow
 def test_calibrate_measures_this_machine_in_under_a_minute(cache):
+    pytest.importorskip("torch")
     import time
-    start = time.perf_counter()
+    start = time.process_time()  # CPU time: the shared test machine's load leaves it alone
     result = run("calibrate", "--threads", 1)
     assert result.exit_code == 0, result.output
-    assert time.perf_counter() - start < 60
+    assert time.process_time() - start < 60
+    assert "measuring this machine with torch" in result.stderr
     calibration, warning = load()
     assert warning is None
     assert set(calibration.forward) >= {"conv", "conv1x1", "strided", "depthwise", "grouped",

@@ -14,7 +14,7 @@ from .calibration import Calibration, machine_id, measured_points
 # (batch, in channels, out channels, side, kernel, stride, groups): torchvision's shapes
 CONV_CASES = {  # each kind from small to large work, so the rate is known across sizes
     "conv": [(1, 8, 8, 8, 3, 1, 1), (1, 32, 32, 28, 3, 1, 1), (1, 64, 64, 28, 3, 1, 1),
-             (1, 128, 128, 28, 3, 1, 1), (1, 256, 256, 28, 3, 1, 1), (8, 64, 64, 56, 3, 1, 1)],
+             (1, 128, 128, 28, 3, 1, 1), (1, 256, 256, 28, 3, 1, 1), (1, 64, 64, 224, 3, 1, 1)],
     "conv1x1": [(1, 16, 16, 8, 1, 1, 1), (1, 128, 128, 14, 1, 1, 1), (1, 256, 256, 14, 1, 1, 1),
                 (1, 256, 64, 56, 1, 1, 1), (1, 1024, 256, 28, 1, 1, 1), (8, 256, 64, 56, 1, 1, 1)],
     "strided": [(1, 8, 8, 16, 3, 2, 1), (1, 64, 64, 28, 3, 2, 1), (1, 128, 128, 28, 3, 2, 1),
@@ -32,7 +32,7 @@ GEMM_CASES = [(1, 64, 10), (1, 512, 1000), (1, 4096, 4096), (1, 25088, 4096), (8
 ELEMENTWISE_SIZES = [2**12, 2**15, 2**18, 2**21, 2**24]  # float32 values per pass
 # (batch, channels, side) of a 3x3/2 max pool and of a batch norm: keyed by the bytes moved
 PASS_CASES = [(1, 16, 8), (1, 64, 28), (1, 64, 56), (1, 64, 112), (8, 64, 112)]
-SECONDS_PER_CASE = 0.25  # repeats stop after this (at least 3 of them)
+SECONDS_PER_CASE = 0.15  # repeats stop after this (at least 3 of them)
 
 
 def cases() -> int:
@@ -42,7 +42,7 @@ def cases() -> int:
 
 CLOCKS = {"wall": time.perf_counter, "cpu": time.thread_time}
 CLOCK = {"now": time.perf_counter}  # the clock of this measurement (measure sets it)
-FLUSH_BYTES = 64 * 2**20  # written between repeats: caches as cold as inside a network
+FLUSH_BYTES = 32 * 2**20  # written between repeats: caches as cold as inside a network
 FLUSH: list = []  # the buffer's writer (measure sets it)
 COLD_ABOVE = 2**20  # bytes: a case touching more runs on cold caches (a small one stays warm)
 COLD = {"now": True}  # whether the case being measured flushes (set per case)
