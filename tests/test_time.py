@@ -358,3 +358,14 @@ def test_report_page_gets_a_time_chart_with_a_device(tmp_path):
     plain = tmp_path / "p.html"
     assert run("report", "lenet5", "-o", plain).exit_code == 0
     assert "Predicted time per layer" not in plain.read_text()
+
+
+def test_calibrated_training_step_adds_the_measured_fixed_cost(cache):
+    store(fake_calibration(step_overhead=0.25))
+    net = spec(cache.parent, CONV_NET)
+    out = time_json(net, "--device", "cpu", "--mode", "training")
+    layers = sum(layer["seconds"] for layer in out["layers"])
+    # one parameter tensor (the conv's weight): SGD's update pass, at least the 5 us floor
+    assert out["optimizer_seconds"] >= 0.25 + 5e-6
+    assert out["total_seconds"] == pytest.approx(layers + out["optimizer_seconds"])
+    assert time_json(net, "--device", "cpu")["total_seconds"] < 0.25  # inference: none

@@ -101,13 +101,13 @@ def measure(progress=None, threads: int | None = None, clock: str = "wall") -> C
 
 
 def _finish(forward, backward, elementwise, overhead, threads, backend,
-            backward_overhead=None) -> Calibration:
+            backward_overhead=None, step_overhead=0.0) -> Calibration:
     from .. import __version__
     return Calibration({k: measured_points(v) for k, v in forward.items()},
                        {k: measured_points(v) for k, v in backward.items()}, measured_points(elementwise),
                        overhead, backward_overhead or overhead, threads, backend,
                        machine_id(), __version__,
-                       time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()))
+                       time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), step_overhead)
 
 
 def _measure_torch(torch, progress) -> Calibration:
@@ -192,8 +192,17 @@ def _measure_torch(torch, progress) -> Calibration:
         overhead = timed(lambda: module(tiny), 0.1)  # a module call: how networks run
     y = module(tiny)
     back = timed(lambda: torch.autograd.grad(y, tiny, retain_graph=True), 0.1)
+    # a whole training step of a one-weight model: its fixed cost beyond the layers' kernels
+    layer = torch.nn.Linear(1, 1)
+    sgd, one = torch.optim.SGD(layer.parameters(), lr=1e-3), torch.ones(1, 1)
+
+    def step():
+        sgd.zero_grad(set_to_none=True)
+        layer(one).float().mean().backward()
+        sgd.step()
+    fixed = timed(step, 0.1)
     return _finish(forward, backward, elementwise, overhead, torch.get_num_threads(),
-                   f"torch {torch.__version__}", back)
+                   f"torch {torch.__version__}" + _clock_note(), back, fixed)
 
 
 def _measure_numpy(progress) -> Calibration:

@@ -68,6 +68,7 @@ class Calibration:
     machine: dict = field(default_factory=dict)
     version: str = ""
     measured_at: str = ""
+    step_overhead: float = 0.0  # a training step's fixed cost (zero_grad, loss, engine, step)
 
     def peak(self) -> float:
         """The best FLOP/s reached by any kernel kind (the 'peak' the efficiencies divide)."""
@@ -112,6 +113,7 @@ class Calibration:
                 "measured_at": self.measured_at, "backend": self.backend,
                 "threads": self.threads, "overhead_seconds": self.overhead,
                 "backward_overhead_seconds": self.backward_overhead,
+                "step_overhead_seconds": self.step_overhead,
                 "forward": self.forward, "backward": self.backward,
                 "elementwise": self.elementwise}
 
@@ -160,7 +162,8 @@ def load(path: Path | None = None) -> tuple[Calibration | None, str | None]:
             {k: measured_points(v) for k, v in raw["backward"].items()},
             measured_points(raw["elementwise"]), float(raw["overhead_seconds"]),
             float(raw["backward_overhead_seconds"]), int(raw["threads"]),
-            str(raw["backend"]), raw["machine"], raw["version"], str(raw.get("measured_at", "")))
+            str(raw["backend"]), raw["machine"], raw["version"], str(raw.get("measured_at", "")),
+            float(raw.get("step_overhead_seconds", 0.0)))
         if "elementwise" not in calibration.backward or not calibration.overhead > 0:
             raise ValueError("no rates")
     except (ValueError, KeyError, TypeError, AttributeError) as exc:

@@ -129,6 +129,7 @@ class DatasheetRates:
         self.overhead = GPU_KERNEL_OVERHEAD
         self.backward_overhead = GPU_KERNEL_OVERHEAD
         self.foreach = True  # torch.optim's default for CUDA tensors
+        self.step_overhead = 0.0  # not modelled on a GPU
 
     def compute_seconds(self, kind: str, flops: float, backward: bool = False) -> float:
         """`flops` of the forward; its backward (both gradients) is twice that work."""
@@ -204,7 +205,10 @@ def predict(network: Network, report: Report, device: Device, settings: TimeSett
             if step.needs_weight_grad and row.totals.trainable_params:
                 tensors += layer.parameter_sizes(ins[0])
         layers.append(LayerTime(row.name, kind, forward, backward, max(parts)[1]))
-    optimizer = optimizer_seconds(rates, settings.optimizer, tensors) if training else 0.0
+    # the optimizer, and the step's fixed cost measured on the CPU (zero_grad, loss, the
+    # autograd engine, optimizer.step's own work)
+    optimizer = optimizer_seconds(rates, settings.optimizer, tensors) + rates.step_overhead \
+        if training else 0.0
     return TimeReport(report.name, device, settings, layers, optimizer)
 
 
