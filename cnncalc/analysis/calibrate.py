@@ -42,7 +42,7 @@ def cases() -> int:
 
 CLOCKS = {"wall": time.perf_counter, "cpu": time.thread_time}
 CLOCK = {"now": time.perf_counter}  # the clock of this measurement (measure sets it)
-FLUSH_BYTES = 32 * 2**20  # written between repeats: caches as cold as inside a network
+FLUSH_BYTES = 64 * 2**20  # written between repeats: caches as cold as inside a network
 FLUSH: list = []  # the buffer's writer (measure sets it)
 COLD_ABOVE = 2**20  # bytes: a case touching more runs on cold caches (a small one stays warm)
 COLD = {"now": True}  # whether the case being measured flushes (set per case)
