@@ -45,13 +45,16 @@ CLOCK = {"now": time.perf_counter}  # the clock of this measurement (measure set
 FLUSH_BYTES = 64 * 2**20  # written between repeats: caches as cold as inside a network
 FLUSH: list = []  # the buffer's writer (measure sets it)
 COLD_ABOVE = 2**20  # bytes: a case touching more runs on cold caches (a small one stays warm)
-COLD = {"now": True}  # whether the case being measured flushes (set per case)
+COLD = {"now": True, "input": None}  # whether the case flushes; its input (set per case)
 
 
 def touching(*tensors) -> None:
-    """Set whether the next case runs cold: its tensors (x.numel() or .size) over COLD_ABOVE."""
+    """Set whether the next case runs cold: its tensors (x.numel() or .size) over COLD_ABOVE.
+    The first is its input, read again after the flush: inside a network the layer before
+    has just written it, while the weights come from memory."""
     values = sum(t.numel() if hasattr(t, "numel") else t.size for t in tensors)
     COLD["now"] = 4 * values > COLD_ABOVE
+    COLD["input"] = tensors[0]
 
 
 def timed(run, budget: float = SECONDS_PER_CASE) -> float:
@@ -60,8 +63,10 @@ def timed(run, budget: float = SECONDS_PER_CASE) -> float:
     run()
     times, start = [], time.perf_counter()
     while len(times) < 3 or (time.perf_counter() - start < budget and len(times) < 50):
-        for flush in FLUSH if COLD["now"] else ():
-            flush()
+        if COLD["now"]:
+            for flush in FLUSH:
+                flush()
+            COLD["input"].sum()  # the input back in cache, as the layer before left it
         t0 = now()
         run()
         times.append(now() - t0)
@@ -96,7 +101,7 @@ def measure(progress=None, threads: int | None = None, clock: str = "wall") -> C
     if threads:
         torch.set_num_threads(threads)
     buffer = torch.zeros(FLUSH_BYTES // 4)
-    FLUSH[:] = [partial(buffer.add_, 1)]
+    FLUSH[:] = [buffer.sum]  # a read: evicts without leaving dirty lines to write back
     return _measure_torch(torch, progress or (lambda *a: None))
 
 
@@ -211,7 +216,7 @@ def _measure_numpy(progress) -> Calibration:
     two products of the input and weight gradients."""
     import numpy as np
     buffer = np.zeros(FLUSH_BYTES // 4, dtype=np.float32)
-    FLUSH[:] = [partial(np.add, buffer, 1, out=buffer)]
+    FLUSH[:] = [buffer.sum]  # a read: evicts without leaving dirty lines to write back
     forward, backward, elementwise = {}, {}, []
     step = 0
     rng = np.random.default_rng(0)
