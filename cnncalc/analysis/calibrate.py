@@ -14,7 +14,7 @@ from .calibration import Calibration, machine_id, measured_points
 # (batch, in channels, out channels, side, kernel, stride, groups): torchvision's shapes
 CONV_CASES = {  # each kind from small to large work, so the rate is known across sizes
     "conv": [(1, 8, 8, 8, 3, 1, 1), (1, 32, 32, 28, 3, 1, 1), (1, 64, 64, 28, 3, 1, 1),
-             (1, 128, 128, 28, 3, 1, 1), (1, 256, 256, 28, 3, 1, 1), (1, 64, 64, 224, 3, 1, 1)],
+             (1, 128, 128, 28, 3, 1, 1), (1, 256, 256, 28, 3, 1, 1), (1, 256, 256, 56, 3, 1, 1)],
     "conv1x1": [(1, 16, 16, 8, 1, 1, 1), (1, 128, 128, 14, 1, 1, 1), (1, 256, 256, 14, 1, 1, 1),
                 (1, 256, 64, 56, 1, 1, 1), (1, 1024, 256, 28, 1, 1, 1), (8, 256, 64, 56, 1, 1, 1)],
     "strided": [(1, 8, 8, 16, 3, 2, 1), (1, 64, 64, 28, 3, 2, 1), (1, 128, 128, 28, 3, 2, 1),
