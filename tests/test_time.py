@@ -218,6 +218,7 @@ layers:
   - {name: d, type: conv, filters: 64, kernel: 3, padding: 1, groups: 64}
   - {name: g, type: conv, filters: 64, kernel: 3, padding: 1, groups: 4}
   - {name: s, type: conv, filters: 64, kernel: 3, stride: 2, padding: 1}
+  - {name: w, type: conv, filters: 64, kernel: 3, padding: 1, groups: 2}
   - {name: b, type: batchnorm}
   - {name: m, type: pool, kernel: 2}
   - {name: q, type: pool, kernel: 3, stride: 2, padding: 1}
@@ -226,8 +227,9 @@ layers:
   - {name: f, type: fc, units: 10}
 """)
     kinds = [layer["kind"] for layer in time_json(net, "--device", "t4")["layers"]]
-    assert kinds == ["conv", "conv1x1", "depthwise", "grouped", "strided", "norm", "pool_tiled",
-                     "pool", "none", "none", "gemm"]
+    # groups of 32 channels (AlexNet's two GPUs) run as dense convs, one per group
+    assert kinds == ["conv", "conv1x1", "depthwise", "grouped", "strided", "conv", "norm",
+                     "pool_tiled", "pool", "none", "none", "gemm"]
 
 
 def test_time_never_imports_numpy():
