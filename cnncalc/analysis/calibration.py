@@ -105,7 +105,8 @@ class Calibration:
         """The table's `cpu` entry with this machine's figures."""
         return replace(entry, peak_flops={"fp32": self.peak()}, bandwidth=self.bandwidth(),
                        memory_bytes=_ram(), calibration=self,
-                       source=f"cnncalc calibrate ({self.backend}, {self.threads} threads, "
+                       source=f"cnncalc calibrate ({self.backend}, {self.threads} "
+                              f"thread{'s' if self.threads != 1 else ''}, "
                               f"{self.machine.get('cpu', '?')}, {self.measured_at})")
 
     def as_dict(self) -> dict:
