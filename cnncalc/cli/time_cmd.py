@@ -128,6 +128,6 @@ def calibrate(threads: str | None = typer.Option(None, "--threads", help="PyTorc
             lambda what, done, total: bar.update(task, completed=done - 1, description=what),
             count, "cpu" if cpu_time else "wall")
     path = store(result)
-    typer.echo(f"{result.backend}, {result.threads} threads: best {result.peak() / 1e9:.1f} "
+    typer.echo(f"{result.backend}, threads {result.threads}: best {result.peak() / 1e9:.1f} "
                f"GFLOP/s, {result.bandwidth() / 1e9:.1f} GB/s elementwise, per-op overhead "
                f"{result.overhead * 1e6:.1f} us; written to {path}")
