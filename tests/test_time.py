@@ -371,3 +371,19 @@ def test_calibrated_training_step_adds_the_measured_fixed_cost(cache):
     assert out["optimizer_seconds"] >= 0.25 + 5e-6
     assert out["total_seconds"] == pytest.approx(layers + out["optimizer_seconds"])
     assert time_json(net, "--device", "cpu")["total_seconds"] < 0.25  # inference: none
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["inference", "training"])
+def test_every_zoo_layer_answers_a_known_time_kind(mode):
+    from cnncalc import zoo
+    from cnncalc.analysis.analyze import analyze
+    from cnncalc.analysis.timing import TimeSettings, predict
+    from cnncalc.language.document import load as load_spec
+    from cnncalc.layers.base import TIME_KINDS
+    device = devices.table()["t4"]
+    for name in zoo.names():
+        network = load_spec(zoo.path_of(name), f"{name}.yaml")
+        report = predict(network, analyze(network), device, TimeSettings("t4", 2, mode))
+        assert {layer.kind for layer in report.layers} <= set(TIME_KINDS), name
+        assert report.total_seconds > 0 and all(layer.seconds >= 0 for layer in report.layers)
