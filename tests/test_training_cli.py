@@ -104,3 +104,12 @@ def test_summarize_html_in_training_mode_shows_the_backward():
     html = run("summarize", "-", "--mode", "training", "--format", "html", input=NET).stdout
     assert "dW MACs" in html
     assert "dW MACs" not in run("summarize", "-", "--format", "html", input=NET).stdout
+
+
+def test_collapsed_groups_sum_their_layers_backward():
+    result = run("summarize", "resnet18", "--mode", "training", "--depth", "0", "--columns",
+                 "name,backward_macs")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.split("\n\n")[0].splitlines()[3:]  # the rows, before the totals
+    # 2 x forward less conv1's input gradient (the issue's FlopCounterMode measurement)
+    assert sum(int(line.split()[-1].replace(",", "")) for line in lines) == 3_510_132_736

@@ -193,6 +193,7 @@ LAYERS = {  # each after a trainable 1x1 conv, so that its input needs a gradien
     "asymmetric": "{type: conv, filters: 3, kernel: [1, 3], stride: [2, 1], padding: [0, 1]}",
     "transposed": "{type: deconv, filters: 3, kernel: 3, stride: 2, padding: 1}",
     "transposed grouped": "{type: deconv, filters: 6, kernel: 2, stride: 2, groups: 2}",
+    "local": "{type: local, filters: 3, kernel: 3, stride: 2}",
     "fc": "{type: fc, units: 7}",
     "fc nobias": "{type: fc, units: 3, bias: false, activation: relu}",
     "pool and bn": "{type: pool, kernel: 2}\n  - batchnorm\n  - {type: conv, filters: 2, "
@@ -309,3 +310,131 @@ def test_optimizer_flops_per_parameter():
     n = 37 * 5 + 385 * 7
     assert result.as_dict()["optimizer_flops"] == {"sgd": 2 * n, "momentum": 4 * n,
                                                    "adam": 13 * n}
+
+
+# FLOPs per element of each kernel torch.optim's single-tensor updates run, by its formula
+def kernel_flops(name: str, args, kwargs) -> int:
+    scale = kwargs.get("alpha", kwargs.get("value", 1))
+    per_element = {
+        "add": 1 if scale == 1 else 2,  # a + alpha b
+        "sub": 1 if scale == 1 else 2,
+        "mul": 1, "div": 1, "sqrt": 1,
+        "lerp": 3,  # a + w (b - a)
+        "addcmul": 2 if scale == 1 else 3,  # a + value b c
+        "addcdiv": 2 if scale == 1 else 3,  # a + value b / c
+        "clone": 0, "copy": 0, "detach": 0, "zeros_like": 0,
+    }
+    return per_element[name]
+
+
+def measured_optimizer_flops(torch, make, values: int) -> int:
+    """FLOPs of the second step of `make(params)` on one parameter of `values` values: every
+    aten kernel with a parameter-sized output, weighted by kernel_flops."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class Count(TorchDispatchMode):
+        total = 0
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            kwargs = kwargs or {}
+            out = func(*args, **kwargs)
+            if isinstance(out, torch.Tensor) and out.numel() == values:
+                name = func.overloadpacket.__name__.rstrip("_")
+                Count.total += values * kernel_flops(name, args, kwargs)
+            return out
+
+    weight = torch.nn.Parameter(torch.randn(values))
+    optimizer = make([weight])
+    for step in range(2):  # the first step creates the state (a copy); count the second
+        weight.grad = torch.randn(values)
+        if step:
+            with Count():
+                optimizer.step()
+        else:
+            optimizer.step()
+    return Count.total
+
+
+@pytest.mark.parametrize("name", ["sgd", "momentum", "adam"])
+def test_optimizer_flops_match_the_kernels_torch_optim_runs(name):
+    torch = pytest.importorskip("torch")
+    make = {"sgd": lambda p: torch.optim.SGD(p, lr=0.1, foreach=False),
+            "momentum": lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9, foreach=False),
+            "adam": lambda p: torch.optim.Adam(p, foreach=False)}[name]
+    _, _, result = spec_training("input: [4, 4, 3]\nlayers:\n  - {type: fc, units: 5}\n")
+    values = 48 * 5 + 5
+    assert result.trainable_params == values
+    assert result.optimizer_flops(name) == measured_optimizer_flops(torch, make, 101) * values // 101
+
+
+def test_subsample_backward():
+    row = one_backward("{type: subsample, kernel: 2, activation: sigmoid}")
+    outputs = 4 * 4 * 4
+    assert (row.input_grad_macs, row.weight_grad_macs) == (outputs, outputs)
+    # 2 FLOPs per MAC; sigmoid's gradient, the bias sum, ds spread over the 4 taps
+    assert row.backward_flops == 2 * 2 * outputs + outputs + outputs + 4 * outputs
+
+
+def test_rbf_backward_has_no_weight_gradient():
+    row = one_backward("{type: rbf, units: 10}", "[2, 2, 4]")
+    links = 2 * 2 * 4 * 10
+    assert (row.input_grad_macs, row.weight_grad_macs) == (links, 0)
+    assert row.backward_flops == 2 * links + links + 10  # x - w per link, 2 dy per unit
+
+
+def test_lrn_upsample_scale_and_groupnorm_backward_flops():
+    values = 8 * 8 * 4
+    assert one_backward("{type: lrn, size: 5}").backward_flops == (3 * 5 + 8) * values
+    assert one_backward("{type: upsample, scale: 2}").backward_flops == 4 * values
+    assert one_backward("{type: upsample, scale: 2, mode: bilinear}").backward_flops == \
+        2 ** 3 * 4 * values  # 2^(r+1) per output value, 4 x the input's values
+    assert one_backward("scale").backward_flops == values + 2 * values  # dx, dgamma
+    assert one_backward("{type: groupnorm, groups: 2}").backward_flops == (5 + 4 + 1) * values
+    assert one_backward("{type: instancenorm}").backward_flops == (5 + 4) * values
+
+
+def test_a_frozen_batchnorm_still_passes_the_gradient_on():
+    _, _, result = spec_training("""\
+        input: [4, 4, 2]
+        layers:
+          - {type: conv, filters: 2, kernel: 1}
+          - {type: batchnorm, trainable: false}
+        """)
+    bn = result.layers[1]
+    assert bn.needs_input_grad == (True,) and not bn.needs_weight_grad
+    assert bn.backward_flops == (5 + 4) * 4 * 4 * 2
+
+
+def test_crop_passes_no_gradient_to_the_layer_giving_its_size(tmp_path):
+    network, report, result = spec_training("""\
+        input: [8, 8, 2]
+        layers:
+          - {name: big, type: conv, filters: 2, kernel: 1}
+          - {name: small, type: conv, filters: 2, kernel: 3, inputs: [input]}
+          - {name: cut, type: crop, inputs: [big, small]}
+        """)
+    rows = rows_by_name(result)
+    assert rows["cut"].needs_input_grad == (True, False)
+    assert rows["small"].backward_macs == 0 and not rows["small"].needs_weight_grad
+    assert result.totals["train_step_macs"] == oracle_backward(tmp_path, network, report)
+
+
+def test_siamese_towers_sharing_weights_agree_with_flop_counter_mode(tmp_path):
+    """torchinfo's SiameseNets (tests/test_named_inputs.py): two named inputs, the second
+    tower using the first's weights. No grouped conv: FlopCounterMode's count as it is."""
+    torch = pytest.importorskip("torch")
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from tests.test_named_inputs import SIAMESE
+    network, report, result = spec_training(SIAMESE)
+    with torch.device("meta"):  # shapes only: the same aten ops, no arithmetic
+        model = torch_model(network, report, tmp_path)
+        x1, x2 = (torch.randn(1, 1, 88, 88) for _ in range(2))
+    with FlopCounterMode(display=False) as counter:
+        model(x1, x2).sum().backward()
+    assert 2 * result.totals["train_step_macs"] == counter.get_total_flops()
+    # each tower's layer computes its weight gradient; one sum per shared tensor
+    tower = (10 * 10 * 1 + 1) * 64 + (7 * 7 * 64 + 1) * 128 + (4 * 4 * 128 + 1) * 128 \
+        + (4 * 4 * 128 + 1) * 256 + (256 + 1) * 4096  # torchinfo's 2,251,585 less the head
+    assert tower == 2_251_585 - (4096 + 1)
+    assert result.shared_grad_adds == tower

@@ -77,12 +77,19 @@ class Training:
                 "shared_grad_adds": self.shared_grad_adds}
 
 
+def gradient_sources(node) -> tuple:
+    """The inputs a node's output is differentiable in (a size-giving input is not)."""
+    limit = node.layer.gradient_inputs
+    return node.inputs if limit is None else node.inputs[:limit]
+
+
 def reaches_output(network: Network) -> set:
-    """Nodes the last node (the network's output, hence the loss) depends on."""
+    """Nodes the last node (the network's output, hence the loss) depends on through a
+    gradient: the nodes the backward pass visits."""
     last = len(network.nodes) - 1
     seen, todo = {last}, [last]
     while todo:
-        for source in network.nodes[todo.pop()].inputs:
+        for source in gradient_sources(network.nodes[todo.pop()]):
             if source != INPUT and source not in seen:
                 seen.add(source)
                 todo.append(source)
@@ -106,11 +113,11 @@ def training(network: Network, report) -> Training:
     for index, (node, row) in enumerate(zip(network.nodes, report.rows, strict=True)):
         layer, ins, out = node.layer, tuple(row.input_shapes), row.output_shape
         weights = trains_weights(network, index, ins[0])
-        limit = len(node.inputs) if layer.gradient_inputs is None else layer.gradient_inputs
-        needs_input = tuple(index in live and requires[source] and position < limit
+        sources = gradient_sources(node)
+        needs_input = tuple(index in live and requires[source] and position < len(sources)
                             for position, source in enumerate(node.inputs))
         needs_weight = index in live and weights
-        requires[index] = weights or any(requires[s] for s in node.inputs[:limit])
+        requires[index] = weights or any(requires[s] for s in sources)
         for source, wanted in zip(node.inputs, needs_input):
             if wanted:
                 wants_grad[source] = wants_grad.get(source, 0) + 1
