@@ -5,10 +5,15 @@ from __future__ import annotations
 from .report import COUNT_KEYS, Report
 
 
-def compare_reports(a: Report, b: Report) -> dict:
+def compare_reports(a: Report, b: Report, time: tuple | None = None) -> dict:
+    """`time`: (its key, seconds of a, seconds of b), the predicted step (cnncalc time)."""
     ta, tb = a.totals.as_dict(), b.totals.as_dict()
     totals = [{"key": k, "a": ta[k], "b": tb[k], "difference": tb[k] - ta[k]}
               for k in COUNT_KEYS]
+    if time is not None:
+        key, seconds_a, seconds_b = time
+        totals.append({"key": key, "a": seconds_a, "b": seconds_b,
+                       "difference": seconds_b - seconds_a})
     rows_a = {r.name: r for r in a.rows}
     rows_b = {r.name: r for r in b.rows}
     changed = []

@@ -17,6 +17,7 @@ COMMANDS = {
     "layers": "reference_cmd", "zoo": "reference_cmd", "init": "init_cmd",
     "compare": "compare_cmd", "graph": "graph_cmd", "schema": "reference_cmd",
     "import": "import_cmd", "export": "export_cmd",
+    "time": "time_cmd", "devices": "time_cmd", "calibrate": "time_cmd",
 }
 
 __all__ = ["COMMANDS", "app", "main"]

@@ -141,3 +141,17 @@ def parse_inputs(text: str | None, channels: int | None = None, rank: int = 2) -
         square = "x".join([item] * rank + [str(channels or 3)]) if item.isdigit() else item
         shapes.append(parse_input(square, Span("--input")))
     return shapes
+
+
+def device_of(text: str):
+    """--device as a Device; a calibration file that cannot be used: its warning line."""
+    from ..analysis.devices import resolve
+    try:
+        device, warning = resolve(text)
+    except CnnCalcError as exc:
+        if getattr(exc, "warning", None):
+            typer.echo(exc.warning, err=True)
+        raise
+    if warning:
+        typer.echo(warning, err=True)
+    return device

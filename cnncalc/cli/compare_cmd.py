@@ -12,6 +12,7 @@ from .common import (
     app,
     check_choice,
     console,
+    device_of,
     fail,
     load_network,
     parse_args,
@@ -28,6 +29,9 @@ def compare(
     arg: list[str] = typer.Option([], "--arg", help="set a spec argument of both, NAME=VALUE"),
     output: str | None = typer.Option(None, "-o", "--output", help="write to FILE instead"),
     force: bool = typer.Option(False, "--force", help=FORCE_HELP),
+    device: str | None = typer.Option(None, "--device", help="add the predicted step time "
+                                      "on this device (see `cnncalc time`)"),
+    batch: int = typer.Option(1, "--batch", min=1, help="batch size of the time row"),
 ):
     """Totals side by side with their differences, and the layers that differ."""
     from ..analysis.analyze import analyze
@@ -37,11 +41,18 @@ def compare(
     try:
         check_choice("--format", format, tuple(RENDERERS))
         args = parse_args(arg)
-        left = analyze(load_network(a, input, args))
-        right = analyze(load_network(b, input, args))
+        networks = load_network(a, input, args), load_network(b, input, args)
+        left, right = analyze(networks[0]), analyze(networks[1])
+        times = None
+        if device is not None:
+            from ..analysis.timing import TimeSettings, predict
+            chosen, settings = device_of(device), TimeSettings(device, batch)
+            times = [predict(n, r, chosen, settings).total_seconds
+                     for n, r in zip(networks, (left, right))]
     except CnnCalcError as exc:
         fail(exc)
-    shown = RENDERERS[format](compare_reports(left, right))
+    row = times and (f"seconds on {device} (batch {batch})", *times)
+    shown = RENDERERS[format](compare_reports(left, right, row))
     if isinstance(shown, str):
         return target.emit(shown)
     return target.emit(plain(shown)) if output else console().print(shown)

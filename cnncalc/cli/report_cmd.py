@@ -12,6 +12,7 @@ from .common import (
     Target,
     app,
     check_choice,
+    device_of,
     fail,
     load_network,
     parse_args,
@@ -30,6 +31,8 @@ def report(
                                   help="optimizer of the training-step timeline: "
                                   + ", ".join(OPTIMIZERS)),
     arg: list[str] = typer.Option([], "--arg", help="set a spec argument, NAME=VALUE"),
+    device: str | None = typer.Option(None, "--device", help="add a chart of the predicted "
+                                      "time per layer on this device (see `cnncalc time`)"),
 ):
     """One self-contained HTML page: the layer table, charts (with the memory timeline of one
     training step, as PyTorch on the CPU runs it), the graph and the lints."""
@@ -38,8 +41,9 @@ def report(
     target = Target(output, force, spec)
     try:
         check_choice("--optimizer", optimizer, OPTIMIZERS)
-        data = page_data(load_network(spec, input, parse_args(arg)), batch, optimizer)
+        data = page_data(load_network(spec, input, parse_args(arg)), batch, optimizer,
+                         device_of(device) if device is not None else None)
     except CnnCalcError as exc:
         fail(exc)
-    target.emit(build_page(data.summary, data.lints, data.memory, data.timeline))
+    target.emit(build_page(data.summary, data.lints, data.memory, data.timeline, data.timing))
     typer.echo(f"wrote {terminal_text(output)}")

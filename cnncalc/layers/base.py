@@ -33,6 +33,10 @@ from .stepmem import NEW, VIEW_OP, Op, StepContext
 REGISTRY: dict[str, type[Layer]] = {}
 
 ALLOCATES, IN_PLACE, VIEW = "yes", "in place", "view"  # memory behaviour of a layer's output
+# the kinds of kernel `time_kind` answers; each has its own measured rate (cnncalc calibrate)
+TIME_KINDS = ("conv1x1", "conv", "strided", "depthwise", "grouped", "gemm",  # by their FLOPs
+              "elementwise", "pool", "pool_tiled", "norm",  # by the bytes they move
+              "none")
 DROP = "drop"  # as_conv: the layer disappears when FC layers become convs (flatten)
 
 
@@ -243,6 +247,16 @@ class Layer:
         running statistics and fixed prototypes left out): what optimizers keep state for."""
         return [prod(shape) for key, shape in self.weight_shapes(x).items()
                 if key not in self.buffers]
+
+    # --- time (analysis/timing.py) ---------------------------------------------------------
+    def time_kind(self, inputs: tuple[Shape, ...], out: Shape, training: bool = False) -> str:
+        """Which measured rate times this layer's kernel (TIME_KINDS): a view runs none; a
+        layer without multiply-adds is an elementwise pass over memory."""
+        return "none" if self.memory == VIEW else "elementwise"
+
+    def time_fused_passes(self) -> int:
+        """Elementwise kernels PyTorch runs after this row's own (its fused activation)."""
+        return 1 if getattr(self, "activation", None) else 0
 
     # --- facts the lints ask for ------------------------------------------------------------
     def filter_kernel(self, x: Shape) -> tuple | None:

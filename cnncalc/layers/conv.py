@@ -24,6 +24,9 @@ from .shape import Shape
 from .stepmem import Op, amp_casts, conv_transients
 
 
+WIDE_GROUP = 32  # input channels per group from which a grouped conv runs like a dense one
+
+
 @register
 @frozen
 class Conv(Layer):
@@ -118,6 +121,19 @@ class Conv(Layer):
         if self.activation:
             text += f" +{self.activation}"
         return text
+
+    def time_kind(self, inputs, out, training=False) -> str:
+        """depthwise (a group per channel), grouped (narrow groups, ResNeXt's 4 channels), 1x1
+        (a GEMM per position, any stride), strided kxk, or kxk; wide groups (AlexNet's two of
+        48 or more channels) run as the dense kind, one conv per group."""
+        r, x = self.at(inputs[0].rank), inputs[0]
+        if self.groups > 1 and self.groups == x.c:
+            return "depthwise"
+        if self.groups > 1 and x.c // self.groups < WIDE_GROUP:
+            return "grouped"
+        if all(k == 1 for k in r.kernel):
+            return "conv1x1"
+        return "strided" if any(s > 1 for s in r.stride) else "conv"
 
     def workspace(self, inputs, out) -> int:
         return inputs[0].c * self.window(inputs[0]).taps * out.positions  # im2col's X_col

@@ -85,6 +85,10 @@ class Deconv(Layer):
                       connections=macs + y.positions * biases,  # one link per product, + bias
                       macs=macs, flops=2 * macs + y.positions * biases + act)
 
+    def time_kind(self, inputs, out, training=False) -> str:
+        """Transposed convolution runs as the backward of a conv: grouped or kxk."""
+        return "grouped" if self.groups > 1 else "conv"
+
     def backward_counts(self, inputs, out, needs_input_grad, needs_weight_grad) -> Backward:
         """dx is a conv of dy with the same weights, dW the sum of x x dy over input
         positions: each meets every (input position, weight) pair of the forward once,
@@ -256,6 +260,10 @@ class Local(Layer):
         act = ACTIVATION_FLOPS * y.size if self.activation else 0
         return Counts(params=weights + biases, connections=weights + biases, macs=weights,
                       flops=2 * weights + biases + act)
+
+    def time_kind(self, inputs, out, training=False) -> str:
+        """Unshared weights: one small matrix product per position."""
+        return "gemm"
 
     def backward_counts(self, inputs, out, needs_input_grad, needs_weight_grad) -> Backward:
         """Unshared weights: each of the forward's weight uses is one MAC of dx and one of

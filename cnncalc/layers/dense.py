@@ -58,6 +58,9 @@ class FC(WholeInput):
                       macs=weights,  # each weight used once
                       flops=2 * weights + biases + act)
 
+    def time_kind(self, inputs, out, training=False) -> str:
+        return "gemm"  # a matrix product: batch x inputs times inputs x units
+
     def backward_counts(self, inputs, out, needs_input_grad, needs_weight_grad) -> Backward:
         """dx = dy W (inputs x units MACs), dW = dy^T x (inputs x units MACs): the
         forward's matrix product twice, as torch's mm backward."""
@@ -184,6 +187,9 @@ class RBF(WholeInput):
         return Counts(non_trainable=links, connections=links,
                       macs=links,  # (x - w)^2 accumulated: one multiply-accumulate per link
                       flops=3 * links)  # subtract, multiply, add
+
+    def time_kind(self, inputs, out, training=False) -> str:
+        return "gemm"  # distances to prototypes: a matrix product
 
     def backward_counts(self, inputs, out, needs_input_grad, needs_weight_grad) -> Backward:
         """dx_i = sum over units of 2 dy_j (x_i - w_ji): one multiply-accumulate per link,

@@ -78,6 +78,9 @@ class BatchNorm(Layer):
                       non_trainable=2 * x.c,  # running mean and variance per channel
                       flops=BATCHNORM_FLOPS * y.size)  # scale and shift each element
 
+    def time_kind(self, inputs, out, training=False) -> str:
+        return "norm"  # a pass over memory with its own measured rate (calibrate)
+
     def backward_counts(self, inputs, out, needs_input_grad, needs_weight_grad) -> Backward:
         """In training, on the batch's statistics (gamma folds into dx's per-channel k)."""
         return norm_backward(out.size, needs_input_grad[0], needs_weight_grad)
@@ -171,6 +174,9 @@ class LRN(Layer):
     def counts(self, x: Shape, y: Shape) -> Counts:
         return Counts(flops=lrn_flops(self.size) * y.size)
 
+    def time_kind(self, inputs, out, training=False) -> str:
+        return "norm"
+
     def backward_counts(self, inputs, out, needs_input_grad, needs_weight_grad) -> Backward:
         return Backward(flops=lrn_backward_flops(self.size) * out.size  # conventions.py
                         if needs_input_grad[0] else 0)
@@ -235,6 +241,9 @@ class Dropout(Layer):
 
     rate: float = setting(Number(0.0, 1.0), "fraction of values dropped", 0.5)
 
+    def time_kind(self, inputs, out, training=False) -> str:
+        return "elementwise" if training else "none"  # identity at inference: no kernel
+
     def describe(self) -> str:
         return f"rate {self.rate:g}"
 
@@ -275,6 +284,9 @@ class SelfNorm(Layer):
     def counts(self, x: Shape, y: Shape) -> Counts:
         return Counts(params=2 * x.c if self.affine else 0,  # gamma and beta per channel
                       flops=norm_flops(self.affine) * y.size)  # conventions.norm_flops
+
+    def time_kind(self, inputs, out, training=False) -> str:
+        return "norm"  # statistics, then a normalising pass: its own measured rate
 
     def backward_counts(self, inputs, out, needs_input_grad, needs_weight_grad) -> Backward:
         """gamma is per channel, the statistics per group: dz = dy x gamma first (one

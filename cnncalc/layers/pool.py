@@ -122,6 +122,14 @@ class Pool(Layer):
             return Backward()
         return Backward(flops=self.window_flops(inputs[0], out, POOL_BACKWARD_FLOPS))
 
+    def time_kind(self, inputs, out, training=False) -> str:
+        """A windowed reduction over memory, with its own measured rate: overlapping windows
+        (3x3/2) read each value several times, tiled ones (2x2/2, global, adaptive) once."""
+        geometry = None if self.global_ else self.window(inputs[0])
+        if geometry is not None and any(a.effective > a.stride for a in geometry.axes):
+            return "pool"
+        return "pool_tiled"
+
     def describe(self) -> str:
         if self.adaptive:
             return f"{self.mode} adaptive {kernel_text(self.output)}"
@@ -347,6 +355,9 @@ class Subsample(Layer):
             macs=y.size,  # coefficient x window sum, accumulated onto the bias
             flops=y.size * (taps - 1) + 2 * y.size + (y.size if self.activation else 0),
         )
+
+    def time_kind(self, inputs, out, training=False) -> str:
+        return "pool_tiled"  # LeNet-5's 2x2/2 windows
 
     def backward_counts(self, inputs, out, needs_input_grad, needs_weight_grad) -> Backward:
         """The forward's one MAC per output (coefficient x window sum) is one MAC of each

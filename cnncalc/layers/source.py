@@ -26,6 +26,9 @@ class NetworkInput(Layer):
     def cost(self, inputs, out) -> Counts:
         return Counts()
 
+    def time_kind(self, inputs, out, training=False) -> str:
+        return "none"  # data, not a kernel
+
     def describe(self) -> str:
         return "network input"
 

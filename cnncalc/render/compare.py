@@ -24,6 +24,13 @@ def compare_tables(result: dict) -> Group:
         totals.add_column(label, justify=justify, no_wrap=True)
     for row in result["totals"]:
         ratio = f"{row['b'] / row['a']:.3f}" if row["a"] else "-"
+        if isinstance(row["a"], float):  # the time row (seconds)
+            from .time_table import seconds_text
+            difference = row["difference"]
+            totals.add_row(row["key"], seconds_text(row["a"]), seconds_text(row["b"]),
+                           ("-" if difference < 0 else "+") + seconds_text(abs(difference)),
+                           ratio)
+            continue
         totals.add_row(row["key"], f"{row['a']:,}", f"{row['b']:,}", _signed(row["difference"]),
                        ratio)
     parts = [totals]

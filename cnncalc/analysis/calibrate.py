@@ -1,0 +1,295 @@
+"""Measure this machine for `--device cpu`: the achieved rate of each kernel kind (conv 1x1,
+kxk, strided, depthwise, grouped, GEMM) across sizes, forward and backward; the elementwise
+bandwidth across sizes; the per-op overhead. PyTorch when installed, else NumPy. The caller
+gets progress through a callback (the core never prints)."""
+
+from __future__ import annotations
+
+import time
+from functools import partial
+from statistics import median
+
+from .calibration import Calibration, machine_id, measured_points
+
+# (batch, in channels, out channels, side, kernel, stride, groups): torchvision's shapes
+CONV_CASES = {  # each kind from small to large work, so the rate is known across sizes
+    "conv": [(1, 8, 8, 8, 3, 1, 1), (1, 32, 32, 28, 3, 1, 1), (1, 64, 64, 28, 3, 1, 1),
+             (1, 128, 128, 28, 3, 1, 1), (1, 256, 256, 28, 3, 1, 1), (1, 256, 256, 56, 3, 1, 1)],
+    "conv1x1": [(1, 16, 16, 8, 1, 1, 1), (1, 128, 128, 14, 1, 1, 1), (1, 256, 256, 14, 1, 1, 1),
+                (1, 256, 64, 56, 1, 1, 1), (1, 1024, 256, 28, 1, 1, 1), (8, 256, 64, 56, 1, 1, 1)],
+    "strided": [(1, 8, 8, 16, 3, 2, 1), (1, 64, 64, 28, 3, 2, 1), (1, 128, 128, 28, 3, 2, 1),
+                (1, 128, 128, 56, 3, 2, 1), (8, 3, 64, 224, 7, 2, 1)],
+    "depthwise": [(1, 16, 16, 8, 3, 1, 16), (1, 32, 32, 28, 3, 1, 32),
+                  (1, 144, 144, 28, 3, 1, 144), (1, 32, 32, 112, 3, 1, 32),
+                  (1, 144, 144, 56, 3, 1, 144), (8, 144, 144, 56, 3, 1, 144)],
+    "grouped": [(1, 64, 64, 4, 3, 1, 32), (1, 128, 128, 14, 3, 1, 32),
+                (1, 256, 256, 14, 3, 1, 32), (1, 128, 128, 56, 3, 1, 32),
+                (1, 512, 512, 28, 3, 1, 32), (8, 128, 128, 56, 3, 1, 32)],
+}
+# (rows, inputs, outputs) of a fully-connected layer
+GEMM_CASES = [(1, 64, 10), (1, 512, 1000), (1, 4096, 4096), (1, 25088, 4096), (8, 4096, 4096),
+              (8, 25088, 4096)]
+ELEMENTWISE_SIZES = [2**12, 2**15, 2**18, 2**21, 2**24]  # float32 values per pass
+# (batch, channels, side) of a 3x3/2 max pool and of a batch norm: keyed by the bytes moved
+PASS_CASES = [(1, 16, 8), (1, 64, 28), (1, 64, 56), (1, 64, 112), (8, 64, 112)]
+SECONDS_PER_CASE = 0.15  # repeats stop after this (at least 3 of them)
+
+
+def cases() -> int:
+    return (sum(map(len, CONV_CASES.values())) + len(GEMM_CASES) + 2 * len(ELEMENTWISE_SIZES)
+            + 3 * len(PASS_CASES) + 1)
+
+
+CLOCKS = {"wall": time.perf_counter, "cpu": time.thread_time}
+CLOCK = {"now": time.perf_counter}  # the clock of this measurement (measure sets it)
+FLUSH_BYTES = 64 * 2**20  # written between repeats: caches as cold as inside a network
+FLUSH: list = []  # the buffer's writer (measure sets it)
+COLD_ABOVE = 2**20  # bytes: a case touching more runs on cold caches (a small one stays warm)
+COLD = {"now": True, "input": None}  # whether the case flushes; its input (set per case)
+
+
+def touching(*tensors) -> None:
+    """Set whether the next case runs cold: its tensors (x.numel() or .size) over COLD_ABOVE.
+    The first is its input, read again after the flush: inside a network the layer before
+    has just written it, while the weights come from memory."""
+    values = sum(t.numel() if hasattr(t, "numel") else t.size for t in tensors)
+    COLD["now"] = 4 * values > COLD_ABOVE
+    COLD["input"] = tensors[0]
+
+
+def timed(run, budget: float = SECONDS_PER_CASE) -> float:
+    """Median seconds of `run()` after one warm-up, repeated for about `budget` seconds."""
+    now = CLOCK["now"]
+    run()
+    times, start = [], time.perf_counter()
+    while len(times) < 3 or (time.perf_counter() - start < budget and len(times) < 50):
+        if COLD["now"]:
+            for flush in FLUSH:
+                flush()
+            COLD["input"].sum()  # the input back in cache, as the layer before left it
+        t0 = now()
+        run()
+        times.append(now() - t0)
+    return median(times)
+
+
+def conv_flops(batch, cin, cout, side, kernel, stride, groups) -> tuple[int, int]:
+    """(forward FLOPs = 2 x MACs, output side) of one case."""
+    out = (side + 2 * (kernel // 2) - kernel) // stride + 1
+    macs = batch * out * out * cout * (cin // groups) * kernel * kernel  # per output: its taps
+    return 2 * macs, out
+
+
+def backend_name() -> str:
+    """What `measure` will use: torch when it imports, else numpy."""
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return "numpy"
+    return "torch"
+
+
+def measure(progress=None, threads: int | None = None, clock: str = "wall") -> Calibration:
+    """Every case, with PyTorch if it imports, else NumPy; `threads` fixes PyTorch's thread
+    count (None: its default). clock "cpu" times the calling thread's CPU time instead of the
+    wall: on a busy shared machine with one thread it is the work, not the share of the CPU
+    this process got."""
+    CLOCK["now"] = CLOCKS[clock]
+    if backend_name() == "numpy":
+        return _measure_numpy(progress or (lambda *a: None))
+    import torch
+    if threads:
+        torch.set_num_threads(threads)
+    buffer = torch.zeros(FLUSH_BYTES // 4)
+    FLUSH[:] = [buffer.sum]  # a read: evicts without leaving dirty lines to write back
+    return _measure_torch(torch, progress or (lambda *a: None))
+
+
+def _finish(forward, backward, elementwise, overhead, threads, backend,
+            backward_overhead=None, step_overhead=0.0) -> Calibration:
+    from .. import __version__
+    return Calibration({k: measured_points(v) for k, v in forward.items()},
+                       {k: measured_points(v) for k, v in backward.items()}, measured_points(elementwise),
+                       overhead, backward_overhead or overhead, threads, backend,
+                       machine_id(), __version__,
+                       time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), step_overhead)
+
+
+def _measure_torch(torch, progress) -> Calibration:
+    import torch.nn.functional as F
+    forward, backward, elementwise = {}, {}, []
+    step = 0
+    for kind, shapes in CONV_CASES.items():
+        for batch, cin, cout, side, kernel, stride, groups in shapes:
+            step += 1
+            progress(f"{kind} {cin}->{cout} {side}x{side} k{kernel}", step, cases())
+            flops, _ = conv_flops(batch, cin, cout, side, kernel, stride, groups)
+            x = torch.randn(batch, cin, side, side, requires_grad=cin > 3)
+            w = torch.randn(cout, cin // groups, kernel, kernel, requires_grad=True)
+            touching(x, w, F.conv2d(x.detach(), w.detach(), None, stride, kernel // 2, 1, groups))
+            with torch.no_grad():
+                seconds = timed(partial(F.conv2d, x, w, None, stride, kernel // 2, 1, groups))
+            y = F.conv2d(x, w, None, stride, kernel // 2, 1, groups)
+            dy = torch.ones_like(y)
+            back = timed(partial(torch.autograd.grad, y, [t for t in (x, w) if t.requires_grad],
+                                 dy, retain_graph=True))
+            forward.setdefault(kind, []).append((flops, seconds))
+            backward.setdefault(kind, []).append((flops, back))
+    for rows, inputs, outputs in GEMM_CASES:
+        step += 1
+        progress(f"gemm {rows}x{inputs}x{outputs}", step, cases())
+        x = torch.randn(rows, inputs, requires_grad=True)
+        w = torch.randn(outputs, inputs, requires_grad=True)
+        touching(x, w, torch.empty(rows, outputs))
+        with torch.no_grad():
+            seconds = timed(partial(F.linear, x, w))
+        y = F.linear(x, w)
+        dy = torch.ones_like(y)
+        back = timed(partial(torch.autograd.grad, y, (x, w), dy, retain_graph=True))
+        forward.setdefault("gemm", []).append((2 * rows * inputs * outputs, seconds))
+        backward.setdefault("gemm", []).append((2 * rows * inputs * outputs, back))
+    for values in ELEMENTWISE_SIZES:
+        step += 1
+        progress(f"elementwise {values:,} values", step, cases())
+        x = torch.randn(values, requires_grad=True)
+        touching(x, x)
+        with torch.no_grad():
+            seconds = timed(partial(torch.relu, x))  # reads x, writes a new tensor
+        y = torch.relu(x)
+        dy = torch.ones_like(y)
+        back = timed(partial(torch.autograd.grad, y, x, dy, retain_graph=True))
+        moved = 2 * 4 * values  # float32 read + write
+        elementwise.append((moved, seconds))
+        backward.setdefault("elementwise", []).append((moved, back))
+    for values in ELEMENTWISE_SIZES:  # an optimizer's in-place update: p -= lr x g
+        step += 1
+        progress(f"in-place update {values:,} values", step, cases())
+        p, g = torch.randn(values), torch.randn(values)
+        touching(p, g)
+        with torch.no_grad():
+            forward.setdefault("update", []).append(
+                (3 * 4 * values, timed(partial(p.add_, g, alpha=-1e-3))))  # read 2, write 1
+    for batch, channels, side in PASS_CASES:
+        x = torch.randn(batch, channels, side, side, requires_grad=True)
+        touching(x, x)
+        stats = torch.zeros(channels), torch.ones(channels)
+        scale = torch.ones(channels, requires_grad=True), torch.zeros(channels, requires_grad=True)
+        for kind, run in (("pool", partial(F.max_pool2d, x, 3, 2, 1)),
+                          ("pool_tiled", partial(F.max_pool2d, x, 2, 2)),
+                          ("norm", partial(F.batch_norm, x, *stats, *scale, False))):
+            step += 1
+            progress(f"{kind} {batch}x{channels}x{side}x{side}", step, cases())
+            with torch.no_grad():
+                seconds = timed(run)
+                y = run()
+            moved = 4 * (x.numel() + y.numel())  # float32 in and out
+            # training: batch statistics, then their backward
+            y = F.batch_norm(x, *stats, *scale, True) if kind == "norm" else run()
+            back = timed(partial(torch.autograd.grad, y, x, torch.ones_like(y),
+                                 retain_graph=True))
+            forward.setdefault(kind, []).append((moved, seconds))
+            backward.setdefault(kind, []).append((moved, back))
+    step += 1
+    progress("per-op overhead", step, cases())
+    module, tiny = torch.nn.ReLU(), torch.ones(1, requires_grad=True)
+    touching(tiny)
+    with torch.no_grad():
+        overhead = timed(lambda: module(tiny), 0.1)  # a module call: how networks run
+    y = module(tiny)
+    back = timed(lambda: torch.autograd.grad(y, tiny, retain_graph=True), 0.1)
+    # a whole training step of a one-weight model: its fixed cost beyond the layers' kernels
+    layer = torch.nn.Linear(1, 1)
+    sgd, one = torch.optim.SGD(layer.parameters(), lr=1e-3), torch.ones(1, 1)
+
+    def step():
+        sgd.zero_grad(set_to_none=True)
+        layer(one).float().mean().backward()
+        sgd.step()
+    fixed = timed(step, 0.1)
+    return _finish(forward, backward, elementwise, overhead, torch.get_num_threads(),
+                   f"torch {torch.__version__}" + _clock_note(), back, fixed)
+
+
+def _measure_numpy(progress) -> Calibration:
+    """Without PyTorch: each conv kind as the matrix products of its im2col form (grouped:
+    one per group; depthwise: one multiply-add of shifted planes per tap); backward as the
+    two products of the input and weight gradients."""
+    import numpy as np
+    buffer = np.zeros(FLUSH_BYTES // 4, dtype=np.float32)
+    FLUSH[:] = [buffer.sum]  # a read: evicts without leaving dirty lines to write back
+    forward, backward, elementwise = {}, {}, []
+    step = 0
+    rng = np.random.default_rng(0)
+    for kind, shapes in CONV_CASES.items():
+        for batch, cin, cout, side, kernel, stride, groups in shapes:
+            step += 1
+            progress(f"{kind} {cin}->{cout} {side}x{side} k{kernel}", step, cases())
+            flops, out = conv_flops(batch, cin, cout, side, kernel, stride, groups)
+            taps = kernel * kernel
+            if groups == cin and groups > 1:  # depthwise: a multiply-add per tap
+                x = rng.standard_normal((batch, cin, out, out), dtype=np.float32)
+                k = rng.standard_normal((cin, 1, 1), dtype=np.float32)
+                touching(x, x)
+                def run(x=x, k=k, taps=taps):
+                    acc = x * k
+                    for _ in range(taps - 1):
+                        acc += x * k
+                    return acc
+                seconds = timed(run)
+                back = 2 * seconds
+            else:
+                cols = rng.standard_normal((groups, cin // groups * taps, batch * out * out),
+                                           dtype=np.float32)
+                w = rng.standard_normal((groups, cout // groups, cin // groups * taps),
+                                        dtype=np.float32)
+                touching(cols, w)
+                seconds = timed(lambda w=w, cols=cols: np.matmul(w, cols))
+                dy = np.matmul(w, cols)
+                back = timed(lambda w=w, cols=cols, dy=dy: (
+                    np.matmul(w.transpose(0, 2, 1), dy), np.matmul(dy, cols.transpose(0, 2, 1))))
+            forward.setdefault(kind, []).append((flops, seconds))
+            backward.setdefault(kind, []).append((flops, back))
+    for rows, inputs, outputs in GEMM_CASES:
+        step += 1
+        progress(f"gemm {rows}x{inputs}x{outputs}", step, cases())
+        x = rng.standard_normal((rows, inputs), dtype=np.float32)
+        w = rng.standard_normal((inputs, outputs), dtype=np.float32)
+        touching(x, w)
+        seconds = timed(lambda x=x, w=w: x @ w)
+        dy = x @ w
+        back = timed(lambda x=x, w=w, dy=dy: (dy @ w.T, x.T @ dy))
+        forward.setdefault("gemm", []).append((2 * rows * inputs * outputs, seconds))
+        backward.setdefault("gemm", []).append((2 * rows * inputs * outputs, back))
+    for values in ELEMENTWISE_SIZES:
+        step += 1
+        progress(f"elementwise {values:,} values", step, cases())
+        x = rng.standard_normal(values, dtype=np.float32)
+        touching(x, x)
+        seconds = timed(lambda x=x: np.maximum(x, 0))
+        back = timed(lambda x=x: np.where(x > 0, x, 0))
+        elementwise.append((2 * 4 * values, seconds))
+        backward.setdefault("elementwise", []).append((2 * 4 * values, back))
+    for values in ELEMENTWISE_SIZES:  # an optimizer's in-place update: p -= lr x g
+        step += 1
+        progress(f"in-place update {values:,} values", step, cases())
+        p, g = (rng.standard_normal(values, dtype=np.float32) for _ in range(2))
+        touching(p, g)
+        forward.setdefault("update", []).append(
+            (3 * 4 * values, timed(lambda p=p, g=g: np.subtract(p, 1e-3 * g, out=p))))
+    step += 1
+    progress("per-op overhead", step, cases())
+    tiny = np.ones(1, dtype=np.float32)
+    touching(tiny)
+    overhead = timed(lambda: np.maximum(tiny, 0), 0.1)
+    try:
+        from threadpoolctl import threadpool_info
+        threads = max((p.get("num_threads", 1) for p in threadpool_info()), default=1)
+    except ImportError:
+        import os
+        threads = os.cpu_count() or 1
+    return _finish(forward, backward, elementwise, overhead, threads,
+                   f"numpy {np.__version__}" + _clock_note())
+
+
+def _clock_note() -> str:
+    return ", thread CPU time" if CLOCK["now"] is time.thread_time else ""
