@@ -252,3 +252,21 @@ def test_the_summary_names_every_input(tmp_path):
     data = json.loads(runner.invoke(app, ["summarize", str(spec), "--format", "json"]).stdout)
     assert data["input"] == [8, 8, 3] and data["inputs"] == {"image": [8, 8, 3],
                                                              "mask": [8, 8, 1]}
+
+
+def test_memory_and_report_of_named_inputs_count_every_input(tmp_path):
+    """The docs' image/mask example once exited 70 in `memory` and `report` (step.py read the
+    inputs of a node that reads none). At the concat, float32, batch 1, three tensors live:
+    image 8*8*3, mask 8*8*1 and the output 8*8*(3+1) values."""
+    spec = tmp_path / "masked.yaml"
+    spec.write_text("inputs: {image: [8, 8, 3], mask: [8, 8, 1]}\n"
+                    "layers:\n  - {type: concat, inputs: [input, mask]}\n")
+    import json
+    result = runner.invoke(app, ["memory", str(spec), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["peak_inference_bytes"] == (8*8*3 + 8*8*1 + 8*8*4) * 4
+    for mode in ("training",):
+        assert runner.invoke(app, ["memory", str(spec), "--mode", mode]).exit_code == 0
+    page = tmp_path / "r.html"
+    assert runner.invoke(app, ["report", str(spec), "-o", str(page)]).exit_code == 0
+    assert "mask" in page.read_text()
