@@ -179,7 +179,8 @@ class Choice(Kind):
     def check(self, value, key):
         if not isinstance(value, str) or value not in self.options:
             import difflib  # only for a wrong value
-            close = difflib.get_close_matches(str(value), [str(o) for o in self.options], 1)
+            close = difflib.get_close_matches(value, [str(o) for o in self.options], 1) \
+                if isinstance(value, str) else []  # str() of a 5,000-digit int raises
             hint = f"; did you mean '{close[0]}'?" if close else ""
             self.fail(key, value, self.text + hint)
         return value

@@ -67,6 +67,7 @@ class Expander:
     substituted: int = 0  # values written by substitution so far
     input_refs: int = 0  # names read in `inputs:` so far
     input_name: str = "input"  # the first of the named `inputs:` (also reached as `input`)
+    switched_off: set = field(default_factory=set)  # names of items left out by `when:`
 
     def add_input(self, name: str, shape, span: Span) -> None:
         """A named network input: the first is the network's input, each other one a node
@@ -127,6 +128,10 @@ class Expander:
             found = self.index.get(prefix + ref)
             if found is not None and found >= 0:
                 return found
+        for prefix in self.prefixes(scope):
+            if prefix + ref in self.switched_off:
+                raise fail(span, f"'{key}' names '{_name(ref, 120)}', which is switched off "
+                           "by its 'when:'", show(ref), layer=name)
         known = [self.input_name] + [n.name for n in self.nodes]
         raise fail(span, f"'{key}' names no earlier layer{did_you_mean(ref, known)} "
                          "(a later layer or a cycle cannot be an input)", show(ref), layer=name)
@@ -149,6 +154,8 @@ class Expander:
         if isinstance(item, YMap) and ("when" in item or "trainable" in item):
             switches = checked(Switches, copy_map(item, keep=("when", "trainable")), path)
             if not switches.when:  # an optional part left out (`when: $use_se`)
+                if isinstance(item.get("name"), str):
+                    self.switched_off.add(self.full(scope, item["name"]))
                 return tail
             item = copy_map(item, drop=("when", "trainable"))
             scope = scope._replace(frozen=scope.frozen or not switches.trainable)
