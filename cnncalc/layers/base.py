@@ -305,6 +305,16 @@ class Layer:
         from ..errors import SettingError
         raise SettingError(f"'{self.type_name}' has no PyTorch export")
 
+    def torch_shared(self, inputs: tuple[Shape, ...], out: Shape):
+        """This layer as PyTorch source when it uses the weights of another layer whose
+        settings differ (`shares:`): `{m}` is then the owner's module, built with the owner's
+        settings, so a layer whose own settings shape the call (a conv's stride) computes from
+        `{m}.weight` itself. Default: refused, never a module called with the wrong settings."""
+        from ..errors import SettingError
+        raise SettingError(f"'{self.type_name}' cannot be exported when it shares the weights "
+                           "of a layer with other settings; give it the same settings",
+                           inconsistent=True)
+
     def torch_fused(self, expression: str) -> str:
         """`expression` with the fused activation (if any) applied, in PyTorch."""
         activation = getattr(self, "activation", None)

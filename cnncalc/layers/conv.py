@@ -260,6 +260,20 @@ class Conv(Layer):
                  f"{ints(r.kernel)}{options})"
         return TorchCode(forward, module)
 
+    def torch_shared(self, inputs, out):
+        """The owner's weights with this layer's own stride, padding, dilation and groups."""
+        from .torch_code import TorchCode, dims, ints, padded, symmetric
+        x = inputs[0]
+        if self.connections is not None:  # TableConv lays its weights out its own way
+            return self.torch_code(inputs, out)
+        pads, r = self.window(x).pads, self.at(x.rank)
+        source = "{0}" if symmetric(pads) else padded(pads)
+        padding = ints(b for b, _ in pads) if symmetric(pads) else "0"
+        bias = "{m}.bias" if self.bias else "None"
+        call = (f"F.conv{dims(x.rank, 'a convolution')}({source}, {{m}}.weight, {bias}, "
+                f"{ints(r.stride)}, {padding}, {ints(r.dilation)}, {self.groups})")
+        return TorchCode(self.torch_fused(call))
+
 
 TABLE_CONV = '''
 class TableConv(nn.Module):

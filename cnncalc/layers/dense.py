@@ -126,6 +126,11 @@ class FC(WholeInput):
         return TorchCode(self.torch_fused("{m}({0}.flatten(1))") + as_map(x.rank),
                          f"nn.Linear({x.size}, {self.units}{bias})")
 
+    def torch_shared(self, inputs, out):
+        """The owner's nn.Linear computes this layer too (units and bias agree, or the
+        weights would not fit); the activation is this layer's own."""
+        return self.torch_code(inputs, out)
+
 
 @register
 @frozen
