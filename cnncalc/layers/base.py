@@ -94,6 +94,7 @@ class Layer:
 
     type_name: ClassVar[str] = ""
     summary: ClassVar[str] = ""  # one line for `cnncalc layers` and docs
+    also_called: ClassVar[tuple] = ()  # other frameworks' names, lower case without "_"
     example: ClassVar[str] = ""  # a YAML example for docs/spec.md
     arity: ClassVar[tuple] = (1, 1)  # fewest and most inputs (None: no limit)
     gradient_inputs: ClassVar[int | None] = None  # inputs the output is differentiable in

@@ -28,6 +28,8 @@ from .stepmem import Op, amp_casts, conv_transients
 @frozen
 class Conv(Layer):
     type_name = "conv"
+    also_called = ("conv1d", "conv2d", "conv3d", "convolution", "convolution1d", "convolution2d",
+                   "convolution3d", "convnd")
     family = "conv"
     summary = ("convolution (1-D, 2-D or 3-D, as the input): K filters of F x F x (C/groups) "
                "slid with stride S over padded input")

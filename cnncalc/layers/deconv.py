@@ -28,6 +28,9 @@ from .stepmem import Op, amp_casts, conv_transients
 @frozen
 class Deconv(Layer):
     type_name = "deconv"
+    also_called = ("convtranspose1d", "convtranspose2d", "convtranspose3d", "conv1dtranspose",
+                   "conv2dtranspose", "conv3dtranspose", "convtranspose", "deconvolution",
+                   "transposedconv")
     family = "conv"
     summary = ("transposed convolution (PyTorch ConvTranspose2d): out = (H-1)S - 2P + D(F-1) "
                "+ output_padding + 1")
