@@ -134,3 +134,10 @@ def test_slice_channels_are_documented_as_start_and_end():
     from cnncalc.layers import REGISTRY
     kinds = {d.name: d.kind for d in REGISTRY["slice"].settings()}
     assert kinds["channels"].text == "[start, end], two integers >= 0"
+
+
+def test_an_unnamed_item_is_called_by_its_place_not_as_a_layer_name(tmp_path):
+    result = runner.invoke(app, ["validate", spec(tmp_path, "input: [8, 8, 3]\nlayers:\n"
+                                                            "  - {shares: nothing}\n")])
+    assert result.exit_code == 2
+    assert "error: layers[0]: 'shares' names no earlier layer" in result.stdout

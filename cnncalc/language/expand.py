@@ -119,8 +119,16 @@ class Expander:
                        path=path)
         return name
 
-    def resolve(self, ref, scope: Scope, span: Span, name: str, key: str = "inputs") -> int:
-        """An `inputs:` name -> node index, searching the enclosing groups outwards."""
+    def resolve(self, ref, scope: Scope, span: Span, name: str, key: str = "inputs",
+                where: str | None = None) -> int:
+        """An `inputs:` name -> node index, searching the enclosing groups outwards. Errors
+        name the layer `name`, or the place `where` for an unnamed item (layers[0])."""
+        if where is not None:
+            try:
+                return self.resolve(ref, scope, span, name, key)
+            except CnnCalcError as exc:
+                raise fail(exc.diagnostic.span, exc.diagnostic.message,
+                           exc.diagnostic.received, path=where) from None
         if ref in ("input", self.input_name):
             return INPUT
         if not isinstance(ref, str):
@@ -328,8 +336,9 @@ class Expander:
         ref = checked(Sharing, copy_map(item, keep=("shares",)), where).shares
         span = item.value_span("shares")
         label = item.get("name")
-        owner = self.resolve(ref, scope, span, self.full(scope, label) if isinstance(
-            label, str) and label.strip() else path, "shares")
+        named = isinstance(label, str) and label.strip()
+        owner = self.resolve(ref, scope, span, self.full(scope, label) if named else path,
+                             "shares", None if named else path)
         if owner == INPUT or self.nodes[owner].name not in {p + ref for p in self.prefixes(scope)}:
             raise fail(span, "'shares' must name an earlier layer, not a group or the input",
                        show(ref), path=where)
