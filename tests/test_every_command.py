@@ -180,3 +180,43 @@ def test_a_memory_error_anywhere_is_one_line_exit_1(monkeypatch, capsys):
         main()
     assert stop.value.code == 1
     assert len(capsys.readouterr().err.splitlines()) == 1
+
+
+def test_validate_reports_every_spec_even_when_one_hits_a_bug(monkeypatch):
+    from cnncalc.analysis import validate as validate_module
+    real = validate_module.check_one
+
+    def buggy(spec, *args):
+        if spec == "alexnet":
+            raise IndexError("tuple index out of range")
+        return real(spec, *args)
+    monkeypatch.setattr(validate_module, "check_one", buggy)
+    results, worst = validate_module.validate_results(["lenet5", "alexnet", "vgg16"])
+    assert worst == 70
+    assert [r["exit_code"] for r in results] == [0, 70, 0]
+    assert "internal error: IndexError" in results[1]["problems"][0].format()
+
+
+@pytest.mark.parametrize(("version", "files", "left"), [
+    ("v2", {"/proc/self/cgroup": "0::/job\n", "/sys/fs/cgroup/job/memory.max": "1000000\n",
+            "/sys/fs/cgroup/job/memory.current": "250000\n"}, [1_000_000 - 250_000]),
+    ("v2 unlimited", {"/proc/self/cgroup": "0::/job\n", "/sys/fs/cgroup/job/memory.max": "max\n",
+                      "/sys/fs/cgroup/job/memory.current": "250000\n"}, []),
+    ("v1", {"/proc/self/cgroup": "4:memory:/job\n0::/\n",
+            "/sys/fs/cgroup/memory/job/memory.limit_in_bytes": "5000000\n",
+            "/sys/fs/cgroup/memory/job/memory.usage_in_bytes": "1000000\n"}, [4_000_000]),
+    ("v1 unlimited", {"/proc/self/cgroup": "4:memory:/job\n",
+                      "/sys/fs/cgroup/memory/job/memory.limit_in_bytes": "9223372036854771712\n",
+                      "/sys/fs/cgroup/memory/job/memory.usage_in_bytes": "1000000\n"}, []),
+])
+def test_the_cgroup_memory_limit_is_read(monkeypatch, version, files, left):
+    import io
+
+    from cnncalc.compute import run as run_module
+
+    def fake_open(path, *args, **kwargs):
+        if path not in files:
+            raise FileNotFoundError(path)
+        return io.StringIO(files[path])
+    monkeypatch.setattr(run_module, "open", fake_open, raising=False)
+    assert run_module.cgroup_left() == left, version
