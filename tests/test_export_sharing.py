@@ -50,21 +50,25 @@ def sharing_spec(draw) -> str:
     lines = [f"input: [{', '.join([str(size)] * rank)}, {c}]", "layers:",
              f"  - {{name: own, type: conv, filters: {c}, kernel: {k}, padding: "
              f"{(k - 1) // 2}, bias: {str(bias).lower()}}}"]
+    size += 2 * ((k - 1) // 2) - (k - 1)  # the owner: n + 2P - (k - 1)
     for _ in range(draw(st.integers(1, 3))):
         d = draw(st.integers(1, 2))
         s = draw(st.integers(1, 2))
         reach = d * (k - 1)
-        if draw(st.booleans()):
+        if draw(st.booleans()) and size > reach:  # a conv fits: floor((n + P - reach - 1)/S) + 1
             padding = draw(st.one_of(st.integers(0, reach // 2 + 1).map(str), st.just("same"),
                                      st.just(f"[{', '.join(['0, 1'] * rank)}]")))
             if padding == "same":
                 s = 1
+            total = 0 if padding == "same" else 1 if padding.startswith("[") else 2 * int(padding)
+            size = size if padding == "same" else (size + total - reach - 1) // s + 1
             kind = "conv"
             extra = f"padding: {padding}"
-        else:
+        else:  # a deconv: (n - 1)S - 2P + reach + output_padding + 1
             kind = "deconv"
-            extra = (f"padding: {draw(st.integers(0, reach // 2))}, output_padding: "
-                     f"{draw(st.integers(0, max(s, d) - 1))}")
+            p, op = draw(st.integers(0, reach // 2)), draw(st.integers(0, max(s, d) - 1))
+            size = (size - 1) * s - 2 * p + reach + op + 1
+            extra = f"padding: {p}, output_padding: {op}"
         act = draw(st.sampled_from(["", ", activation: relu"]))
         lines.append(f"  - {{type: {kind}, filters: {c}, kernel: {k}, stride: {s}, "
                      f"dilation: {d}, {extra}, bias: {str(bias).lower()}, shares: own{act}}}")
