@@ -121,7 +121,7 @@ def test_sharing_frozen_weights_without_trainable_is_fine(tmp_path):
     ("{name: stem, type: conv, filters: 2, kernel: 3, when: maybe}", "layer 'stem': 'when'"),
     ("{name: stem, type: conv, filters: 2, kernel: 3, trainable: 2}", "layer 'stem': 'trainable'"),
     ("{name: stem, shares: nothing}", "layer 'stem': 'shares' names no earlier layer"),
-    ("{name: stem, repeat: x, layers: [relu]}", "layer 'stem': 'repeat'"),
+    ("{name: stem, repeat: x, layers: [relu]}", "group 'stem': 'repeat'"),
 ])
 def test_errors_name_a_named_layer_by_its_name(tmp_path, item, words):
     result = runner.invoke(app, ["validate", spec(tmp_path, f"input: [8, 8, 3]\nlayers:\n"

@@ -163,7 +163,8 @@ class Expander:
         in the spec (layers[0])."""
         label = item.get("name") if isinstance(item, YMap) else None
         if isinstance(label, str) and label.strip():
-            return f"layer '{_name(self.full(scope, label), 120)}'"
+            group = "repeat" in item or any(k in item for k in STRUCTURE_KEYS)
+            return f"{'group' if group else 'layer'} '{_name(self.full(scope, label), 120)}'"
         return path
 
     def item(self, item, span: Span, tail: int, scope: Scope, path: str) -> int:
@@ -195,7 +196,7 @@ class Expander:
                                               item.value_span("shares")))
                 item = copy_map(item, drop=("shares",))
             if kinds and "inputs" in item:  # the structure reads a named layer, not the last
-                ref = checked(Item, copy_map(item, keep=("inputs",)), path).inputs
+                ref = checked(Item, copy_map(item, keep=("inputs",)), self.named(item, scope, path)).inputs
                 tail = self.resolve(ref, scope, item.value_span("inputs"), path)
                 item = copy_map(item, drop=("inputs",))
             if kinds:
