@@ -200,6 +200,8 @@ class Simulator:
                 key = index if k == last else (index, k)
                 if op.held == NEW and op.output > 0:
                     block = self.mem.alloc(op.output, "saved_activations", ("tmp", key))
+                    if not node.inputs:  # a named input: the caller holds it, as the batch
+                        self.mem.hold(block, ("batch",))
                 else:
                     block = self.storage.get(sources[0])
                     self.mem.hold(block, ("tmp", key))
