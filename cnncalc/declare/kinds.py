@@ -75,7 +75,7 @@ class Pair(Kind):
         return (items[0], items[1])
 
     def to_yaml(self, value):
-        return value[0] if len(set(value)) == 1 else list(value)
+        return value[0] if len(set(value)) == 1 and not self.names else list(value)
 
     def schema(self):
         one = {"type": "integer", "minimum": self.min}
