@@ -116,8 +116,12 @@ def readable(n: float, unit: str = "") -> str:
         lead = size // 10 ** (digits - 2)  # the two leading digits
         sign = "-" if n < 0 else ""
         return f"{sign}{lead // 10}.{lead % 10}e{digits - 1}" + (f" {unit}" if unit else "")
-    for factor, prefix in ((10**12, "T"), (10**9, "G"), (10**6, "M"), (10**3, "K")):
-        if abs(n) >= factor:
+    prefixes = ((10**12, "T"), (10**9, "G"), (10**6, "M"), (10**3, "K"))
+    for i, (at, name) in enumerate(prefixes):
+        if abs(n) >= at:
+            factor, prefix = at, name
+            if i and _rounds_up(abs(n), at, 1000):  # 999,960 reads 1.0 M, not 1000.0 K
+                factor, prefix = prefixes[i - 1]
             if isinstance(n, int):
                 tenths = (abs(n) * 20 + factor) // (2 * factor)
                 sign = "-" if n < 0 else ""
@@ -126,9 +130,20 @@ def readable(n: float, unit: str = "") -> str:
     return f"{n:,}" + (f" {unit}" if unit else "")
 
 
+def _rounds_up(n, factor: int, base: int) -> bool:
+    """True when n / factor, rounded half up to one decimal, reaches `base` (the next unit)."""
+    if isinstance(n, int):
+        return (n * 20 + factor) // (2 * factor) >= 10 * base
+    return round(n / factor, 1) >= base
+
+
 def binary(n: int) -> str:
     """Bytes in binary units: 60,950,432 -> '58.1 MiB'."""
-    for unit, factor in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
-        if n >= factor:
+    units = (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10))
+    for i, (name, at) in enumerate(units):
+        if n >= at:
+            unit, factor = name, at
+            if i and _rounds_up(n, at, 1024):  # 1,048,575 B reads 1.0 MiB, not 1024.0 KiB
+                unit, factor = units[i - 1]
             return f"{n / factor:.1f} {unit}"
     return f"{n} B"

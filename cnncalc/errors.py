@@ -8,6 +8,7 @@ from typing import NamedTuple
 EXIT_OK = 0
 EXIT_INCONSISTENT = 1  # the network is readable but impossible (shapes, channels, groups)
 EXIT_UNREADABLE = 2  # the file cannot be read or parsed, or a setting is malformed
+EXIT_INTERNAL = 70  # a bug of ours (sysexits' EX_SOFTWARE)
 
 
 class Span(NamedTuple):

@@ -77,9 +77,15 @@ def test_github_annotation_minimal_and_bad_severity():
         escape.github_annotation("error\n::debug", "x")
 
 
-@pytest.mark.parametrize("text", [FORMULA, "+1", "-1+1", "@SUM(A1)", "\tx", "\rx"])
+@pytest.mark.parametrize("text", [FORMULA, "+1", "-1+1", "@SUM(A1)"])
 def test_csv_cell_quotes_formulas(text):
     assert escape.csv_cell(text) == "'" + text
+
+
+@pytest.mark.parametrize(("text", "shown"), [("\tx", "\\x09x"), ("\rx", "\\rx"),
+                                              ("a\n::error::x", "a\\n::error::x")])
+def test_csv_cell_shows_controls_so_no_line_starts_inside_a_cell(text, shown):
+    assert escape.csv_cell(text) == shown
 
 
 def test_csv_cell_keeps_numbers_and_plain_text():
@@ -95,7 +101,7 @@ def test_csv_text_round_trip():
     text = escape.csv_text(rows)
     assert text.endswith("\n") and "\r" not in text
     back = list(csv.reader(io.StringIO(text)))
-    assert back == [["name", "params"], ["'" + FORMULA, "-3"], ['a,"b"\nc', "1.5"]]
+    assert back == [["name", "params"], ["'" + FORMULA, "-3"], ['a,"b"\\nc', "1.5"]]
 
 
 def test_html():

@@ -252,3 +252,40 @@ def test_the_summary_names_every_input(tmp_path):
     data = json.loads(runner.invoke(app, ["summarize", str(spec), "--format", "json"]).stdout)
     assert data["input"] == [8, 8, 3] and data["inputs"] == {"image": [8, 8, 3],
                                                              "mask": [8, 8, 1]}
+
+
+def test_memory_and_report_of_named_inputs_count_every_input(tmp_path):
+    """The docs' image/mask example once exited 70 in `memory` and `report` (step.py read the
+    inputs of a node that reads none). At the concat, float32, batch 1, three tensors live:
+    image 8*8*3, mask 8*8*1 and the output 8*8*(3+1) values."""
+    spec = tmp_path / "masked.yaml"
+    spec.write_text("inputs: {image: [8, 8, 3], mask: [8, 8, 1]}\n"
+                    "layers:\n  - {type: concat, inputs: [input, mask]}\n")
+    import json
+    result = runner.invoke(app, ["memory", str(spec), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["peak_inference_bytes"] == (8*8*3 + 8*8*1 + 8*8*4) * 4
+    for mode in ("training",):
+        assert runner.invoke(app, ["memory", str(spec), "--mode", mode]).exit_code == 0
+    page = tmp_path / "r.html"
+    assert runner.invoke(app, ["report", str(spec), "-o", str(page)]).exit_code == 0
+    assert "mask" in page.read_text()
+
+
+def test_a_named_input_is_held_through_the_forward_like_the_first(tmp_path):
+    """forward(image, mask): the caller holds both tensors until the forward returns. At the
+    1x1 conv (float32, batch 1): its weights 16 x 4 + 16, image 8*8*3, mask 8*8*1, the concat
+    8*8*4 it reads and its output 8*8*16 are live."""
+    import json
+    spec = tmp_path / "held.yaml"
+    spec.write_text("inputs: {image: [8, 8, 3], mask: [8, 8, 1]}\nlayers:\n"
+                    "  - {type: concat, inputs: [input, mask]}\n"
+                    "  - {type: conv, filters: 16, kernel: 1}\n")
+    result = runner.invoke(app, ["memory", str(spec), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.output)
+    assert figures["peak_layer"] == "conv1"
+    assert figures["peak_inference_bytes"] == 4 * (16 * 4 + 16 + 8*8*3 + 8*8*1 + 8*8*4 + 8*8*16)
+    for extra in (["--micro-batch", "1", "--batch", "2"], ["--checkpoint", "2"]):
+        assert runner.invoke(app, ["memory", str(spec), "--mode", "training", *extra]
+                             ).exit_code == 0

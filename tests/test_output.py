@@ -65,7 +65,7 @@ def test_input_spec_refused_even_with_force(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path / "sub")
     for spelling in [spec, "../net.yaml", "./../sub/../net.yaml", tmp_path / "link.yaml"]:
         text = refusal(write_output, spelling, "x", force=True, protect=[spec])
-        assert "is the input spec; refusing to overwrite it" in text
+        assert "is the input spec or a file it includes; refusing to overwrite it" in text
     refusal(write_output, spec, "x", force=True, protect=["../link.yaml"])
     refusal(check_writable, "../net.yaml", True, ["../net.yaml"])
     assert spec.read_text() == "layers: []\n"

@@ -27,6 +27,17 @@ class Rule:
     check: Callable[[Network, Report], list[tuple[int, str]]] | None  # None: found by analysis
 
 
+def input_no_channels(network, report):
+    """`input: [28, 28]`: a square written with two numbers is read as 28 positions of 28
+    channels; an image of one channel needs [28, 28, 1]."""
+    shape = report.input_shape
+    if shape.rank != 1 or shape.c != shape.spatial[0] or shape.c <= 4:
+        return []
+    n = shape.c
+    return [(INPUT, f"input [{n}, {n}] is a 1-D signal of length {n} with {n} channels; a "
+                    f"{n}x{n} image with one channel is [{n}, {n}, 1]")]
+
+
 def input_divisible(network, report):
     shape = report.input_shape
     if not any(side % 4 for side in shape.spatial):
@@ -127,7 +138,8 @@ def repeat_one_copy(network, report):
             for i, node in enumerate(network.nodes) if node.one_copy]
 
 
-CHECKS = {"input-divisible": input_divisible, "conv-keeps-size": conv_keeps_size,
+CHECKS = {"input-no-channels": input_no_channels, "input-divisible": input_divisible,
+          "conv-keeps-size": conv_keeps_size,
           "large-filter": large_filter, "pool-window": pool_window, "fc-dominates": fc_dominates,
           "rf-exceeds-input": rf_exceeds_input, "repeat-one-copy": repeat_one_copy,
           "fc-large-input": fc_large_input}

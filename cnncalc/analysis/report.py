@@ -128,10 +128,12 @@ class Report:
     training: object = None  # training.Training once the backward is counted (--mode training)
 
     def input_text(self) -> str:
-        """'input 224x224x3', or 'inputs image 224x224x3, mask 224x224x1'."""
+        """'input 224x224x3', 'input length 16000, 1 channel' (1-D), or 'inputs image
+        224x224x3, mask 224x224x1'."""
         if len(self.inputs) < 2:
-            return f"input {self.input_shape}"
-        return "inputs " + ", ".join(f"{name} {shape}" for name, shape in self.inputs.items())
+            return f"input {self.input_shape.described()}"
+        return "inputs " + ", ".join(f"{name} {shape.described()}"
+                                     for name, shape in self.inputs.items())
 
     def outline(self, depth: int | None = None) -> list[Line]:
         """Rows with their groups: groups deeper than `depth` collapse into one line each;

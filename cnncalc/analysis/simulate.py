@@ -127,6 +127,9 @@ def simulate(network, report, settings: StepSettings) -> StepResult:
         train_pass(sim, network, report, settings, ctx, accumulate=number > 0)
         if number < passes - 1:  # the next micro-batch replaces this one and its output
             mem.release(sim.storage[-1], ("batch",))
+            for index, node in enumerate(nodes):  # and the other named inputs
+                if not node.inputs:
+                    mem.release(sim.storage.get(index), ("batch",))
             mem.release(sim.storage.get(len(nodes) - 1), ("output",))
     mem.moment("optimizer", settings.optimizer,
                optimizer_transient(settings.optimizer, sizes, settings.backend))

@@ -118,6 +118,13 @@ def plan(network: Network, report, ctx: StepContext, inplace: bool = True) -> li
     width = {INPUT: ctx.param if ctx.amp else ctx.act}  # the batch is float32 under autocast
     planned = []
     for index, (node, row) in enumerate(zip(network.nodes, report.rows, strict=False)):
+        if not node.inputs:  # a named input beyond the first: fed in, as the first
+            buffer[index], members[index], needs[index] = index, {index}, False
+            width[index] = width[INPUT]
+            planned.append(Planned(node.name, (), tuple(node.layer.step_ops(
+                (), row.output_shape, ctx)), (), ctx.batch * row.output_shape.size
+                * width[index], False, (), 0, (), node.groups))
+            continue
         kind = allocation(node.layer, index, node.inputs, read_by, buffer, members, inplace)
         buffer[index] = buffer[node.inputs[0]] if kind != ALLOCATES else index
         members.setdefault(buffer[index], set()).add(index)
@@ -193,6 +200,8 @@ class Simulator:
                 key = index if k == last else (index, k)
                 if op.held == NEW and op.output > 0:
                     block = self.mem.alloc(op.output, "saved_activations", ("tmp", key))
+                    if not node.inputs:  # a named input: the caller holds it, as the batch
+                        self.mem.hold(block, ("batch",))
                 else:
                     block = self.storage.get(sources[0])
                     self.mem.hold(block, ("tmp", key))

@@ -3,7 +3,8 @@ optionally a NumPy forward pass that must give the predicted shapes."""
 
 from __future__ import annotations
 
-from ..errors import EXIT_INCONSISTENT, EXIT_OK, CnnCalcError, Diagnostic
+from ..errors import (EXIT_INCONSISTENT, EXIT_INTERNAL, EXIT_OK, EXIT_UNREADABLE, CnnCalcError,
+                      Diagnostic, Span)
 from ..load import open_spec
 from . import budget, lint
 from .analyze import analyze
@@ -41,12 +42,29 @@ def run_forward(network, report) -> list[Diagnostic]:
     return []
 
 
+def guarded(spec: str, *args) -> dict:
+    """check_one, where even a bug, a spec nested too deeply or a lack of memory is this
+    spec's one-line problem and the next spec is still checked."""
+    try:
+        return check_one(spec, *args)
+    except RecursionError:
+        problem = Diagnostic(Span(spec), "the spec nests too deeply to analyse",
+                             exit_code=EXIT_UNREADABLE)
+    except MemoryError:
+        problem = Diagnostic(Span(spec), "out of memory analysing this spec",
+                             exit_code=EXIT_INCONSISTENT)
+    except Exception as exc:  # a bug of ours: reported for this spec, never a traceback
+        problem = Diagnostic(Span(spec), f"internal error: {type(exc).__name__}: {exc} "
+                             "(please report this)", exit_code=EXIT_INTERNAL)
+    return {"spec": spec, "problems": [problem], "report": None}
+
+
 def validate_results(specs: list[str], strict: bool = False, skipped=frozenset(),
                      limits: dict | None = None, forward: bool = False,
                      default_budget=None, opening: dict | None = None) -> tuple[list, int]:
     """Each spec checked, with its exit code; and the worst code. One spec that fails never
     hides the others' results."""
-    results = [check_one(spec, skipped, limits or {}, forward, default_budget, opening)
+    results = [guarded(spec, skipped, limits or {}, forward, default_budget, opening)
                for spec in specs]
     worst = EXIT_OK
     for result in results:

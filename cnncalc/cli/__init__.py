@@ -47,6 +47,10 @@ def main():
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         raise SystemExit(130) from None
+    except MemoryError:  # whatever ran out: one line, the network too big for this machine
+        print("error: out of memory (the network is too large for this machine or this "
+              "process's limits)", file=sys.stderr)
+        raise SystemExit(1) from None
     except RecursionError:
         print("error: the spec nests too deeply to analyse", file=sys.stderr)
         raise SystemExit(2) from None

@@ -99,7 +99,7 @@ class Target:
     def __init__(self, path: str | None, force: bool = False, spec: str | None = None):
         from .output import check_writable
         self.path, self.force = path, force
-        self.protect = [spec] if spec and spec != "-" and Path(spec).exists() else []
+        self.protect = protected(spec)
         if path is not None:
             try:
                 check_writable(path, force, self.protect)
@@ -115,6 +115,14 @@ class Target:
             write_output(self.path, text, force=self.force, protect=self.protect)
         except CnnCalcError as exc:
             fail(exc)
+
+
+def protected(spec: str | None) -> list:
+    """The files no output may be written over: the spec and every file it includes."""
+    if not spec or spec == "-" or not Path(spec).exists():
+        return []
+    from ..language.include import files_included
+    return [spec, *files_included(spec)]
 
 
 FORCE_HELP = "overwrite an existing --output file (never the spec itself)"

@@ -40,7 +40,8 @@ def convert(
             report = analyze(network)
     except CnnCalcError as exc:
         fail(exc)
-    source = " ".join(spec.split())  # one line: the comment must not end early
+    from ..render.escape import comment
+    source = comment(" ".join(spec.split()))  # one line, no control: the comment must not end
     text = f"# written by cnncalc convert{' --fc-as-conv' if fc_as_conv else ''} from {source}\n"
     text += yaml.safe_dump(to_spec(network, report), sort_keys=False, default_flow_style=None, width=100)
     target.emit(text)

@@ -33,5 +33,6 @@ def explain(
         lines = explain_layer(network, analyze(network), layer, dtype)
     except CnnCalcError as exc:
         fail(exc)
-    for line in lines:
-        typer.echo(line)
+    from ..render.escape import terminal
+    for line in lines:  # a name's newline or ESC shown, never printed raw
+        typer.echo(terminal(line))

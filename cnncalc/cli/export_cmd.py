@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import typer
 
 from ..errors import CnnCalcError
-from .common import SPEC_HELP, app, check_choice, fail, load_network, parse_args, terminal_text
+from .common import (
+    SPEC_HELP,
+    app,
+    check_choice,
+    fail,
+    load_network,
+    parse_args,
+    protected,
+    terminal_text,
+)
 
 TARGETS = ("pytorch",)
 
@@ -25,7 +33,7 @@ def export(
     from ..analysis.analyze import analyze
     from ..interop.pytorch_export import export as to_pytorch
     from .output import check_writable, write_output
-    protect = [spec] if spec != "-" and Path(spec).exists() else []  # never over the spec
+    protect = protected(spec)  # never over the spec or a file it includes
     try:
         check_choice("--to", to, TARGETS)
         check_writable(output, force, protect)

@@ -41,8 +41,10 @@ def import_model(
         network, spec, graph = load_onnx(model, model, override)
     except CnnCalcError as exc:
         fail(exc)
-    source = " ".join(model.split())  # one line: the comment must not end early
-    producer = " ".join(f"{graph.model.producer_name} {graph.model.producer_version}".split())
+    from ..render.escape import comment  # one line, no control: the comment must not end
+    source = comment(" ".join(model.split()))
+    producer = comment(" ".join(
+        f"{graph.model.producer_name} {graph.model.producer_version}".split()))
     header = (f"# imported by cnncalc import from {source} ({producer or 'unknown producer'}, "
               f"opset {graph.opset}); parameters are the file's weights")
     target.emit(spec_text(spec, header))

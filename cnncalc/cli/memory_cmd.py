@@ -44,9 +44,9 @@ def memory(
     amp: bool = typer.Option(False, "--amp", help="mixed precision (torch.autocast): float32 "
                              "weights, gradients and optimizer state, --dtype activations"),
     checkpoint: str | None = typer.Option(None, "--checkpoint", help="activation checkpointing "
-                                          "in N segments (checkpoint_sequential)"),
+                                          "in N segments (checkpoint_sequential; training)"),
     micro_batch: str | None = typer.Option(None, "--micro-batch", help="gradient accumulation: "
-                                           "samples per forward and backward"),
+                                           "samples per forward and backward (training)"),
     timeline: bool = typer.Option(False, "--timeline", help="live bytes through the step"),
     input: str | None = typer.Option(None, "--input",
                                      help="override the input: HxWxC, or a sweep 224,320,384"),
@@ -107,6 +107,10 @@ def memory_settings(batch: str, dtype: str, mode: str, optimizer: str,
     check_choice("--optimizer", optimizer, OPTIMIZERS)
     if backend is not None:
         check_choice("--backend", backend, BACKENDS)
+    for option, given in (("--checkpoint", checkpoint), ("--micro-batch", micro_batch)):
+        if given is not None and mode != "training":  # no backward: nothing to recompute
+            raise CnnCalcError(Diagnostic(Span(option), "applies to training only; add --mode "
+                                          "training", received=show(given)))
     segments, micro = step_options(amp, dtype, checkpoint, micro_batch, batches)
     device = parse_size(device_memory) if device_memory else None
     return MemorySettings(tuple(batches), dtype, mode, optimizer, device, inplace, backend,

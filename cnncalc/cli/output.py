@@ -40,7 +40,7 @@ def check_writable(path: os.PathLike | str, force: bool, protect: Iterable[os.Pa
     """Raise CnnCalcError unless `path` may be written; call it before doing expensive work."""
     name = os.fspath(path)
     if any(_same(name, other) for other in protect):
-        raise _fail(name, "is the input spec; refusing to overwrite it")
+        raise _fail(name, "is the input spec or a file it includes; refusing to overwrite it")
     parent = os.path.dirname(name) or "."
     if not os.path.isdir(parent):
         raise _fail(name, f"folder {parent} does not exist")

@@ -6,7 +6,17 @@ import typer
 
 from ..compute.run import execute
 from ..errors import EXIT_INCONSISTENT, CnnCalcError, Diagnostic, Span
-from .common import SPEC_HELP, app, check_choice, console, emit, fail, load_network, parse_args
+from .common import (
+    SPEC_HELP,
+    app,
+    check_choice,
+    console,
+    emit,
+    fail,
+    load_network,
+    parse_args,
+    protected,
+)
 
 SEED_MAX = 2**32 - 1
 
@@ -35,7 +45,7 @@ def run(
     from ..analysis.analyze import analyze
     from .output import atomic_path, check_writable, install_sigterm_cleanup
     install_sigterm_cleanup()
-    protect = [p for p in (spec, input_file, weights) if p]
+    protect = [p for p in (input_file, weights) if p] + (protected(spec) or [spec])
     try:
         check_choice("--format", format, ("table", "json"))
         if input and input.lower().endswith((".npy", ".npz")):

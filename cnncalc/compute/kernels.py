@@ -222,6 +222,57 @@ def _padded(x, pads, extra, value=0.0):
                     value=value)
 
 
+def padding_dominates(x_shape, pads, extra) -> bool:
+    """More than 4 padded cells per input cell: windows are then reduced over their part of
+    the input (`clipped_pool`) instead of over a padded copy (kernel 20,000 and padding
+    10,000 on 8x8 made a 4.8 GB copy)."""
+    sizes = x_shape[2:]
+    padded = prod(n + pads[2 * i] + pads[2 * i + 1] + extra[i] for i, n in enumerate(sizes))
+    return padded > 4 * prod(sizes)
+
+
+def window_regions(x_shape, kernel, stride, pads, out):
+    """Per output cell: (its index, the part of the input its window covers, as slices)."""
+    ranges = [[slice(max(i * s - pads[2 * a], 0), min(i * s - pads[2 * a] + k, n))
+               for i in range(o)]
+              for a, (n, k, s, o) in enumerate(zip(x_shape[2:], kernel, stride, out))]
+    for cell in product(*(range(o) for o in out)):
+        yield cell, tuple(ranges[a][i] for a, i in enumerate(cell))
+
+
+def clipped_pool(x, mode, kernel, stride, pads, out, divisor, grad=None, y=None):
+    """`pool` (or, with `grad`, `pool_grad`) reducing each window over the input cells it
+    covers: padding adds nothing to a max, min, sum or sum of squares (an empty window gives
+    the fill value); the average's divisor still counts it (count_include_pad)."""
+    axes = tuple(range(2, x.ndim))
+    n, c = x.shape[:2]
+    result = np.zeros(x.shape, np.float64) if grad is not None else \
+        np.full((n, c, *out), POOL_FILL[mode], dtype=np.float64)
+    for cell, region in window_regions(x.shape, kernel, stride, pads, out):
+        part = x[(slice(None), slice(None), *region)]
+        at = (slice(None), slice(None), *cell)
+        if part.size == 0:
+            continue
+        if grad is None:
+            result[at] = {"max": np.max, "min": np.min, "avg": np.sum}.get(
+                mode, lambda v, axis: np.sqrt((v.astype(np.float64) ** 2).sum(axis=axis)))(
+                part, axis=axes) / (divisor[cell] if mode == "avg" else 1)
+            continue
+        g = grad[at].reshape(n, c, *[1] * len(kernel))
+        where = (slice(None), slice(None), *region)
+        if mode == "avg":
+            result[where] += g / divisor[cell]
+        elif mode == "l2":
+            result[where] += g * part / np.where(y[at] == 0, 1, y[at]).reshape(g.shape)
+        else:  # to the first arg-max (arg-min), as PyTorch
+            flat = part.reshape(n, c, -1)
+            pick = flat.argmax(-1) if mode == "max" else flat.argmin(-1)
+            mask = np.zeros_like(flat, dtype=np.float64)
+            np.put_along_axis(mask, pick[:, :, None], 1.0, axis=-1)
+            result[where] += g * mask.reshape(part.shape)
+    return result.astype(x.dtype)
+
+
 def pool(x, mode, kernel, stride, pads, ceil_mode):
     """Max, min, average (PyTorch's count_include_pad) or L2 norm over every window: one
     strided slice per kernel cell folded into the output (a reduction over the windows' small
@@ -229,6 +280,8 @@ def pool(x, mode, kernel, stride, pads, ceil_mode):
     out, extra, divisor = pool_geometry(x.shape, kernel, stride, pads, ceil_mode)
     if 0 in out:
         return np.empty((*x.shape[:2], *out), dtype=x.dtype)
+    if padding_dominates(x.shape, pads, extra):
+        return clipped_pool(x, mode, kernel, stride, pads, out, divisor)
     xp = _padded(x, pads, extra, POOL_FILL[mode])
     if mode == "l2":
         xp = xp.astype(np.float64) ** 2
@@ -254,6 +307,8 @@ pool2d = pool  # the 2-D name
 def pool_grad(x, y, dy, mode, kernel, stride, pads, ceil_mode):
     """Max/min: to the arg-max (first, as PyTorch); avg: spread by 1/(window size); l2: x/y."""
     out, extra, divisor = pool_geometry(x.shape, kernel, stride, pads, ceil_mode)
+    if padding_dominates(x.shape, pads, extra):
+        return clipped_pool(x, mode, kernel, stride, pads, out, divisor, grad=dy, y=y)
     rank = len(kernel)
     n, c = x.shape[:2]
     padded = [size + pads[2 * i] + pads[2 * i + 1] + extra[i] for i, size in enumerate(x.shape[2:])]

@@ -17,16 +17,66 @@ READ_ERRORS = (OSError, ValueError, EOFError, RuntimeError, NotImplementedError,
 
 
 def available_bytes() -> int:
-    """Memory this machine can still give (MemAvailable), or its total if unknown."""
+    """Memory this process can still get: the least of the machine's MemAvailable (its total if
+    unknown), what the address-space limit (RLIMIT_AS, `ulimit -v`) leaves beside what the
+    process already maps, and what its cgroup's memory limit leaves (v2 memory.max, v1
+    memory.limit_in_bytes)."""
     import os
+    have = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    meminfo = _fields("/proc/meminfo")
+    if "MemAvailable" in meminfo:
+        have = meminfo["MemAvailable"] * 1024
+    return min([have, *address_space_left(), *cgroup_left()])
+
+
+def _fields(path: str) -> dict:
+    """`Key: number ...` lines of a /proc file as {key: number}; {} if unreadable."""
+    out = {}
     try:
-        with open("/proc/meminfo") as handle:
+        with open(path) as handle:
             for line in handle:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
+                key, _, rest = line.partition(":")
+                if rest.split() and rest.split()[0].isdigit():
+                    out[key] = int(rest.split()[0])
     except OSError:
         pass
-    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return out
+
+
+def address_space_left() -> list[int]:
+    """[what RLIMIT_AS leaves beside the process's mapped size], or [] when unlimited."""
+    import resource
+    soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    if soft == resource.RLIM_INFINITY:
+        return []
+    mapped = _fields("/proc/self/status").get("VmSize", 0) * 1024
+    return [max(soft - mapped, 0)]
+
+
+def cgroup_left() -> list[int]:
+    """[limit - usage] of this process's memory cgroup (v2 or v1), or [] when unlimited or
+    unknown."""
+    try:
+        with open("/proc/self/cgroup") as handle:
+            lines = [line.rstrip("\n").split(":", 2) for line in handle]
+    except OSError:
+        return []
+    places = []
+    for _, controllers, where in (parts for parts in lines if len(parts) == 3):
+        if controllers == "":  # cgroup v2's unified hierarchy
+            places.append((f"/sys/fs/cgroup{where}", "memory.max", "memory.current"))
+        elif "memory" in controllers.split(","):
+            for base in (f"/sys/fs/cgroup/memory{where}", "/sys/fs/cgroup/memory"):
+                places.append((base, "memory.limit_in_bytes", "memory.usage_in_bytes"))
+    for base, limit_file, usage_file in places:
+        try:
+            with open(f"{base}/{limit_file}") as limit, open(f"{base}/{usage_file}") as usage:
+                limit_text, usage_text = limit.read().strip(), usage.read().strip()
+        except OSError:
+            continue
+        if limit_text.isdigit() and usage_text.isdigit() and int(limit_text) < 2**62:
+            return [max(int(limit_text) - int(usage_text), 0)]
+    return []
 
 
 def largest_scratch(network, report, batch: int) -> tuple[int, str | None]:
@@ -40,6 +90,13 @@ def largest_scratch(network, report, batch: int) -> tuple[int, str | None]:
     return best, where
 
 
+def largest_weight(network, report) -> int:
+    """Values of the largest weight tensor (0 without any)."""
+    return max((prod(shape) for node, row in zip(network.nodes, report.rows)
+                for shape in node.layer.weight_shapes(row.input_shapes[0]).values()
+                if node.inputs), default=0)
+
+
 def refuse_if_too_big(network, report, batch: int, backward: bool, span: Span,
                       have: int | None = None) -> None:
     """Sizes are checked before anything is allocated: the memory model's activation peak (or
@@ -50,12 +107,16 @@ def refuse_if_too_big(network, report, batch: int, backward: bool, span: Span,
     held = model.training_bytes(batch, WIDTH, "sgd") if backward else \
         model.peak_inference_bytes(batch, WIDTH)
     scratch, layer = largest_scratch(network, report, batch)
+    drawn = 2 * 8 * largest_weight(network, report)  # He initialisation draws in float64
+    if drawn > scratch:
+        scratch, layer = drawn, "(initialising the weights)"
     need = held + scratch
     have = available_bytes() if have is None else have
     if need > have:
         detail = f"{binary(held)} held"
         if scratch:
-            detail += f" + {binary(scratch)} scratch in layer '{layer}'"
+            detail += f" + {binary(scratch)} scratch in " + (
+                layer if layer.startswith("(") else f"layer '{layer}'")
         raise CnnCalcError(Diagnostic(span, f"a {'training' if backward else 'forward'} pass "
                                             f"at batch {batch} needs {binary(need)} ({need:,} B: "
                                             f"{detail}); this machine has {binary(have)} available",
@@ -219,6 +280,19 @@ def load_weights(path: str, expected: dict[str, tuple], have: int) -> dict:
 
 def execute(network, report, batch: int, seed: int, weights_file: str | None,
             input_file: str | None, backward: bool, progress=None):
+    """`_execute`, where running out of memory all the same (another process took it, a limit
+    this module cannot see) is one error, exit 1."""
+    try:
+        return _execute(network, report, batch, seed, weights_file, input_file, backward,
+                        progress)
+    except MemoryError as exc:
+        raise CnnCalcError(Diagnostic(Span(network.file), f"out of memory during the pass at "
+                                      f"batch {batch}: {one_line(exc) or 'MemoryError'}",
+                                      exit_code=EXIT_INCONSISTENT)) from None
+
+
+def _execute(network, report, batch: int, seed: int, weights_file: str | None,
+             input_file: str | None, backward: bool, progress=None):
     """Weights (loaded or He-initialised), input (loaded or random) and one pass; sizes are
     checked against this machine first. With an input file, the batch is its N. `progress`:
     a context manager giving a per-layer callback (the CLI's bar). NumPy's floating-point

@@ -51,16 +51,22 @@ class Int(Kind):
 
 @frozen
 class Pair(Kind):
-    """An int for both axes, or [height, width]."""
+    """An int for both axes, or [height, width]; with `names`, exactly two named integers
+    (`[start, end]`)."""
 
     min: int = 1
+    names: tuple = ()  # e.g. ("start", "end"): a list of two, never one int for both
 
     @property
     def text(self) -> str:
         word = "positive integer" if self.min == 1 else f"integer >= {self.min}"
-        return f"a {word} or [height, width]"
+        if self.names:
+            return f"[{', '.join(self.names)}], two integers >= {self.min}"
+        return f"{'an' if word[0] in 'aeiou' else 'a'} {word} or [height, width]"
 
     def check(self, value, key):
+        if self.names and not isinstance(value, list):
+            self.fail(key, value)
         items = value if isinstance(value, list) else [value, value]
         if len(items) != 2 or not all(_is_int(v) and v >= self.min for v in items):
             self.fail(key, value)
@@ -69,11 +75,12 @@ class Pair(Kind):
         return (items[0], items[1])
 
     def to_yaml(self, value):
-        return value[0] if len(set(value)) == 1 else list(value)
+        return value[0] if len(set(value)) == 1 and not self.names else list(value)
 
     def schema(self):
         one = {"type": "integer", "minimum": self.min}
-        return {"oneOf": [one, {"type": "array", "items": one, "minItems": 2, "maxItems": 2}]}
+        two = {"type": "array", "items": one, "minItems": 2, "maxItems": 2}
+        return two if self.names else {"oneOf": [one, two]}
 
 
 MAX_AXES = 3  # spatial axes a network may have: 1-D (audio), 2-D (images), 3-D (video)
@@ -179,7 +186,8 @@ class Choice(Kind):
     def check(self, value, key):
         if not isinstance(value, str) or value not in self.options:
             import difflib  # only for a wrong value
-            close = difflib.get_close_matches(str(value), [str(o) for o in self.options], 1)
+            close = difflib.get_close_matches(value, [str(o) for o in self.options], 1) \
+                if isinstance(value, str) else []  # str() of a 5,000-digit int raises
             hint = f"; did you mean '{close[0]}'?" if close else ""
             self.fail(key, value, self.text + hint)
         return value

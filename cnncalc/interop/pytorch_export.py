@@ -45,7 +45,9 @@ def export(network: Network, report, source: str) -> str:
     codes = []
     for node, row in zip(network.nodes, report.rows):
         try:
-            codes.append(node.layer.torch_code(row.input_shapes, row.output_shape))
+            own = node.shares is not None and node.layer != network.nodes[node.shares].layer
+            make = node.layer.torch_shared if own else node.layer.torch_code
+            codes.append(make(row.input_shapes, row.output_shape))
         except SettingError as exc:
             raise from_setting_error(exc, node.span, node.name) from None
     check_names(network, codes)
@@ -155,7 +157,7 @@ def forward_lines(network: Network, report, codes) -> list[str]:
             continue
         inputs = [names[j] for j in node.inputs]
         owner = network.nodes[node.shares] if node.shares is not None else node
-        module = reference(owner.name.split(".")) if code.module is not None else ""
+        module = reference(owner.name.split(".")) if "{m}" in code.forward else ""
         template = code.forward
         for position, j in enumerate(node.inputs):
             if j in flat:  # already [N, K]

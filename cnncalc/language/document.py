@@ -65,6 +65,9 @@ def parse_document(doc, file: str, args: dict | None = None, path: Path | None =
     scope = expander.scope_with_args(Scope("", (), None, ()), spec_args(doc, args))
     expander.spec_args, expander.spec_sizes = scope.args, scope.sizes
     expander.sequence(doc["layers"], INPUT, scope, "layers", doc.value_span("layers"))
+    if not any(node.inputs for node in expander.nodes):  # only inputs are left
+        raise fail(doc.key_span("layers"), "the network has no layers (every layer is "
+                   "switched off by 'when:')", inconsistent=True)
     lint, budget = values.lint, values.budget
     if budget is not None:
         from ..declare import replace

@@ -64,6 +64,7 @@ class Scope(NamedTuple):
     sizes: dict | None = None  # argument name -> values it holds (for MAX_SUBSTITUTED)
     frozen: bool = False  # inside a `trainable: false` item: its parameters are not trained
     share: tuple | None = None  # `shares:` on a group: (its owner, the group, where written)
+    trainable_at: Span | None = None  # where the innermost `trainable:` in force is written
 
 
 @dataclass
@@ -84,6 +85,7 @@ class Expander(CopiesAndShapes):
     spec_sizes: dict | None = None
     input_shape: object = None  # the network's input Shape (for `$in_channels`, `$in_size`)
     shapes: dict = field(default_factory=dict)  # node index -> output Shape, as far as read
+    switched_off: set = field(default_factory=set)  # names of items left out by `when:`
 
     def add_input(self, name: str, shape, span: Span) -> None:
         """A named network input: the first is the network's input, each other one a node
@@ -134,8 +136,16 @@ class Expander(CopiesAndShapes):
                        path=path)
         return name
 
-    def resolve(self, ref, scope: Scope, span: Span, name: str, key: str = "inputs") -> int:
-        """An `inputs:` name -> node index, searching the enclosing groups outwards."""
+    def resolve(self, ref, scope: Scope, span: Span, name: str, key: str = "inputs",
+                where: str | None = None) -> int:
+        """An `inputs:` name -> node index, searching the enclosing groups outwards. Errors
+        name the layer `name`, or the place `where` for an unnamed item (layers[0])."""
+        if where is not None:
+            try:
+                return self.resolve(ref, scope, span, name, key)
+            except CnnCalcError as exc:
+                raise fail(exc.diagnostic.span, exc.diagnostic.message,
+                           exc.diagnostic.received, path=where) from None
         if ref in ("input", self.input_name):
             return INPUT
         if not isinstance(ref, str):
@@ -144,6 +154,10 @@ class Expander(CopiesAndShapes):
             found = self.index.get(prefix + ref)
             if found is not None and found >= 0:
                 return found
+        for prefix in self.prefixes(scope):
+            if prefix + ref in self.switched_off:
+                raise fail(span, f"'{key}' names '{_name(ref, 120)}', which is switched off "
+                           "by its 'when:'", show(ref), layer=name)
         known = [self.input_name] + [n.name for n in self.nodes]
         raise fail(span, f"'{key}' names no earlier layer{did_you_mean(ref, known)} "
                          "(a later layer or a cycle cannot be an input)", show(ref), layer=name)
@@ -161,6 +175,15 @@ class Expander(CopiesAndShapes):
             tail = self.item(item, items.item_span(i), tail, scope, f"{path}[{i}]")
         return tail
 
+    def named(self, item, scope: Scope, path: str) -> str:
+        """How errors about an item call it: "layer 'stem'" when it has a name, else its place
+        in the spec (layers[0])."""
+        label = item.get("name") if isinstance(item, YMap) else None
+        if isinstance(label, str) and label.strip():
+            group = "repeat" in item or any(k in item for k in STRUCTURE_KEYS)
+            return f"{'group' if group else 'layer'} '{_name(self.full(scope, label), 120)}'"
+        return path
+
     def item(self, item, span: Span, tail: int, scope: Scope, path: str) -> int:
         item = substitute(item, scope.args, span, path, self, scope.sizes)
         if isinstance(item, Pending):  # a repeat: its head now, each copy with its own $i
@@ -176,11 +199,16 @@ class Expander(CopiesAndShapes):
                                            sizes)
             item = head
         if isinstance(item, YMap) and ("when" in item or "trainable" in item):
-            switches = checked(Switches, copy_map(item, keep=("when", "trainable")), path)
+            switches = checked(Switches, copy_map(item, keep=("when", "trainable")),
+                               self.named(item, scope, path))
             if not switches.when:  # an optional part left out (`when: $use_se`)
+                if isinstance(item.get("name"), str):
+                    self.switched_off.add(self.full(scope, item["name"]))
                 return tail
+            at = item.value_span("trainable") if "trainable" in item else scope.trainable_at
             item = copy_map(item, drop=("when", "trainable"))
-            scope = scope._replace(frozen=scope.frozen or not switches.trainable)
+            scope = scope._replace(frozen=scope.frozen or not switches.trainable,
+                                   trainable_at=at)
         if isinstance(item, YMap) and "repeat" in item:
             return self.repeated(item, span, tail, scope, path)
         if isinstance(item, YMap):
@@ -197,7 +225,7 @@ class Expander(CopiesAndShapes):
                                               item.value_span("shares")))
                 item = copy_map(item, drop=("shares",))
             if kinds and "inputs" in item:  # the structure reads a named layer, not the last
-                ref = checked(Item, copy_map(item, keep=("inputs",)), path).inputs
+                ref = checked(Item, copy_map(item, keep=("inputs",)), self.named(item, scope, path)).inputs
                 tail = self.resolve(ref, scope, item.value_span("inputs"), path)
                 item = copy_map(item, drop=("inputs",))
             if kinds:
@@ -205,7 +233,7 @@ class Expander(CopiesAndShapes):
         return self.layer(item, span, tail, scope, path)
 
     def repeated(self, item: YMap, span, tail, scope, path) -> int:
-        count = checked(Item, copy_map(item, keep=("repeat",)), path).repeat
+        count = checked(Item, copy_map(item, keep=("repeat",)), self.named(item, scope, path)).repeat
         if count > MAX_NODES - len(self.nodes):  # every copy adds at least one layer
             raise fail(item.value_span("repeat"), f"the network expands to more than "
                        f"{MAX_NODES:,} layers; refused", show(count), path=path)
@@ -362,12 +390,16 @@ class Expander(CopiesAndShapes):
         """The node whose weights a layer with `shares:` uses (the first owner of a chain)."""
         if not isinstance(item, YMap) or "shares" not in item:
             return None
-        ref = checked(Sharing, copy_map(item, keep=("shares",)), path).shares
+        where = self.named(item, scope, path)
+        ref = checked(Sharing, copy_map(item, keep=("shares",)), where).shares
         span = item.value_span("shares")
-        owner = self.resolve(ref, scope, span, path, "shares")
+        label = item.get("name")
+        named = isinstance(label, str) and label.strip()
+        owner = self.resolve(ref, scope, span, self.full(scope, label) if named else path,
+                             "shares", None if named else path)
         if owner == INPUT or self.nodes[owner].name not in {p + ref for p in self.prefixes(scope)}:
             raise fail(span, "'shares' must name an earlier layer, not a group or the input",
-                       show(ref), path=path)
+                       show(ref), path=where)
         return self.nodes[owner].shares if self.nodes[owner].shares is not None else owner
 
     def shared_group(self, item: YMap, scope: Scope, path: str) -> str:
@@ -449,6 +481,12 @@ class Expander(CopiesAndShapes):
                        f"inputs: {show(values['inputs'])}" if "inputs" in values else
                        "no inputs: key, so the layer before",
                        layer=name, path=path)
+        if owner is not None and scope.trainable_at is not None and \
+                scope.frozen != self.nodes[owner].frozen:  # one tensor: trained or not
+            state = "frozen (trainable: false)" if self.nodes[owner].frozen else "trained"
+            raise fail(scope.trainable_at, f"'trainable' cannot differ from the weights' owner: "
+                       f"this layer uses the weights of '{_name(self.nodes[owner].name)}', which "
+                       f"are {state}; set 'trainable' on the owner", layer=name, path=path)
         return self.add_node(Node(name, layer, inputs, span, key_spans, path, scope.groups,
                                   frozen=scope.frozen, shares=owner,
                                   one_copy=tuple(ambiguous) if "inputs" in values else ()))
@@ -472,11 +510,22 @@ def known_types() -> str:
     return ", ".join(sorted(REGISTRY))
 
 
+def other_framework(word) -> str:
+    """'; did you mean 'fc'? (linear is fc here)' for another framework's name of a type."""
+    if not isinstance(word, str) or len(word) > 100:
+        return ""
+    key = "".join(c for c in word.lower() if c not in "_- ")
+    for type_name, cls in REGISTRY.items():
+        if key in cls.also_called:
+            return f"; did you mean '{type_name}'? ({_name(word, 40)} is {type_name} here)"
+    return ""
+
+
 def build_layer(type_name, values: dict, key_spans: dict, type_span: Span, item_span: Span,
                 label: str | None, path: str, extra: tuple = ()) -> Layer:
     """A layer object from its type and settings; errors point at the key at fault."""
     if not isinstance(type_name, str) or type_name not in REGISTRY:
-        hint = did_you_mean(str(type_name), REGISTRY)
+        hint = other_framework(type_name) or did_you_mean(str(type_name), REGISTRY)
         raise fail(type_span, f"unknown layer type{hint} (types: {known_types()})",
                    show(type_name), label, path=path)
     cls = REGISTRY[type_name]

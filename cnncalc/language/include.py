@@ -11,6 +11,7 @@ their own line and column."""
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 from ..errors import CnnCalcError, Span, fail, name
@@ -46,8 +47,12 @@ class Includer:
 
     def read(self, text: str, span: Span, display: str, base: Path) -> None:
         from .. import zoo
-        path = (base / text).resolve()
         shown = os.path.normpath(str(Path(display).parent / text))
+        try:
+            path = (base / text).resolve()
+        except (OSError, RuntimeError):  # a symlink loop
+            raise fail(span, f"included file '{name(shown, 200)}' cannot be resolved (a "
+                       "symbolic link loop)", repr(text)) from None
         if not path.exists() and isinstance(text, str) and zoo.path_of(text) is not None:
             path = zoo.path_of(text).resolve()  # a built-in network: its blocks
             shown = path.name
@@ -58,9 +63,17 @@ class Includer:
             return  # reached twice (a diamond): its blocks are already here
         if len(self.seen) >= MAX_INCLUDED_FILES:
             raise fail(span, f"more than {MAX_INCLUDED_FILES} included files; refused")
-        if not path.exists():
+        try:
+            info = os.stat(path)  # never opened unless regular: a FIFO would block the open
+        except FileNotFoundError:
             raise fail(span, f"included file does not exist (looked for {name(str(path), 200)})",
-                       repr(text))
+                       repr(text)) from None
+        except OSError as exc:
+            raise fail(span, f"included file '{name(shown, 200)}' cannot be read "
+                       f"({exc.strerror or type(exc).__name__})", repr(text)) from None
+        if not stat.S_ISREG(info.st_mode):  # a FIFO, a device, a folder
+            what = "is a folder" if stat.S_ISDIR(info.st_mode) else "is not a regular file"
+            raise fail(span, f"included file '{name(shown, 200)}' {what}", repr(text))
         try:
             data = read_capped(path, self.budget, shown)
         except CnnCalcError as exc:  # unreadable, a folder, too large: at the include entry
@@ -69,8 +82,13 @@ class Includer:
                           exc.diagnostic.message else ""), repr(text)) from None
         self.budget -= len(data)
         self.seen.add(path)
-        doc = yamlsource.load_bytes(data, shown)  # errors inside it: at their own line
-        if not isinstance(doc, YMap):
+        try:
+            doc = yamlsource.load_bytes(data, shown)  # errors inside it: at their own line
+        except CnnCalcError as exc:  # never echo a file that may not be a spec (an .env)
+            raise fail(exc.diagnostic.span, "included file is not a spec of blocks: "
+                       + exc.diagnostic.message.replace("`input` and `layers`", "`blocks`")
+                       .replace("'input' and 'layers'", "'blocks'")) from None
+        if not isinstance(doc, YMap) or "blocks" not in doc:
             raise fail(getattr(doc, "span", Span(shown, 1, 1)), "an included file must be a "
                        "mapping with 'blocks'")
         checked(Document if "layers" in doc else Library, doc)  # a whole spec: its blocks
@@ -99,3 +117,23 @@ def blocks_with_includes(doc: YMap, file: str, path: Path | None) -> dict:
     for key, block in own.items():
         includer.add(key, block, doc["blocks"].key_span(key))
     return includer.blocks
+
+
+def files_included(spec: str) -> list[Path]:
+    """Every file the spec file `spec` includes, directly or through others, as far as they
+    can be read (no output may be written over one of them: cli/output.py's protect list).
+    Reading stops quietly at the first problem; loading the spec reports it."""
+    path = Path(spec)
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return []
+        doc = yamlsource.load_bytes(read_capped(path, MAX_INCLUDED_BYTES, spec), spec)
+    except (CnnCalcError, OSError):
+        return []
+    includer = Includer(path)
+    if isinstance(doc, YMap):
+        try:
+            includer.include(doc, spec, path.resolve().parent)
+        except (CnnCalcError, OSError, RuntimeError, RecursionError):
+            pass
+    return sorted(includer.seen)

@@ -12,6 +12,9 @@ RULE_TEXT = {  # id: (reason, source)
                       CS231N + ": (W - F + 2P)/S + 1 must be an integer"),
     "rf-misaligned": ("merged paths whose units sit at different places",
                       ARAUJO + ": receptive fields of multi-path networks"),
+    "input-no-channels": ("a 2-element input that looks like an image written without its "
+                          "channels ([28, 28] is a 1-D signal of 28 positions with 28 channels)",
+                          "cnncalc's shape convention: spatial sizes, then channels"),
     "input-divisible": ("an input side not divisible by 2 several times", CS231N + "; " + NOTES_000),
     "conv-keeps-size": ("a stride-1 conv that does not keep its input size",
                         CS231N + ": P = (F - 1)/2 with S = 1 preserves the size"),

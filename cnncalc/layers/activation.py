@@ -211,6 +211,7 @@ class LeakyRelu(Activation):
         return "result" if in_place else "self"
 
     type_name = "leaky_relu"
+    also_called = ("leakyrelu",)
     summary = "x if x > 0 else slope * x"
     example = "- {type: leaky_relu, negative_slope: 0.1}"
     memory = IN_PLACE

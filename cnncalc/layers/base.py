@@ -98,6 +98,7 @@ class Layer:
 
     type_name: ClassVar[str] = ""
     summary: ClassVar[str] = ""  # one line for `cnncalc layers` and docs
+    also_called: ClassVar[tuple] = ()  # other frameworks' names, lower case without "_"
     example: ClassVar[str] = ""  # a YAML example for docs/spec.md
     arity: ClassVar[tuple] = (1, 1)  # fewest and most inputs (None: no limit)
     gradient_inputs: ClassVar[int | None] = None  # inputs the output is differentiable in
@@ -322,6 +323,16 @@ class Layer:
         """This layer as PyTorch source: a `torch_code.TorchCode`."""
         from ..errors import SettingError
         raise SettingError(f"'{self.type_name}' has no PyTorch export")
+
+    def torch_shared(self, inputs: tuple[Shape, ...], out: Shape):
+        """This layer as PyTorch source when it uses the weights of another layer whose
+        settings differ (`shares:`): `{m}` is then the owner's module, built with the owner's
+        settings, so a layer whose own settings shape the call (a conv's stride) computes from
+        `{m}.weight` itself. Default: refused, never a module called with the wrong settings."""
+        from ..errors import SettingError
+        raise SettingError(f"'{self.type_name}' cannot be exported when it shares the weights "
+                           "of a layer with other settings; give it the same settings",
+                           inconsistent=True)
 
     def torch_fused(self, expression: str) -> str:
         """`expression` with the fused activation (if any) applied, in PyTorch."""

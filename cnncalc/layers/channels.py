@@ -193,7 +193,8 @@ class Slice(Layer):
     example = "- {type: slice, channels: [0, 16]}"
     memory = VIEW
 
-    channels: tuple = setting(Pair(min=0), "[start, end): the channels kept, counted from 0")
+    channels: tuple = setting(Pair(min=0, names=("start", "end")),
+                              "[start, end): the channels kept, counted from 0")
 
     def validate(self):
         if self.channels[0] >= self.channels[1]:

@@ -31,6 +31,8 @@ WIDE_GROUP = 32  # input channels per group from which a grouped conv runs like 
 @frozen
 class Conv(Layer):
     type_name = "conv"
+    also_called = ("conv1d", "conv2d", "conv3d", "convolution", "convolution1d", "convolution2d",
+                   "convolution3d", "convnd")
     family = "conv"
     summary = ("convolution (1-D, 2-D or 3-D, as the input): K filters of F x F x (C/groups) "
                "slid with stride S over padded input")
@@ -275,6 +277,20 @@ class Conv(Layer):
         module = f"nn.Conv{dims(x.rank, 'a convolution')}({x.c}, {self.filters}, " \
                  f"{ints(r.kernel)}{options})"
         return TorchCode(forward, module)
+
+    def torch_shared(self, inputs, out):
+        """The owner's weights with this layer's own stride, padding, dilation and groups."""
+        from .torch_code import TorchCode, dims, ints, padded, symmetric
+        x = inputs[0]
+        if self.connections is not None:  # TableConv lays its weights out its own way
+            return self.torch_code(inputs, out)
+        pads, r = self.window(x).pads, self.at(x.rank)
+        source = "{0}" if symmetric(pads) else padded(pads)
+        padding = ints(b for b, _ in pads) if symmetric(pads) else "0"
+        bias = "{m}.bias" if self.bias else "None"
+        call = (f"F.conv{dims(x.rank, 'a convolution')}({source}, {{m}}.weight, {bias}, "
+                f"{ints(r.stride)}, {padding}, {ints(r.dilation)}, {self.groups})")
+        return TorchCode(self.torch_fused(call))
 
 
 TABLE_CONV = '''

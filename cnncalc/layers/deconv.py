@@ -28,6 +28,9 @@ from .stepmem import Op, amp_casts, conv_transients
 @frozen
 class Deconv(Layer):
     type_name = "deconv"
+    also_called = ("convtranspose1d", "convtranspose2d", "convtranspose3d", "conv1dtranspose",
+                   "conv2dtranspose", "conv3dtranspose", "convtranspose", "deconvolution",
+                   "transposedconv")
     family = "conv"
     summary = ("transposed convolution (PyTorch ConvTranspose2d): out = (H-1)S - 2P + D(F-1) "
                "+ output_padding + 1")
@@ -227,6 +230,18 @@ class Deconv(Layer):
         return TorchCode(self.torch_fused("{m}({0})"),
                          f"nn.ConvTranspose{dims(x.rank, 'a transposed convolution')}({x.c}, "
                          f"{self.filters}, {ints(r.kernel)}{options})")
+
+    def torch_shared(self, inputs, out):
+        """The owner's weights (a conv's or a deconv's: the same layout when the shapes
+        agree) with this layer's own stride, padding, output padding, groups, dilation."""
+        from .torch_code import TorchCode, dims, ints
+        x = inputs[0]
+        r = self.at(x.rank)
+        bias = "{m}.bias" if self.bias else "None"
+        call = (f"F.conv_transpose{dims(x.rank, 'a transposed convolution')}({{0}}, "
+                f"{{m}}.weight, {bias}, {ints(r.stride)}, {ints(r.padding)}, "
+                f"{ints(r.output_padding)}, {self.groups}, {ints(r.dilation)})")
+        return TorchCode(self.torch_fused(call))
 
 
 @register

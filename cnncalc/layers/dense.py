@@ -14,7 +14,7 @@ from .stepmem import Op, amp_casts
 def flatten_note(x: Shape) -> list[str]:
     if x.positions == 1:
         return []
-    return [f"flattens {x} = {x.size:,} values in C,H,W order"]
+    return [f"flattens {x} = {x.size:,} values in {x.flat_order()} order"]
 
 
 def vector(units: int, x: Shape) -> Shape:
@@ -37,6 +37,7 @@ class WholeInput(Layer):
 @frozen
 class FC(WholeInput):
     type_name = "fc"
+    also_called = ("linear", "dense", "fullyconnected", "innerproduct", "gemm")
     family = "fc"
     summary = "fully-connected: every output unit reads every input value (flattened C,H,W)"
     example = "- {type: fc, units: 4096, activation: relu}"
@@ -81,7 +82,8 @@ class FC(WholeInput):
                  f"MACs: {n_in:,} x {self.units:,} = {t.macs:,}",
                  f"FLOPs: 2 x {t.macs:,} + {t.flops - 2 * t.macs:,} = {t.flops:,}"]
         if inputs[0].positions > 1:
-            lines.insert(0, f"input flattened: {inputs[0]} = {n_in:,} values (C,H,W)")
+            lines.insert(0, f"input flattened: {inputs[0]} = {n_in:,} values "
+                            f"({inputs[0].flat_order()})")
         return lines
 
     def step_ops(self, inputs, out, ctx, in_place=False):
@@ -129,6 +131,11 @@ class FC(WholeInput):
         bias = "" if self.bias else ", bias=False"
         return TorchCode(self.torch_fused("{m}({0}.flatten(1))") + as_map(x.rank),
                          f"nn.Linear({x.size}, {self.units}{bias})")
+
+    def torch_shared(self, inputs, out):
+        """The owner's nn.Linear computes this layer too (units and bias agree, or the
+        weights would not fit); the activation is this layer's own."""
+        return self.torch_code(inputs, out)
 
 
 @register

@@ -155,6 +155,7 @@ class Multiply(Merge):
 @frozen
 class Concat(Merge):
     type_name = "concat"
+    also_called = ("concatenate", "cat")
     summary = "stack inputs of one height and width along the channels"
     example = "- {type: concat, inputs: [branch1, branch2]}"
 

@@ -48,6 +48,7 @@ def norm_op(name, ctx, x, statistics: int, temps: int = 0) -> Op:
 @frozen
 class BatchNorm(Layer):
     type_name = "batchnorm"
+    also_called = ("batchnorm1d", "batchnorm2d", "batchnorm3d", "batchnormalization", "bn")
     family = "norm"
     summary = "batch normalisation: per channel scale and shift (trained) and running statistics"
     example = "- batchnorm"
@@ -367,6 +368,7 @@ class SelfNorm(Layer):
 @frozen
 class GroupNorm(SelfNorm):
     type_name = "groupnorm"
+    also_called = ("groupnormalization",)
     summary = "group normalisation: statistics over each group of channels at every position"
     example = "- {type: groupnorm, groups: 32}"
 
@@ -398,6 +400,7 @@ class GroupNorm(SelfNorm):
 @frozen
 class InstanceNorm(SelfNorm):
     type_name = "instancenorm"
+    also_called = ("instancenorm1d", "instancenorm2d", "instancenorm3d", "instancenormalization")
     summary = "instance normalisation: statistics over each channel of each sample"
     example = "- {type: instancenorm, affine: true}"
 
@@ -422,6 +425,7 @@ class InstanceNorm(SelfNorm):
 @frozen
 class LayerNorm(SelfNorm):
     type_name = "layernorm"
+    also_called = ("layernormalization",)
     summary = "layer normalisation over the channels at each position (ConvNeXt's LayerNorm2d)"
     example = "- {type: layernorm, eps: 0.000001}"
 

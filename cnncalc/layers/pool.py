@@ -29,6 +29,11 @@ INDEX = 8  # bytes of one max-pooling index (int64)
 @frozen
 class Pool(Layer):
     type_name = "pool"
+    also_called = ("maxpool", "maxpool1d", "maxpool2d", "maxpool3d", "avgpool", "avgpool1d",
+                   "avgpool2d", "avgpool3d", "maxpooling1d", "maxpooling2d", "maxpooling3d",
+                   "averagepooling1d", "averagepooling2d", "averagepooling3d", "adaptiveavgpool2d",
+                   "adaptivemaxpool2d", "globalaveragepooling2d", "globalmaxpooling2d",
+                   "globalavgpool", "pooling")
     family = "pool"
     summary = "pooling: max, avg, min or L2 norm over each window, per channel; no parameters"
     example = "- {type: pool, mode: max, kernel: 2, stride: 2}"

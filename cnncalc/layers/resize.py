@@ -19,6 +19,8 @@ def linear_flops(rank: int) -> int:
 @frozen
 class Upsample(Layer):
     type_name = "upsample"
+    also_called = ("upsampling1d", "upsampling2d", "upsampling3d", "interpolate", "resize",
+                   "upsamplingnearest2d", "upsamplingbilinear2d")
     summary = ("repeat (nearest) or interpolate (bilinear; linear in 1-D, trilinear in 3-D) by "
                "an integer scale, or, with a second input, to that layer's height and width "
                "(DeepLab's pooling branch)")
@@ -134,6 +136,8 @@ class Upsample(Layer):
 @frozen
 class ZeroPad(Layer):
     type_name = "zeropad"
+    also_called = ("zeropad2d", "zeropadding1d", "zeropadding2d", "zeropadding3d", "constantpad2d",
+                   "pad")
     summary = "add zeros at the borders of every spatial axis (rows and columns in 2-D)"
     example = "- {type: zeropad, padding: [1, 2]}"
     pad_settings = ("padding",)

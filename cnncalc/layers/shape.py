@@ -40,6 +40,17 @@ class Shape:
     def axis_names(self) -> tuple[str, ...]:
         return AXIS_NAMES.get(self.rank, tuple(f"axis {i + 1}" for i in range(self.rank)))
 
+    def described(self) -> str:
+        """For people: '28x28x3', or for a 1-D signal 'length 28, 28 channels'."""
+        if self.rank == 1:
+            return f"length {self.spatial[0]}, {self.c} channel{'s' if self.c != 1 else ''}"
+        return str(self)
+
+    def flat_order(self) -> str:
+        """The order torch.flatten reads the values in: 'C,H,W', 'C,L' (1-D), 'C,D,H,W'."""
+        letters = {1: "L", 2: "H,W", 3: "D,H,W"}.get(self.rank, ",".join("X" * self.rank))
+        return f"C,{letters}"
+
     def spatial_text(self) -> str:
         return "x".join(map(str, self.spatial))
 

@@ -78,7 +78,7 @@ def csv_cell(value: object) -> object:
         return ""
     if isinstance(value, int | float):
         return value
-    text = str(value)
+    text = _shown(value)  # a newline in a name must not start a line of the file
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
@@ -94,9 +94,16 @@ def csv_text(rows: Iterable[Iterable[object]]) -> str:
 
 
 def html(text: object) -> str:
-    """Text for HTML content or a quoted attribute value."""
+    """Text for HTML, SVG or XML content or a quoted attribute value: controls in visible form
+    (XML 1.0 cannot hold most of them at all), then the markup characters as entities."""
     import html
-    return html.escape(str(text), quote=True)
+    return html.escape(_shown(text), quote=True)
+
+
+def comment(text: object) -> str:
+    """Text inside a one-line comment of a written file (a YAML `#` line): one line, controls
+    in visible form."""
+    return _one_line(text)
 
 
 _MARKDOWN = str.maketrans({"\\": "\\\\", "|": "\\|", "`": "\\`", "*": "\\*", "[": "\\[", "]": "\\]",

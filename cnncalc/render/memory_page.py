@@ -17,7 +17,7 @@ def _cards(memory: dict) -> str:
     peak = memory.get("training_bytes" if training else "peak_inference_bytes")
     items = [("Peak", peak),
              ("At rest between steps", memory.get("at_rest_bytes") if training else None),
-             ("Activations kept (the notes' rule)", memory.get("forward_bytes"))]
+             ("Activations, every output kept", memory.get("forward_bytes"))]
     items = [(label, value) for label, value in items if isinstance(value, int)]
     cards = "".join(f'<div class="card"><dt>{esc(label)}</dt><dd class="big">'
                     f'{esc(svg.short(value, "bytes"))}</dd><dd class="num">{_int(value)} B</dd></div>'

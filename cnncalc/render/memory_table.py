@@ -46,7 +46,8 @@ def settings_text(report: MemoryReport) -> str:
         if report.micro_batch:
             parts.append(f"micro-batch {report.micro_batch}")
         if report.checkpoint:
-            parts.append(f"checkpoint {report.checkpoint} segments")
+            count = report.checkpoint
+            parts.append(f"checkpoint {count} segment{'s' if count != 1 else ''}")
     if report.amp:
         parts.append("amp")
     parts.append(f"backend {report.backend}" if report.backend else "framework level")
@@ -121,7 +122,7 @@ def memory_tables(report: MemoryReport, batches: list[int], layers: bool = False
         ("Training step peak", f["training_bytes"], "simulated"),
         ("Inference peak", f["peak_inference_bytes"], f"simulated, at {f['peak_layer']}"),
         ("Activations, all kept (with input)", f["forward_bytes"],
-         f"{m.activation_values:,} values x {report.batch} x {report.width} B (the notes' rule)"),
+         f"{m.activation_values:,} values x {report.batch} x {report.width} B (every output kept)"),
         ("Parameters", m.param_values * (4 if report.amp else report.width),
          f"{m.param_values:,} values" + (" in float32 (autocast)" if report.amp else "")),
         ("im2col workspace (largest conv)", f["im2col_bytes"],
@@ -148,7 +149,7 @@ def memory_tables(report: MemoryReport, batches: list[int], layers: bool = False
 
 def layer_table(report: MemoryReport, depth: int | None) -> Table:
     m = report.model
-    table = Table(title="Outputs by layer (the notes' rule)", title_justify="left",
+    table = Table(title="Outputs by layer (each kept: values x batch x bytes)", title_justify="left",
                   box=box.SIMPLE_HEAD, pad_edge=False)
     total = max(m.output_values, 1)
     widest = max([len(f"{layer.values:,}") for layer in m.layers] + [6])

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from html import escape
+from .escape import html
 
 SVG_CSS = """
 svg.chart { width: 100%; height: auto; font: 11px system-ui, sans-serif; }
@@ -39,7 +39,7 @@ svg .arrow { fill: var(--muted); }
 
 def esc(text) -> str:
     """HTML/XML-escape any value, quotes included (safe in text and in attributes)."""
-    return escape(str(text), quote=True)
+    return html(text)
 
 
 def num(value: float) -> str:
