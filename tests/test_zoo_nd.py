@@ -21,8 +21,8 @@ def test_r3d_18_matches_torchvision_documented_figures():
     assert report.output_shape.as_list() == [1, 1, 1, 400]
     # stem 16x56x56 (stride 1x2x2), then each stage halves every axis
     stages = {row.name: row.output_shape.as_list() for row in report.rows}
-    assert stages["stem"] == [16, 56, 56, 64]
-    assert stages["layer4.basic2.relu1"] == [16 // 8, 56 // 8, 56 // 8, 512]
+    assert stages["relu1"] == [16, 56, 56, 64]
+    assert stages["layer4.unit2.relu1"] == [16 // 8, 56 // 8, 56 // 8, 512]
 
 
 # 3D U-Net, Figure 2: the output channels of every 3x3x3 convolution (each has a batch norm)
