@@ -365,6 +365,13 @@ def estimate_bytes(model, x, mode, optimizer) -> int:
     return p * (k + (2 if mode == "training" else 0)) + act
 
 
+def onednn_isa() -> str:
+    """The ISA cnncalc models for this process (/proc/cpuinfo, ONEDNN_MAX_CPU_ISA)."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir))
+    from cnncalc.analysis.machine import detect
+    return detect().name
+
+
 def machine() -> dict:
     """Where the numbers were measured."""
     import platform
@@ -386,6 +393,7 @@ def machine() -> dict:
             "os": platform.platform(), "python": platform.python_version(),
             "torch": torch.__version__, "threads": torch.get_num_threads(),
             "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+            "onednn_isa": onednn_isa(),
             "mkldnn": torch.backends.mkldnn.is_available()}
 
 

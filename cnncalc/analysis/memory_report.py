@@ -24,6 +24,7 @@ class MemorySettings:
     amp: bool = False
     checkpoint: int | None = None  # segments of checkpoint_sequential
     micro_batch: int | None = None  # gradient accumulation: samples per backward
+    isa: str | None = None  # backend cpu: "avx2" or "avx512"; None: the running machine's
 
     @property
     def batch(self) -> int:
@@ -71,7 +72,7 @@ class MemoryReport:
     def step_settings(self, batch: int, mode: str, micro: int | None) -> StepSettings:
         s = self.settings
         return StepSettings(batch, s.dtype, mode, s.optimizer, s.backend, s.amp, s.checkpoint,
-                            micro, s.inplace)
+                            micro, s.inplace, s.isa)
 
     def simulated(self) -> bool:
         return self.network is not None and self.analysis is not None
@@ -124,6 +125,9 @@ class MemoryReport:
                 "peak_bytes": chosen.peak, "peak_phase": chosen.phase,
                 "peak_at": chosen.layer, "breakdown": chosen.breakdown,
                 "at_rest_bytes": chosen.at_rest, "at_rest": chosen.resting})
+            if self.backend == "cpu":
+                from .machine import isa_named
+                out["isa"] = isa_named(self.isa).name
             if self.backend == "cuda":
                 out["unmeasured"] = ("the cuda rules (512-byte rounding, cuDNN workspace as "
                                      "one im2col matrix, foreach optimizers) come from "

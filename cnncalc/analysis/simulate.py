@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..conventions import DTYPES
-from ..layers.stepmem import StepContext
+from ..layers.stepmem import AVX2, StepContext
+from .machine import isa_named
 from .step import CATEGORIES, Simulator, Tracker, plan
 
 BACKENDS = ("cpu", "cuda")
@@ -31,6 +32,8 @@ class StepSettings:
     checkpoint: int | None = None  # segments of checkpoint_sequential
     micro_batch: int | None = None  # gradient accumulation: samples per backward
     inplace: bool = True
+    isa: str | None = None  # the CPU's instruction set (backend "cpu"): "avx2", "avx512";
+    # None: the running machine's (analysis/machine.py)
 
 
 @dataclass(frozen=True)
@@ -100,7 +103,8 @@ def simulate(network, report, settings: StepSettings) -> StepResult:
     training = settings.mode == "training"
     batch = settings.micro_batch or settings.batch if training else settings.batch
     ctx = StepContext(batch=batch, act=act, param=param, amp=settings.amp,
-                      backend=settings.backend, grad=training)
+                      backend=settings.backend, grad=training,
+                      isa=isa_named(settings.isa) if settings.backend == "cpu" else AVX2)
     nodes = plan(network, report, ctx, settings.inplace)
     mem = Tracker(rounding=CUDA_BLOCK if settings.backend == "cuda" else 1)
     sizes = [s for node in nodes for s in node.param_sizes]

@@ -6,6 +6,7 @@ import typer
 
 from ..analysis.memory_report import MemorySettings
 from ..analysis.simulate import BACKENDS
+from ..layers.stepmem import ISAS
 from ..conventions import DTYPES, MODES, OPTIMIZERS
 from ..language.budget import parse_size
 from ..errors import CnnCalcError, Diagnostic, Span, show
@@ -41,6 +42,8 @@ def memory(
                                  help="ReLU and dropout overwrite their input (default)"),
     backend: str | None = typer.Option(None, "--backend", help="cpu or cuda: add what the "
                                        "backend's kernels and allocator hold (cuda: unmeasured)"),
+    isa: str | None = typer.Option(None, "--isa", help="with --backend cpu: avx2 or avx512 "
+                                   "(oneDNN's kernels; default: this machine's)"),
     amp: bool = typer.Option(False, "--amp", help="mixed precision (torch.autocast): float32 "
                              "weights, gradients and optimizer state, --dtype activations"),
     checkpoint: str | None = typer.Option(None, "--checkpoint", help="activation checkpointing "
@@ -66,20 +69,20 @@ def memory(
         memory_one(name, batch or str(getattr(project, "batch", None) or 1),
                    dtype or getattr(project, "dtype", None) or "float32", mode, optimizer,
                    device_memory, inplace, backend, amp, checkpoint, micro_batch, timeline, input,
-                   format, output, force, layers, depth, arg, convention)
+                   format, output, force, layers, depth, arg, convention, isa)
     each_spec(spec, "memory", one, output)
 
 
 def memory_one(spec, batch, dtype, mode, optimizer, device_memory, inplace, backend, amp,
                checkpoint, micro_batch, timeline, input, format, output, force, layers, depth,
-               arg, convention) -> None:
+               arg, convention, isa=None) -> None:
     from ..analysis.memory_report import memory_report
     from ..render.memory_formats import MemoryView, render_memory
     target = Target(output, force, spec)
     try:
         check_choice("--format", format, FORMATS)
         settings = memory_settings(batch, dtype, mode, optimizer, device_memory, inplace,
-                                   backend, amp, checkpoint, micro_batch)
+                                   backend, amp, checkpoint, micro_batch, isa)
         network = load_network(spec, None, parse_args(arg))
         shapes = (parse_inputs(input, network.input_shape.c, network.input_shape.rank)
                   or [network.input_shape])
@@ -99,7 +102,8 @@ def memory_one(spec, batch, dtype, mode, optimizer, device_memory, inplace, back
 
 def memory_settings(batch: str, dtype: str, mode: str, optimizer: str,
                     device_memory: str | None, inplace: bool, backend: str | None, amp: bool,
-                    checkpoint: str | None, micro_batch: str | None) -> MemorySettings:
+                    checkpoint: str | None, micro_batch: str | None,
+                    isa: str | None = None) -> MemorySettings:
     """The options, checked, as the settings the core takes."""
     batches = parse_batches(batch)
     check_choice("--dtype", dtype, tuple(DTYPES))
@@ -107,10 +111,15 @@ def memory_settings(batch: str, dtype: str, mode: str, optimizer: str,
     check_choice("--optimizer", optimizer, OPTIMIZERS)
     if backend is not None:
         check_choice("--backend", backend, BACKENDS)
+    if isa is not None:
+        check_choice("--isa", isa, tuple(ISAS))
+        if backend != "cpu":
+            raise CnnCalcError(Diagnostic(Span("--isa"), "needs --backend cpu (it picks "
+                                          "oneDNN's CPU kernels)", received=show(isa)))
     segments, micro = step_options(amp, dtype, checkpoint, micro_batch, batches)
     device = parse_size(device_memory) if device_memory else None
     return MemorySettings(tuple(batches), dtype, mode, optimizer, device, inplace, backend,
-                          amp, segments, micro)
+                          amp, segments, micro, isa)
 
 
 def peer_figures(report, convention: str | None, shapes):
