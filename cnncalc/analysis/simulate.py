@@ -34,6 +34,25 @@ class StepSettings:
     inplace: bool = True
     isa: str | None = None  # the CPU's instruction set (backend "cpu"): "avx2", "avx512";
     # None: the running machine's (analysis/machine.py)
+    cuda: CudaSettings | None = None  # backend "cuda": the allocator's settings
+
+
+@dataclass(frozen=True)
+class CudaSettings:
+    """What the CUDA caching allocator and cuBLAS are run with (cuda_allocator.py)."""
+
+    max_split_size_mb: int | None = None  # PYTORCH_CUDA_ALLOC_CONF=max_split_size_mb:N
+    expandable_segments: bool = False  # PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True
+    hopper: bool = False  # sm90: cuBLAS's workspace is 32 MiB
+    capacity: int | None = None  # the device's memory less the context: past it the
+    # allocator releases its cache, then runs out of memory
+
+    def cublas_workspace(self) -> int:
+        """cuBLAS's workspace, allocated through the caching allocator at the first cuBLAS
+        call and kept (PR #89027): CUBLAS_WORKSPACE_CONFIG's default :4096:2:16:8, i.e.
+        4096 KiB x 2 + 16 KiB x 8 = 8,519,680 B; 32 MiB on Hopper (PR #120925). Taken at the
+        step's start (every zoo network has a linear layer)."""
+        return 32 * 2**20 if self.hopper else 4096 * 1024 * 2 + 16 * 1024 * 8
 
 
 @dataclass(frozen=True)
@@ -45,6 +64,9 @@ class StepResult:
     at_rest: int  # weights, gradients, optimizer state and the batch between steps
     resting: dict
     timeline: tuple  # step.Moment
+    allocated: int | None = None  # cuda: max_memory_allocated (the allocator's blocks)
+    reserved: int | None = None  # cuda: max_memory_reserved (its segments)
+    out_of_memory: bool = False  # cuda: a segment did not fit the capacity
 
     def as_dict(self) -> dict:
         return {"peak_bytes": self.peak, "breakdown": self.breakdown,
@@ -107,11 +129,25 @@ def simulate(network, report, settings: StepSettings) -> StepResult:
                       isa=isa_named(settings.isa) if settings.backend == "cpu" else AVX2)
     nodes = plan(network, report, ctx, settings.inplace)
     mem = Tracker(rounding=CUDA_BLOCK if settings.backend == "cuda" else 1)
+    cuda = settings.cuda or CudaSettings() if settings.backend == "cuda" else None
+    if cuda is not None:
+        mem.events = []
+        mem.alloc(cuda.cublas_workspace(), "transients", ("cublas",))
     sizes = [s for node in nodes for s in node.param_sizes]
     weights = report.totals.params * param
-    mem.alloc(weights, "weights", ("model",))
     state = optimizer_state(settings.optimizer, sizes, settings.backend) if training else 0
-    mem.alloc(state, "optimizer_state", ("optimizer",))
+    if cuda is None:
+        mem.alloc(weights, "weights", ("model",))
+        mem.alloc(state, "optimizer_state", ("optimizer",))
+    else:  # the allocator sees one block per tensor: each parameter, then the buffers;
+        # each parameter's optimizer state tensors
+        for size in sizes:
+            mem.alloc(size, "weights", ("model",))
+        mem.alloc(weights - sum(sizes), "weights", ("model",))
+        per = state // sum(sizes) if sizes and state else 0
+        for size in sizes:
+            for _ in range(per):
+                mem.alloc(size, "optimizer_state", ("optimizer",))
     batch_bytes = batch * report.input_shape.size * (4 if settings.amp else act)
     if training:
         batch_bytes += batch * TARGET
@@ -122,7 +158,7 @@ def simulate(network, report, settings: StepSettings) -> StepResult:
         sim.storage[-1] = mem.alloc(batch_bytes, "saved_activations", ("batch",))
         sim.forward(range(len(nodes)), grad=False)
         sim.end_autocast()
-        return result(mem, resting)
+        return result(mem, resting, cuda)
     passes = min(2, settings.batch // batch)  # later micro-batches repeat the second
     sim = None
     for number in range(passes):
@@ -134,12 +170,21 @@ def simulate(network, report, settings: StepSettings) -> StepResult:
             mem.release(sim.storage.get(len(nodes) - 1), ("output",))
     mem.moment("optimizer", settings.optimizer,
                optimizer_transient(settings.optimizer, sizes, settings.backend))
-    return result(mem, resting)
+    return result(mem, resting, cuda)
 
 
-def result(mem: Tracker, resting: dict) -> StepResult:
+def result(mem: Tracker, resting: dict, cuda: CudaSettings | None = None) -> StepResult:
+    allocated = reserved = None
+    oom = False
+    if cuda is not None:
+        from .cuda_allocator import NO_LIMIT, replay
+        split = cuda.max_split_size_mb * 2**20 if cuda.max_split_size_mb else NO_LIMIT
+        allocator = replay(mem.events, split, cuda.expandable_segments, cuda.capacity)
+        allocated, reserved = allocator.peak_allocated, allocator.peak_reserved
+        oom = allocator.out_of_memory
     return StepResult(mem.peak, dict(mem.peak_breakdown), mem.peak_phase, mem.peak_layer,
-                      sum(resting.values()), resting, tuple(mem.timeline))
+                      sum(resting.values()), resting, tuple(mem.timeline), allocated,
+                      reserved, oom)
 
 
 def train_pass(sim: Simulator, network, report, settings, ctx, accumulate: bool) -> None:

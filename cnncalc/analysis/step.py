@@ -49,6 +49,8 @@ class Tracker:
     peak_layer: str = ""
     timeline: list = field(default_factory=list)
     next_id: int = 0
+    events: list | None = None  # ("alloc", id, bytes) / ("free", id), when recorded (the
+    # CUDA caching allocator replays them: cuda_allocator.py)
 
     def size(self, nbytes: int) -> int:
         return -(-nbytes // self.rounding) * self.rounding
@@ -59,6 +61,8 @@ class Tracker:
         nbytes = self.size(nbytes)
         self.next_id += 1
         self.blocks[self.next_id] = (nbytes, category, Counter([holder]))
+        if self.events is not None:
+            self.events.append(("alloc", self.next_id, nbytes))
         self.by[category] += nbytes
         self.total += nbytes
         return self.next_id
@@ -79,12 +83,17 @@ class Tracker:
             if held[holder] == 0:
                 del held[holder]
         if not held:
+            if self.events is not None:
+                self.events.append(("free", block))
             del self.blocks[block]
             self.by[category] -= nbytes
             self.total -= nbytes
 
     def moment(self, phase: str, layer: str, transient: int = 0) -> None:
         transient = self.size(transient) if transient > 0 else 0
+        if self.events is not None and transient:  # made and freed within the op
+            self.events += [("alloc", ("transient", len(self.timeline)), transient),
+                            ("free", ("transient", len(self.timeline)))]
         live = self.total + transient
         breakdown = {c: self.by[c] for c in CATEGORIES}
         breakdown["transients"] += transient
