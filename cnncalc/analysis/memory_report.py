@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from ..conventions import DTYPES, binary
 from .memory import MemoryModel
+from .parallel import Parallel
 from .simulate import CudaSettings, StepSettings, simulate
 
 # The CUDA context: memory the driver holds outside the allocator's statistics, which
@@ -36,6 +37,7 @@ class MemorySettings:
     max_split_size_mb: int | None = None  # cuda: PYTORCH_CUDA_ALLOC_CONF's
     expandable_segments: bool = False  # cuda: PYTORCH_CUDA_ALLOC_CONF's
     hopper: bool = False  # cuda: an sm90 device (cuBLAS's 32 MiB workspace)
+    parallel: Parallel = field(default_factory=Parallel)  # --gpus, --strategy: per device
 
     @property
     def context(self) -> int:
@@ -87,7 +89,7 @@ class MemoryReport:
             room = None if s.device_memory is None else max(s.device_memory - s.context, 0)
             cuda = CudaSettings(s.max_split_size_mb, s.expandable_segments, s.hopper, room)
         return StepSettings(batch, s.dtype, mode, s.optimizer, s.backend, s.amp, s.checkpoint,
-                            micro, s.inplace, s.isa, cuda)
+                            micro, s.inplace, s.isa, cuda, s.parallel)
 
     def simulated(self) -> bool:
         return self.network is not None and self.analysis is not None
@@ -163,6 +165,10 @@ class MemoryReport:
                     "default) come from PyTorch's source and pull requests, not a GPU")
         if self.settings.device:
             out["device"] = self.settings.device
+        if self.settings.parallel.gpus > 1:
+            out.update({"gpus": self.settings.parallel.gpus,
+                        "strategy": self.settings.parallel.strategy,
+                        "per_device": True})
         if self.device_memory is not None:
             out["capacity_bytes"] = self.device_memory
             if "device_bytes" in out:

@@ -8,11 +8,12 @@ timeline of live bytes. `timeline(...)` gives the timeline alone, as data.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..conventions import DTYPES
 from ..layers.stepmem import AVX2, StepContext
 from .machine import isa_named
+from .parallel import PREFETCHED, Parallel, bucket_sizes, split
 from .step import CATEGORIES, Simulator, Tracker, plan
 
 BACKENDS = ("cpu", "cuda")
@@ -35,6 +36,7 @@ class StepSettings:
     isa: str | None = None  # the CPU's instruction set (backend "cpu"): "avx2", "avx512";
     # None: the running machine's (analysis/machine.py)
     cuda: CudaSettings | None = None  # backend "cuda": the allocator's settings
+    parallel: Parallel = field(default_factory=Parallel)  # several devices (parallel.py)
 
 
 @dataclass(frozen=True)
@@ -134,24 +136,35 @@ def simulate(network, report, settings: StepSettings) -> StepResult:
         mem.events = []
         mem.alloc(cuda.cublas_workspace(), "transients", ("cublas",))
     sizes = [s for node in nodes for s in node.param_sizes]
-    weights = report.totals.params * param
-    state = optimizer_state(settings.optimizer, sizes, settings.backend) if training else 0
+    par = settings.parallel
+    full = report.totals.params * param
+    held = [split(s, par.params) for s in sizes]  # each parameter's shard on this device
+    gathered = max(unit_bytes(nodes), default=0) * PREFETCHED if par.params > 1 else 0
+    weights = full - sum(sizes) + sum(held) + gathered
+    shards = [split(s, par.state) for s in sizes]
+    state = optimizer_state(settings.optimizer, shards, settings.backend) if training else 0
     if cuda is None:
         mem.alloc(weights, "weights", ("model",))
         mem.alloc(state, "optimizer_state", ("optimizer",))
     else:  # the allocator sees one block per tensor: each parameter, then the buffers;
         # each parameter's optimizer state tensors
-        for size in sizes:
+        for size in held:
             mem.alloc(size, "weights", ("model",))
-        mem.alloc(weights - sum(sizes), "weights", ("model",))
-        per = state // sum(sizes) if sizes and state else 0
-        for size in sizes:
+        mem.alloc(full - sum(sizes), "weights", ("model",))
+        mem.alloc(gathered, "weights", ("model",))
+        per = state // sum(shards) if shards and state else 0
+        for size in shards:
             for _ in range(per):
                 mem.alloc(size, "optimizer_state", ("optimizer",))
+    buckets = bucket_sizes(sizes) if par.buckets and training else []
+    for size in buckets:  # DDP's Reducer: made with the model, kept
+        mem.alloc(size, "gradients", ("ddp",))
     batch_bytes = batch * report.input_shape.size * (4 if settings.amp else act)
     if training:
         batch_bytes += batch * TARGET
-    resting = {"weights": weights, "gradients": sum(sizes) if training else 0,
+    grads = 0 if not training or (buckets and par.bucket_view) else sum(
+        split(s, par.grads) for s in sizes)
+    resting = {"weights": weights - gathered, "gradients": grads + sum(buckets),
                "optimizer_state": state, "batch": batch_bytes}
     if not training:
         sim = Simulator(nodes, mem)
@@ -163,14 +176,26 @@ def simulate(network, report, settings: StepSettings) -> StepResult:
     sim = None
     for number in range(passes):
         sim = Simulator(nodes, mem) if sim is None else sim.fresh()
+        sim.grad_shard = par.grads
+        if buckets and par.bucket_view:  # the gradients are views of the buckets
+            sim.param_grads.update({i: None for i, n in enumerate(nodes) if n.param_bytes})
         sim.storage[-1] = mem.alloc(batch_bytes, "saved_activations", ("batch",))
         train_pass(sim, network, report, settings, ctx, accumulate=number > 0)
         if number < passes - 1:  # the next micro-batch replaces this one and its output
             mem.release(sim.storage[-1], ("batch",))
             mem.release(sim.storage.get(len(nodes) - 1), ("output",))
     mem.moment("optimizer", settings.optimizer,
-               optimizer_transient(settings.optimizer, sizes, settings.backend))
+               optimizer_transient(settings.optimizer, shards, settings.backend))
     return result(mem, resting, cuda)
+
+
+def unit_bytes(nodes) -> list[int]:
+    """Trainable parameter bytes of each top-level unit (a top-level block, or a layer)."""
+    units: dict = {}
+    for node in nodes:
+        key = node.groups[0] if node.groups else node.name
+        units[key] = units.get(key, 0) + node.param_bytes
+    return list(units.values())
 
 
 def result(mem: Tracker, resting: dict, cuda: CudaSettings | None = None) -> StepResult:

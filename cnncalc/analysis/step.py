@@ -182,6 +182,7 @@ class Simulator:
         for index, node in enumerate(nodes):
             for source in node.inputs:
                 self.read_by.setdefault(source, []).append(index)
+        self.grad_shard = 1  # ZeRO-2/3, FSDP: each device keeps 1/N of every gradient
         self.callers: dict = {}  # node -> tensors its block's caller lets go after it
         for source, until in held_by_callers(nodes).items():
             self.read_by.setdefault(source, []).append(until)
@@ -241,10 +242,14 @@ class Simulator:
             for source in self.callers.get(index, []):  # the block has returned
                 self.mem.release(self.storage.get(source), ("read", index))
 
+    def shard(self, nbytes: int) -> int:
+        return -(-nbytes // self.grad_shard)
+
     def fresh(self) -> Simulator:
         """The same network and memory for the next micro-batch; parameter gradients stay."""
         other = Simulator(self.nodes, self.mem)
         other.param_grads = self.param_grads
+        other.grad_shard = self.grad_shard
         return other
 
     def end_autocast(self) -> None:
@@ -289,9 +294,11 @@ class Simulator:
                                                          index not in self.param_grads)
                 if later and accumulate:  # the new gradient, added into .grad, then freed
                     transient, later = transient + node.param_bytes, False
+                if later and self.grad_shard > 1:  # the full gradient, reduce-scattered:
+                    transient += node.param_bytes  # its shard is kept
                 if later and not op.cached:
-                    self.param_grads[index] = self.mem.alloc(node.param_bytes, "gradients",
-                                                             ("param",))
+                    self.param_grads[index] = self.mem.alloc(self.shard(node.param_bytes),
+                                                             "gradients", ("param",))
                 name = node.name + ("" if k == 0 else f" ({op.name})")
                 self.mem.moment("backward", name, transient)
                 for tensor, block, view in arriving:
@@ -300,8 +307,8 @@ class Simulator:
                 for block in self.saved.pop(key, []):
                     self.mem.release(block, ("saved", key))
                 if later and op.cached:
-                    self.param_grads[index] = self.mem.alloc(node.param_bytes, "gradients",
-                                                             ("param",))
+                    self.param_grads[index] = self.mem.alloc(self.shard(node.param_bytes),
+                                                             "gradients", ("param",))
                     self.mem.moment("backward", name + " (to float32)", op.cached)
 
     def deliver(self, tensor, block, view: bool, nbytes: int) -> None:

@@ -8,6 +8,7 @@ import typer
 
 from ..analysis.memory_report import MemorySettings
 from ..analysis.simulate import BACKENDS
+from ..analysis.parallel import STRATEGIES, Parallel
 from ..layers.stepmem import ISAS
 from ..conventions import DTYPES, MODES, OPTIMIZERS
 from ..language.budget import parse_size
@@ -52,6 +53,12 @@ def memory(
                                                  "the allocator's max_split_size_mb (> 20)"),
     expandable_segments: bool = typer.Option(False, "--expandable-segments", help="cuda: "
                                              "the allocator's expandable_segments:True"),
+    gpus: str | None = typer.Option(None, "--gpus", help="data-parallel devices: the figures "
+                                    "are per device, --batch is per device"),
+    strategy: str | None = typer.Option(None, "--strategy", help="with --gpus: ddp (default), "
+                                        "fsdp, zero1, zero2 or zero3"),
+    bucket_view: bool = typer.Option(False, "--bucket-view", help="ddp: "
+                                     "gradient_as_bucket_view=True"),
     isa: str | None = typer.Option(None, "--isa", help="with --backend cpu: avx2 or avx512 "
                                    "(oneDNN's kernels; default: this machine's)"),
     amp: bool = typer.Option(False, "--amp", help="mixed precision (torch.autocast): float32 "
@@ -81,7 +88,7 @@ def memory(
                    device_memory, inplace, backend, amp, checkpoint, micro_batch, timeline, input,
                    format, output, force, layers, depth, arg, convention,
                    CudaOptions(device, cuda_context, max_split_size_mb, expandable_segments,
-                               isa))
+                               isa, gpus, strategy, bucket_view))
     each_spec(spec, "memory", one, output)
 
 
@@ -156,7 +163,7 @@ def memory_settings(batch: str, dtype: str, mode: str, optimizer: str,
     # overrides the table's capacity
     return MemorySettings(tuple(batches), dtype, mode, optimizer, device, inplace, backend,
                           amp, segments, micro, isa, device_name, context, split,
-                          extra.expandable_segments, hopper)
+                          extra.expandable_segments, hopper, parallel_of(extra))
 
 
 HOPPER = ("h100", "h200")  # sm90 devices of the table: cuBLAS's 32 MiB workspace
@@ -171,6 +178,26 @@ class CudaOptions:
     max_split_size_mb: str | None = None
     expandable_segments: bool = False
     isa: str | None = None
+    gpus: str | None = None
+    strategy: str | None = None
+    bucket_view: bool = False
+
+
+def parallel_of(extra: CudaOptions) -> Parallel:
+    """--gpus, --strategy, --bucket-view checked."""
+    gpus = positive("--gpus", extra.gpus, "a number of devices, 1 or more") or 1
+    strategy = extra.strategy
+    if strategy is not None:
+        check_choice("--strategy", strategy, STRATEGIES)
+        if gpus < 2:
+            raise CnnCalcError(Diagnostic(Span("--strategy"), "splits work over devices: "
+                                          "needs --gpus 2 or more", received=show(strategy)))
+    strategy = strategy or ("ddp" if gpus > 1 else None)
+    if extra.bucket_view and strategy != "ddp":
+        raise CnnCalcError(Diagnostic(Span("--bucket-view"), "is DDP's option: needs --gpus "
+                                      "2 or more with --strategy ddp",
+                                      received=show(strategy or "one device")))
+    return Parallel(gpus, strategy, extra.bucket_view)
 
 
 def device_of(text: str) -> tuple[str, str, int | None]:
