@@ -97,3 +97,36 @@ def test_bad_device_options_are_one_line_exit_2(args, option):
     assert result.exit_code == 2
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and option in lines[0] and "Traceback" not in result.output
+
+
+def cuda_truth():
+    """benchmarks/memory_truth_cuda.py, imported (it needs torch)."""
+    torch = pytest.importorskip("torch")
+    import sys
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[1] / "benchmarks"
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    import memory_truth_cuda
+    return torch, memory_truth_cuda
+
+
+def test_cuda_benchmark_passes_the_allocator_conf_to_cnncalc(monkeypatch):
+    """The GPU-day command asks cnncalc with the same PYTORCH_CUDA_ALLOC_CONF it runs under."""
+    _, bench = cuda_truth()
+    monkeypatch.setenv("PYTORCH_CUDA_ALLOC_CONF", "max_split_size_mb:128,expandable_segments:True")
+    ours = bench.predicted("resnet18", 2, "training", "sgd", False, "h100-sxm")
+    monkeypatch.delenv("PYTORCH_CUDA_ALLOC_CONF")
+    plain = bench.predicted("resnet18", 2, "training", "sgd", False, "h100-sxm")
+    assert ours["peak_bytes"] == plain["peak_bytes"]  # the same tensors
+    # expandable segments split every block whose rest is 512 B or more (should_split), so
+    # no large block is taken whole: allocated can only shrink
+    assert ours["allocated_bytes"] <= plain["allocated_bytes"]
+    assert ours["capacity_bytes"] == 80 * GiB
+
+
+def test_cuda_benchmark_says_when_there_is_no_gpu():
+    torch, bench = cuda_truth()
+    if torch.cuda.is_available():
+        return  # on a GPU machine the command measures instead (run it by hand)
+    assert bench.run(["resnet18"], [1]) == 2
