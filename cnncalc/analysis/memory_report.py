@@ -149,6 +149,8 @@ class MemoryReport:
                 "peak_bytes": chosen.peak, "peak_phase": chosen.phase,
                 "peak_at": chosen.layer, "breakdown": chosen.breakdown,
                 "at_rest_bytes": chosen.at_rest, "at_rest": chosen.resting})
+            if chosen.warnings:
+                out["warnings"] = list(chosen.warnings)
             if self.backend == "cpu":
                 from .machine import isa_named
                 out["isa"] = isa_named(self.isa).name

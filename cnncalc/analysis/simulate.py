@@ -8,10 +8,10 @@ timeline of live bytes. `timeline(...)` gives the timeline alone, as data.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ..conventions import DTYPES
-from ..layers.stepmem import AVX2, StepContext
+from ..layers.stepmem import AVX2, IN_PLACE_OP, StepContext
 from .machine import isa_named
 from .parallel import PREFETCHED, Parallel, bucket_sizes, split
 from .step import CATEGORIES, Simulator, Tracker, plan
@@ -69,6 +69,7 @@ class StepResult:
     allocated: int | None = None  # cuda: max_memory_allocated (the allocator's blocks)
     reserved: int | None = None  # cuda: max_memory_reserved (its segments)
     out_of_memory: bool = False  # cuda: a segment did not fit the capacity
+    warnings: tuple = ()  # what PyTorch would refuse at these settings (one line each)
 
     def as_dict(self) -> dict:
         return {"peak_bytes": self.peak, "breakdown": self.breakdown,
@@ -186,7 +187,28 @@ def simulate(network, report, settings: StepSettings) -> StepResult:
             mem.release(sim.storage.get(len(nodes) - 1), ("output",))
     mem.moment("optimizer", settings.optimizer,
                optimizer_transient(settings.optimizer, shards, settings.backend))
-    return result(mem, resting, cuda)
+    return replace(result(mem, resting, cuda),
+                   warnings=checkpoint_hazards(network, nodes, settings.checkpoint))
+
+
+def checkpoint_hazards(network, nodes, count: int | None) -> tuple:
+    """A checkpointed segment whose first op works in place on a tensor made outside it
+    (ResNet-18's stem ReLU under --checkpoint 4): the checkpoint saved that tensor as its
+    input, the op bumps its version, and backward fails with "one of the variables needed for
+    gradient computation has been modified by an inplace operation" (measured, torch 2.13)."""
+    if not count:
+        return ()
+    done, _ = segments(network, count)
+    found = []
+    for number, indices in enumerate(done):
+        first = nodes[indices[0]]
+        if number and first.ops and first.ops[0].held == IN_PLACE_OP:
+            found.append(f"checkpoint segment {number + 1} begins with '{first.name}', which "
+                         "works in place on the segment's input: PyTorch's backward fails "
+                         "(a tensor saved for gradient modified by an in-place operation); "
+                         "make it out of place (--no-inplace models that) or choose another "
+                         "--checkpoint")
+    return tuple(found)
 
 
 def unit_bytes(nodes) -> list[int]:

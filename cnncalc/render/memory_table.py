@@ -146,6 +146,8 @@ def memory_tables(report: MemoryReport, batches: list[int], layers: bool = False
         parts.append(batch_table(report, batches))
     if report.note:
         parts.append(Text(terminal(report.note), style="dim"))
+    for warning in report.figures().get("warnings", []):
+        parts.append(Text(terminal("warning: " + warning), style="yellow"))
     if layers:
         parts.append(layer_table(report, depth))
     else:
