@@ -38,6 +38,7 @@ class MemorySettings:
     expandable_segments: bool = False  # cuda: PYTORCH_CUDA_ALLOC_CONF's
     hopper: bool = False  # cuda: an sm90 device (cuBLAS's 32 MiB workspace)
     parallel: Parallel = field(default_factory=Parallel)  # --gpus, --strategy: per device
+    free_at_last_use: bool = False  # named tensors freed at their last reader
 
     @property
     def context(self) -> int:
@@ -89,7 +90,7 @@ class MemoryReport:
             room = None if s.device_memory is None else max(s.device_memory - s.context, 0)
             cuda = CudaSettings(s.max_split_size_mb, s.expandable_segments, s.hopper, room)
         return StepSettings(batch, s.dtype, mode, s.optimizer, s.backend, s.amp, s.checkpoint,
-                            micro, s.inplace, s.isa, cuda, s.parallel)
+                            micro, s.inplace, s.isa, cuda, s.parallel, s.free_at_last_use)
 
     def simulated(self) -> bool:
         return self.network is not None and self.analysis is not None

@@ -37,6 +37,8 @@ class StepSettings:
     # None: the running machine's (analysis/machine.py)
     cuda: CudaSettings | None = None  # backend "cuda": the allocator's settings
     parallel: Parallel = field(default_factory=Parallel)  # several devices (parallel.py)
+    free_at_last_use: bool = False  # named tensors freed after their last reader (not
+    # held as the forward's locals until their block returns)
 
 
 @dataclass(frozen=True)
@@ -168,7 +170,7 @@ def simulate(network, report, settings: StepSettings) -> StepResult:
     resting = {"weights": weights - gathered, "gradients": grads + sum(buckets),
                "optimizer_state": state, "batch": batch_bytes}
     if not training:
-        sim = Simulator(nodes, mem)
+        sim = Simulator(nodes, mem, not settings.free_at_last_use)
         sim.storage[-1] = mem.alloc(batch_bytes, "saved_activations", ("batch",))
         sim.forward(range(len(nodes)), grad=False)
         sim.end_autocast()
@@ -176,7 +178,7 @@ def simulate(network, report, settings: StepSettings) -> StepResult:
     passes = min(2, settings.batch // batch)  # later micro-batches repeat the second
     sim = None
     for number in range(passes):
-        sim = Simulator(nodes, mem) if sim is None else sim.fresh()
+        sim = Simulator(nodes, mem, not settings.free_at_last_use) if sim is None else sim.fresh()
         sim.grad_shard = par.grads
         if buckets and par.bucket_view:  # the gradients are views of the buckets
             sim.param_grads.update({i: None for i, n in enumerate(nodes) if n.param_bytes})

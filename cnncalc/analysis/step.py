@@ -117,6 +117,7 @@ class Planned:
     param_bytes: int
     param_sizes: tuple  # bytes of each trainable tensor, parameters() order
     groups: tuple = ()  # the enclosing blocks, outermost first
+    named: bool = False  # reads its inputs by name (`inputs:`): Python locals of the forward
 
 
 def plan(network: Network, report, ctx: StepContext, inplace: bool = True) -> list[Planned]:
@@ -144,8 +145,34 @@ def plan(network: Network, report, ctx: StepContext, inplace: bool = True) -> li
             node.name, tuple(node.inputs), tuple(ops),
             tuple(ctx.batch * s.size * width[i] for s, i in zip(row.input_shapes, node.inputs)),
             ctx.batch * row.output_shape.size * ctx.act, node_ctx.grad, input_grads,
-            sum(sizes) * ctx.param, tuple(s * ctx.param for s in sizes), node.groups))
+            sum(sizes) * ctx.param, tuple(s * ctx.param for s in sizes), node.groups,
+            "inputs" in node.key_spans))
     return planned
+
+
+def held_by_names(nodes: list[Planned]) -> dict:
+    """A tensor a later layer names (`inputs:`) is a local of the forward that computes it,
+    as nets are usually written (and as `cnncalc export` writes them): it lives until the
+    innermost block holding both it and its reader returns, the whole forward at the top
+    level (U-Net's skip tensors). For each such tensor: the last node of that block."""
+    last: dict = {(): len(nodes) - 1}
+    for index, node in enumerate(nodes):
+        for depth in range(1, len(node.groups) + 1):
+            last[node.groups[:depth]] = index
+    held: dict = {}
+    for index, node in enumerate(nodes):
+        if not node.named:
+            continue
+        for source in node.inputs:
+            if source < 0 or source == index - 1:
+                continue
+            common = 0
+            for a, b in zip(nodes[source].groups, node.groups):
+                if a != b:
+                    break
+                common += 1
+            held[source] = max(held.get(source, -1), last[node.groups[:common]])
+    return held
 
 
 def held_by_callers(nodes: list[Planned]) -> dict:
@@ -171,8 +198,8 @@ def held_by_callers(nodes: list[Planned]) -> dict:
 class Simulator:
     """Walks planned nodes forward and backward over one Tracker."""
 
-    def __init__(self, nodes: list[Planned], mem: Tracker):
-        self.nodes, self.mem = nodes, mem
+    def __init__(self, nodes: list[Planned], mem: Tracker, hold_names: bool = True):
+        self.nodes, self.mem, self.hold_names = nodes, mem, hold_names
         self.storage: dict = {}  # tensor key -> block
         self.saved: dict = {}  # (node, op) -> blocks it holds for its backward
         self.grad: dict = {}  # tensor key -> (block, is_view)
@@ -184,7 +211,11 @@ class Simulator:
                 self.read_by.setdefault(source, []).append(index)
         self.grad_shard = 1  # ZeRO-2/3, FSDP: each device keeps 1/N of every gradient
         self.callers: dict = {}  # node -> tensors its block's caller lets go after it
-        for source, until in held_by_callers(nodes).items():
+        holds = held_by_callers(nodes)
+        if hold_names:
+            for source, until in held_by_names(nodes).items():
+                holds[source] = max(holds.get(source, -1), until)
+        for source, until in holds.items():
             self.read_by.setdefault(source, []).append(until)
             self.callers.setdefault(until, []).append(source)
 
@@ -247,7 +278,7 @@ class Simulator:
 
     def fresh(self) -> Simulator:
         """The same network and memory for the next micro-batch; parameter gradients stay."""
-        other = Simulator(self.nodes, self.mem)
+        other = Simulator(self.nodes, self.mem, self.hold_names)
         other.param_grads = self.param_grads
         other.grad_shard = self.grad_shard
         return other

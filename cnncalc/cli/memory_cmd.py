@@ -59,6 +59,9 @@ def memory(
                                         "fsdp, zero1, zero2 or zero3"),
     bucket_view: bool = typer.Option(False, "--bucket-view", help="ddp: "
                                      "gradient_as_bucket_view=True"),
+    free_at_last_use: bool = typer.Option(False, "--free-at-last-use", help="free a tensor "
+                                          "named by a later layer after its last reader "
+                                          "(default: it lives until its block returns)"),
     isa: str | None = typer.Option(None, "--isa", help="with --backend cpu: avx2 or avx512 "
                                    "(oneDNN's kernels; default: this machine's)"),
     amp: bool = typer.Option(False, "--amp", help="mixed precision (torch.autocast): float32 "
@@ -88,7 +91,7 @@ def memory(
                    device_memory, inplace, backend, amp, checkpoint, micro_batch, timeline, input,
                    format, output, force, layers, depth, arg, convention,
                    CudaOptions(device, cuda_context, max_split_size_mb, expandable_segments,
-                               isa, gpus, strategy, bucket_view))
+                               isa, gpus, strategy, bucket_view, free_at_last_use))
     each_spec(spec, "memory", one, output)
 
 
@@ -163,7 +166,8 @@ def memory_settings(batch: str, dtype: str, mode: str, optimizer: str,
     # overrides the table's capacity
     return MemorySettings(tuple(batches), dtype, mode, optimizer, device, inplace, backend,
                           amp, segments, micro, isa, device_name, context, split,
-                          extra.expandable_segments, hopper, parallel_of(extra))
+                          extra.expandable_segments, hopper, parallel_of(extra),
+                          extra.free_at_last_use)
 
 
 HOPPER = ("h100", "h200")  # sm90 devices of the table: cuBLAS's 32 MiB workspace
@@ -181,6 +185,7 @@ class CudaOptions:
     gpus: str | None = None
     strategy: str | None = None
     bucket_view: bool = False
+    free_at_last_use: bool = False
 
 
 def parallel_of(extra: CudaOptions) -> Parallel:
