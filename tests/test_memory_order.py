@@ -96,3 +96,23 @@ def test_unet_inference_as_export_writes_it_within_5_percent(tmp_path):
                                       "json"])
     ours = json.loads(result.stdout)["peak_inference_bytes"]
     assert abs(ours / measured["peak_bytes"] - 1) <= 0.05
+
+
+@pytest.mark.slow
+def test_r3d_18_training_with_the_strided_3d_backward_clone():
+    """torchvision's R3D-18, SGD, batch 1: the peak is in layer2's first (stride-2) conv's
+    backward, which makes its input gradient twice: 449,695,344 B measured 2026-12-04;
+    without the clone cnncalc said 0.981, with it 1.009."""
+    torch = pytest.importorskip("torch")
+    root = Path(__file__).resolve().parents[1] / "benchmarks"
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    import memory_truth
+    torchvision = memory_truth._torchvision()
+    torch.manual_seed(0)
+    measured = memory_truth.measure(torchvision.models.video.r3d_18(weights=None),
+                                    torch.randn(1, 3, 16, 112, 112), "training", "sgd")
+    result = CliRunner().invoke(app, ["memory", "r3d_18", "--mode", "training", "--backend",
+                                      "cpu", "--format", "json"])
+    ours = json.loads(result.stdout)["peak_bytes"]
+    assert abs(ours / measured["peak_bytes"] - 1) <= 0.05

@@ -96,7 +96,7 @@ def padded(channels: int, block: int = CHANNEL_BLOCK) -> int:
 
 def conv_transients(ctx: StepContext, x, y, weight_values: int, bias_values: int,
                     columns: int, depthwise: bool = False,
-                    taps_over_input: int = 0) -> tuple[int, int]:
+                    taps_over_input: int = 0, strided_3d: bool = False) -> tuple[int, int]:
     """(forward, backward) transients of a convolution, by backend.
 
     cpu, float32 (oneDNN, docs/memory-measurements.md): the forward reorders its input and
@@ -145,6 +145,10 @@ def conv_transients(ctx: StepContext, x, y, weight_values: int, bias_values: int
         thin = in_r if x.c == 1 and ctx.isa.thin_reorder else 0
         grad_out = 0 if ctx.amp and x.c < THIN_INPUT else out_tmp
         backward = max(grad_out + thin, w_r + b)
+    if strided_3d and ctx.input_grad:  # a strided 3-D conv's backward makes its input
+        # gradient twice (measured: Conv3d 16 -> 32, stride 2, allocates two input-sized
+        # tensors in convolution_backward where stride 1 allocates one)
+        backward += n * x.size * width
     if taps_over_input and ctx.batch > 1 and ctx.isa.gemm_fallback:
         copies = GEMM_COPIES * CPU_THREADS
         backward = max(backward, copies * (weight_values + y.c * taps_over_input) * width)
