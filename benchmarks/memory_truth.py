@@ -62,6 +62,7 @@ Usage::
     python benchmarks/memory_truth.py --check-zoo
     python benchmarks/memory_truth.py --table
     python benchmarks/memory_truth.py --write-docs [docs/memory.md]   # the table, with cnncalc
+    python benchmarks/memory_truth.py --device cuda [--models resnet18] [--batches 1,8]  # GPU
 """
 
 from __future__ import annotations
@@ -365,6 +366,13 @@ def estimate_bytes(model, x, mode, optimizer) -> int:
     return p * (k + (2 if mode == "training" else 0)) + act
 
 
+def onednn_isa() -> str:
+    """The ISA cnncalc models for this process (/proc/cpuinfo, ONEDNN_MAX_CPU_ISA)."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir))
+    from cnncalc.analysis.machine import detect
+    return detect().name
+
+
 def machine() -> dict:
     """Where the numbers were measured."""
     import platform
@@ -386,6 +394,7 @@ def machine() -> dict:
             "os": platform.platform(), "python": platform.python_version(),
             "torch": torch.__version__, "threads": torch.get_num_threads(),
             "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+            "onednn_isa": onednn_isa(),
             "mkldnn": torch.backends.mkldnn.is_available()}
 
 
@@ -508,7 +517,14 @@ def main(argv=None):
     ap.add_argument("--write-docs", metavar="MD", nargs="?", const=DOCS_MD, default=None,
                     help="write the cnncalc-vs-measured table of --out into MD (default "
                          "docs/memory.md) between its marker comments; runs cnncalc memory")
+    ap.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                    help="cuda: allocated, reserved and the driver's figure on a GPU against "
+                         "cnncalc --backend cuda (benchmarks/memory_truth_cuda.py)")
     a = ap.parse_args(argv)
+    if a.device == "cuda":
+        from memory_truth_cuda import run  # benchmarks/ is on sys.path when run
+        return run([ZOO.get(m, m) for m in a.models.split(",")] if a.models else None,
+                   [int(b) for b in a.batches.split(",")])
     if a.selftest:
         selftest()
         return

@@ -39,15 +39,24 @@ def available_options() -> set[str]:
             for name in inspect.signature(memory_cmd.memory).parameters}
 
 
+def measured_isa(machine: dict) -> str:
+    """The oneDNN ISA the results were measured under (older results: from torch's
+    cpu_capability, which was AVX2 where they were taken)."""
+    if machine.get("onednn_isa"):
+        return machine["onednn_isa"]
+    return "avx512" if str(machine.get("cpu_capability", "")).upper().startswith(
+        "AVX512") else "avx2"
+
+
 def cnncalc_figures(zoo: str, batches: list[int], mode: str, optimizer: str | None,
-                    amp: bool, options: set[str]) -> tuple[dict, list[str]]:
+                    amp: bool, options: set[str], isa: str = "avx2") -> tuple[dict, list[str]]:
     """{batch: bytes} from `cnncalc memory ... --format json`, and the arguments used."""
     from typer.testing import CliRunner
     from cnncalc.cli import app
     args = ["memory", zoo, "--batch", ",".join(map(str, batches)), "--mode", mode,
             "--optimizer", optimizer or "sgd", "--format", "json"]
     if "--backend" in options:
-        args += ["--backend", "cpu"]
+        args += ["--backend", "cpu"] + (["--isa", isa] if "--isa" in options else [])
     if amp:
         args += (["--amp"] if "--amp" in options else []) + ["--dtype", "bfloat16"]
     result = CliRunner().invoke(app, args)
@@ -74,7 +83,8 @@ def build_table(results: dict, options: set[str]) -> str:
     lines, ratios = [], []
     for (zoo, mode, optimizer, amp), measured in cases.items():
         batches = sorted({r["batch"] for r in measured})
-        predicted, _ = cnncalc_figures(zoo, batches, mode, optimizer, amp, options)
+        predicted, _ = cnncalc_figures(zoo, batches, mode, optimizer, amp, options,
+                                       measured_isa(results.get("meta", {}).get("machine", {})))
         for r in sorted(measured, key=lambda r: r["batch"]):
             ratio = predicted[r["batch"]] / r["peak_bytes"]
             ratios.append(ratio)

@@ -7,7 +7,14 @@ from dataclasses import dataclass, field
 
 from ..conventions import DTYPES, binary
 from .memory import MemoryModel
-from .simulate import StepSettings, simulate
+from .parallel import Parallel
+from .simulate import CudaSettings, StepSettings, simulate
+
+# The CUDA context: memory the driver holds outside the allocator's statistics, which
+# nvidia-smi shows. PR #86509 measured 287 MB with lazy module loading (CUDA 11.7+, PyTorch's
+# default CUDA_MODULE_LOADING=LAZY) and 667 MB loading every kernel eagerly; it grows with the
+# kernels a run loads. Taken as 287 MiB; --cuda-context overrides it. Unmeasured here.
+CUDA_CONTEXT = 287 * 2**20
 
 
 @dataclass(frozen=True)
@@ -24,6 +31,18 @@ class MemorySettings:
     amp: bool = False
     checkpoint: int | None = None  # segments of checkpoint_sequential
     micro_batch: int | None = None  # gradient accumulation: samples per backward
+    isa: str | None = None  # backend cpu: "avx2" or "avx512"; None: the running machine's
+    device: str | None = None  # the device table's name (--device), for the record
+    context_bytes: int | None = None  # cuda: the CUDA context (None: CUDA_CONTEXT)
+    max_split_size_mb: int | None = None  # cuda: PYTORCH_CUDA_ALLOC_CONF's
+    expandable_segments: bool = False  # cuda: PYTORCH_CUDA_ALLOC_CONF's
+    hopper: bool = False  # cuda: an sm90 device (cuBLAS's 32 MiB workspace)
+    parallel: Parallel = field(default_factory=Parallel)  # --gpus, --strategy: per device
+    free_at_last_use: bool = False  # named tensors freed at their last reader
+
+    @property
+    def context(self) -> int:
+        return CUDA_CONTEXT if self.context_bytes is None else self.context_bytes
 
     @property
     def batch(self) -> int:
@@ -51,10 +70,6 @@ class MemoryReport:
         raise AttributeError(name)
 
     @property
-    def device_bytes(self) -> int | None:
-        return self.settings.device_memory
-
-    @property
     def width(self) -> int:
         return DTYPES[self.dtype]
 
@@ -70,21 +85,32 @@ class MemoryReport:
 
     def step_settings(self, batch: int, mode: str, micro: int | None) -> StepSettings:
         s = self.settings
+        cuda = None
+        if s.backend == "cuda":
+            room = None if s.device_memory is None else max(s.device_memory - s.context, 0)
+            cuda = CudaSettings(s.max_split_size_mb, s.expandable_segments, s.hopper, room)
         return StepSettings(batch, s.dtype, mode, s.optimizer, s.backend, s.amp, s.checkpoint,
-                            micro, s.inplace)
+                            micro, s.inplace, s.isa, cuda, s.parallel, s.free_at_last_use)
 
     def simulated(self) -> bool:
         return self.network is not None and self.analysis is not None
 
     def total(self, batch: int) -> int:
-        """The peak of the chosen mode at this batch (for a micro-batched step, `batch` is
-        the micro-batch: what one backward holds)."""
+        """What the device holds at the peak of the chosen mode at this batch: the tensors'
+        peak, or on cuda the reserved peak plus the context (nvidia-smi's figure); for a
+        micro-batched step `batch` is the micro-batch: what one backward holds."""
         if not self.simulated():
             return self.model.total(self.mode, batch, self.width, self.optimizer)
         if self.mode == "training" and self.micro_batch:
-                return simulate(self.network, self.analysis,
-                            self.step_settings(batch, self.mode, None)).peak
-        return self.step(batch).peak
+            step = simulate(self.network, self.analysis,
+                            self.step_settings(batch, self.mode, None))
+        else:
+            step = self.step(batch)
+        if self.backend == "cuda":
+            held = step.reserved + self.settings.context
+            # out of memory (a segment found no room even with the cache released): over
+            return max(held, (self.device_memory or 0) + 1) if step.out_of_memory else held
+        return step.peak
 
     def max_batch(self, budget: int) -> int:
         """Largest batch (micro-batch when accumulating) whose peak fits (0: none):
@@ -124,15 +150,35 @@ class MemoryReport:
                 "peak_bytes": chosen.peak, "peak_phase": chosen.phase,
                 "peak_at": chosen.layer, "breakdown": chosen.breakdown,
                 "at_rest_bytes": chosen.at_rest, "at_rest": chosen.resting})
+            if chosen.warnings:
+                out["warnings"] = list(chosen.warnings)
+            if self.backend == "cpu":
+                from .machine import isa_named
+                out["isa"] = isa_named(self.isa).name
+            out["device_bytes"] = chosen.peak
             if self.backend == "cuda":
-                out["unmeasured"] = ("the cuda rules (512-byte rounding, cuDNN workspace as "
-                                     "one im2col matrix, foreach optimizers) come from "
-                                     "PyTorch's documentation and source, not a GPU; the "
-                                     "CUDA context is not included")
-        if self.device_bytes is not None:
-            out["device_bytes"] = self.device_bytes
-            out["max_batch"] = (self.max_batch(self.device_bytes) if self.simulated() else
-                                m.max_batch(self.device_bytes, self.mode, w, self.optimizer))
+                out.update({"allocated_bytes": chosen.allocated,
+                            "reserved_bytes": chosen.reserved,
+                            "context_bytes": self.settings.context,
+                            "device_bytes": chosen.reserved + self.settings.context})
+                out["unmeasured"] = (
+                    "the cuda rules (the caching allocator replayed from "
+                    "c10/cuda/CUDACachingAllocator.cpp, cuBLAS's workspace, cuDNN's workspace "
+                    "as one im2col matrix, foreach optimizers) and the CUDA context (a stated "
+                    "default) come from PyTorch's source and pull requests, not a GPU")
+        if self.settings.device:
+            out["device"] = self.settings.device
+        if self.settings.parallel.gpus > 1:
+            out.update({"gpus": self.settings.parallel.gpus,
+                        "strategy": self.settings.parallel.strategy,
+                        "per_device": True})
+        if self.device_memory is not None:
+            out["capacity_bytes"] = self.device_memory
+            if "device_bytes" in out:
+                out["fits"] = out["device_bytes"] <= self.device_memory and not (
+                    self.simulated() and chosen.out_of_memory)
+            out["max_batch"] = (self.max_batch(self.device_memory) if self.simulated() else
+                                m.max_batch(self.device_memory, self.mode, w, self.optimizer))
         return out
 
     def timeline(self) -> list[dict]:

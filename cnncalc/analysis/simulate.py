@@ -8,10 +8,12 @@ timeline of live bytes. `timeline(...)` gives the timeline alone, as data.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 from ..conventions import DTYPES
-from ..layers.stepmem import StepContext
+from ..layers.stepmem import AVX2, IN_PLACE_OP, StepContext
+from .machine import isa_named
+from .parallel import PREFETCHED, Parallel, bucket_sizes, split
 from .step import CATEGORIES, Simulator, Tracker, plan
 
 BACKENDS = ("cpu", "cuda")
@@ -31,6 +33,30 @@ class StepSettings:
     checkpoint: int | None = None  # segments of checkpoint_sequential
     micro_batch: int | None = None  # gradient accumulation: samples per backward
     inplace: bool = True
+    isa: str | None = None  # the CPU's instruction set (backend "cpu"): "avx2", "avx512";
+    # None: the running machine's (analysis/machine.py)
+    cuda: CudaSettings | None = None  # backend "cuda": the allocator's settings
+    parallel: Parallel = field(default_factory=Parallel)  # several devices (parallel.py)
+    free_at_last_use: bool = False  # named tensors freed after their last reader (not
+    # held as the forward's locals until their block returns)
+
+
+@dataclass(frozen=True)
+class CudaSettings:
+    """What the CUDA caching allocator and cuBLAS are run with (cuda_allocator.py)."""
+
+    max_split_size_mb: int | None = None  # PYTORCH_CUDA_ALLOC_CONF=max_split_size_mb:N
+    expandable_segments: bool = False  # PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True
+    hopper: bool = False  # sm90: cuBLAS's workspace is 32 MiB
+    capacity: int | None = None  # the device's memory less the context: past it the
+    # allocator releases its cache, then runs out of memory
+
+    def cublas_workspace(self) -> int:
+        """cuBLAS's workspace, allocated through the caching allocator at the first cuBLAS
+        call and kept (PR #89027): CUBLAS_WORKSPACE_CONFIG's default :4096:2:16:8, i.e.
+        4096 KiB x 2 + 16 KiB x 8 = 8,519,680 B; 32 MiB on Hopper (PR #120925). Taken at the
+        step's start (every zoo network has a linear layer)."""
+        return 32 * 2**20 if self.hopper else 4096 * 1024 * 2 + 16 * 1024 * 8
 
 
 @dataclass(frozen=True)
@@ -42,6 +68,10 @@ class StepResult:
     at_rest: int  # weights, gradients, optimizer state and the batch between steps
     resting: dict
     timeline: tuple  # step.Moment
+    allocated: int | None = None  # cuda: max_memory_allocated (the allocator's blocks)
+    reserved: int | None = None  # cuda: max_memory_reserved (its segments)
+    out_of_memory: bool = False  # cuda: a segment did not fit the capacity
+    warnings: tuple = ()  # what PyTorch would refuse at these settings (one line each)
 
     def as_dict(self) -> dict:
         return {"peak_bytes": self.peak, "breakdown": self.breakdown,
@@ -100,29 +130,58 @@ def simulate(network, report, settings: StepSettings) -> StepResult:
     training = settings.mode == "training"
     batch = settings.micro_batch or settings.batch if training else settings.batch
     ctx = StepContext(batch=batch, act=act, param=param, amp=settings.amp,
-                      backend=settings.backend, grad=training)
+                      backend=settings.backend, grad=training,
+                      isa=isa_named(settings.isa) if settings.backend == "cpu" else AVX2)
     nodes = plan(network, report, ctx, settings.inplace)
     mem = Tracker(rounding=CUDA_BLOCK if settings.backend == "cuda" else 1)
+    cuda = settings.cuda or CudaSettings() if settings.backend == "cuda" else None
+    if cuda is not None:
+        mem.events = []
+        mem.alloc(cuda.cublas_workspace(), "transients", ("cublas",))
     sizes = [s for node in nodes for s in node.param_sizes]
-    weights = report.totals.params * param
-    mem.alloc(weights, "weights", ("model",))
-    state = optimizer_state(settings.optimizer, sizes, settings.backend) if training else 0
-    mem.alloc(state, "optimizer_state", ("optimizer",))
+    par = settings.parallel
+    full = report.totals.params * param
+    held = [split(s, par.params) for s in sizes]  # each parameter's shard on this device
+    gathered = max(unit_bytes(nodes), default=0) * PREFETCHED if par.params > 1 else 0
+    weights = full - sum(sizes) + sum(held) + gathered
+    shards = [split(s, par.state) for s in sizes]
+    state = optimizer_state(settings.optimizer, shards, settings.backend) if training else 0
+    if cuda is None:
+        mem.alloc(weights, "weights", ("model",))
+        mem.alloc(state, "optimizer_state", ("optimizer",))
+    else:  # the allocator sees one block per tensor: each parameter, then the buffers;
+        # each parameter's optimizer state tensors
+        for size in held:
+            mem.alloc(size, "weights", ("model",))
+        mem.alloc(full - sum(sizes), "weights", ("model",))
+        mem.alloc(gathered, "weights", ("model",))
+        per = state // sum(shards) if shards and state else 0
+        for size in shards:
+            for _ in range(per):
+                mem.alloc(size, "optimizer_state", ("optimizer",))
+    buckets = bucket_sizes(sizes) if par.buckets and training else []
+    for size in buckets:  # DDP's Reducer: made with the model, kept
+        mem.alloc(size, "gradients", ("ddp",))
     batch_bytes = batch * report.input_shape.size * (4 if settings.amp else act)
     if training:
         batch_bytes += batch * TARGET
-    resting = {"weights": weights, "gradients": sum(sizes) if training else 0,
+    grads = 0 if not training or (buckets and par.bucket_view) else sum(
+        split(s, par.grads) for s in sizes)
+    resting = {"weights": weights - gathered, "gradients": grads + sum(buckets),
                "optimizer_state": state, "batch": batch_bytes}
     if not training:
-        sim = Simulator(nodes, mem)
+        sim = Simulator(nodes, mem, not settings.free_at_last_use)
         sim.storage[-1] = mem.alloc(batch_bytes, "saved_activations", ("batch",))
         sim.forward(range(len(nodes)), grad=False)
         sim.end_autocast()
-        return result(mem, resting)
+        return result(mem, resting, cuda)
     passes = min(2, settings.batch // batch)  # later micro-batches repeat the second
     sim = None
     for number in range(passes):
-        sim = Simulator(nodes, mem) if sim is None else sim.fresh()
+        sim = Simulator(nodes, mem, not settings.free_at_last_use) if sim is None else sim.fresh()
+        sim.grad_shard = par.grads
+        if buckets and par.bucket_view:  # the gradients are views of the buckets
+            sim.param_grads.update({i: None for i, n in enumerate(nodes) if n.param_bytes})
         sim.storage[-1] = mem.alloc(batch_bytes, "saved_activations", ("batch",))
         train_pass(sim, network, report, settings, ctx, accumulate=number > 0)
         if number < passes - 1:  # the next micro-batch replaces this one and its output
@@ -132,13 +191,52 @@ def simulate(network, report, settings: StepSettings) -> StepResult:
                     mem.release(sim.storage.get(index), ("batch",))
             mem.release(sim.storage.get(len(nodes) - 1), ("output",))
     mem.moment("optimizer", settings.optimizer,
-               optimizer_transient(settings.optimizer, sizes, settings.backend))
-    return result(mem, resting)
+               optimizer_transient(settings.optimizer, shards, settings.backend))
+    return replace(result(mem, resting, cuda),
+                   warnings=checkpoint_hazards(network, nodes, settings.checkpoint))
 
 
-def result(mem: Tracker, resting: dict) -> StepResult:
+def checkpoint_hazards(network, nodes, count: int | None) -> tuple:
+    """A checkpointed segment whose first op works in place on a tensor made outside it
+    (ResNet-18's stem ReLU under --checkpoint 4): the checkpoint saved that tensor as its
+    input, the op bumps its version, and backward fails with "one of the variables needed for
+    gradient computation has been modified by an inplace operation" (measured, torch 2.13)."""
+    if not count:
+        return ()
+    done, _ = segments(network, count)
+    found = []
+    for number, indices in enumerate(done):
+        first = nodes[indices[0]]
+        if number and first.ops and first.ops[0].held == IN_PLACE_OP:
+            found.append(f"checkpoint segment {number + 1} begins with '{first.name}', which "
+                         "works in place on the segment's input: PyTorch's backward fails "
+                         "(a tensor saved for gradient modified by an in-place operation); "
+                         "make it out of place (--no-inplace models that) or choose another "
+                         "--checkpoint")
+    return tuple(found)
+
+
+def unit_bytes(nodes) -> list[int]:
+    """Trainable parameter bytes of each top-level unit (a top-level block, or a layer)."""
+    units: dict = {}
+    for node in nodes:
+        key = node.groups[0] if node.groups else node.name
+        units[key] = units.get(key, 0) + node.param_bytes
+    return list(units.values())
+
+
+def result(mem: Tracker, resting: dict, cuda: CudaSettings | None = None) -> StepResult:
+    allocated = reserved = None
+    oom = False
+    if cuda is not None:
+        from .cuda_allocator import NO_LIMIT, replay
+        split = cuda.max_split_size_mb * 2**20 if cuda.max_split_size_mb else NO_LIMIT
+        allocator = replay(mem.events, split, cuda.expandable_segments, cuda.capacity)
+        allocated, reserved = allocator.peak_allocated, allocator.peak_reserved
+        oom = allocator.out_of_memory
     return StepResult(mem.peak, dict(mem.peak_breakdown), mem.peak_phase, mem.peak_layer,
-                      sum(resting.values()), resting, tuple(mem.timeline))
+                      sum(resting.values()), resting, tuple(mem.timeline), allocated,
+                      reserved, oom)
 
 
 def train_pass(sim: Simulator, network, report, settings, ctx, accumulate: bool) -> None:

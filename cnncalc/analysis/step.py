@@ -49,6 +49,8 @@ class Tracker:
     peak_layer: str = ""
     timeline: list = field(default_factory=list)
     next_id: int = 0
+    events: list | None = None  # ("alloc", id, bytes) / ("free", id), when recorded (the
+    # CUDA caching allocator replays them: cuda_allocator.py)
 
     def size(self, nbytes: int) -> int:
         return -(-nbytes // self.rounding) * self.rounding
@@ -59,6 +61,8 @@ class Tracker:
         nbytes = self.size(nbytes)
         self.next_id += 1
         self.blocks[self.next_id] = (nbytes, category, Counter([holder]))
+        if self.events is not None:
+            self.events.append(("alloc", self.next_id, nbytes))
         self.by[category] += nbytes
         self.total += nbytes
         return self.next_id
@@ -79,12 +83,17 @@ class Tracker:
             if held[holder] == 0:
                 del held[holder]
         if not held:
+            if self.events is not None:
+                self.events.append(("free", block))
             del self.blocks[block]
             self.by[category] -= nbytes
             self.total -= nbytes
 
     def moment(self, phase: str, layer: str, transient: int = 0) -> None:
         transient = self.size(transient) if transient > 0 else 0
+        if self.events is not None and transient:  # made and freed within the op
+            self.events += [("alloc", ("transient", len(self.timeline)), transient),
+                            ("free", ("transient", len(self.timeline)))]
         live = self.total + transient
         breakdown = {c: self.by[c] for c in CATEGORIES}
         breakdown["transients"] += transient
@@ -108,6 +117,7 @@ class Planned:
     param_bytes: int
     param_sizes: tuple  # bytes of each trainable tensor, parameters() order
     groups: tuple = ()  # the enclosing blocks, outermost first
+    named: bool = False  # reads its inputs by name (`inputs:`): Python locals of the forward
 
 
 def plan(network: Network, report, ctx: StepContext, inplace: bool = True) -> list[Planned]:
@@ -142,8 +152,34 @@ def plan(network: Network, report, ctx: StepContext, inplace: bool = True) -> li
             node.name, tuple(node.inputs), tuple(ops),
             tuple(ctx.batch * s.size * width[i] for s, i in zip(row.input_shapes, node.inputs)),
             ctx.batch * row.output_shape.size * ctx.act, node_ctx.grad, input_grads,
-            sum(sizes) * ctx.param, tuple(s * ctx.param for s in sizes), node.groups))
+            sum(sizes) * ctx.param, tuple(s * ctx.param for s in sizes), node.groups,
+            "inputs" in node.key_spans))
     return planned
+
+
+def held_by_names(nodes: list[Planned]) -> dict:
+    """A tensor a later layer names (`inputs:`) is a local of the forward that computes it,
+    as nets are usually written (and as `cnncalc export` writes them): it lives until the
+    innermost block holding both it and its reader returns, the whole forward at the top
+    level (U-Net's skip tensors). For each such tensor: the last node of that block."""
+    last: dict = {(): len(nodes) - 1}
+    for index, node in enumerate(nodes):
+        for depth in range(1, len(node.groups) + 1):
+            last[node.groups[:depth]] = index
+    held: dict = {}
+    for index, node in enumerate(nodes):
+        if not node.named:
+            continue
+        for source in node.inputs:
+            if source < 0 or source == index - 1:
+                continue
+            common = 0
+            for a, b in zip(nodes[source].groups, node.groups):
+                if a != b:
+                    break
+                common += 1
+            held[source] = max(held.get(source, -1), last[node.groups[:common]])
+    return held
 
 
 def held_by_callers(nodes: list[Planned]) -> dict:
@@ -169,8 +205,8 @@ def held_by_callers(nodes: list[Planned]) -> dict:
 class Simulator:
     """Walks planned nodes forward and backward over one Tracker."""
 
-    def __init__(self, nodes: list[Planned], mem: Tracker):
-        self.nodes, self.mem = nodes, mem
+    def __init__(self, nodes: list[Planned], mem: Tracker, hold_names: bool = True):
+        self.nodes, self.mem, self.hold_names = nodes, mem, hold_names
         self.storage: dict = {}  # tensor key -> block
         self.saved: dict = {}  # (node, op) -> blocks it holds for its backward
         self.grad: dict = {}  # tensor key -> (block, is_view)
@@ -180,8 +216,13 @@ class Simulator:
         for index, node in enumerate(nodes):
             for source in node.inputs:
                 self.read_by.setdefault(source, []).append(index)
+        self.grad_shard = 1  # ZeRO-2/3, FSDP: each device keeps 1/N of every gradient
         self.callers: dict = {}  # node -> tensors its block's caller lets go after it
-        for source, until in held_by_callers(nodes).items():
+        holds = held_by_callers(nodes)
+        if hold_names:
+            for source, until in held_by_names(nodes).items():
+                holds[source] = max(holds.get(source, -1), until)
+        for source, until in holds.items():
             self.read_by.setdefault(source, []).append(until)
             self.callers.setdefault(until, []).append(source)
 
@@ -241,10 +282,14 @@ class Simulator:
             for source in self.callers.get(index, []):  # the block has returned
                 self.mem.release(self.storage.get(source), ("read", index))
 
+    def shard(self, nbytes: int) -> int:
+        return -(-nbytes // self.grad_shard)
+
     def fresh(self) -> Simulator:
         """The same network and memory for the next micro-batch; parameter gradients stay."""
-        other = Simulator(self.nodes, self.mem)
+        other = Simulator(self.nodes, self.mem, self.hold_names)
         other.param_grads = self.param_grads
+        other.grad_shard = self.grad_shard
         return other
 
     def end_autocast(self) -> None:
@@ -289,9 +334,11 @@ class Simulator:
                                                          index not in self.param_grads)
                 if later and accumulate:  # the new gradient, added into .grad, then freed
                     transient, later = transient + node.param_bytes, False
+                if later and self.grad_shard > 1:  # the full gradient, reduce-scattered:
+                    transient += node.param_bytes  # its shard is kept
                 if later and not op.cached:
-                    self.param_grads[index] = self.mem.alloc(node.param_bytes, "gradients",
-                                                             ("param",))
+                    self.param_grads[index] = self.mem.alloc(self.shard(node.param_bytes),
+                                                             "gradients", ("param",))
                 name = node.name + ("" if k == 0 else f" ({op.name})")
                 self.mem.moment("backward", name, transient)
                 for tensor, block, view in arriving:
@@ -300,8 +347,8 @@ class Simulator:
                 for block in self.saved.pop(key, []):
                     self.mem.release(block, ("saved", key))
                 if later and op.cached:
-                    self.param_grads[index] = self.mem.alloc(node.param_bytes, "gradients",
-                                                             ("param",))
+                    self.param_grads[index] = self.mem.alloc(self.shard(node.param_bytes),
+                                                             "gradients", ("param",))
                     self.mem.moment("backward", name + " (to float32)", op.cached)
 
     def deliver(self, tensor, block, view: bool, nbytes: int) -> None:

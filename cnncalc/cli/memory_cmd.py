@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import typer
 
 from ..analysis.memory_report import MemorySettings
 from ..analysis.simulate import BACKENDS
+from ..analysis.parallel import STRATEGIES, Parallel
+from ..layers.stepmem import ISAS
 from ..conventions import DTYPES, MODES, OPTIMIZERS
 from ..language.budget import parse_size
 from ..errors import CnnCalcError, Diagnostic, Span, show
@@ -41,6 +45,25 @@ def memory(
                                  help="ReLU and dropout overwrite their input (default)"),
     backend: str | None = typer.Option(None, "--backend", help="cpu or cuda: add what the "
                                        "backend's kernels and allocator hold (cuda: unmeasured)"),
+    device: str | None = typer.Option(None, "--device", help="a device of `cnncalc devices` "
+                                      "(capacity and backend: a GPU is cuda, cpu is cpu)"),
+    cuda_context: str | None = typer.Option(None, "--cuda-context", help="cuda: the CUDA "
+                                            "context's size (default 287MiB)"),
+    max_split_size_mb: str | None = typer.Option(None, "--max-split-size-mb", help="cuda: "
+                                                 "the allocator's max_split_size_mb (> 20)"),
+    expandable_segments: bool = typer.Option(False, "--expandable-segments", help="cuda: "
+                                             "the allocator's expandable_segments:True"),
+    gpus: str | None = typer.Option(None, "--gpus", help="data-parallel devices: the figures "
+                                    "are per device, --batch is per device"),
+    strategy: str | None = typer.Option(None, "--strategy", help="with --gpus: ddp (default), "
+                                        "fsdp, zero1, zero2 or zero3"),
+    bucket_view: bool = typer.Option(False, "--bucket-view", help="ddp: "
+                                     "gradient_as_bucket_view=True"),
+    free_at_last_use: bool = typer.Option(False, "--free-at-last-use", help="free a tensor "
+                                          "named by a later layer after its last reader "
+                                          "(default: it lives until its block returns)"),
+    isa: str | None = typer.Option(None, "--isa", help="with --backend cpu: avx2 or avx512 "
+                                   "(oneDNN's kernels; default: this machine's)"),
     amp: bool = typer.Option(False, "--amp", help="mixed precision (torch.autocast): float32 "
                              "weights, gradients and optimizer state, --dtype activations"),
     checkpoint: str | None = typer.Option(None, "--checkpoint", help="activation checkpointing "
@@ -66,20 +89,22 @@ def memory(
         memory_one(name, batch or str(getattr(project, "batch", None) or 1),
                    dtype or getattr(project, "dtype", None) or "float32", mode, optimizer,
                    device_memory, inplace, backend, amp, checkpoint, micro_batch, timeline, input,
-                   format, output, force, layers, depth, arg, convention)
+                   format, output, force, layers, depth, arg, convention,
+                   CudaOptions(device, cuda_context, max_split_size_mb, expandable_segments,
+                               isa, gpus, strategy, bucket_view, free_at_last_use))
     each_spec(spec, "memory", one, output)
 
 
 def memory_one(spec, batch, dtype, mode, optimizer, device_memory, inplace, backend, amp,
                checkpoint, micro_batch, timeline, input, format, output, force, layers, depth,
-               arg, convention) -> None:
+               arg, convention, extra: CudaOptions | None = None) -> None:
     from ..analysis.memory_report import memory_report
     from ..render.memory_formats import MemoryView, render_memory
     target = Target(output, force, spec)
     try:
         check_choice("--format", format, FORMATS)
         settings = memory_settings(batch, dtype, mode, optimizer, device_memory, inplace,
-                                   backend, amp, checkpoint, micro_batch)
+                                   backend, amp, checkpoint, micro_batch, extra)
         network = load_network(spec, None, parse_args(arg))
         shapes = (parse_inputs(input, network.input_shape.c, network.input_shape.rank)
                   or [network.input_shape])
@@ -99,7 +124,8 @@ def memory_one(spec, batch, dtype, mode, optimizer, device_memory, inplace, back
 
 def memory_settings(batch: str, dtype: str, mode: str, optimizer: str,
                     device_memory: str | None, inplace: bool, backend: str | None, amp: bool,
-                    checkpoint: str | None, micro_batch: str | None) -> MemorySettings:
+                    checkpoint: str | None, micro_batch: str | None,
+                    extra: CudaOptions | None = None) -> MemorySettings:
     """The options, checked, as the settings the core takes."""
     batches = parse_batches(batch)
     check_choice("--dtype", dtype, tuple(DTYPES))
@@ -111,10 +137,87 @@ def memory_settings(batch: str, dtype: str, mode: str, optimizer: str,
         if given is not None and mode != "training":  # no backward: nothing to recompute
             raise CnnCalcError(Diagnostic(Span(option), "applies to training only; add --mode "
                                           "training", received=show(given)))
+    extra = extra or CudaOptions()
+    isa = extra.isa
+    device_name, hopper, capacity = None, False, None
+    if extra.device is not None:
+        device_name, device_backend, capacity = device_of(extra.device)
+        if backend is not None and backend != device_backend:
+            raise CnnCalcError(Diagnostic(Span("--backend"), f"disagrees with --device "
+                                          f"{device_name} (a {device_backend} device)",
+                                          received=show(backend)))
+        backend = device_backend
+        hopper = device_name.startswith(HOPPER)
+    cuda_only = [(name, value) for name, value in (
+        ("--cuda-context", extra.cuda_context), ("--max-split-size-mb", extra.max_split_size_mb),
+        ("--expandable-segments", extra.expandable_segments or None)) if value is not None]
+    if cuda_only and backend != "cuda":
+        raise CnnCalcError(Diagnostic(Span(cuda_only[0][0]), "needs --backend cuda or a GPU "
+                                      "--device", received=show(str(cuda_only[0][1]))))
+    context = parse_size(extra.cuda_context) if extra.cuda_context is not None else None
+    split = positive("--max-split-size-mb", extra.max_split_size_mb, "a size in MiB over 20")
+    if split is not None and split <= 20:  # CUDAAllocatorConfig: "max_split_size_mb too
+        # small, must be > 20" (kLargeBuffer / MiB)
+        raise CnnCalcError(Diagnostic(Span("--max-split-size-mb"), "must be over 20 (PyTorch "
+                                      "refuses smaller)", received=show(extra.max_split_size_mb)))
+    if isa is not None:
+        check_choice("--isa", isa, tuple(ISAS))
+        if backend != "cpu":
+            raise CnnCalcError(Diagnostic(Span("--isa"), "needs --backend cpu (it picks "
+                                          "oneDNN's CPU kernels)", received=show(isa)))
     segments, micro = step_options(amp, dtype, checkpoint, micro_batch, batches)
-    device = parse_size(device_memory) if device_memory else None
+    device = parse_size(device_memory) if device_memory else capacity  # --device-memory
+    # overrides the table's capacity
     return MemorySettings(tuple(batches), dtype, mode, optimizer, device, inplace, backend,
-                          amp, segments, micro)
+                          amp, segments, micro, isa, device_name, context, split,
+                          extra.expandable_segments, hopper, parallel_of(extra),
+                          extra.free_at_last_use)
+
+
+HOPPER = ("h100", "h200")  # sm90 devices of the table: cuBLAS's 32 MiB workspace
+
+
+@dataclass(frozen=True)
+class CudaOptions:
+    """The device options: --device, the CUDA allocator's, --isa."""
+
+    device: str | None = None
+    cuda_context: str | None = None
+    max_split_size_mb: str | None = None
+    expandable_segments: bool = False
+    isa: str | None = None
+    gpus: str | None = None
+    strategy: str | None = None
+    bucket_view: bool = False
+    free_at_last_use: bool = False
+
+
+def parallel_of(extra: CudaOptions) -> Parallel:
+    """--gpus, --strategy, --bucket-view checked."""
+    gpus = positive("--gpus", extra.gpus, "a number of devices, 1 or more") or 1
+    strategy = extra.strategy
+    if strategy is not None:
+        check_choice("--strategy", strategy, STRATEGIES)
+        if gpus < 2:
+            raise CnnCalcError(Diagnostic(Span("--strategy"), "splits work over devices: "
+                                          "needs --gpus 2 or more", received=show(strategy)))
+    strategy = strategy or ("ddp" if gpus > 1 else None)
+    if extra.bucket_view and strategy != "ddp":
+        raise CnnCalcError(Diagnostic(Span("--bucket-view"), "is DDP's option: needs --gpus "
+                                      "2 or more with --strategy ddp",
+                                      received=show(strategy or "one device")))
+    return Parallel(gpus, strategy, extra.bucket_view)
+
+
+def device_of(text: str) -> tuple[str, str, int | None]:
+    """--device NAME: (name, backend, capacity) from the device table; did-you-mean when
+    unknown. The table's measured device (this machine) is the cpu backend."""
+    from ..analysis.devices import lookup, table
+    entry = table().get(text.strip().lower())
+    if entry is not None and entry.measured:
+        return entry.name, "cpu", None
+    device = lookup(text)
+    return device.name, "cuda", device.memory_bytes
 
 
 def peer_figures(report, convention: str | None, shapes):

@@ -341,25 +341,36 @@ class Expander(CopiesAndShapes):
         add = checked(Residual, item, path).add
         body = item["residual"]
         shortcut = None
+        shortcut_first = False  # the spec writes `shortcut:` before `body:`: it runs first
+        # (torchvision's RegNet: `self.proj(x) + self.f(x)`), as Python evaluates it
         body_span = short_span = item.value_span("residual")
         if isinstance(body, YMap):
             checked(ResidualBody, body, path + ".residual")
             shortcut = body.get("shortcut")
+            keys = list(body)
+            shortcut_first = "shortcut" in keys and keys.index("shortcut") < keys.index("body")
             body_span, short_span = body.value_span("body"), body.value_span("shortcut")
             body = body["body"]
         group = self.open_group(scope, item.get("name"), item.value_span("name"), "residual",
                                 path)
-        end = self.sequence(body, tail, group, f"{path}.residual.body", body_span)
         if not add:  # the body alone (a block whose shortcut exists only on some shapes)
-            return self.close(group, end)
-        short_end = tail
-        if shortcut:
+            return self.close(group, self.sequence(body, tail, group, f"{path}.residual.body",
+                                                   body_span))
+
+        def run_shortcut() -> int:
+            if not shortcut:
+                return tail
             inner = self.open_group(group, "shortcut", span, "", path, "shortcut")
             made = len(self.nodes)
-            short_end = self.close(inner, self.sequence(shortcut, tail, inner,
-                                                        f"{path}.residual.shortcut", short_span))
+            end = self.close(inner, self.sequence(shortcut, tail, inner,
+                                                  f"{path}.residual.shortcut", short_span))
             if len(self.nodes) == made:  # every item left out (`when:`): the identity
                 del self.group_kinds[inner.prefix], self.index[inner.prefix]
+            return end
+        short_end = run_shortcut() if shortcut_first else None
+        end = self.sequence(body, tail, group, f"{path}.residual.body", body_span)
+        if short_end is None:
+            short_end = run_shortcut()
         return self.close(group, self.merge_node("add", (end, short_end), span, group, path))
 
     def branches(self, item: YMap, span, tail, scope, path) -> int:

@@ -149,6 +149,8 @@ class Conv(Layer):
                                             self.filters if self.bias else 0,
                                             self.workspace(inputs, out),
                                             depthwise=self.groups == x.c and self.groups > 1,
+                                            strided_3d=x.rank == 3 and any(
+                                                s > 1 for s in self.at(3).stride),
                                             taps_over_input=self.window(x).taps if (
                                                 self.groups == 1 and any(
                                                     n < k for n, k in zip(

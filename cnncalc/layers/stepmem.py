@@ -13,8 +13,36 @@ from dataclasses import dataclass
 
 NEW, IN_PLACE_OP, VIEW_OP = "new", "in place", "view"  # how an op's output is held
 CHANNEL_BLOCK = 8  # oneDNN's blocked layout on AVX2 (nChw8c): channels padded to 8
+THIN_INPUT = 8  # inputs with fewer channels are not reordered (measured on AVX2 and AVX-512)
 CPU_THREADS = 2  # intra-op threads of the measured machine (oneDNN's per-thread buffers)
 GEMM_COPIES = 4  # weight-gradient accumulators per thread in oneDNN's gemm fallback
+
+
+@dataclass(frozen=True)
+class CpuIsa:
+    """What oneDNN does differently by instruction set (docs/memory.md, "Instruction set").
+    channel_block: the blocked layout's channel block (nChw8c on AVX2, nChw16c on AVX-512);
+    onednn_bf16: autocast's bf16 convolutions take oneDNN's blocked path (mkldnn_convolution)
+    instead of ATen's slow im2col path (_slow_conv2d): on AVX-512 (avx512_core) and newer,
+    with or without native bf16 instructions (measured: ONEDNN_MAX_CPU_ISA=AVX512_CORE on a
+    machine with AVX512_BF16 still takes mkldnn_convolution; =AVX2 takes _slow_conv2d);
+    gemm_fallback: a conv whose input is smaller than its kernel falls back to oneDNN's gemm
+    kernel with per-thread weight-gradient accumulators (AVX2; on AVX-512 the jit kernel
+    runs, measured: ResNet-18 at 64x64, Adam, batch 2: 250,464,112 B with
+    ONEDNN_MAX_CPU_ISA=AVX2, 206,053,752 B without, on the same AVX-512 machine)."""
+
+    name: str
+    channel_block: int
+    onednn_bf16: bool
+    gemm_fallback: bool
+    thin_reorder: bool  # the weight gradient of a conv on a 1-channel input reorders it
+    # into a channel block (AVX2, measured on 1 -> 6, 8, 16 channels); on AVX-512 not
+    # (measured on LeNet-5's C1 at batch 8: float32 reorders only grad_output; bf16 neither)
+
+
+AVX2 = CpuIsa("avx2", 8, onednn_bf16=False, gemm_fallback=True, thin_reorder=True)
+AVX512 = CpuIsa("avx512", 16, onednn_bf16=True, gemm_fallback=False, thin_reorder=False)
+ISAS = {isa.name: isa for isa in (AVX2, AVX512)}
 
 
 @dataclass(frozen=True)
@@ -30,6 +58,7 @@ class StepContext:
     in_bytes: int = 0  # bytes per value of this op's first input (the fp32 batch under amp)
     input_grad: bool = True  # the op's input needs a gradient (False: it reads the batch)
     inplace: bool = True  # activations may work in place (--no-inplace: never)
+    isa: CpuIsa = AVX2  # the CPU's instruction set (backend "cpu"; analysis/machine.py)
 
     def values(self, shape) -> int:
         """Bytes of one activation tensor of this shape for the whole batch."""
@@ -60,14 +89,14 @@ class Op:
     backward_transient: int = 0
 
 
-def padded(channels: int) -> int:
-    """Channels rounded up to oneDNN's block of 8."""
-    return -(-channels // CHANNEL_BLOCK) * CHANNEL_BLOCK
+def padded(channels: int, block: int = CHANNEL_BLOCK) -> int:
+    """Channels rounded up to oneDNN's channel block (8 on AVX2, 16 on AVX-512)."""
+    return -(-channels // block) * block
 
 
 def conv_transients(ctx: StepContext, x, y, weight_values: int, bias_values: int,
                     columns: int, depthwise: bool = False,
-                    taps_over_input: int = 0) -> tuple[int, int]:
+                    taps_over_input: int = 0, strided_3d: bool = False) -> tuple[int, int]:
     """(forward, backward) transients of a convolution, by backend.
 
     cpu, float32 (oneDNN, docs/memory-measurements.md): the forward reorders its input and
@@ -77,13 +106,16 @@ def conv_transients(ctx: StepContext, x, y, weight_values: int, bias_values: int
     temporaries of the weight gradients: max(out + in, w + b) beyond what it keeps (out alone
     when the input needs no gradient, out + the input padded to 8 channels when it has one
     channel: measured on 1 -> 6, 8, 16 channels; 3-channel inputs are not reordered).
-    Channels are padded to blocks of 8.
+    Channels are padded to the ISA's block: 8 on AVX2, 16 on AVX-512 (ctx.isa).
     When the input is smaller than the kernel (a 3x3 conv on 2x2 or 1x1 maps: ResNet's
     last stage at 64x64) and the batch is over 1, oneDNN falls back to its gemm kernel,
     whose weight gradient takes 4 accumulators per thread (measured on 2 threads: 8.0 w + C_out
     x taps x 32 B; on 1 thread 4.0 w): `taps_over_input` is the kernel's taps when so.
-    cpu under bf16 autocast (no native bf16 on AVX2): the slow path's im2col column buffer
-    (batch x C_in k k x H_out W_out) in forward and again in backward.
+    On AVX-512 the jit kernel runs there: no fallback (ctx.isa.gemm_fallback).
+    cpu under bf16 autocast on AVX2: the slow path's im2col column buffer
+    (batch x C_in k k x H_out W_out) in forward and again in backward. On AVX-512
+    oneDNN's blocked path, the float32 rules at 2 bytes a value
+    (measured on LeNet-5: a 16-channel-padded bf16 temporary output, 8x28x28x16x2 B).
     cuda: cuDNN's workspace, modelled as one im2col matrix (unmeasured).
     """
     if ctx.backend is None:
@@ -91,24 +123,33 @@ def conv_transients(ctx: StepContext, x, y, weight_values: int, bias_values: int
     if ctx.backend == "cuda":
         work = ctx.batch * columns * ctx.act
         return work, work
-    if ctx.amp:
+    if ctx.amp and not ctx.isa.onednn_bf16:
         cols = ctx.batch * columns * ctx.act
         out = ctx.batch * y.size * ctx.act
         return cols, max(cols, 2 * out)
-    n, width = ctx.batch, ctx.act
-    cin, cout = padded(x.c), padded(y.c)
+    n, width, block = ctx.batch, ctx.act, ctx.isa.channel_block
+    cin, cout = padded(x.c, block), padded(y.c, block)
     in_r = n * x.positions * cin * width
     out_tmp = n * y.positions * cout * width
     scale = (cout / y.c) * (1 if depthwise else cin / x.c)  # the weight's padded channels
     w_r = int(weight_values * scale) * width
     b = bias_values * width
     # beyond the output it keeps; a thin input is not reordered: out_tmp, then out
-    forward = out_tmp if x.c < CHANNEL_BLOCK and not depthwise else max(in_r + w_r, out_tmp)
+    forward = out_tmp if x.c < THIN_INPUT and not depthwise else max(in_r + w_r, out_tmp)
     if ctx.input_grad:
         backward = max(out_tmp + in_r, w_r + b)
-    else:  # a single input channel is reordered into a block of 8 for the weight gradient
-        backward = max(out_tmp + (in_r if x.c == 1 else 0), w_r + b)
-    if taps_over_input and ctx.batch > 1:
+    else:  # AVX2: a single input channel is reordered into a block of 8 for the weight
+        # gradient; AVX-512 reorders grad_output alone, and under bf16 (on a thin input)
+        # neither (LeNet-5's C1 at batch 8: its weight and bias gradients and a 42,136 B
+        # scratchpad)
+        thin = in_r if x.c == 1 and ctx.isa.thin_reorder else 0
+        grad_out = 0 if ctx.amp and x.c < THIN_INPUT else out_tmp
+        backward = max(grad_out + thin, w_r + b)
+    if strided_3d and ctx.input_grad:  # a strided 3-D conv's backward makes its input
+        # gradient twice (measured: Conv3d 16 -> 32, stride 2, allocates two input-sized
+        # tensors in convolution_backward where stride 1 allocates one)
+        backward += n * x.size * width
+    if taps_over_input and ctx.batch > 1 and ctx.isa.gemm_fallback:
         copies = GEMM_COPIES * CPU_THREADS
         backward = max(backward, copies * (weight_values + y.c * taps_over_input) * width)
     return (forward, backward) if ctx.grad else (forward, 0)

@@ -73,12 +73,20 @@ def answer(report: MemoryReport, f: dict) -> list:
         parts.append(Text(f"Between steps: {binary(f['at_rest_bytes'])} (weights, gradients, "
                           "optimizer state, the batch)", style="dim"))
     if report.backend == "cuda":
-        parts.append(Text("cuda: 512-byte rounding, cuDNN workspace as one im2col matrix, "
-                          "foreach optimizers; not measured on a GPU; the CUDA context "
-                          "(hundreds of MiB) is not included", style="dim"))
+        parts.append(Text(f"On the GPU: allocated {binary(f['allocated_bytes'])}, reserved "
+                          f"{binary(f['reserved_bytes'])} (the caching allocator), + CUDA "
+                          f"context {binary(f['context_bytes'])} = {binary(f['device_bytes'])}"
+                          " as nvidia-smi shows it", style="bold"))
+        parts.append(Text("cuda: the caching allocator's rules, cuBLAS's workspace, cuDNN "
+                          "workspace as one im2col matrix, foreach optimizers; not measured "
+                          "on a GPU", style="dim"))
+    if "fits" in f:
+        parts.append(Text(("Fits" if f["fits"] else "Does not fit") +
+                          f" in {binary(f['capacity_bytes'])}" +
+                          (f" ({f['device']})" if f.get("device") else ""), style="bold"))
     if "max_batch" in f:
         what = "micro-batch" if report.micro_batch and report.mode == "training" else "batch"
-        parts.append(Text(f"Largest {what} in {binary(f['device_bytes'])} ({report.mode}): "
+        parts.append(Text(f"Largest {what} in {binary(f['capacity_bytes'])} ({report.mode}): "
                           f"{f['max_batch']:,}", style="bold"))
     return parts
 
@@ -139,6 +147,8 @@ def memory_tables(report: MemoryReport, batches: list[int], layers: bool = False
         parts.append(batch_table(report, batches))
     if report.note:
         parts.append(Text(terminal(report.note), style="dim"))
+    for warning in report.figures().get("warnings", []):
+        parts.append(Text(terminal("warning: " + warning), style="yellow"))
     if layers:
         parts.append(layer_table(report, depth))
     else:

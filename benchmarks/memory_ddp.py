@@ -1,0 +1,96 @@
+"""Ground truth for `cnncalc memory --gpus N --strategy ddp`: per-process peaks of one
+training step under DistributedDataParallel, on CPU processes with the gloo backend.
+
+Each of `world` processes (torch.multiprocessing.spawn, MASTER_ADDR=127.0.0.1) profiles
+everything from before its model exists (so DDP's gradient buckets, made when the model is
+wrapped, are seen): the model, DDP (or not), SGD, one warm-up step, zero_grad(set_to_none),
+then the measured step. The peak is the maximum of the running sum of the CPU allocator's
+reported allocations (memory_truth.py's method). Batch is per process.
+
+    python benchmarks/memory_ddp.py [--model resnet18] [--batch 8] [--world 2] [--no-ddp]
+        [--bucket-view]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def worker(rank, world, port, name, batch, ddp, bucket_view, size, out):
+    import torch
+    import torch.distributed as dist
+    import torch.nn.functional as F
+    sys.path.insert(0, HERE)
+    import memory_truth
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    dist.init_process_group("gloo", rank=rank, world_size=world)
+    torch.set_num_threads(1)
+    torch.manual_seed(rank)
+    x = torch.randn(batch, 3, size, size)
+    target = torch.randint(0, 1000, (batch,))
+
+    def run():
+        model = memory_truth.build(name)
+        if ddp:
+            model = torch.nn.parallel.DistributedDataParallel(
+                model, gradient_as_bucket_view=bucket_view)
+        opt = torch.optim.SGD(model.parameters(), lr=0.01)
+        for _ in range(2):  # warm-up, then the measured step
+            opt.zero_grad(set_to_none=True)
+            loss = F.cross_entropy(model(x), target)
+            loss.backward()
+            opt.step()
+            del loss
+
+    trace, _ = memory_truth.trace(run)
+    peak = trace.peak
+    gathered = [None] * world
+    dist.all_gather_object(gathered, peak)
+    if rank == 0:
+        batch_bytes = x.untyped_storage().nbytes() + target.untyped_storage().nbytes()
+        with open(out, "w") as fh:  # the batch existed before the region: added
+            json.dump({"peaks": [p + batch_bytes for p in gathered]}, fh)
+    dist.destroy_process_group()
+
+
+def measure(name="resnet18", batch=8, world=2, ddp=True, bucket_view=False, size=224):
+    """Per-process peak bytes (a list, one per rank)."""
+    import tempfile
+    import torch.multiprocessing as mp
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "peaks.json")
+        mp.spawn(worker, args=(world, free_port(), name, batch, ddp, bucket_view, size, out),
+                 nprocs=world, join=True)
+        with open(out) as fh:
+            return json.load(fh)["peaks"]
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--model", default="resnet18")
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--world", type=int, default=2)
+    ap.add_argument("--size", type=int, default=224)
+    ap.add_argument("--no-ddp", action="store_true")
+    ap.add_argument("--bucket-view", action="store_true")
+    args = ap.parse_args(argv)
+    peaks = measure(args.model, args.batch, args.world, not args.no_ddp, args.bucket_view,
+                    args.size)
+    print(json.dumps({"model": args.model, "batch": args.batch, "world": args.world,
+                      "ddp": not args.no_ddp, "peaks": peaks}))
+
+
+if __name__ == "__main__":
+    main()
