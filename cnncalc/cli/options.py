@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import sys
 
-from ..errors import EXIT_INCONSISTENT, EXIT_OK, CnnCalcError, Diagnostic, Span
+from ..errors import CnnCalcError, Diagnostic, Span
 
 
 def check_choice(option: str, value: str, options: tuple) -> None:
@@ -78,63 +78,3 @@ def lint_lines(network, report) -> list[str]:
     """The design warnings summarize prints on stderr."""
     return [terminal_text(w.format()) for w in report.warnings
             if w.rule not in network.lint_ignore]
-
-
-# --- validate -----------------------------------------------------------------------------
-
-def validate_results(specs: list[str], strict: bool = False, skipped=frozenset(),
-                     limits: dict | None = None, forward: bool = False) -> tuple[list, int]:
-    """Each spec checked (analysis/validate.py), with its exit code; and the worst code."""
-    from ..analysis.validate import check_one
-    results = [check_one(spec, skipped, limits or {}, forward) for spec in specs]
-    worst = EXIT_OK
-    for result in results:
-        problems = result["problems"]
-        errors = [p for p in problems if p.severity == "error"]
-        code = max((p.exit_code for p in errors), default=EXIT_OK)
-        if strict and problems and not errors:
-            code = EXIT_INCONSISTENT
-        worst = max(worst, code)
-        result["exit_code"] = code
-    return results, worst
-
-
-def render_results(results: list[dict], format: str = "text", strict: bool = False) -> str:
-    if format == "json":
-        import json
-        return json.dumps([as_json(r) for r in results], indent=2) + "\n"
-    lines = []
-    for result in results:
-        for problem in result["problems"]:
-            lines.append(github(problem, strict) if format == "github"
-                         else terminal_text(problem.format()))
-        report = result["report"]
-        if report is not None and format == "text":
-            t = report.totals
-            status = "ok" if result["exit_code"] == EXIT_OK else "failed"
-            warnings = sum(p.severity == "warning" for p in result["problems"])
-            lines.append(f"{terminal_text(result['spec'])}: {status}: {len(report.rows)} layers, "
-                         f"output {report.output_shape}, {t.params:,} params, {t.macs:,} MACs"
-                         + (f", {warnings} warning(s)" if warnings else ""))
-    return "".join(line + "\n" for line in lines)
-
-
-def github(problem: Diagnostic, strict: bool = False) -> str:
-    """A GitHub Actions workflow command, shown on the line of a pull request; every part is
-    escaped (render/escape.py), so a file or layer name cannot inject another command. Under
-    --strict a warning fails the job, so it is annotated as an error."""
-    from ..render.escape import github_annotation
-    span = problem.span
-    severity = "error" if strict else problem.severity
-    text = problem.format().split(": ", 2)[-1] if span.line else problem.format()
-    title = f"cnncalc {problem.rule}" if problem.rule else None
-    return github_annotation(severity, text, file=span.file, line=span.line or None,
-                             col=span.column or None, title=title)
-
-
-def as_json(result: dict) -> dict:
-    out = {"spec": result["spec"], "exit_code": result["exit_code"],
-           "problems": [p.as_dict() for p in result["problems"]]}
-    if result["report"] is not None:
-        out["totals"] = result["report"].totals.as_dict()
-    return out
