@@ -69,6 +69,10 @@ def lrn_flops(size: int) -> int:
 # derivative itself is not weighted, as transcendentals are not in the forward).
 ACTIVATION_BACKWARD_FLOPS = 1
 
+# Per attention score in the backward: the softmax's dS = A x (dA - sum(dA x A)) (a multiply
+# for dA x A, an add into the row's sum, a subtract and a multiply) and the 1/sqrt(d_k) scale.
+ATTENTION_SCORE_BACKWARD_FLOPS = 4 + 1
+
 # Pooling's input gradient, per output element over a window of `taps` inputs.
 POOL_BACKWARD_FLOPS = {
     "max": lambda taps: 1,  # dy added at the argmax

@@ -198,6 +198,13 @@ LAYERS = {  # each after a trainable 1x1 conv, so that its input needs a gradien
     "fc nobias": "{type: fc, units: 3, bias: false, activation: relu}",
     "pool and bn": "{type: pool, kernel: 2}\n  - batchnorm\n  - {type: conv, filters: 2, "
                    "kernel: 1}",
+    # attention: its four products' gradients (derivatives.yaml's mm and bmm), exported with
+    # the matmuls written out so that FlopCounterMode sees them
+    "attention": "{type: attention, heads: 3}",
+    "attention patches": "{type: attention, heads: 2, key_dim: 4, patch: 3, bias: false}",
+    "attention relative": "{type: attention, heads: 2, position: relative}",
+    "attention qkv in": "{type: attention, heads: 2, key_dim: 2, qkv: false, out: false, "
+                        "layout: per_head}",
 }
 
 

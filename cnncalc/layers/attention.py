@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from math import prod
 
-from ..conventions import ATTENTION_SCORE_FLOPS
+from ..conventions import ATTENTION_SCORE_BACKWARD_FLOPS, ATTENTION_SCORE_FLOPS
 from ..declare import Axes, Bool, Choice, Int, frozen, setting
 from ..errors import SettingError
-from .base import Counts, Layer, axes_text, register
+from .base import Backward, Counts, Layer, axes_text, register
 from .geometry import Field
 from .shape import Shape
 from .stepmem import Op
@@ -144,6 +144,30 @@ class Attention(Layer):
         score_flops = ATTENTION_SCORE_FLOPS + (x.rank if relative else 0)  # + relative logits
         return Counts(params=qkv_weights + out_weights + biases + relative, macs=macs,
                       flops=2 * macs + n * biases + s.scores * score_flops)
+
+    def backward_counts(self, inputs, out, needs_input_grad, needs_weight_grad) -> Backward:
+        """Autograd through the math path (derivatives.yaml's mm/bmm: each product's two
+        input gradients cost the forward's MACs each). q, k, v and every tensor after them
+        need gradients when the input does, or when the qkv weights train."""
+        x = inputs[0]
+        s, n = self.sizes(x), x.positions
+        inner = needs_input_grad[0] or (needs_weight_grad and self.qkv)
+        qkv = n * x.c * s.qkv if self.qkv else 0  # the qkv linear's forward MACs
+        proj = n * s.out * s.out if self.out else 0  # the output linear's forward MACs
+        relative = n * s.heads * self.relative_params(s)  # q . relative embeddings
+        biases = self.bias * ((s.qkv if self.qkv else 0) + (s.out if self.out else 0))
+        activations = (
+            proj  # d(heads' output) = dy W_out^T
+            + 2 * s.scores * s.value  # attention x v: dA = dO v^T and dv = A^T dO
+            + 2 * s.scores * s.key  # q k^T: dq = dS k and dk = dS^T q
+            + relative  # dq from the relative logits
+        ) if inner else 0
+        weights = (qkv + proj + relative) if needs_weight_grad else 0  # dW = dy^T x, d(rel)
+        return Backward(
+            input_grad_macs=activations + (qkv if needs_input_grad[0] else 0),  # dx = dqkv W
+            weight_grad_macs=weights,
+            flops=(s.scores * ATTENTION_SCORE_BACKWARD_FLOPS if inner else 0)  # softmax, scale
+            + (n * biases if needs_weight_grad else 0))  # db: the sum of dy per bias
 
     def relative_params(self, s: Sizes) -> int:
         if self.position != "relative":
