@@ -127,8 +127,9 @@ def test_mobilevit_xxs_round_trip_keeps_every_count(tmp_path):
     """The zoo's MobileViT-XXS at 64x64 through PyTorch and ONNX: the same totals, with
     its nine attention layers imported as attention."""
     from cnncalc.zoo import path_of
-    text = path_of("mobilevit_xxs").read_text().replace("input: [256, 256, 3]",
-                                                        "input: [64, 64, 3]")
+    text = path_of("mobilevit").read_text().replace("input: [256, 256, 3]",  # the family:
+                                                    "input: [64, 64, 3]")  # size xxs
+    assert "size: xxs" in text
     ours, network, theirs = exported_then_imported(tmp_path, text, [64, 64, 3])
     assert sum(n.layer.type_name == "attention" for n in network.nodes) == 2 + 4 + 3
     for total in ("trainable_params", "non_trainable_params", "macs", "flops"):
