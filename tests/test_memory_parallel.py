@@ -111,3 +111,24 @@ def test_bad_parallel_options_are_one_line_exit_2(args, option):
     assert result.exit_code == 2
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(option)
+
+
+def test_a_global_batch_is_split_evenly_over_the_devices():
+    """--global-batch 32 --gpus 4 is --batch 8 per device (32 / 4), figure for figure."""
+    import json
+    args = ["memory", "resnet18", "--mode", "training", "--gpus", "4", "--format", "json"]
+    split = CliRunner().invoke(app, [*args, "--global-batch", "32"])
+    per_device = CliRunner().invoke(app, [*args, "--batch", str(32 // 4)])
+    assert split.exit_code == per_device.exit_code == 0, split.output
+    assert json.loads(split.output) == json.loads(per_device.output)
+
+
+@pytest.mark.parametrize("extra, words", [
+    (["--gpus", "4", "--global-batch", "30"], "must divide over the 4 devices"),
+    (["--gpus", "2", "--global-batch", "8", "--batch", "4"], "replaces --batch"),
+    (["--gpus", "2", "--global-batch", "0"], "a number of samples"),
+])
+def test_a_global_batch_that_does_not_divide_is_one_line_exit_2(extra, words):
+    result = CliRunner().invoke(app, ["memory", "resnet18", "--mode", "training", *extra])
+    assert result.exit_code == 2 and words in result.output
+    assert result.output.count("\n") == 1

@@ -55,6 +55,9 @@ def memory(
                                              "the allocator's expandable_segments:True"),
     gpus: str | None = typer.Option(None, "--gpus", help="data-parallel devices: the figures "
                                     "are per device, --batch is per device"),
+    global_batch: str | None = typer.Option(None, "--global-batch", help="with --gpus: the "
+                                            "batch of one step over every device (split "
+                                            "evenly; instead of --batch)"),
     strategy: str | None = typer.Option(None, "--strategy", help="with --gpus: ddp (default), "
                                         "fsdp, zero1, zero2 or zero3"),
     bucket_view: bool = typer.Option(False, "--bucket-view", help="ddp: "
@@ -85,6 +88,11 @@ def memory(
                                           "torchsummary's figures, by that tool's rules"),
 ):
     """Memory for inference and training at any batch size and dtype."""
+    try:
+        batch = per_device(global_batch, gpus, batch) if global_batch is not None else batch
+    except CnnCalcError as exc:
+        fail(exc)
+
     def one(name: str, project) -> None:
         memory_one(name, batch or str(getattr(project, "batch", None) or 1),
                    dtype or getattr(project, "dtype", None) or "float32", mode, optimizer,
@@ -231,6 +239,20 @@ def peer_figures(report, convention: str | None, shapes):
                                       "--input sweep", received=f"{len(shapes)} sizes"))
     return figures(report.network, report.analysis, convention, report.batch,
                    DTYPES[report.dtype])
+
+
+def per_device(global_batch: str, gpus: str | None, batch: str | None) -> str:
+    """--global-batch N over --gpus G: N / G samples per device (N must divide)."""
+    if batch is not None:
+        raise CnnCalcError(Diagnostic(Span("--global-batch"), "replaces --batch (the batch per "
+                                      "device): give one of them", received=show(global_batch)))
+    devices = positive("--gpus", gpus, "a number of devices, 1 or more") or 1
+    total = positive("--global-batch", global_batch, "a number of samples, 1 or more")
+    if total % devices:
+        raise CnnCalcError(Diagnostic(Span("--global-batch"), f"must divide over the {devices} "
+                                      f"devices of --gpus (a whole batch per device)",
+                                      received=show(global_batch)))
+    return str(total // devices)
 
 
 def parse_batches(text: str) -> list[int]:
