@@ -1,5 +1,7 @@
-"""Ground truth for `cnncalc memory --gpus N --strategy ddp`: per-process peaks of one
-training step under DistributedDataParallel, on CPU processes with the gloo backend.
+"""Ground truth for `cnncalc memory --gpus N --strategy ddp|fsdp`: per-process peaks of one
+training step under DistributedDataParallel (or FSDP2's fully_shard, `--fsdp`: each top-level
+block - a child module with children of its own, ResNet's layer1..4 - then the root), on CPU
+processes with the gloo backend.
 
 Each of `world` processes (torch.multiprocessing.spawn, MASTER_ADDR=127.0.0.1) profiles
 everything from before its model exists (so DDP's gradient buckets, made when the model is
@@ -8,7 +10,7 @@ then the measured step. The peak is the maximum of the running sum of the CPU al
 reported allocations (memory_truth.py's method). Batch is per process.
 
     python benchmarks/memory_ddp.py [--model resnet18] [--batch 8] [--world 2] [--no-ddp]
-        [--bucket-view]
+        [--bucket-view] [--fsdp]
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def worker(rank, world, port, name, batch, ddp, bucket_view, size, out):
+def worker(rank, world, port, name, batch, ddp, bucket_view, size, out, fsdp=False):
     import torch
     import torch.distributed as dist
     import torch.nn.functional as F
@@ -43,7 +45,13 @@ def worker(rank, world, port, name, batch, ddp, bucket_view, size, out):
 
     def run():
         model = memory_truth.build(name)
-        if ddp:
+        if fsdp:
+            from torch.distributed.fsdp import fully_shard
+            for child in model.children():
+                if any(True for _ in child.children()):  # a block: one unit
+                    fully_shard(child)
+            fully_shard(model)
+        elif ddp:
             model = torch.nn.parallel.DistributedDataParallel(
                 model, gradient_as_bucket_view=bucket_view)
         opt = torch.optim.SGD(model.parameters(), lr=0.01)
@@ -65,13 +73,15 @@ def worker(rank, world, port, name, batch, ddp, bucket_view, size, out):
     dist.destroy_process_group()
 
 
-def measure(name="resnet18", batch=8, world=2, ddp=True, bucket_view=False, size=224):
+def measure(name="resnet18", batch=8, world=2, ddp=True, bucket_view=False, size=224,
+            fsdp=False):
     """Per-process peak bytes (a list, one per rank)."""
     import tempfile
     import torch.multiprocessing as mp
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "peaks.json")
-        mp.spawn(worker, args=(world, free_port(), name, batch, ddp, bucket_view, size, out),
+        mp.spawn(worker, args=(world, free_port(), name, batch, ddp, bucket_view, size, out,
+                               fsdp),
                  nprocs=world, join=True)
         with open(out) as fh:
             return json.load(fh)["peaks"]
@@ -85,11 +95,12 @@ def main(argv=None):
     ap.add_argument("--size", type=int, default=224)
     ap.add_argument("--no-ddp", action="store_true")
     ap.add_argument("--bucket-view", action="store_true")
+    ap.add_argument("--fsdp", action="store_true")
     args = ap.parse_args(argv)
     peaks = measure(args.model, args.batch, args.world, not args.no_ddp, args.bucket_view,
-                    args.size)
+                    args.size, args.fsdp)
     print(json.dumps({"model": args.model, "batch": args.batch, "world": args.world,
-                      "ddp": not args.no_ddp, "peaks": peaks}))
+                      "ddp": not args.no_ddp, "fsdp": args.fsdp, "peaks": peaks}))
 
 
 if __name__ == "__main__":
