@@ -63,7 +63,8 @@ def is_keras(path: Path, display: str) -> bool:
 def load_keras(path: str, display: str, override=None):
     """A Keras model (.keras or its JSON config) -> (Network, the spec as a dict)."""
     from .errors import CnnCalcError, Diagnostic
-    from .interop.keras_import import import_keras, spec_text
+    from .interop.keras_import import import_keras
+    from .interop.spec_writer import spec_text
     from .language.document import loads
     spec = import_keras(path, display, override)[0]
     try:

@@ -30,7 +30,8 @@ def import_model(
     if model.lower().endswith((".yaml", ".yml")):
         return import_yolo(model, output, scale, arg, force)
     from ..interop.onnx_file import fail as onnx_fail
-    from ..interop.onnx_import import load_onnx, spec_text
+    from ..interop.onnx_import import load_onnx
+    from ..interop.spec_writer import spec_text
     from ..language.document import parse_input
     target = Target(output, force, model)
     try:
@@ -52,7 +53,7 @@ def import_model(
 
 
 def import_keras_model(model: str, output: str, input: str | None, force: bool) -> None:
-    from ..interop.keras_import import spec_text
+    from ..interop.spec_writer import spec_text
     from ..language.document import parse_input
     from ..load import load_keras
     target = Target(output, force, model)

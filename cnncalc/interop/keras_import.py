@@ -15,6 +15,7 @@ from ..errors import name, show
 from .keras_file import fail, read_keras_file, read_keras_json
 from .keras_layers import HANDLERS, Unsupported
 from . import keras_values  # noqa: F401  (registers its handlers into HANDLERS)
+from .spec_writer import live_layers, spec_layers
 
 MODELS = ("Functional", "Sequential", "Model")
 INPUT = "input"
@@ -343,27 +344,3 @@ def spec_input(walk: Walk, override, display: str) -> list:
                    "[" + ", ".join("?" if s is None else str(s) for s in shape) + "]")
     return list(shape)
 
-
-def live_layers(layers: list[Emitted], outputs: set[str]) -> list[Emitted]:
-    needed, by_name = set(outputs), {layer.name: layer for layer in layers}
-    for layer in reversed(layers):
-        if layer.name in needed:
-            needed.update(s for s in layer.inputs if s in by_name)
-    return [layer for layer in layers if layer.name in needed]
-
-
-def spec_layers(layers: list[Emitted]) -> list[dict]:
-    out, previous = [], INPUT
-    for layer in layers:
-        item = {"name": layer.name, **layer.settings}
-        if layer.inputs != [previous]:
-            item["inputs"] = list(layer.inputs)
-        out.append(item)
-        previous = layer.name
-    return out
-
-
-def spec_text(spec: dict, header: str = "# imported") -> str:
-    """The spec as YAML, one layer per line (as the ONNX importer writes it)."""
-    from .onnx_import import spec_text as onnx_spec_text
-    return onnx_spec_text(spec, header)

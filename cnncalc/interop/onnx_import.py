@@ -21,6 +21,7 @@ from .onnx_file import (
 from .onnx_graph import Graph, attributes
 from .onnx_names import Namer
 from .onnx_registry import FLAT, LAST, NC, Unsupported
+from .spec_writer import live_layers, spec_layers, spec_text
 
 
 def cnn_shape(onnx_shape: tuple, layout: str, rank: int) -> Shape:
@@ -246,39 +247,6 @@ def import_onnx(path: str, display: str | None = None, override: Shape | None = 
     return spec, layers, graph
 
 
-def live_layers(layers: list[Emitted], outputs: set[str]) -> list[Emitted]:
-    """The layers the outputs depend on (a Sigmoid folded into SiLU leaves its own behind)."""
-    needed, by_name = set(outputs), {layer.name: layer for layer in layers}
-    for layer in reversed(layers):
-        if layer.name in needed:
-            needed.update(s for s in layer.inputs if s in by_name)
-    return [layer for layer in layers if layer.name in needed]
-
-
-def spec_layers(layers: list[Emitted]) -> list[dict]:
-    out, previous = [], "input"
-    for layer in layers:
-        item = {"name": layer.name, **layer.settings}
-        if layer.inputs != [previous]:
-            item["inputs"] = list(layer.inputs)
-        out.append(item)
-        previous = layer.name
-    return out
-
-
-def spec_text(spec: dict, header: str) -> str:
-    """The spec as YAML, one layer per line."""
-    import yaml
-
-    def flow(value) -> str:
-        return yaml.safe_dump(value, default_flow_style=True, width=10 ** 6, sort_keys=False).strip()
-    top = yaml.safe_dump({"name": spec["name"], "input": spec["input"]}, sort_keys=False,
-                         default_flow_style=None, width=10 ** 6)
-    lines = [header, top.rstrip("\n"), "layers:"]
-    lines += [f"  - {flow(item)}" for item in spec["layers"]]
-    return "\n".join(lines) + "\n"
-
-
 def check(network, layers: list[Emitted], graph: Graph, display: str) -> None:
     """Every layer's shape equals ONNX's inference; parameters equal the weights read."""
     from math import prod
@@ -316,3 +284,4 @@ def load_onnx(path: str, display: str | None = None, override: Shape | None = No
                                       + error.diagnostic.format())) from None
     check(network, layers, graph, display)
     return network, spec, graph
+
