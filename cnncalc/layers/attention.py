@@ -169,6 +169,9 @@ class Attention(Layer):
             flops=(s.scores * ATTENTION_SCORE_BACKWARD_FLOPS if inner else 0)  # softmax, scale
             + (n * biases if needs_weight_grad else 0))  # db: the sum of dy per bias
 
+    def time_kind(self, inputs, out, training=False) -> str:
+        return "gemm"  # the maps and the two batched products are matrix products
+
     def relative_params(self, s: Sizes) -> int:
         if self.position != "relative":
             return 0
