@@ -14,9 +14,9 @@
 - zero3 and fsdp (FSDP's FULL_SHARD, FSDP2's fully_shard): and the parameters, each device
   keeping 1/N; a unit (a top-level block of the spec) is all-gathered before it runs: the
   largest unit's full parameters, twice (the one running and the one prefetched), are held
-  through the step. FSDP2 measured on two CPU processes with gloo (ResNet-18, batch 8 per
-  process, fully_shard per stage: 291,718,572 and 310,632,000 B against 299,961,696);
-  ZeRO's stages are DeepSpeed's formulas, unmeasured.
+  through the step. FSDP2 runs on two CPU processes with gloo (benchmarks/memory_ddp.py
+  --fsdp), but its peak varies from run to run (ResNet-18, batch 8 per process: 288 to 334 MB
+  against 300 MB here), so it is not pinned; ZeRO's stages are DeepSpeed's formulas.
 """
 
 from __future__ import annotations
