@@ -393,3 +393,12 @@ def test_every_zoo_layer_answers_a_known_time_kind(mode):
         macs = {row.name: row.totals.macs for row in analysis.rows}
         assert not [layer.name for layer in report.layers
                     if macs.get(layer.name) and layer.kind in ("elementwise", "none")], name
+
+
+def test_a_device_family_name_suggests_its_sizes():
+    """`a100` names two table entries (40 and 80 GB): both are suggested, not the nearest
+    spelling (v100)."""
+    from cnncalc.errors import CnnCalcError
+    with pytest.raises(CnnCalcError) as caught:
+        devices.lookup("a100")
+    assert "'a100-40gb' or 'a100-80gb'" in caught.value.diagnostic.message

@@ -91,8 +91,11 @@ def lookup(text: str, calibration=None) -> Device:
     key = text.strip().lower()
     if key not in devices:
         from ..declare import did_you_mean
+        variants = [name for name in devices if name.startswith(key + "-")]  # a100: its sizes
+        hint = (f"; did you mean {' or '.join(repr(v) for v in variants)}?" if variants
+                else did_you_mean(key, devices))
         raise CnnCalcError(Diagnostic(
-            Span("--device"), f"unknown device{did_you_mean(key, devices)} (see `cnncalc "
+            Span("--device"), f"unknown device{hint} (see `cnncalc "
             f"devices`, or describe one: flops=...,bandwidth=...,memory=...)",
             received=show(text)))
     device = devices[key]

@@ -149,7 +149,7 @@ def memory_settings(batch: str, dtype: str, mode: str, optimizer: str,
     isa = extra.isa
     device_name, hopper, capacity = None, False, None
     if extra.device is not None:
-        device_name, device_backend, capacity = device_of(extra.device)
+        device_name, device_backend, capacity = memory_device(extra.device)
         if backend is not None and backend != device_backend:
             raise CnnCalcError(Diagnostic(Span("--backend"), f"disagrees with --device "
                                           f"{device_name} (a {device_backend} device)",
@@ -217,7 +217,7 @@ def parallel_of(extra: CudaOptions) -> Parallel:
     return Parallel(gpus, strategy, extra.bucket_view)
 
 
-def device_of(text: str) -> tuple[str, str, int | None]:
+def memory_device(text: str) -> tuple[str, str, int | None]:
     """--device NAME: (name, backend, capacity) from the device table; did-you-mean when
     unknown. The table's measured device (this machine) is the cpu backend."""
     from ..analysis.devices import lookup, table
