@@ -10,7 +10,7 @@ then the measured step. The peak is the maximum of the running sum of the CPU al
 reported allocations (memory_truth.py's method). Batch is per process.
 
     python benchmarks/memory_ddp.py [--model resnet18] [--batch 8] [--world 2] [--no-ddp]
-        [--bucket-view] [--fsdp]
+        [--bucket-view] [--fsdp [--fake]]
 """
 
 from __future__ import annotations
@@ -30,14 +30,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def worker(rank, world, port, name, batch, ddp, bucket_view, size, out, fsdp=False):
+def step_peak(rank, name, batch, ddp, bucket_view, size, fsdp):
+    """This process's peak bytes over building the model and two training steps, plus the
+    batch (made before the profiled region)."""
     import torch
-    import torch.distributed as dist
     import torch.nn.functional as F
     sys.path.insert(0, HERE)
     import memory_truth
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-    dist.init_process_group("gloo", rank=rank, world_size=world)
     torch.set_num_threads(1)
     torch.manual_seed(rank)
     x = torch.randn(batch, 3, size, size)
@@ -63,13 +62,19 @@ def worker(rank, world, port, name, batch, ddp, bucket_view, size, out, fsdp=Fal
             del loss
 
     trace, _ = memory_truth.trace(run)
-    peak = trace.peak
+    return trace.peak + x.untyped_storage().nbytes() + target.untyped_storage().nbytes()
+
+
+def worker(rank, world, port, name, batch, ddp, bucket_view, size, out, fsdp=False):
+    import torch.distributed as dist
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    dist.init_process_group("gloo", rank=rank, world_size=world)
+    peak = step_peak(rank, name, batch, ddp, bucket_view, size, fsdp)
     gathered = [None] * world
     dist.all_gather_object(gathered, peak)
     if rank == 0:
-        batch_bytes = x.untyped_storage().nbytes() + target.untyped_storage().nbytes()
-        with open(out + ".part", "w") as fh:  # the batch existed before the region: added
-            json.dump({"peaks": [p + batch_bytes for p in gathered]}, fh)
+        with open(out + ".part", "w") as fh:
+            json.dump({"peaks": gathered}, fh)
         os.replace(out + ".part", out)  # whole or not at all
     dist.destroy_process_group()
 
@@ -91,6 +96,25 @@ def measure(name="resnet18", batch=8, world=2, ddp=True, bucket_view=False, size
             return json.load(fh)["peaks"]
 
 
+def fake_worker(world, name, batch, size):
+    """FSDP2 as rank 0 of `world` over the fake process group; prints the peak."""
+    import torch.distributed as dist
+    from torch.testing._internal.distributed.fake_pg import FakeStore
+    dist.init_process_group("fake", store=FakeStore(), rank=0, world_size=world)
+    print(json.dumps({"peak": step_peak(0, name, batch, False, False, size, True)}))
+
+
+def measure_fake(name="resnet18", batch=8, world=2, size=224) -> int:
+    """FSDP2's peak bytes on one of `world` devices, deterministic (a fresh process: the
+    process group is global)."""
+    import subprocess
+    code = (f"import sys; sys.path.insert(0, {HERE!r}); import memory_ddp; "
+            f"memory_ddp.fake_worker({world}, {name!r}, {batch}, {size})")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])["peak"]
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--model", default="resnet18")
@@ -100,7 +124,14 @@ def main(argv=None):
     ap.add_argument("--no-ddp", action="store_true")
     ap.add_argument("--bucket-view", action="store_true")
     ap.add_argument("--fsdp", action="store_true")
+    ap.add_argument("--fake", action="store_true",
+                    help="FSDP2 in one process over the fake process group (deterministic)")
     args = ap.parse_args(argv)
+    if args.fake:
+        print(json.dumps({"model": args.model, "batch": args.batch, "world": args.world,
+                          "fsdp": True, "fake": True,
+                          "peak": measure_fake(args.model, args.batch, args.world, args.size)}))
+        return
     peaks = measure(args.model, args.batch, args.world, not args.no_ddp, args.bucket_view,
                     args.size, args.fsdp)
     print(json.dumps({"model": args.model, "batch": args.batch, "world": args.world,

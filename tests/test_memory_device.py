@@ -64,13 +64,34 @@ def test_cublas_workspace_is_allocated_and_32_mib_on_hopper():
     report = analyze(network)
     default = simulate(network, report, StepSettings(1, mode="inference", backend="cuda"))
     hopper = simulate(network, report, StepSettings(1, mode="inference", backend="cuda",
-                                                    cuda=CudaSettings(hopper=True)))
+                                                    cuda=CudaSettings(compute_major=9)))
     # weight, bias, the batch and the output: four 512 B blocks beside the workspace
     assert default.allocated == CUBLAS + 4 * 512
     assert hopper.allocated == 32 * MiB + 4 * 512
     # 8,519,680 B is a 1-10 MiB request: a 20 MiB segment; the rest: one 2 MiB small segment
     assert default.reserved == 20 * MiB + 2 * MiB
     assert hopper.reserved == 32 * MiB + 2 * MiB  # >= 10 MiB: rounded to 2 MiB
+
+
+# NVIDIA's CUDA GPUs list (developer.nvidia.com/cuda-gpus): compute capability per board
+@pytest.mark.parametrize("name, capability", [
+    ("v100", "7.0"), ("t4", "7.5"), ("a100-40gb", "8.0"), ("a100-80gb", "8.0"),
+    ("rtx3090", "8.6"), ("l4", "8.9"), ("rtx4090", "8.9"), ("h100-sxm", "9.0"),
+    ("h100-pcie", "9.0"), ("h200", "9.0")])
+def test_device_table_holds_each_gpus_compute_capability(name, capability):
+    from cnncalc.analysis.devices import table
+    assert table()[name].compute_capability == capability
+
+
+def test_the_cublas_workspace_follows_the_devices_compute_capability():
+    """The same step on an A100 (8.0) and an H100 (9.0): 32 MiB - 8,519,680 B more live at
+    the peak on the Hopper board, from the table's compute capability (the allocator's
+    blocks, split or not, differ by about as much)."""
+    args = ("resnet18", "--batch", "8", "--mode", "training")
+    ampere = memory_json(*args, "--device", "a100-80gb")
+    hopper = memory_json(*args, "--device", "h100-sxm")
+    assert hopper["peak_bytes"] - ampere["peak_bytes"] == 32 * MiB - CUBLAS
+    assert hopper["allocated_bytes"] - ampere["allocated_bytes"] > 20 * MiB
 
 
 def test_expandable_segments_and_max_split_size_change_reserved_only():

@@ -31,6 +31,12 @@ class Device:
     url: str = ""
     measured: bool = False  # figures measured on this machine (cpu), not a datasheet's
     calibration: object = None  # the cpu's calibration.Calibration, when measured
+    compute_capability: str = ""  # a CUDA GPU's major.minor ("9.0": Hopper)
+
+    @property
+    def compute_major(self) -> int:
+        """The compute capability's major (0: not a CUDA GPU, or not known)."""
+        return int(self.compute_capability.split(".")[0]) if self.compute_capability else 0
 
     def peak(self, dtype: str) -> float | None:
         """Dense FLOP/s at a --dtype (float32 -> fp32, ...), None where the device has none."""
@@ -40,7 +46,9 @@ class Device:
         return {"name": self.name, "title": self.title, "peak_flops": dict(self.peak_flops),
                 "bandwidth": self.bandwidth, "memory_bytes": self.memory_bytes,
                 "source": self.source, "url": self.url,
-                "measured": self.measured}
+                "measured": self.measured,
+                **({"compute_capability": self.compute_capability}
+                   if self.compute_capability else {})}
 
 
 def _number(value, where: str) -> float:
@@ -73,7 +81,8 @@ def table() -> dict[str, Device]:
             _number(entry["bandwidth"], f"{name}.bandwidth") if "bandwidth" in entry else 0.0,
             int(_number(gib, f"{name}.memory_gib") * 2**30) if gib is not None else None,
             " ".join(str(entry.get("source", "")).split()), entry.get("url", ""),
-            bool(entry.get("measured", False)))
+            bool(entry.get("measured", False)),
+            compute_capability=str(entry.get("compute_capability", "")))
     return devices
 
 

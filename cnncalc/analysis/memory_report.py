@@ -36,7 +36,7 @@ class MemorySettings:
     context_bytes: int | None = None  # cuda: the CUDA context (None: CUDA_CONTEXT)
     max_split_size_mb: int | None = None  # cuda: PYTORCH_CUDA_ALLOC_CONF's
     expandable_segments: bool = False  # cuda: PYTORCH_CUDA_ALLOC_CONF's
-    hopper: bool = False  # cuda: an sm90 device (cuBLAS's 32 MiB workspace)
+    compute_major: int = 0  # cuda: the GPU's compute capability major (cuBLAS's workspace)
     parallel: Parallel = field(default_factory=Parallel)  # --gpus, --strategy: per device
     free_at_last_use: bool = False  # named tensors freed at their last reader
 
@@ -88,7 +88,7 @@ class MemoryReport:
         cuda = None
         if s.backend == "cuda":
             room = None if s.device_memory is None else max(s.device_memory - s.context, 0)
-            cuda = CudaSettings(s.max_split_size_mb, s.expandable_segments, s.hopper, room)
+            cuda = CudaSettings(s.max_split_size_mb, s.expandable_segments, s.compute_major, room)
         return StepSettings(batch, s.dtype, mode, s.optimizer, s.backend, s.amp, s.checkpoint,
                             micro, s.inplace, s.isa, cuda, s.parallel, s.free_at_last_use)
 

@@ -12,11 +12,18 @@
 - zero2: and the gradients: each parameter's full gradient exists while it is
   reduce-scattered, then 1/N of it is kept.
 - zero3 and fsdp (FSDP's FULL_SHARD, FSDP2's fully_shard): and the parameters, each device
-  keeping 1/N; a unit (a top-level block of the spec) is all-gathered before it runs: the
-  largest unit's full parameters, twice (the one running and the one prefetched), are held
-  through the step. FSDP2 runs on two CPU processes with gloo (benchmarks/memory_ddp.py
-  --fsdp), but its peak varies from run to run (ResNet-18, batch 8 per process: 288 to 334 MB
-  against 300 MB here), so it is not pinned; ZeRO's stages are DeepSpeed's formulas.
+  keeping 1/N. `Units` follows FSDP2's schedule (torch/distributed/fsdp/_fully_shard): each
+  top-level block of the spec is a unit, the top-level layers belong to the root. The root's
+  parameters are all-gathered before the forward and kept until the backward ends
+  (reshard_after_forward is False for the root); a block's are all-gathered as it begins
+  (into one flat buffer, copied out to the parameters: the unit's bytes twice for a moment)
+  and freed when it returns; in backward a block is gathered again with the one before it
+  prefetched (backward_prefetch, one unit). A block's gradients stay whole until its backward
+  ends, then are reduce-scattered (copied into one flat buffer, the whole ones freed, 1/N
+  kept). Measured with FSDP2 over PyTorch's fake process group (benchmarks/memory_ddp.py
+  --fsdp --fake: deterministic); over gloo the peak varies from run to run with when the
+  asynchronous collectives' buffers are freed. ZeRO-3 is taken to gather as FSDP does;
+  ZeRO's stages are cross-checked against DeepSpeed's estimator formulas.
 """
 
 from __future__ import annotations
@@ -26,7 +33,7 @@ from dataclasses import dataclass
 STRATEGIES = ("ddp", "fsdp", "zero1", "zero2", "zero3")
 FIRST_BUCKET = 1 << 20  # dist._DEFAULT_FIRST_BUCKET_BYTES
 BUCKET_CAP = 25 << 20  # bucket_cap_mb=25
-PREFETCHED = 2  # the all-gathered unit running and the next one
+ROOT = None  # the unit of the top-level layers: the root module's own parameters
 
 
 @dataclass(frozen=True)
@@ -56,6 +63,72 @@ class Parallel:
     @property
     def buckets(self) -> bool:
         return self.strategy == "ddp" and self.gpus > 1
+
+
+class Units:
+    """FSDP2's all-gathered units through a step, on a memory tracker (the module docstring).
+    `keys[i]` is node i's unit (ROOT for a top-level layer), `sizes` each unit's full
+    trainable bytes."""
+
+    def __init__(self, keys: list, sizes: dict, ways: int, mem):
+        self.keys, self.sizes, self.ways, self.mem = keys, sizes, ways, mem
+        self.blocks = [k for i, k in enumerate(keys) if k is not ROOT and k not in keys[:i]]
+        self.live: dict = {}  # unit -> its gathered parameters' block
+        self.grads: dict = {}  # unit -> its whole gradients' blocks, until reduce-scattered
+        self.shards: dict = {}  # unit -> its kept gradient shard
+
+    def enter(self, index: int, backward: bool, phase: str) -> None:
+        """Node `index` is about to run: free the units it no longer needs (in backward, a
+        block's post-backward: its gradients reduce-scattered), gather the ones it needs."""
+        unit = self.keys[index]
+        wanted = {ROOT, unit}
+        if backward:  # the next block of the backward, prefetched
+            wanted.add(self._before(unit, index))
+        for gone in [u for u in self.live if u not in wanted]:
+            self.mem.release(self.live.pop(gone), ("gathered", gone))
+            if backward:
+                self.reduce(gone, phase)
+        for needed in (u for u in (ROOT, unit, *sorted(wanted - {ROOT, unit}, key=str))
+                       if u in self.sizes and u not in self.live):
+            self.live[needed] = self.mem.alloc(self.sizes[needed], "weights",
+                                               ("gathered", needed))
+            # the flat all-gather output, until copied out into the parameters
+            self.mem.moment(phase, f"{needed or 'root'} (all-gather)", self.sizes[needed])
+
+    def _before(self, unit, index: int):
+        """The block whose backward comes after this node's: the one before `unit` in the
+        forward (for a root layer: the last block before it)."""
+        if unit is not ROOT:
+            at = self.blocks.index(unit)
+            return self.blocks[at - 1] if at else ROOT
+        earlier = [k for k in self.keys[:index] if k is not ROOT]
+        return earlier[-1] if earlier else ROOT
+
+    def gradient(self, index: int, nbytes: int) -> None:
+        """A parameter's whole gradient, kept until its unit's backward ends."""
+        block = self.mem.alloc(nbytes, "gradients", ("param",))
+        self.grads.setdefault(self.keys[index], []).append(block)
+
+    def reduce(self, unit, phase: str) -> None:
+        """Reduce-scatter: the whole gradients copied into one flat buffer and freed, 1/N
+        kept (added into the shard a micro-batch before left)."""
+        whole = self.grads.pop(unit, [])
+        if not whole:
+            return
+        nbytes = self.sizes.get(unit, 0)
+        self.mem.moment(phase, f"{unit or 'root'} (reduce-scatter)", nbytes)
+        for block in whole:
+            self.mem.release(block, ("param",))
+        if unit not in self.shards:
+            self.shards[unit] = self.mem.alloc(split(nbytes, self.ways), "gradients",
+                                               ("param",))
+
+    def finish(self, phase: str = "backward") -> None:
+        """The backward has ended: every unit resharded, every gradient reduce-scattered."""
+        for unit in list(self.live):
+            self.mem.release(self.live.pop(unit), ("gathered", unit))
+        for unit in list(self.grads):
+            self.reduce(unit, phase)
 
 
 def split(nbytes: int, ways: int) -> int:
@@ -90,5 +163,5 @@ def deepspeed_zero3(params: int, largest_layer: int, gpus: int) -> int:
     return 4 * largest_layer + int(18 * params / gpus)
 
 
-__all__ = ["STRATEGIES", "Parallel", "bucket_sizes", "deepspeed_zero2", "deepspeed_zero3",
+__all__ = ["ROOT", "STRATEGIES", "Parallel", "Units", "bucket_sizes", "deepspeed_zero2", "deepspeed_zero3",
            "split"]

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from ..conventions import DTYPES
 from ..layers.stepmem import AVX2, IN_PLACE_OP, StepContext
 from .machine import isa_named
-from .parallel import PREFETCHED, Parallel, bucket_sizes, split
+from .parallel import ROOT, Parallel, Units, bucket_sizes, split
 from .step import CATEGORIES, Simulator, Tracker, plan
 
 BACKENDS = ("cpu", "cuda")
@@ -47,16 +47,19 @@ class CudaSettings:
 
     max_split_size_mb: int | None = None  # PYTORCH_CUDA_ALLOC_CONF=max_split_size_mb:N
     expandable_segments: bool = False  # PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True
-    hopper: bool = False  # sm90: cuBLAS's workspace is 32 MiB
+    compute_major: int = 0  # the GPU's compute capability major (0: not known)
     capacity: int | None = None  # the device's memory less the context: past it the
     # allocator releases its cache, then runs out of memory
 
     def cublas_workspace(self) -> int:
         """cuBLAS's workspace, allocated through the caching allocator at the first cuBLAS
         call and kept (PR #89027): CUBLAS_WORKSPACE_CONFIG's default :4096:2:16:8, i.e.
-        4096 KiB x 2 + 16 KiB x 8 = 8,519,680 B; 32 MiB on Hopper (PR #120925). Taken at the
+        4096 KiB x 2 + 16 KiB x 8 = 8,519,680 B; 32 MiB on Hopper and Blackwell, compute
+        capability 9 to 12 (PR #120925; CublasHandlePool.cpp's `use32mb`). Taken at the
         step's start (every zoo network has a linear layer)."""
-        return 32 * 2**20 if self.hopper else 4096 * 1024 * 2 + 16 * 1024 * 8
+        if 9 <= self.compute_major <= 12:
+            return 32 * 2**20
+        return 4096 * 1024 * 2 + 16 * 1024 * 8
 
 
 @dataclass(frozen=True)
@@ -142,8 +145,7 @@ def simulate(network, report, settings: StepSettings) -> StepResult:
     par = settings.parallel
     full = report.totals.params * param
     held = [split(s, par.params) for s in sizes]  # each parameter's shard on this device
-    gathered = max(unit_bytes(nodes), default=0) * PREFETCHED if par.params > 1 else 0
-    weights = full - sum(sizes) + sum(held) + gathered
+    weights = full - sum(sizes) + sum(held)  # the buffers whole, the parameters' shards
     shards = [split(s, par.state) for s in sizes]
     state = optimizer_state(settings.optimizer, shards, settings.backend) if training else 0
     if cuda is None:
@@ -154,7 +156,6 @@ def simulate(network, report, settings: StepSettings) -> StepResult:
         for size in held:
             mem.alloc(size, "weights", ("model",))
         mem.alloc(full - sum(sizes), "weights", ("model",))
-        mem.alloc(gathered, "weights", ("model",))
         per = state // sum(shards) if shards and state else 0
         for size in shards:
             for _ in range(per):
@@ -167,10 +168,11 @@ def simulate(network, report, settings: StepSettings) -> StepResult:
         batch_bytes += batch * TARGET
     grads = 0 if not training or (buckets and par.bucket_view) else sum(
         split(s, par.grads) for s in sizes)
-    resting = {"weights": weights - gathered, "gradients": grads + sum(buckets),
+    resting = {"weights": weights, "gradients": grads + sum(buckets),
                "optimizer_state": state, "batch": batch_bytes}
     if not training:
         sim = Simulator(nodes, mem, not settings.free_at_last_use)
+        sim.units = units(nodes, par, mem)
         sim.storage[-1] = mem.alloc(batch_bytes, "saved_activations", ("batch",))
         sim.forward(range(len(nodes)), grad=False)
         sim.end_autocast()
@@ -178,8 +180,12 @@ def simulate(network, report, settings: StepSettings) -> StepResult:
     passes = min(2, settings.batch // batch)  # later micro-batches repeat the second
     sim = None
     for number in range(passes):
-        sim = Simulator(nodes, mem, not settings.free_at_last_use) if sim is None else sim.fresh()
-        sim.grad_shard = par.grads
+        if sim is None:
+            sim = Simulator(nodes, mem, not settings.free_at_last_use)
+            sim.units = units(nodes, par, mem)
+        else:
+            sim = sim.fresh()
+        sim.grad_shard = 1 if sim.units else par.grads  # FSDP: the units reduce-scatter
         if buckets and par.bucket_view:  # the gradients are views of the buckets
             sim.param_grads.update({i: None for i, n in enumerate(nodes) if n.param_bytes})
         sim.storage[-1] = mem.alloc(batch_bytes, "saved_activations", ("batch",))
@@ -216,13 +222,16 @@ def checkpoint_hazards(network, nodes, count: int | None) -> tuple:
     return tuple(found)
 
 
-def unit_bytes(nodes) -> list[int]:
-    """Trainable parameter bytes of each top-level unit (a top-level block, or a layer)."""
-    units: dict = {}
-    for node in nodes:
-        key = node.groups[0] if node.groups else node.name
-        units[key] = units.get(key, 0) + node.param_bytes
-    return list(units.values())
+def units(nodes, par: Parallel, mem) -> Units | None:
+    """FSDP's units when the parameters are sharded: each top-level block one, the
+    top-level layers the root's (parallel.py)."""
+    if par.params <= 1:
+        return None
+    keys = [node.groups[0] if node.groups else ROOT for node in nodes]
+    sizes: dict = {}
+    for key, node in zip(keys, nodes):
+        sizes[key] = sizes.get(key, 0) + node.param_bytes
+    return Units(keys, {k: v for k, v in sizes.items() if v}, par.params, mem)
 
 
 def result(mem: Tracker, resting: dict, cuda: CudaSettings | None = None) -> StepResult:
@@ -268,6 +277,8 @@ def train_pass(sim: Simulator, network, report, settings, ctx, accumulate: bool)
         sim.backward(indices, accumulate)
         for block in kept[number]:
             mem.release(block, ("checkpoint", number))
+    if sim.units:
+        sim.units.finish()
 
 
 def loss(sim: Simulator, report, settings, ctx, last: int) -> None:

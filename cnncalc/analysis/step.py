@@ -216,7 +216,8 @@ class Simulator:
         for index, node in enumerate(nodes):
             for source in node.inputs:
                 self.read_by.setdefault(source, []).append(index)
-        self.grad_shard = 1  # ZeRO-2/3, FSDP: each device keeps 1/N of every gradient
+        self.grad_shard = 1  # ZeRO-2: each device keeps 1/N of every gradient
+        self.units = None  # FSDP, ZeRO-3: the all-gathered units (parallel.Units)
         self.callers: dict = {}  # node -> tensors its block's caller lets go after it
         holds = held_by_callers(nodes)
         if hold_names:
@@ -234,6 +235,8 @@ class Simulator:
         the outputs of nodes in `keep` are held ("kept") until the caller lets go."""
         for index in indices:
             node = self.nodes[index]
+            if self.units:
+                self.units.enter(index, phase != "forward", phase)
             sources = list(node.inputs)
             record = grad and node.grad
             last = len(node.ops) - 1
@@ -289,7 +292,7 @@ class Simulator:
         """The same network and memory for the next micro-batch; parameter gradients stay."""
         other = Simulator(self.nodes, self.mem, self.hold_names)
         other.param_grads = self.param_grads
-        other.grad_shard = self.grad_shard
+        other.grad_shard, other.units = self.grad_shard, self.units
         return other
 
     def end_autocast(self) -> None:
@@ -307,6 +310,8 @@ class Simulator:
             node = self.nodes[index]
             if not node.grad:
                 continue
+            if self.units:
+                self.units.enter(index, True, "backward")
             last = len(node.ops) - 1
             for k in range(last, -1, -1):
                 op = node.ops[k]
@@ -332,6 +337,9 @@ class Simulator:
                 # after this node has freed what it saved
                 later = k == 0 and node.param_bytes and (accumulate or
                                                          index not in self.param_grads)
+                if later and self.units:  # whole until the unit's backward ends
+                    self.units.gradient(index, node.param_bytes)
+                    self.param_grads[index], later = None, False
                 if later and accumulate:  # the new gradient, added into .grad, then freed
                     transient, later = transient + node.param_bytes, False
                 if later and self.grad_shard > 1:  # the full gradient, reduce-scattered:

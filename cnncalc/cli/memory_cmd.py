@@ -147,15 +147,14 @@ def memory_settings(batch: str, dtype: str, mode: str, optimizer: str,
                                           "training", received=show(given)))
     extra = extra or CudaOptions()
     isa = extra.isa
-    device_name, hopper, capacity = None, False, None
+    device_name, major, capacity = None, 0, None
     if extra.device is not None:
-        device_name, device_backend, capacity = memory_device(extra.device)
+        device_name, device_backend, capacity, major = memory_device(extra.device)
         if backend is not None and backend != device_backend:
             raise CnnCalcError(Diagnostic(Span("--backend"), f"disagrees with --device "
                                           f"{device_name} (a {device_backend} device)",
                                           received=show(backend)))
         backend = device_backend
-        hopper = device_name.startswith(HOPPER)
     cuda_only = [(name, value) for name, value in (
         ("--cuda-context", extra.cuda_context), ("--max-split-size-mb", extra.max_split_size_mb),
         ("--expandable-segments", extra.expandable_segments or None)) if value is not None]
@@ -178,11 +177,8 @@ def memory_settings(batch: str, dtype: str, mode: str, optimizer: str,
     # overrides the table's capacity
     return MemorySettings(tuple(batches), dtype, mode, optimizer, device, inplace, backend,
                           amp, segments, micro, isa, device_name, context, split,
-                          extra.expandable_segments, hopper, parallel_of(extra),
+                          extra.expandable_segments, major, parallel_of(extra),
                           extra.free_at_last_use)
-
-
-HOPPER = ("h100", "h200")  # sm90 devices of the table: cuBLAS's 32 MiB workspace
 
 
 @dataclass(frozen=True)
@@ -217,15 +213,16 @@ def parallel_of(extra: CudaOptions) -> Parallel:
     return Parallel(gpus, strategy, extra.bucket_view)
 
 
-def memory_device(text: str) -> tuple[str, str, int | None]:
-    """--device NAME: (name, backend, capacity) from the device table; did-you-mean when
-    unknown. The table's measured device (this machine) is the cpu backend."""
+def memory_device(text: str) -> tuple[str, str, int | None, int]:
+    """--device NAME: (name, backend, capacity, compute capability major) from the device
+    table; did-you-mean when unknown. The table's measured device (this machine) is the cpu
+    backend."""
     from ..analysis.devices import lookup, table
     entry = table().get(text.strip().lower())
     if entry is not None and entry.measured:
-        return entry.name, "cpu", None
+        return entry.name, "cpu", None, 0
     device = lookup(text)
-    return device.name, "cuda", device.memory_bytes
+    return device.name, "cuda", device.memory_bytes, device.compute_major
 
 
 def peer_figures(report, convention: str | None, shapes):
