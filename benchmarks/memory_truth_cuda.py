@@ -11,7 +11,8 @@ bf16 autocast), in this process, one at a time:
   pynvml is installed, else total - free from torch.cuda.mem_get_info()) at the step's end,
   against `device_bytes` (reserved + the CUDA context; the context measured as the driver's
   figure less torch.cuda.memory_reserved() is printed too).
-The device is named for `--device` by the GPU's name (its compute capability in the table sets cuBLAS's workspace: 32 MiB from 9.0);
+The device is named for `--device` by the GPU's name (the table's compute capability sets
+cuBLAS's workspace: 32 MiB from 9.0);
 PYTORCH_CUDA_ALLOC_CONF is read and passed on (max_split_size_mb, expandable_segments).
 Results go to benchmarks/results/memory_truth_cuda.json with the GPU, driver and torch
 versions; docs/memory.md's "On a GPU" table is written from them by hand (measured apart
