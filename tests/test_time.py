@@ -232,6 +232,60 @@ layers:
                      "pool_tiled", "pool", "none", "none", "gemm"]
 
 
+def test_more_layer_kinds_come_from_the_layers(tmp_path):
+    """The kinds with rates of their own: exp activations, softmax, layer norm, LRN, a
+    stem's few input channels, strided depthwise, attention's matrix products; 1-D max pools
+    without gradients (F.max_pool1d's own kernel), with them the 2-D one."""
+    net = spec(tmp_path, """input: [32, 32, 3]
+layers:
+  - {name: stem, type: conv, filters: 16, kernel: 3, stride: 2, padding: 1}
+  - {name: act, type: silu}
+  - {name: dws, type: conv, filters: 16, kernel: 3, stride: 2, padding: 1, groups: 16}
+  - {name: ln, type: layernorm}
+  - {name: lrn, type: lrn}
+  - {name: att, type: attention, heads: 2}
+  - {name: tanh, type: tanh}
+  - {name: relu, type: relu}
+  - {name: sm, type: softmax}
+""")
+    kinds = [layer["kind"] for layer in time_json(net, "--device", "t4")["layers"]]
+    assert kinds == ["stem", "elementwise_exp", "depthwise_strided", "layernorm", "lrn",
+                     "matmul", "elementwise_exp", "elementwise", "softmax"]
+    audio = spec(tmp_path, "input: [8000, 1]\nlayers:\n  - {type: conv, filters: 32, "
+                           "kernel: 3}\n  - {name: pool, type: pool, kernel: 4}\n")
+    assert time_json(audio, "--device", "t4")["layers"][1]["kind"] == "pool_1d"
+    trained = time_json(audio, "--device", "t4", "--mode", "training")
+    assert trained["layers"][1]["kind"] == "pool_tiled"
+
+
+def test_attention_runs_its_projections_products_and_score_passes():
+    """MobileViT-XXS's first transformer attention (64 channels at 32x32, 4 heads of 16,
+    2x2 patches: 4 groups of 256 tokens): its kernels as the math path runs them; the
+    products' MACs are the layer's."""
+    from cnncalc.layers.attention import Attention
+    from cnncalc.layers.shape import Shape
+    layer = Attention(heads=4, patch=2)
+    x = Shape((32, 32), 64)
+    kernels = layer.time_kernels((x,), layer.shape(x))
+    n, scores = 32 * 32, 4 * 4 * 256 * 256  # tokens; groups x heads x L x L
+    assert [(k.kind, k.macs) for k in kernels if k.macs] == [
+        ("matmul", n * 64 * 3 * 64),  # q, k, v: each token times a 64 x 192 map
+        ("matmul", scores * 16),  # q k^T: d_k = 16 per score
+        ("matmul", scores * 16),  # attention x v: d_v = 16 per score
+        ("matmul", n * 64 * 64)]  # the output map
+    assert sum(k.macs for k in kernels) == layer.counts(x, layer.shape(x)).macs
+    assert [k.values for k in kernels if k.kind == "softmax"] == [2 * scores]  # read, write
+
+
+def test_gpu_matrix_products_run_at_the_fp32_peak_not_tf32(tmp_path):
+    """cuBLAS matmuls keep FP32 (torch.backends.cuda.matmul.allow_tf32 is False): attention's
+    q k^T on an A100 at 19.5 TFLOP/s x the matmul efficiency."""
+    from cnncalc.analysis.timing import TimeSettings, rates_of
+    rates = rates_of(devices.table()["a100-80gb"], TimeSettings("a100-80gb"))
+    assert rates.compute_seconds("matmul", 1e12) == pytest.approx(
+        1e12 / (GPU_EFFICIENCY["matmul"] * 19.5e12))
+
+
 def test_time_never_imports_numpy():
     code = ("import sys; from cnncalc.cli import main; "
             "sys.argv = ['cnncalc', 'time', 'resnet152', '--device', 'a100-80gb']"

@@ -18,7 +18,12 @@ CONV_CASES = {  # each kind from small to large work, so the rate is known acros
     "conv1x1": [(1, 16, 16, 8, 1, 1, 1), (1, 128, 128, 14, 1, 1, 1), (1, 256, 256, 14, 1, 1, 1),
                 (1, 256, 64, 56, 1, 1, 1), (1, 1024, 256, 28, 1, 1, 1), (8, 256, 64, 56, 1, 1, 1)],
     "strided": [(1, 8, 8, 16, 3, 2, 1), (1, 64, 64, 28, 3, 2, 1), (1, 128, 128, 28, 3, 2, 1),
-                (1, 128, 128, 56, 3, 2, 1), (8, 3, 64, 224, 7, 2, 1)],
+                (1, 128, 128, 56, 3, 2, 1), (1, 3, 64, 224, 7, 2, 1), (1, 256, 256, 56, 3, 2, 1)],
+    "stem": [(1, 1, 6, 32, 5, 1, 1), (1, 3, 16, 112, 3, 2, 1), (1, 3, 32, 224, 3, 2, 1),
+             (8, 3, 16, 224, 3, 2, 1), (8, 3, 64, 224, 7, 2, 1)],
+    "depthwise_strided": [(1, 24, 24, 16, 3, 2, 24), (1, 24, 24, 56, 3, 2, 24),
+                          (1, 116, 116, 56, 3, 2, 116), (1, 96, 96, 112, 3, 2, 96),
+                          (8, 96, 96, 112, 3, 2, 96)],
     "depthwise": [(1, 16, 16, 8, 3, 1, 16), (1, 32, 32, 28, 3, 1, 32),
                   (1, 144, 144, 28, 3, 1, 144), (1, 32, 32, 112, 3, 1, 32),
                   (1, 144, 144, 56, 3, 1, 144), (8, 144, 144, 56, 3, 1, 144)],
@@ -29,15 +34,28 @@ CONV_CASES = {  # each kind from small to large work, so the rate is known acros
 # (rows, inputs, outputs) of a fully-connected layer
 GEMM_CASES = [(1, 64, 10), (1, 512, 1000), (1, 4096, 4096), (1, 25088, 4096), (8, 4096, 4096),
               (8, 25088, 4096)]
+# (batch, rows, inner, columns) of a batched matrix product between activations: attention's
+# q k^T and attention x v (MobileViT's heads x patch offsets, 64-1024 tokens), its maps over
+# the tokens (batch 1: a token matrix times a weight)
+MATMUL_CASES = [(4, 16, 16, 16), (16, 64, 16, 64), (16, 256, 16, 256), (16, 256, 256, 16),
+                (1, 1024, 96, 288), (64, 256, 32, 256), (1, 4096, 192, 576)]
 ELEMENTWISE_SIZES = [2**12, 2**15, 2**18, 2**21, 2**24]  # float32 values per pass
+# float32 values of a softmax over the last axis of [values / 256, 256] (attention's scores)
+SOFTMAX_SIZES = [2**12, 2**16, 2**20, 2**22]
+# (batch, channels, length) of a 1-D max pool, window 4 stride 4 (M5's)
+POOL_1D_CASES = [(1, 32, 256), (1, 128, 2000), (1, 128, 8000), (8, 128, 8000)]
+# (batch, channels, side) of AlexNet's local response normalisation (size 5): by bytes moved
+LRN_CASES = [(1, 16, 8), (1, 256, 13), (1, 96, 55), (8, 96, 55)]
 # (batch, channels, side) of a 3x3/2 max pool and of a batch norm: keyed by the bytes moved
 PASS_CASES = [(1, 16, 8), (1, 64, 28), (1, 64, 56), (1, 64, 112), (8, 64, 112)]
 SECONDS_PER_CASE = 0.15  # repeats stop after this (at least 3 of them)
 
 
 def cases() -> int:
-    return (sum(map(len, CONV_CASES.values())) + len(GEMM_CASES) + 2 * len(ELEMENTWISE_SIZES)
-            + 3 * len(PASS_CASES) + 1)
+    return (sum(map(len, CONV_CASES.values())) + len(GEMM_CASES) + len(MATMUL_CASES)
+            + 2 * len(ELEMENTWISE_SIZES) + len(SOFTMAX_SIZES) + len(POOL_1D_CASES)
+            + len(LRN_CASES)
+            + 4 * len(PASS_CASES) + len(ELEMENTWISE_SIZES) + 1)
 
 
 CLOCKS = {"wall": time.perf_counter, "cpu": time.thread_time}
@@ -80,6 +98,24 @@ def conv_flops(batch, cin, cout, side, kernel, stride, groups) -> tuple[int, int
     return 2 * macs, out
 
 
+M_TRIM_THRESHOLD, M_MMAP_MAX = -1, -4  # mallopt's parameters (glibc's malloc.h)
+
+
+def keep_freed_memory() -> bool:
+    """Make malloc keep what a process frees for its next allocations, as a caching allocator
+    does (jemalloc and tcmalloc, which PyTorch's CPU tuning guide recommends; PyTorch's own on
+    CUDA): glibc's default returns large blocks to the system and trims its heap, and every
+    page given back is zeroed again on first touch, which costs a step 0-45% more on this
+    machine (docs/time.md). glibc only (mallopt: no mmap'd blocks, no trimming); False where
+    it cannot."""
+    import ctypes
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return False
+    return bool(mallopt(M_MMAP_MAX, 0)) and bool(mallopt(M_TRIM_THRESHOLD, 2**31 - 1))
+
+
 def backend_name() -> str:
     """What `measure` will use: torch when it imports, else numpy."""
     try:
@@ -95,6 +131,7 @@ def measure(progress=None, threads: int | None = None, clock: str = "wall") -> C
     wall: on a busy shared machine with one thread it is the work, not the share of the CPU
     this process got."""
     CLOCK["now"] = CLOCKS[clock]
+    keep_freed_memory()  # the kernels' own time, memory reused (docs/time.md)
     if backend_name() == "numpy":
         return _measure_numpy(progress or (lambda *a: None))
     import torch
@@ -148,6 +185,51 @@ def _measure_torch(torch, progress) -> Calibration:
         back = timed(partial(torch.autograd.grad, y, (x, w), dy, retain_graph=True))
         forward.setdefault("gemm", []).append((2 * rows * inputs * outputs, seconds))
         backward.setdefault("gemm", []).append((2 * rows * inputs * outputs, back))
+    for batch, rows, inner, columns in MATMUL_CASES:
+        step += 1
+        progress(f"matmul {batch}x{rows}x{inner}x{columns}", step, cases())
+        a = torch.randn(batch, rows, inner, requires_grad=True)
+        b = torch.randn(batch, inner, columns, requires_grad=True)
+        touching(a, b, torch.empty(batch, rows, columns))
+        with torch.no_grad():
+            seconds = timed(partial(torch.matmul, a, b))
+        y = torch.matmul(a, b)
+        back = timed(partial(torch.autograd.grad, y, (a, b), torch.ones_like(y),
+                             retain_graph=True))
+        flops = 2 * batch * rows * inner * columns
+        forward.setdefault("matmul", []).append((flops, seconds))
+        backward.setdefault("matmul", []).append((flops, back))
+    for values in SOFTMAX_SIZES:
+        step += 1
+        progress(f"softmax {values:,} values", step, cases())
+        x = torch.randn(values // 256, 256, requires_grad=True)
+        touching(x, x)
+        with torch.no_grad():
+            seconds = timed(partial(torch.softmax, x, -1))
+        y = torch.softmax(x, -1)
+        back = timed(partial(torch.autograd.grad, y, x, torch.ones_like(y), retain_graph=True))
+        forward.setdefault("softmax", []).append((2 * 4 * values, seconds))  # read, write
+        backward.setdefault("softmax", []).append((2 * 4 * values, back))
+    for batch, channels, length in POOL_1D_CASES:
+        step += 1
+        progress(f"pool_1d {batch}x{channels}x{length}", step, cases())
+        x = torch.randn(batch, channels, length)
+        touching(x, x)
+        with torch.no_grad():
+            seconds = timed(partial(F.max_pool1d, x, 4, 4))
+        forward.setdefault("pool_1d", []).append((4 * x.numel() * 5 // 4, seconds))
+    for batch, channels, side in LRN_CASES:
+        step += 1
+        progress(f"lrn {batch}x{channels}x{side}x{side}", step, cases())
+        x = torch.randn(batch, channels, side, side, requires_grad=True)
+        touching(x, x)
+        lrn = torch.nn.LocalResponseNorm(5, 1e-4, 0.75, 2.0)
+        with torch.no_grad():
+            seconds = timed(partial(lrn, x))
+        y = lrn(x)
+        back = timed(partial(torch.autograd.grad, y, x, torch.ones_like(y), retain_graph=True))
+        forward.setdefault("lrn", []).append((2 * 4 * x.numel(), seconds))  # in and out
+        backward.setdefault("lrn", []).append((2 * 4 * x.numel(), back))
     for values in ELEMENTWISE_SIZES:
         step += 1
         progress(f"elementwise {values:,} values", step, cases())
@@ -161,6 +243,18 @@ def _measure_torch(torch, progress) -> Calibration:
         moved = 2 * 4 * values  # float32 read + write
         elementwise.append((moved, seconds))
         backward.setdefault("elementwise", []).append((moved, back))
+    for values in ELEMENTWISE_SIZES:  # an activation with an exp per value: SiLU
+        step += 1
+        progress(f"elementwise (exp) {values:,} values", step, cases())
+        x = torch.randn(values, requires_grad=True)
+        touching(x, x)
+        silu = torch.nn.SiLU()
+        with torch.no_grad():
+            seconds = timed(partial(silu, x))
+        y = silu(x)
+        back = timed(partial(torch.autograd.grad, y, x, torch.ones_like(y), retain_graph=True))
+        forward.setdefault("elementwise_exp", []).append((2 * 4 * values, seconds))
+        backward.setdefault("elementwise_exp", []).append((2 * 4 * values, back))
     for values in ELEMENTWISE_SIZES:  # an optimizer's in-place update: p -= lr x g
         step += 1
         progress(f"in-place update {values:,} values", step, cases())
@@ -172,19 +266,24 @@ def _measure_torch(torch, progress) -> Calibration:
     for batch, channels, side in PASS_CASES:
         x = torch.randn(batch, channels, side, side, requires_grad=True)
         touching(x, x)
-        stats = torch.zeros(channels), torch.ones(channels)
-        scale = torch.ones(channels, requires_grad=True), torch.zeros(channels, requires_grad=True)
-        for kind, run in (("pool", partial(F.max_pool2d, x, 3, 2, 1)),
-                          ("pool_tiled", partial(F.max_pool2d, x, 2, 2)),
-                          ("norm", partial(F.batch_norm, x, *stats, *scale, False))):
+        norm, layer_norm = torch.nn.BatchNorm2d(channels), torch.nn.LayerNorm(channels)
+
+        def channels_last_norm(x, layer_norm=layer_norm):  # as the exported ChannelLayerNorm
+            return layer_norm(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+        # the modules the exported networks call, in eval mode (the norm: running statistics)
+        # and, for the backward, in train mode (the norm: the batch's statistics)
+        for kind, run in (("pool", torch.nn.MaxPool2d(3, 2, 1)),
+                          ("pool_tiled", torch.nn.MaxPool2d(2, 2)),
+                          ("norm", norm), ("layernorm", channels_last_norm)):
             step += 1
             progress(f"{kind} {batch}x{channels}x{side}x{side}", step, cases())
+            norm.eval()
             with torch.no_grad():
-                seconds = timed(run)
-                y = run()
+                seconds = timed(partial(run, x))
+                y = run(x)
             moved = 4 * (x.numel() + y.numel())  # float32 in and out
-            # training: batch statistics, then their backward
-            y = F.batch_norm(x, *stats, *scale, True) if kind == "norm" else run()
+            norm.train()
+            y = run(x)
             back = timed(partial(torch.autograd.grad, y, x, torch.ones_like(y),
                                  retain_graph=True))
             forward.setdefault(kind, []).append((moved, seconds))
@@ -260,6 +359,34 @@ def _measure_numpy(progress) -> Calibration:
         back = timed(lambda x=x, w=w, dy=dy: (dy @ w.T, x.T @ dy))
         forward.setdefault("gemm", []).append((2 * rows * inputs * outputs, seconds))
         backward.setdefault("gemm", []).append((2 * rows * inputs * outputs, back))
+    for batch, rows, inner, columns in MATMUL_CASES:
+        step += 1
+        progress(f"matmul {batch}x{rows}x{inner}x{columns}", step, cases())
+        a = rng.standard_normal((batch, rows, inner), dtype=np.float32)
+        b = rng.standard_normal((batch, inner, columns), dtype=np.float32)
+        touching(a, b)
+        seconds = timed(lambda a=a, b=b: np.matmul(a, b))
+        dy = np.matmul(a, b)
+        back = timed(lambda a=a, b=b, dy=dy: (np.matmul(dy, b.transpose(0, 2, 1)),
+                                              np.matmul(a.transpose(0, 2, 1), dy)))
+        forward.setdefault("matmul", []).append((2 * batch * rows * inner * columns, seconds))
+        backward.setdefault("matmul", []).append((2 * batch * rows * inner * columns, back))
+    for values in SOFTMAX_SIZES:
+        step += 1
+        progress(f"softmax {values:,} values", step, cases())
+        x = rng.standard_normal((values // 256, 256), dtype=np.float32)
+        touching(x, x)
+
+        def softmax(x=x):
+            e = np.exp(x - x.max(axis=-1, keepdims=True))
+            return e / e.sum(axis=-1, keepdims=True)
+        seconds = timed(softmax)
+        y, dy = softmax(), np.ones_like(x)
+        back = timed(lambda y=y, dy=dy: y * (dy - (dy * y).sum(axis=-1, keepdims=True)))
+        forward.setdefault("softmax", []).append((2 * 4 * values, seconds))
+        backward.setdefault("softmax", []).append((2 * 4 * values, back))
+    step += len(POOL_1D_CASES) + len(LRN_CASES)  # no NumPy pool or LRN: 1-D pools and LRN
+    # fall back to the elementwise rate
     for values in ELEMENTWISE_SIZES:
         step += 1
         progress(f"elementwise {values:,} values", step, cases())
@@ -269,6 +396,15 @@ def _measure_numpy(progress) -> Calibration:
         back = timed(lambda x=x: np.where(x > 0, x, 0))
         elementwise.append((2 * 4 * values, seconds))
         backward.setdefault("elementwise", []).append((2 * 4 * values, back))
+    for values in ELEMENTWISE_SIZES:  # SiLU: an exp per value
+        step += 1
+        progress(f"elementwise (exp) {values:,} values", step, cases())
+        x = rng.standard_normal(values, dtype=np.float32)
+        touching(x, x)
+        seconds = timed(lambda x=x: x / (1 + np.exp(-x)))
+        back = timed(lambda x=x: (lambda s: s * (1 + x * (1 - s)))(1 / (1 + np.exp(-x))))
+        forward.setdefault("elementwise_exp", []).append((2 * 4 * values, seconds))
+        backward.setdefault("elementwise_exp", []).append((2 * 4 * values, back))
     for values in ELEMENTWISE_SIZES:  # an optimizer's in-place update: p -= lr x g
         step += 1
         progress(f"in-place update {values:,} values", step, cases())

@@ -12,7 +12,7 @@ from math import exp, log
 from pathlib import Path
 
 FILE_NAME = "calibration.json"
-FORMAT = 1  # the layout of the file; another one is ignored
+FORMAT = 2  # the layout of the file; another one is ignored (2: matmul, softmax, pool_1d)
 
 
 def cache_path() -> Path:
@@ -82,7 +82,7 @@ class Calibration:
 
     def compute_seconds(self, kind: str, flops: float, backward: bool = False) -> float:
         curves = self.backward if backward else self.forward
-        points = curves.get(kind) or curves.get("conv") or []
+        points = curves.get(kind) or curves.get("conv1x1" if kind == "matmul" else "conv") or []
         return interpolate(points, flops)
 
     def memory_seconds(self, moved: float, backward: bool = False) -> float:

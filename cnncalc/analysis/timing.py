@@ -18,13 +18,14 @@ from math import ceil
 from ..conventions import DTYPES
 from ..errors import CnnCalcError, Diagnostic, Span, show
 from ..graph import Network
+from ..layers.base import Kernel
 from .devices import Device
 from .report import Report
 
 # assumed fraction of the dense peak a kernel of each kind reaches on a GPU (cuDNN/cuBLAS at
 # the sizes of CNN layers); PyTorch's RuntimeEstimator assumes 0.75 for every kernel
-GPU_EFFICIENCY = {"gemm": 0.70, "conv": 0.60, "conv1x1": 0.55, "strided": 0.50,
-                  "grouped": 0.25, "depthwise": 0.10}
+GPU_EFFICIENCY = {"gemm": 0.70, "matmul": 0.70, "conv": 0.60, "conv1x1": 0.55, "strided": 0.50,
+                  "stem": 0.30, "grouped": 0.25, "depthwise": 0.10, "depthwise_strided": 0.08}
 GPU_BANDWIDTH_EFFICIENCY = 0.80  # of the datasheet bandwidth an elementwise kernel reaches
 GPU_KERNEL_OVERHEAD = 8e-6  # seconds per kernel: eager PyTorch's dispatch and launch
 # values an optimizer step reads and writes per parameter (torch.optim):
@@ -34,7 +35,9 @@ OPTIMIZER_VALUES = {"sgd": 3, "momentum": 5, "adam": 7}
 # on a GPU the default foreach path runs each op once over all the tensors
 OPTIMIZER_KERNELS = {"sgd": 1, "momentum": 3, "adam": 8}
 COMPUTE, MEMORY, OVERHEAD, NONE = "compute", "memory", "overhead", "none"
-PASSES = ("elementwise", "pool", "pool_tiled", "norm")  # kinds timed by the bytes they move
+PASSES = ("elementwise", "elementwise_exp", "softmax", "pool", "pool_tiled", "pool_1d", "norm",
+          "layernorm", "lrn")  # timed by the bytes they move
+FP32_PRODUCTS = ("gemm", "matmul")  # cuBLAS matrix products: FP32, no TF32 by default
 
 
 @dataclass(frozen=True)
@@ -133,7 +136,7 @@ class DatasheetRates:
 
     def compute_seconds(self, kind: str, flops: float, backward: bool = False) -> float:
         """`flops` of the forward; its backward (both gradients) is twice that work."""
-        peak = self.fp32_gemm if kind == "gemm" else self.conv_peak
+        peak = self.fp32_gemm if kind in FP32_PRODUCTS else self.conv_peak
         work = 2 * flops if backward else flops
         return work / (GPU_EFFICIENCY.get(kind, GPU_EFFICIENCY["conv"]) * peak)
 
@@ -188,18 +191,26 @@ def predict(network: Network, report: Report, device: Device, settings: TimeSett
             layers.append(LayerTime(row.name, kind, 0.0, 0.0, NONE))
             continue
         params = row.totals.params
-        flops = 2 * row.totals.macs * batch  # a MAC is two FLOPs
         read = batch * sum(x.size for x in ins) * value
         written = batch * out.size * value
-        parts = [kernel_time(rates, kind, flops, read + written + params * weight_bytes)]
+        kernels = layer.time_kernels(ins, out, training) or [
+            Kernel(kind, row.totals.macs, sum(x.size for x in ins) + out.size, params)]
+        parts = [kernel_time(rates, k.kind, 2 * k.macs * batch,  # a MAC is two FLOPs
+                             batch * k.values * value + k.weights * weight_bytes)
+                 for k in kernels]
         # the fused activation: one more kernel, reading and writing the output
-        parts += [kernel_time(rates, "elementwise", 0, 2 * written)] * layer.time_fused_passes()
+        fused = layer.time_fused_kind(out, training)
+        parts += [kernel_time(rates, fused, 0, 2 * written)] * layer.time_fused_passes()
         forward = sum(t for t, _ in parts)
         backward = 0.0
         if trained is not None:
             step = trained.layers[index]
-            back = _backward_parts(rates, kind, step, flops, read, written,
-                                   params * value, layer.time_fused_passes())
+            back = [t for k in kernels for t in _backward_parts(
+                rates, k.kind, step, 2 * k.macs * batch, read if len(kernels) == 1 else
+                batch * k.values * value / 2, written if len(kernels) == 1 else
+                batch * k.values * value / 2, k.weights * value, 0)]
+            back += [kernel_time(rates, fused, 0, 2 * written, True)] \
+                * (layer.time_fused_passes() if back else 0)
             parts += back
             backward = sum(t for t, _ in back)
             if step.needs_weight_grad and row.totals.trainable_params:

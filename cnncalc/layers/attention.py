@@ -15,7 +15,7 @@ from math import prod
 from ..conventions import ATTENTION_SCORE_BACKWARD_FLOPS, ATTENTION_SCORE_FLOPS
 from ..declare import Axes, Bool, Choice, Int, frozen, setting
 from ..errors import SettingError
-from .base import Backward, Counts, Layer, axes_text, register
+from .base import Backward, Counts, Kernel, Layer, axes_text, register
 from .geometry import Field
 from .shape import Shape
 from .stepmem import Op
@@ -170,7 +170,33 @@ class Attention(Layer):
             + (n * biases if needs_weight_grad else 0))  # db: the sum of dy per bias
 
     def time_kind(self, inputs, out, training=False) -> str:
-        return "gemm"  # the maps and the two batched products are matrix products
+        return "matmul"  # the maps and the two batched products are matrix products
+
+    def time_kernels(self, inputs, out, training=False) -> list[Kernel]:
+        """As the math path runs (the exported module's forward): the q, k, v map over the
+        tokens, q and k laid out per group and head (copies), q k^T, the scale, (the relative
+        logits), softmax, v laid out, attention x v, the heads' outputs back in token order,
+        the output map, and channels first again (a copy)."""
+        x = inputs[0]
+        s, n = self.sizes(x), x.positions
+        qk, v, o = n * s.heads * s.key, n * s.heads * s.value, n * s.out  # values per sample
+        kernels = []
+        if self.qkv:
+            kernels.append(Kernel("matmul", n * x.c * s.qkv, n * (x.c + s.qkv), x.c * s.qkv))
+        kernels += [Kernel("elementwise", values=2 * 2 * qk),  # q and k laid out
+                    Kernel("matmul", s.scores * s.key, 2 * qk + s.scores),  # q k^T
+                    Kernel("elementwise", values=2 * s.scores)]  # x d_k^-0.5
+        relative = self.relative_params(s)
+        if relative:  # q . each relative embedding, gathered per score, added
+            kernels += [Kernel("matmul", n * s.heads * relative, qk + relative),
+                        Kernel("elementwise", values=5 * s.scores)]
+        kernels += [Kernel("softmax", values=2 * s.scores),
+                    Kernel("elementwise", values=2 * v),  # v laid out
+                    Kernel("matmul", s.scores * s.value, s.scores + 2 * v),  # attention x v
+                    Kernel("elementwise", values=2 * o)]  # the heads back in token order
+        if self.out:
+            kernels.append(Kernel("matmul", n * s.out * s.out, 2 * o, s.out * s.out))
+        return [*kernels, Kernel("elementwise", values=2 * o)]  # back to [N, C, *spatial]
 
     def relative_params(self, s: Sizes) -> int:
         if self.position != "relative":

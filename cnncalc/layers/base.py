@@ -34,8 +34,10 @@ REGISTRY: dict[str, type[Layer]] = {}
 
 ALLOCATES, IN_PLACE, VIEW = "yes", "in place", "view"  # memory behaviour of a layer's output
 # the kinds of kernel `time_kind` answers; each has its own measured rate (cnncalc calibrate)
-TIME_KINDS = ("conv1x1", "conv", "strided", "depthwise", "grouped", "gemm",  # by their FLOPs
-              "elementwise", "pool", "pool_tiled", "norm",  # by the bytes they move
+TIME_KINDS = ("conv1x1", "conv", "strided", "stem", "depthwise", "depthwise_strided",  # by
+              "grouped", "gemm", "matmul",  # their FLOPs
+              "elementwise", "elementwise_exp", "softmax", "pool", "pool_tiled", "pool_1d",
+              "norm", "layernorm", "lrn",  # by the bytes they move
               "none")
 DROP = "drop"  # as_conv: the layer disappears when FC layers become convs (flatten)
 
@@ -51,6 +53,17 @@ def register(cls):
 def merge_types() -> list[str]:
     """Type names that combine several inputs into one (the `merge:` of branches)."""
     return [name for name, cls in REGISTRY.items() if cls.merges]
+
+
+@frozen
+class Kernel:
+    """One kernel of a layer that runs several (`Layer.time_kernels`): its time kind, its
+    multiply-adds and the values it reads and writes per sample, the weight values it reads."""
+
+    kind: str
+    macs: int = 0
+    values: int = 0
+    weights: int = 0
 
 
 @frozen
@@ -255,9 +268,21 @@ class Layer:
         layer without multiply-adds is an elementwise pass over memory."""
         return "none" if self.memory == VIEW else "elementwise"
 
+    def time_kernels(self, inputs: tuple[Shape, ...], out: Shape,
+                     training: bool = False) -> list[Kernel] | None:
+        """The kernels PyTorch runs for this layer when it is more than one kernel of
+        `time_kind` over the layer's MACs (attention: projections, products, score passes);
+        None: that one kernel."""
+        return None
+
     def time_fused_passes(self) -> int:
         """Elementwise kernels PyTorch runs after this row's own (its fused activation)."""
         return 1 if getattr(self, "activation", None) else 0
+
+    def time_fused_kind(self, out: Shape, training: bool = False) -> str:
+        """The time kind of the fused activation's kernel: its own type's answer."""
+        activation = getattr(self, "activation", None)
+        return REGISTRY[activation]().time_kind((out,), out, training) if activation else "none"
 
     # --- facts the lints ask for ------------------------------------------------------------
     def filter_kernel(self, x: Shape) -> tuple | None:

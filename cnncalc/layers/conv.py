@@ -25,6 +25,7 @@ from .stepmem import Op, amp_casts, conv_transients
 
 
 WIDE_GROUP = 32  # input channels per group from which a grouped conv runs like a dense one
+STEM_CHANNELS = 4  # input channels up to which a conv is timed as a stem (an image's)
 
 
 @register
@@ -125,17 +126,22 @@ class Conv(Layer):
         return text
 
     def time_kind(self, inputs, out, training=False) -> str:
-        """depthwise (a group per channel), grouped (narrow groups, ResNeXt's 4 channels), 1x1
-        (a GEMM per position, any stride), strided kxk, or kxk; wide groups (AlexNet's two of
-        48 or more channels) run as the dense kind, one conv per group."""
+        """depthwise (a group per channel; strided apart: it reads four inputs per output),
+        grouped (narrow groups, ResNeXt's 4 channels), a stem (at most 4 input channels: an
+        image's, which oneDNN's kernels cannot vectorise over), 1x1 (a GEMM per position, any
+        stride), strided kxk, or kxk; wide groups (AlexNet's two of 48 or more channels) run
+        as the dense kind, one conv per group."""
         r, x = self.at(inputs[0].rank), inputs[0]
+        strided = any(s > 1 for s in r.stride)
         if self.groups > 1 and self.groups == x.c:
-            return "depthwise"
+            return "depthwise_strided" if strided else "depthwise"
         if self.groups > 1 and x.c // self.groups < WIDE_GROUP:
             return "grouped"
         if all(k == 1 for k in r.kernel):
             return "conv1x1"
-        return "strided" if any(s > 1 for s in r.stride) else "conv"
+        if x.c <= STEM_CHANNELS:
+            return "stem"
+        return "strided" if strided else "conv"
 
     def workspace(self, inputs, out) -> int:
         return inputs[0].c * self.window(inputs[0]).taps * out.positions  # im2col's X_col

@@ -176,7 +176,9 @@ class LRN(Layer):
         return Counts(flops=lrn_flops(self.size) * y.size)
 
     def time_kind(self, inputs, out, training=False) -> str:
-        return "norm"
+        # nn.LocalResponseNorm runs seven kernels (square, pad, a 3-D average pool over the
+        # channels, scale, shift, a fractional power, divide): measured as one (calibrate)
+        return "lrn"
 
     def backward_counts(self, inputs, out, needs_input_grad, needs_weight_grad) -> Backward:
         return Backward(flops=lrn_backward_flops(self.size) * out.size  # conventions.py
@@ -434,6 +436,9 @@ class LayerNorm(SelfNorm):
 
     def grouped(self, x):
         return x, (1,)
+
+    def time_kind(self, inputs, out, training=False) -> str:
+        return "layernorm"  # channels moved last (a copy), normalised, moved back: measured
 
     # --- PyTorch export ---
     def torch_code(self, inputs, out):
