@@ -18,7 +18,7 @@ from math import ceil
 from ..conventions import DTYPES
 from ..errors import CnnCalcError, Diagnostic, Span, show
 from ..graph import Network
-from ..layers.base import Kernel
+from ..layers.base import PASS_KINDS, Kernel
 from .devices import Device
 from .report import Report
 
@@ -35,8 +35,7 @@ OPTIMIZER_VALUES = {"sgd": 3, "momentum": 5, "adam": 7}
 # on a GPU the default foreach path runs each op once over all the tensors
 OPTIMIZER_KERNELS = {"sgd": 1, "momentum": 3, "adam": 8}
 COMPUTE, MEMORY, OVERHEAD, NONE = "compute", "memory", "overhead", "none"
-PASSES = ("elementwise", "elementwise_exp", "softmax", "pool", "pool_tiled", "pool_1d", "norm",
-          "layernorm", "lrn")  # timed by the bytes they move
+PASSES = PASS_KINDS  # timed by the bytes they move
 FP32_PRODUCTS = ("gemm", "matmul")  # cuBLAS matrix products: FP32, no TF32 by default
 
 

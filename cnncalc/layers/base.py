@@ -34,11 +34,11 @@ REGISTRY: dict[str, type[Layer]] = {}
 
 ALLOCATES, IN_PLACE, VIEW = "yes", "in place", "view"  # memory behaviour of a layer's output
 # the kinds of kernel `time_kind` answers; each has its own measured rate (cnncalc calibrate)
-TIME_KINDS = ("conv1x1", "conv", "strided", "stem", "depthwise", "depthwise_strided",  # by
-              "grouped", "gemm", "matmul",  # their FLOPs
-              "elementwise", "elementwise_exp", "softmax", "pool", "pool_tiled", "pool_1d",
-              "norm", "layernorm", "lrn",  # by the bytes they move
-              "none")
+COMPUTE_KINDS = ("conv1x1", "conv", "strided", "stem", "depthwise", "depthwise_strided",
+                 "grouped", "gemm", "matmul")  # timed by their FLOPs
+PASS_KINDS = ("elementwise", "elementwise_exp", "softmax", "pool", "pool_tiled", "pool_1d",
+              "norm", "layernorm", "lrn")  # timed by the bytes they move
+TIME_KINDS = (*COMPUTE_KINDS, *PASS_KINDS, "none")
 DROP = "drop"  # as_conv: the layer disappears when FC layers become convs (flatten)
 
 
