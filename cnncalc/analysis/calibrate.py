@@ -31,9 +31,15 @@ CONV_CASES = {  # each kind from small to large work, so the rate is known acros
                 (1, 256, 256, 14, 3, 1, 32), (1, 128, 128, 56, 3, 1, 32),
                 (1, 512, 512, 28, 3, 1, 32), (8, 128, 128, 56, 3, 1, 32)],
 }
-# (rows, inputs, outputs) of a fully-connected layer
-GEMM_CASES = [(1, 64, 10), (1, 512, 1000), (1, 4096, 4096), (1, 25088, 4096), (8, 4096, 4096),
-              (8, 25088, 4096)]
+# (in channels, out channels, kernel) of a conv with one output position (the input the
+# kernel's size, batch 1): the time oneDNN takes to lay its weights out, keyed by their count
+# (LeNet-5's C5; VGG's and ResNet's widest layers)
+WEIGHT_CASES = [(8, 8, 3), (16, 120, 5), (64, 64, 3), (256, 256, 3), (512, 512, 3)]
+# (rows, inputs, outputs) of a fully-connected layer: one row (a matrix-vector product that
+# streams the weights: "gemv", keyed by the weights' count), then rows of a batch ("gemm",
+# keyed by FLOPs); an fc layer takes the longer of the two
+GEMM_CASES = [(1, 64, 10), (1, 512, 1000), (1, 4096, 4096), (1, 25088, 4096), (8, 64, 10),
+              (8, 512, 1000), (8, 4096, 4096), (64, 4096, 4096), (8, 25088, 4096)]
 # (batch, rows, inner, columns) of a batched matrix product between activations: attention's
 # q k^T and attention x v (MobileViT's heads x patch offsets, 64-1024 tokens), its maps over
 # the tokens (batch 1: a token matrix times a weight)
@@ -42,6 +48,8 @@ MATMUL_CASES = [(4, 16, 16, 16), (16, 64, 16, 64), (16, 256, 16, 256), (16, 256,
 ELEMENTWISE_SIZES = [2**12, 2**15, 2**18, 2**21, 2**24]  # float32 values per pass
 # float32 values of a softmax over the last axis of [values / 256, 256] (attention's scores)
 SOFTMAX_SIZES = [2**12, 2**16, 2**20, 2**22]
+# (batch, channels, side) of a global average pool (squeeze-and-excitation's, the head's)
+GLOBAL_POOL_CASES = [(1, 64, 7), (1, 96, 56), (1, 32, 112), (8, 32, 112)]
 # (batch, channels, length) of a 1-D max pool, window 4 stride 4 (M5's)
 POOL_1D_CASES = [(1, 32, 256), (1, 128, 2000), (1, 128, 8000), (8, 128, 8000)]
 # (batch, channels, side) of AlexNet's local response normalisation (size 5): by bytes moved
@@ -52,9 +60,10 @@ SECONDS_PER_CASE = 0.15  # repeats stop after this (at least 3 of them)
 
 
 def cases() -> int:
-    return (sum(map(len, CONV_CASES.values())) + len(GEMM_CASES) + len(MATMUL_CASES)
+    return (sum(map(len, CONV_CASES.values())) + len(WEIGHT_CASES) + len(GEMM_CASES)
+            + len(MATMUL_CASES)
             + 2 * len(ELEMENTWISE_SIZES) + len(SOFTMAX_SIZES) + len(POOL_1D_CASES)
-            + len(LRN_CASES)
+            + len(LRN_CASES) + len(GLOBAL_POOL_CASES)
             + 4 * len(PASS_CASES) + len(ELEMENTWISE_SIZES) + 1)
 
 
@@ -172,6 +181,19 @@ def _measure_torch(torch, progress) -> Calibration:
                                  dy, retain_graph=True))
             forward.setdefault(kind, []).append((flops, seconds))
             backward.setdefault(kind, []).append((flops, back))
+    for cin, cout, kernel in WEIGHT_CASES:
+        step += 1
+        progress(f"conv weights {cin}->{cout} k{kernel}", step, cases())
+        x = torch.randn(1, cin, kernel, kernel, requires_grad=True)
+        w = torch.randn(cout, cin, kernel, kernel, requires_grad=True)
+        touching(x, w)
+        with torch.no_grad():
+            seconds = timed(partial(F.conv2d, x, w))
+        y = F.conv2d(x, w)
+        back = timed(partial(torch.autograd.grad, y, (x, w), torch.ones_like(y),
+                             retain_graph=True))
+        forward.setdefault("conv_weights", []).append((w.numel(), seconds))
+        backward.setdefault("conv_weights", []).append((w.numel(), back))
     for rows, inputs, outputs in GEMM_CASES:
         step += 1
         progress(f"gemm {rows}x{inputs}x{outputs}", step, cases())
@@ -183,8 +205,10 @@ def _measure_torch(torch, progress) -> Calibration:
         y = F.linear(x, w)
         dy = torch.ones_like(y)
         back = timed(partial(torch.autograd.grad, y, (x, w), dy, retain_graph=True))
-        forward.setdefault("gemm", []).append((2 * rows * inputs * outputs, seconds))
-        backward.setdefault("gemm", []).append((2 * rows * inputs * outputs, back))
+        kind, work = ("gemv", inputs * outputs) if rows == 1 else \
+            ("gemm", 2 * rows * inputs * outputs)
+        forward.setdefault(kind, []).append((work, seconds))
+        backward.setdefault(kind, []).append((work, back))
     for batch, rows, inner, columns in MATMUL_CASES:
         step += 1
         progress(f"matmul {batch}x{rows}x{inner}x{columns}", step, cases())
@@ -218,6 +242,19 @@ def _measure_torch(torch, progress) -> Calibration:
         with torch.no_grad():
             seconds = timed(partial(F.max_pool1d, x, 4, 4))
         forward.setdefault("pool_1d", []).append((4 * x.numel() * 5 // 4, seconds))
+    for batch, channels, side in GLOBAL_POOL_CASES:
+        step += 1
+        progress(f"global pool {batch}x{channels}x{side}x{side}", step, cases())
+        x = torch.randn(batch, channels, side, side, requires_grad=True)
+        touching(x, x)
+        pool = torch.nn.AdaptiveAvgPool2d(1)
+        with torch.no_grad():
+            seconds = timed(partial(pool, x))
+        y = pool(x)
+        back = timed(partial(torch.autograd.grad, y, x, torch.ones_like(y), retain_graph=True))
+        moved = 4 * (x.numel() + y.numel())
+        forward.setdefault("pool_global", []).append((moved, seconds))
+        backward.setdefault("pool_global", []).append((moved, back))
     for batch, channels, side in LRN_CASES:
         step += 1
         progress(f"lrn {batch}x{channels}x{side}x{side}", step, cases())
@@ -348,6 +385,7 @@ def _measure_numpy(progress) -> Calibration:
                     np.matmul(w.transpose(0, 2, 1), dy), np.matmul(dy, cols.transpose(0, 2, 1))))
             forward.setdefault(kind, []).append((flops, seconds))
             backward.setdefault(kind, []).append((flops, back))
+    step += len(WEIGHT_CASES)  # NumPy's im2col products lay no weights out
     for rows, inputs, outputs in GEMM_CASES:
         step += 1
         progress(f"gemm {rows}x{inputs}x{outputs}", step, cases())
@@ -357,8 +395,10 @@ def _measure_numpy(progress) -> Calibration:
         seconds = timed(lambda x=x, w=w: x @ w)
         dy = x @ w
         back = timed(lambda x=x, w=w, dy=dy: (dy @ w.T, x.T @ dy))
-        forward.setdefault("gemm", []).append((2 * rows * inputs * outputs, seconds))
-        backward.setdefault("gemm", []).append((2 * rows * inputs * outputs, back))
+        kind, work = ("gemv", inputs * outputs) if rows == 1 else \
+            ("gemm", 2 * rows * inputs * outputs)
+        forward.setdefault(kind, []).append((work, seconds))
+        backward.setdefault(kind, []).append((work, back))
     for batch, rows, inner, columns in MATMUL_CASES:
         step += 1
         progress(f"matmul {batch}x{rows}x{inner}x{columns}", step, cases())
@@ -385,8 +425,8 @@ def _measure_numpy(progress) -> Calibration:
         back = timed(lambda y=y, dy=dy: y * (dy - (dy * y).sum(axis=-1, keepdims=True)))
         forward.setdefault("softmax", []).append((2 * 4 * values, seconds))
         backward.setdefault("softmax", []).append((2 * 4 * values, back))
-    step += len(POOL_1D_CASES) + len(LRN_CASES)  # no NumPy pool or LRN: 1-D pools and LRN
-    # fall back to the elementwise rate
+    # no NumPy pools or LRN: 1-D and global pools and LRN fall back to the elementwise rate
+    step += len(POOL_1D_CASES) + len(LRN_CASES) + len(GLOBAL_POOL_CASES)
     for values in ELEMENTWISE_SIZES:
         step += 1
         progress(f"elementwise {values:,} values", step, cases())

@@ -12,6 +12,10 @@ from math import exp, log
 from pathlib import Path
 
 FILE_NAME = "calibration.json"
+# kind -> the curve (keyed by weight values) that floors its time: oneDNN's weight layout, a
+# matrix-vector product's weight streaming
+FLOORS = {"conv": "conv_weights", "strided": "conv_weights", "stem": "conv_weights",
+          "grouped": "conv_weights", "gemm": "gemv"}
 FORMAT = 2  # the layout of the file; another one is ignored (2: matmul, softmax, pool_1d)
 
 
@@ -80,10 +84,18 @@ class Calibration:
         moved, seconds = self.elementwise[-1]
         return moved / seconds
 
-    def compute_seconds(self, kind: str, flops: float, backward: bool = False) -> float:
+    def compute_seconds(self, kind: str, flops: float, backward: bool = False,
+                        weights: float = 0) -> float:
+        """The kind's measured time at these FLOPs, at least its floor for `weights` values
+        (FLOORS): a conv that oneDNN runs lays its weights out first (most of LeNet-5's C5,
+        48,000 weights for one output position); an fc layer streams its weights once
+        whatever the batch (a matrix-vector product at batch 1)."""
         curves = self.backward if backward else self.forward
         points = curves.get(kind) or curves.get("conv1x1" if kind == "matmul" else "conv") or []
-        return interpolate(points, flops)
+        seconds = interpolate(points, flops)
+        if kind in FLOORS and weights:
+            seconds = max(seconds, interpolate(curves.get(FLOORS[kind], []), weights))
+        return seconds
 
     def memory_seconds(self, moved: float, backward: bool = False) -> float:
         """An elementwise pass moving `moved` bytes (its backward: keyed by the forward's)."""

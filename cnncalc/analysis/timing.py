@@ -133,7 +133,8 @@ class DatasheetRates:
         self.foreach = True  # torch.optim's default for CUDA tensors
         self.step_overhead = 0.0  # not modelled on a GPU
 
-    def compute_seconds(self, kind: str, flops: float, backward: bool = False) -> float:
+    def compute_seconds(self, kind: str, flops: float, backward: bool = False,
+                        weights: float = 0) -> float:
         """`flops` of the forward; its backward (both gradients) is twice that work."""
         peak = self.fp32_gemm if kind in FP32_PRODUCTS else self.conv_peak
         work = 2 * flops if backward else flops
@@ -161,13 +162,14 @@ def rates_of(device: Device, settings: TimeSettings):
     return device.calibration or DatasheetRates(device, settings.dtype)
 
 
-def kernel_time(rates, kind: str, flops: float, moved: float,
-                backward: bool = False) -> tuple[float, str]:
-    """max(compute, memory, overhead) and which one it was."""
+def kernel_time(rates, kind: str, flops: float, moved: float, backward: bool = False,
+                weights: float = 0) -> tuple[float, str]:
+    """max(compute, memory, overhead) and which one it was (`weights`: values the kernel
+    lays out, a floor on the CPU)."""
     if kind in PASSES:  # a pass over memory: its measured rate by bytes (GPU: bandwidth)
         compute, memory = 0.0, rates.pass_seconds(kind, moved, backward)
     else:
-        compute = rates.compute_seconds(kind, flops, backward)
+        compute = rates.compute_seconds(kind, flops, backward, weights)
         memory = rates.traffic_seconds(moved)
     floor = rates.backward_overhead if backward else rates.overhead
     return max((compute, COMPUTE), (memory, MEMORY), (floor, OVERHEAD))
@@ -195,7 +197,8 @@ def predict(network: Network, report: Report, device: Device, settings: TimeSett
         kernels = layer.time_kernels(ins, out, training) or [
             Kernel(kind, row.totals.macs, sum(x.size for x in ins) + out.size, params)]
         parts = [kernel_time(rates, k.kind, 2 * k.macs * batch,  # a MAC is two FLOPs
-                             batch * k.values * value + k.weights * weight_bytes)
+                             batch * k.values * value + k.weights * weight_bytes,
+                             weights=k.weights)
                  for k in kernels]
         # the fused activation: one more kernel, reading and writing the output
         fused = layer.time_fused_kind(out, training)
@@ -207,7 +210,7 @@ def predict(network: Network, report: Report, device: Device, settings: TimeSett
             back = [t for k in kernels for t in _backward_parts(
                 rates, k.kind, step, 2 * k.macs * batch, read if len(kernels) == 1 else
                 batch * k.values * value / 2, written if len(kernels) == 1 else
-                batch * k.values * value / 2, k.weights * value, 0)]
+                batch * k.values * value / 2, k.weights, 0, value)]
             back += [kernel_time(rates, fused, 0, 2 * written, True)] \
                 * (layer.time_fused_passes() if back else 0)
             parts += back
@@ -233,7 +236,8 @@ def optimizer_seconds(rates, optimizer: str, tensors: list[int]) -> float:
                              rates.overhead) for n in tensors)
 
 
-def _backward_parts(rates, kind, step, flops, read, written, weights, fused) -> list:
+def _backward_parts(rates, kind, step, flops, read, written, weights, fused,
+                    value=4) -> list:
     """The backward of one layer: its activation's backward, then the input- and
     weight-gradient kernels as autograd runs them (training.py says which)."""
     if not (any(step.needs_input_grad) or step.needs_weight_grad):
@@ -244,10 +248,10 @@ def _backward_parts(rates, kind, step, flops, read, written, weights, fused) -> 
     full = 2 * step.macs  # both gradients cost about two forwards: the measured backward
     share = step.backward_macs / full if full else 0.0
     if share:
-        compute = rates.compute_seconds(kind, flops, True) * share
+        compute = rates.compute_seconds(kind, flops, True, weights) * share
         # reads the output gradient, the saved input and the weights; writes the input's and
         # the weights' gradients
-        memory = rates.traffic_seconds(2 * read + written + 2 * weights)
+        memory = rates.traffic_seconds(2 * read + written + 2 * weights * value)
         parts.append(max((compute, COMPUTE), (memory, MEMORY),
                          (rates.backward_overhead, OVERHEAD)))
     return parts

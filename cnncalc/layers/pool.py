@@ -131,6 +131,8 @@ class Pool(Layer):
         """A windowed reduction over memory, with its own measured rate: overlapping windows
         (3x3/2) read each value several times, tiled ones (2x2/2, global, adaptive) once."""
         geometry = None if self.global_ else self.window(inputs[0])
+        if out.positions == 1 and self.mode in ("avg", "max"):
+            return "pool_global"  # a reduction over all positions: no windows to walk
         if inputs[0].rank == 1 and self.mode == "max" and not training and geometry:
             return "pool_1d"  # F.max_pool1d without gradients: its own kernel, no indices
         if geometry is not None and any(a.effective > a.stride for a in geometry.axes):
