@@ -247,10 +247,11 @@ layers:
   - {name: tanh, type: tanh}
   - {name: relu, type: relu}
   - {name: sm, type: softmax}
+  - {name: gap, type: pool, mode: avg, global: true}
 """)
     kinds = [layer["kind"] for layer in time_json(net, "--device", "t4")["layers"]]
     assert kinds == ["stem", "elementwise_exp", "depthwise_strided", "layernorm", "lrn",
-                     "matmul", "elementwise_exp", "elementwise", "softmax"]
+                     "matmul", "elementwise_exp", "elementwise", "softmax", "pool_global"]
     audio = spec(tmp_path, "input: [8000, 1]\nlayers:\n  - {type: conv, filters: 32, "
                            "kernel: 3}\n  - {name: pool, type: pool, kernel: 4}\n")
     assert time_json(audio, "--device", "t4")["layers"][1]["kind"] == "pool_1d"
@@ -316,6 +317,21 @@ def test_cpu_before_calibration_says_how_to_run_it():
     result = run("time", "lenet5", "--device", "cpu")
     assert result.exit_code == 2
     assert "run `cnncalc calibrate`" in result.stderr and len(result.stderr.splitlines()) == 1
+
+
+def test_a_weight_floor_bounds_fc_and_conv_times_from_below():
+    """An fc layer streams its weights once per call whatever the batch: the longer of the
+    GEMM curve at its FLOPs and the matrix-vector curve at its weight count; a conv's floor
+    is oneDNN's weight layout. Hand-made curves: 100 GFLOP/s; 1 ns per weight."""
+    streamed = [(w, w * 1e-9) for w in (1e3, 1e8)]
+    calibration = fake_calibration(forward={**fake_calibration().forward, "gemv": streamed,
+                                            "conv_weights": streamed})
+    weights = 4096 * 4096
+    for rows in (1, 8):  # 2 x rows x weights FLOPs at 100 GFLOP/s against 16.8 ms of weights
+        assert calibration.compute_seconds("gemm", 2 * rows * weights, weights=weights) == \
+            pytest.approx(max(2 * rows * weights / 100e9, weights * 1e-9))
+    assert calibration.compute_seconds("conv", 2e6, weights=48000) == pytest.approx(48e-6)
+    assert calibration.compute_seconds("conv1x1", 2e6, weights=48000) == pytest.approx(2e-5)
 
 
 def test_stored_calibration_is_read_back_and_used(cache):
