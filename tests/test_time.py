@@ -278,6 +278,28 @@ def test_attention_runs_its_projections_products_and_score_passes():
     assert [k.values for k in kernels if k.kind == "softmax"] == [2 * scores]  # read, write
 
 
+def test_lenet5s_own_modules_run_as_exported():
+    """C3's connection table runs as a dense conv over all six maps (TableConv scatters the
+    60 connected kernels into zeros first); the subsampling is a pool and three passes; the
+    RBF output three passes over its 84 x 10 links (LeCun et al. 1998)."""
+    from cnncalc import zoo
+    from cnncalc.analysis.analyze import analyze
+    from cnncalc.language.document import load as load_spec
+    network = load_spec(zoo.path_of("lenet5"), "lenet5.yaml")
+    rows = {row.name: row for row in analyze(network).rows}
+    nodes = {node.name: node for node in network.nodes}
+
+    def kernels(name):
+        row = rows[name]
+        return nodes[name].layer.time_kernels(tuple(row.input_shapes), row.output_shape)
+    c3 = kernels("C3")
+    assert [k.kind for k in c3] == ["elementwise", "elementwise", "stem"]
+    assert c3[2].macs == 16 * 6 * 5 * 5 * 10 * 10  # dense: every filter reads all 6 maps
+    assert c3[2].macs > rows["C3"].totals.macs == 60 * 25 * 100  # the table's own MACs
+    assert [k.kind for k in kernels("S2")] == ["pool_tiled", *["elementwise"] * 3]
+    assert [k.values for k in kernels("output")] == [84 + 2 * 840, 2 * 840, 840 + 10]
+
+
 def test_gpu_matrix_products_run_at_the_fp32_peak_not_tf32(tmp_path):
     """cuBLAS matmuls keep FP32 (torch.backends.cuda.matmul.allow_tf32 is False): attention's
     q k^T on an A100 at 19.5 TFLOP/s x the matmul efficiency."""

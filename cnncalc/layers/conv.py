@@ -12,6 +12,7 @@ from .base import (
     check_groups,
     Backward,
     Counts,
+    Kernel,
     Layer,
     weighted_backward,
     axes_text,
@@ -25,7 +26,8 @@ from .stepmem import Op, amp_casts, conv_transients
 
 
 WIDE_GROUP = 32  # input channels per group from which a grouped conv runs like a dense one
-STEM_CHANNELS = 4  # input channels up to which a conv is timed as a stem (an image's)
+STEM_CHANNELS = 7  # input channels up to which a conv is timed as a stem: fewer than one AVX2
+# vector of float32 (an image's 1 or 3; LeNet-5's C3 reads 6)
 
 
 @register
@@ -127,8 +129,8 @@ class Conv(Layer):
 
     def time_kind(self, inputs, out, training=False) -> str:
         """depthwise (a group per channel; strided apart: it reads four inputs per output),
-        grouped (narrow groups, ResNeXt's 4 channels), a stem (at most 4 input channels: an
-        image's, which oneDNN's kernels cannot vectorise over), 1x1 (a GEMM per position, any
+        grouped (narrow groups, ResNeXt's 4 channels), a stem (at most 7 input channels: an
+        image's, fewer than oneDNN's kernels vectorise over), 1x1 (a GEMM per position, any
         stride), strided kxk, or kxk; wide groups (AlexNet's two of 48 or more channels) run
         as the dense kind, one conv per group."""
         r, x = self.at(inputs[0].rank), inputs[0]
@@ -142,6 +144,19 @@ class Conv(Layer):
         if x.c <= STEM_CHANNELS:
             return "stem"
         return "strided" if strided else "conv"
+
+    def time_kernels(self, inputs, out, training=False) -> list[Kernel] | None:
+        """A connection table runs as the exported TableConv does: a kernel of zeros, the
+        table's weights scattered into it, then the dense conv over every input map."""
+        if self.connections is None:
+            return None
+        x = inputs[0]
+        dense = self.filters * x.c * self.window(x).taps  # the full kernel's values
+        table = self.weights(x)  # the table's kernels
+        return [Kernel("elementwise", values=dense),  # new_zeros
+                Kernel("elementwise", values=2 * table + dense),  # kernel[rows, cols] = weight
+                Kernel(self.time_kind(inputs, out, training), dense * out.positions,
+                       x.size + out.size, dense)]
 
     def workspace(self, inputs, out) -> int:
         return inputs[0].c * self.window(inputs[0]).taps * out.positions  # im2col's X_col

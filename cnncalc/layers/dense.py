@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..conventions import ACTIVATION_FLOPS
 from ..declare import Bool, Choice, Int, frozen, setting
 from .activation import ACTIVATIONS
-from .base import DROP, VIEW, Backward, Counts, Layer, register, weighted_backward
+from .base import DROP, VIEW, Backward, Counts, Kernel, Layer, register, weighted_backward
 from .geometry import Field
 from .shape import Shape
 from .stepmem import Op, amp_casts
@@ -197,6 +197,14 @@ class RBF(WholeInput):
 
     def time_kind(self, inputs, out, training=False) -> str:
         return "gemm"  # distances to prototypes: a matrix product
+
+    def time_kernels(self, inputs, out, training=False) -> list[Kernel]:
+        """The exported RBF broadcasts: x - w over every (unit, input) pair, squared, summed
+        over the inputs: three passes over units x inputs values, no product."""
+        links = inputs[0].size * self.units
+        return [Kernel("elementwise", values=inputs[0].size + 2 * links),  # x - w (w: weights)
+                Kernel("elementwise", values=2 * links),  # ** 2
+                Kernel("elementwise", values=links + self.units)]  # .sum(2)
 
     def backward_counts(self, inputs, out, needs_input_grad, needs_weight_grad) -> Backward:
         """dx_i = sum over units of 2 dy_j (x_i - w_ji): one multiply-accumulate per link,

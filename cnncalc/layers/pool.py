@@ -10,6 +10,7 @@ from ..errors import SettingError
 from .base import (
     Backward,
     Counts,
+    Kernel,
     Layer,
     axes_text,
     weighted_backward,
@@ -367,6 +368,12 @@ class Subsample(Layer):
 
     def time_kind(self, inputs, out, training=False) -> str:
         return "pool_tiled"  # LeNet-5's 2x2/2 windows
+
+    def time_kernels(self, inputs, out, training=False) -> list[Kernel]:
+        """The exported Subsample: an average pool, times the taps (the window sum), times
+        the coefficient, plus the bias: the pool and three passes over the output."""
+        return [Kernel("pool_tiled", values=inputs[0].size + out.size),
+                *[Kernel("elementwise", values=2 * out.size)] * 3]
 
     def backward_counts(self, inputs, out, needs_input_grad, needs_weight_grad) -> Backward:
         """The forward's one MAC per output (coefficient x window sum) is one MAC of each
