@@ -257,6 +257,9 @@ layers:
     assert time_json(audio, "--device", "t4")["layers"][1]["kind"] == "pool_1d"
     trained = time_json(audio, "--device", "t4", "--mode", "training")
     assert trained["layers"][1]["kind"] == "pool_tiled"
+    clip = spec(tmp_path, "input: [8, 28, 28, 16]\nlayers:\n  - {type: conv, filters: 16, "
+                          "kernel: 3, padding: 1}\n")
+    assert time_json(clip, "--device", "t4")["layers"][0]["kind"] == "conv_3d"
 
 
 def test_attention_runs_its_projections_products_and_score_passes():

@@ -31,6 +31,10 @@ CONV_CASES = {  # each kind from small to large work, so the rate is known acros
                 (1, 256, 256, 14, 3, 1, 32), (1, 128, 128, 56, 3, 1, 32),
                 (1, 512, 512, 28, 3, 1, 32), (8, 128, 128, 56, 3, 1, 32)],
 }
+# (batch, in channels, out channels, depth, side, kernel, stride) of a 3-D conv (R3D-18's and
+# the 3-D U-Net's 3x3x3)
+CONV_3D_CASES = [(1, 8, 8, 4, 8, 3, 1), (1, 32, 32, 8, 16, 3, 1), (1, 128, 128, 4, 14, 3, 1),
+                 (1, 64, 64, 8, 28, 3, 1), (1, 64, 128, 16, 56, 3, 2)]
 # (in channels, out channels, kernel) of a conv with one output position (the input the
 # kernel's size, batch 1): the time oneDNN takes to lay its weights out, keyed by their count
 # (LeNet-5's C5; VGG's and ResNet's widest layers)
@@ -60,7 +64,8 @@ SECONDS_PER_CASE = 0.15  # repeats stop after this (at least 3 of them)
 
 
 def cases() -> int:
-    return (sum(map(len, CONV_CASES.values())) + len(WEIGHT_CASES) + len(GEMM_CASES)
+    return (sum(map(len, CONV_CASES.values())) + len(CONV_3D_CASES) + len(WEIGHT_CASES)
+            + len(GEMM_CASES)
             + len(MATMUL_CASES)
             + 2 * len(ELEMENTWISE_SIZES) + len(SOFTMAX_SIZES) + len(POOL_1D_CASES)
             + len(LRN_CASES) + len(GLOBAL_POOL_CASES)
@@ -181,6 +186,21 @@ def _measure_torch(torch, progress) -> Calibration:
                                  dy, retain_graph=True))
             forward.setdefault(kind, []).append((flops, seconds))
             backward.setdefault(kind, []).append((flops, back))
+    for batch, cin, cout, depth, side, kernel, stride in CONV_3D_CASES:
+        step += 1
+        progress(f"conv_3d {cin}->{cout} {depth}x{side}x{side} k{kernel}", step, cases())
+        x = torch.randn(batch, cin, depth, side, side, requires_grad=True)
+        w = torch.randn(cout, cin, kernel, kernel, kernel, requires_grad=True)
+        y = F.conv3d(x.detach(), w.detach(), None, stride, kernel // 2)
+        touching(x, w, y)
+        with torch.no_grad():
+            seconds = timed(partial(F.conv3d, x, w, None, stride, kernel // 2))
+        y = F.conv3d(x, w, None, stride, kernel // 2)
+        back = timed(partial(torch.autograd.grad, y, (x, w), torch.ones_like(y),
+                             retain_graph=True))
+        flops = 2 * y.numel() * cin * kernel ** 3  # per output value: its taps
+        forward.setdefault("conv_3d", []).append((flops, seconds))
+        backward.setdefault("conv_3d", []).append((flops, back))
     for cin, cout, kernel in WEIGHT_CASES:
         step += 1
         progress(f"conv weights {cin}->{cout} k{kernel}", step, cases())
@@ -385,7 +405,8 @@ def _measure_numpy(progress) -> Calibration:
                     np.matmul(w.transpose(0, 2, 1), dy), np.matmul(dy, cols.transpose(0, 2, 1))))
             forward.setdefault(kind, []).append((flops, seconds))
             backward.setdefault(kind, []).append((flops, back))
-    step += len(WEIGHT_CASES)  # NumPy's im2col products lay no weights out
+    step += len(CONV_3D_CASES) + len(WEIGHT_CASES)  # 3-D convs take the 2-D kxk rate;
+    # NumPy's im2col products lay no weights out
     for rows, inputs, outputs in GEMM_CASES:
         step += 1
         progress(f"gemm {rows}x{inputs}x{outputs}", step, cases())

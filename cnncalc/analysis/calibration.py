@@ -15,7 +15,7 @@ FILE_NAME = "calibration.json"
 # kind -> the curve (keyed by weight values) that floors its time: oneDNN's weight layout, a
 # matrix-vector product's weight streaming
 FLOORS = {"conv": "conv_weights", "strided": "conv_weights", "stem": "conv_weights",
-          "grouped": "conv_weights", "gemm": "gemv"}
+          "conv_3d": "conv_weights", "grouped": "conv_weights", "gemm": "gemv"}
 FORMAT = 2  # the layout of the file; another one is ignored (2: matmul, softmax, pool_1d)
 
 

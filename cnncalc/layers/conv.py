@@ -143,6 +143,8 @@ class Conv(Layer):
             return "conv1x1"
         if x.c <= STEM_CHANNELS:
             return "stem"
+        if x.rank == 3:
+            return "conv_3d"  # oneDNN's 3-D kernels: their own rate, strided or not
         return "strided" if strided else "conv"
 
     def time_kernels(self, inputs, out, training=False) -> list[Kernel] | None:
