@@ -257,6 +257,9 @@ layers:
     assert time_json(audio, "--device", "t4")["layers"][1]["kind"] == "pool_1d"
     trained = time_json(audio, "--device", "t4", "--mode", "training")
     assert trained["layers"][1]["kind"] == "pool_tiled"
+    bn = spec(tmp_path, "input: [8, 8, 16]\nlayers:\n  - {type: batchnorm}\n")
+    assert [time_json(bn, "--device", "t4", "--mode", mode)["layers"][0]["kind"]
+            for mode in ("inference", "training")] == ["norm", "norm_train"]
     clip = spec(tmp_path, "input: [8, 28, 28, 16]\nlayers:\n  - {type: conv, filters: 16, "
                           "kernel: 3, padding: 1}\n")
     assert time_json(clip, "--device", "t4")["layers"][0]["kind"] == "conv_3d"

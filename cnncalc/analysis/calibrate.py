@@ -345,6 +345,10 @@ def _measure_torch(torch, progress) -> Calibration:
                                  retain_graph=True))
             forward.setdefault(kind, []).append((moved, seconds))
             backward.setdefault(kind, []).append((moved, back))
+            if kind == "norm":  # training: the batch's mean and variance first, the running
+                # statistics updated (several passes, not eval's one)
+                forward.setdefault("norm_train", []).append((moved, timed(partial(run, x))))
+                backward.setdefault("norm_train", []).append((moved, back))
     step += 1
     progress("per-op overhead", step, cases())
     module, tiny = torch.nn.ReLU(), torch.ones(1, requires_grad=True)

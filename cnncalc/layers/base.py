@@ -37,7 +37,7 @@ ALLOCATES, IN_PLACE, VIEW = "yes", "in place", "view"  # memory behaviour of a l
 COMPUTE_KINDS = ("conv1x1", "conv", "strided", "stem", "conv_3d", "depthwise",
                  "depthwise_strided", "grouped", "gemm", "matmul")  # timed by their FLOPs
 PASS_KINDS = ("elementwise", "elementwise_exp", "softmax", "pool", "pool_tiled", "pool_1d",
-              "pool_global", "norm", "layernorm", "lrn")  # timed by the bytes they move
+              "pool_global", "norm", "norm_train", "layernorm", "lrn")  # timed by the bytes they move
 TIME_KINDS = (*COMPUTE_KINDS, *PASS_KINDS, "none")
 DROP = "drop"  # as_conv: the layer disappears when FC layers become convs (flatten)
 
