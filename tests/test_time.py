@@ -362,6 +362,14 @@ def test_a_weight_floor_bounds_fc_and_conv_times_from_below():
     assert calibration.compute_seconds("conv1x1", 2e6, weights=48000) == pytest.approx(2e-5)
 
 
+def test_calibration_keeps_freed_memory_where_malloc_is_glibcs():
+    """glibc's mallopt is there to call (no mmap'd blocks, no trimming); elsewhere the call
+    says it could not."""
+    import platform
+    from cnncalc.analysis.calibrate import keep_freed_memory
+    assert keep_freed_memory() is (platform.libc_ver()[0] == "glibc")
+
+
 def test_stored_calibration_is_read_back_and_used(cache):
     path = store(fake_calibration())
     assert path == cache / "cnncalc" / "calibration.json" == cache_path()
