@@ -199,9 +199,13 @@ def write_docs(again: bool) -> None:
         repredict(results)
     text = DOCS.read_text()
     meta = results["meta"]
+    loads = [c["load_average"] for c in results["cases"].values() if "load_average" in c]
+    reused = "freed memory reused (mallopt)" if meta.get("freed_memory_reused") else \
+        "glibc's malloc as it is"
     block = (f"{BEGIN}\nMeasured {meta['date']}, torch {meta['torch']}, {meta['threads']} "
-             f"thread(s), {meta['cpu_count']} logical CPUs shared with other jobs.\n\n"
-             f"{grid(results)}\n{END}")
+             f"thread(s) timed by {meta.get('clock', 'wall')}, {meta['cpu_count']} logical "
+             f"CPUs, load average {min(loads, default=0):.1f}-{max(loads, default=0):.1f}, "
+             f"{reused}.\n\n{grid(results)}\n{END}")
     start, end = text.index(BEGIN), text.index(END) + len(END)
     DOCS.write_text(text[:start] + block + text[end:])
 
