@@ -24,6 +24,9 @@ CONV_CASES = {  # each kind from small to large work, so the rate is known acros
     "depthwise_strided": [(1, 24, 24, 16, 3, 2, 24), (1, 24, 24, 56, 3, 2, 24),
                           (1, 116, 116, 56, 3, 2, 116), (1, 96, 96, 112, 3, 2, 96),
                           (8, 96, 96, 112, 3, 2, 96)],
+    "depthwise_large": [(1, 72, 72, 8, 5, 1, 72), (1, 1152, 1152, 7, 5, 1, 1152),
+                        (1, 240, 240, 28, 5, 1, 240), (1, 144, 144, 56, 5, 2, 144),
+                        (8, 240, 240, 28, 5, 1, 240)],
     "depthwise": [(1, 16, 16, 8, 3, 1, 16), (1, 32, 32, 28, 3, 1, 32),
                   (1, 144, 144, 28, 3, 1, 144), (1, 32, 32, 112, 3, 1, 32),
                   (1, 144, 144, 56, 3, 1, 144), (8, 144, 144, 56, 3, 1, 144)],
@@ -176,11 +179,14 @@ def _measure_torch(torch, progress) -> Calibration:
             progress(f"{kind} {cin}->{cout} {side}x{side} k{kernel}", step, cases())
             flops, _ = conv_flops(batch, cin, cout, side, kernel, stride, groups)
             x = torch.randn(batch, cin, side, side, requires_grad=cin > 3)
-            w = torch.randn(cout, cin // groups, kernel, kernel, requires_grad=True)
-            touching(x, w, F.conv2d(x.detach(), w.detach(), None, stride, kernel // 2, 1, groups))
+            # the module the exported networks call (its Python call included)
+            conv = torch.nn.Conv2d(cin, cout, kernel, stride, kernel // 2, groups=groups,
+                                   bias=False)
+            w = conv.weight
             with torch.no_grad():
-                seconds = timed(partial(F.conv2d, x, w, None, stride, kernel // 2, 1, groups))
-            y = F.conv2d(x, w, None, stride, kernel // 2, 1, groups)
+                touching(x, w, conv(x))
+                seconds = timed(partial(conv, x))
+            y = conv(x)
             dy = torch.ones_like(y)
             back = timed(partial(torch.autograd.grad, y, [t for t in (x, w) if t.requires_grad],
                                  dy, retain_graph=True))
@@ -218,11 +224,12 @@ def _measure_torch(torch, progress) -> Calibration:
         step += 1
         progress(f"gemm {rows}x{inputs}x{outputs}", step, cases())
         x = torch.randn(rows, inputs, requires_grad=True)
-        w = torch.randn(outputs, inputs, requires_grad=True)
+        linear = torch.nn.Linear(inputs, outputs)  # as exported: with its bias
+        w = linear.weight
         touching(x, w, torch.empty(rows, outputs))
         with torch.no_grad():
-            seconds = timed(partial(F.linear, x, w))
-        y = F.linear(x, w)
+            seconds = timed(partial(linear, x))
+        y = linear(x)
         dy = torch.ones_like(y)
         back = timed(partial(torch.autograd.grad, y, (x, w), dy, retain_graph=True))
         kind, work = ("gemv", inputs * outputs) if rows == 1 else \
@@ -292,9 +299,10 @@ def _measure_torch(torch, progress) -> Calibration:
         progress(f"elementwise {values:,} values", step, cases())
         x = torch.randn(values, requires_grad=True)
         touching(x, x)
+        relu = torch.nn.ReLU()
         with torch.no_grad():
-            seconds = timed(partial(torch.relu, x))  # reads x, writes a new tensor
-        y = torch.relu(x)
+            seconds = timed(partial(relu, x))  # reads x, writes a new tensor
+        y = relu(x)
         dy = torch.ones_like(y)
         back = timed(partial(torch.autograd.grad, y, x, dy, retain_graph=True))
         moved = 2 * 4 * values  # float32 read + write
@@ -316,7 +324,7 @@ def _measure_torch(torch, progress) -> Calibration:
         step += 1
         progress(f"in-place update {values:,} values", step, cases())
         p, g = torch.randn(values), torch.randn(values)
-        touching(p, g)
+        touching(torch.zeros(1), p, g)  # both cold: the step reads what backward left behind
         with torch.no_grad():
             forward.setdefault("update", []).append(
                 (3 * 4 * values, timed(partial(p.add_, g, alpha=-1e-3))))  # read 2, write 1
@@ -474,7 +482,7 @@ def _measure_numpy(progress) -> Calibration:
         step += 1
         progress(f"in-place update {values:,} values", step, cases())
         p, g = (rng.standard_normal(values, dtype=np.float32) for _ in range(2))
-        touching(p, g)
+        touching(np.zeros(1, dtype=np.float32), p, g)  # both cold, as in a step
         forward.setdefault("update", []).append(
             (3 * 4 * values, timed(lambda p=p, g=g: np.subtract(p, 1e-3 * g, out=p))))
     step += 1

@@ -26,7 +26,7 @@ from .report import Report
 # the sizes of CNN layers); PyTorch's RuntimeEstimator assumes 0.75 for every kernel
 GPU_EFFICIENCY = {"gemm": 0.70, "matmul": 0.70, "conv": 0.60, "conv1x1": 0.55, "strided": 0.50,
                   "stem": 0.30, "conv_3d": 0.50, "grouped": 0.25, "depthwise": 0.10,
-                  "depthwise_strided": 0.08}
+                  "depthwise_strided": 0.08, "depthwise_large": 0.10}
 GPU_BANDWIDTH_EFFICIENCY = 0.80  # of the datasheet bandwidth an elementwise kernel reaches
 GPU_KERNEL_OVERHEAD = 8e-6  # seconds per kernel: eager PyTorch's dispatch and launch
 # values an optimizer step reads and writes per parameter (torch.optim):

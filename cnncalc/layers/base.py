@@ -35,7 +35,7 @@ REGISTRY: dict[str, type[Layer]] = {}
 ALLOCATES, IN_PLACE, VIEW = "yes", "in place", "view"  # memory behaviour of a layer's output
 # the kinds of kernel `time_kind` answers; each has its own measured rate (cnncalc calibrate)
 COMPUTE_KINDS = ("conv1x1", "conv", "strided", "stem", "conv_3d", "depthwise",
-                 "depthwise_strided", "grouped", "gemm", "matmul")  # timed by their FLOPs
+                 "depthwise_strided", "depthwise_large", "grouped", "gemm", "matmul")  # timed by their FLOPs
 PASS_KINDS = ("elementwise", "elementwise_exp", "softmax", "pool", "pool_tiled", "pool_1d",
               "pool_global", "norm", "norm_train", "layernorm", "lrn")  # timed by the bytes they move
 TIME_KINDS = (*COMPUTE_KINDS, *PASS_KINDS, "none")

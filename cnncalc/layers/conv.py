@@ -128,7 +128,8 @@ class Conv(Layer):
         return text
 
     def time_kind(self, inputs, out, training=False) -> str:
-        """depthwise (a group per channel; strided apart: it reads four inputs per output),
+        """depthwise (a group per channel; strided apart: it reads four inputs per output; a
+        kernel wider than 3x3 apart: its backward runs several times slower per MAC),
         grouped (narrow groups, ResNeXt's 4 channels), a stem (at most 7 input channels: an
         image's, fewer than oneDNN's kernels vectorise over), 1x1 (a GEMM per position, any
         stride), strided kxk, or kxk; wide groups (AlexNet's two of 48 or more channels) run
@@ -136,6 +137,8 @@ class Conv(Layer):
         r, x = self.at(inputs[0].rank), inputs[0]
         strided = any(s > 1 for s in r.stride)
         if self.groups > 1 and self.groups == x.c:
+            if self.window(x).taps > 9:  # 5x5 and wider: a backward several times slower
+                return "depthwise_large"
             return "depthwise_strided" if strided else "depthwise"
         if self.groups > 1 and x.c // self.groups < WIDE_GROUP:
             return "grouped"
