@@ -241,6 +241,7 @@ layers:
   - {name: stem, type: conv, filters: 16, kernel: 3, stride: 2, padding: 1}
   - {name: act, type: silu}
   - {name: dws, type: conv, filters: 16, kernel: 3, stride: 2, padding: 1, groups: 16}
+  - {name: dw5, type: conv, filters: 16, kernel: 5, padding: 2, groups: 16}
   - {name: ln, type: layernorm}
   - {name: lrn, type: lrn}
   - {name: att, type: attention, heads: 2}
@@ -250,7 +251,8 @@ layers:
   - {name: gap, type: pool, mode: avg, global: true}
 """)
     kinds = [layer["kind"] for layer in time_json(net, "--device", "t4")["layers"]]
-    assert kinds == ["stem", "elementwise_exp", "depthwise_strided", "layernorm", "lrn",
+    assert kinds == ["stem", "elementwise_exp", "depthwise_strided", "depthwise_large",
+                     "layernorm", "lrn",
                      "matmul", "elementwise_exp", "elementwise", "softmax", "pool_global"]
     audio = spec(tmp_path, "input: [8000, 1]\nlayers:\n  - {type: conv, filters: 32, "
                            "kernel: 3}\n  - {name: pool, type: pool, kernel: 4}\n")
