@@ -364,6 +364,19 @@ def test_a_weight_floor_bounds_fc_and_conv_times_from_below():
     assert calibration.compute_seconds("conv1x1", 2e6, weights=48000) == pytest.approx(2e-5)
 
 
+@pytest.mark.slow
+def test_calibrate_without_pytorch_measures_with_numpy():
+    """The NumPy path: im2col products for every compute kind but the 3-D conv (which takes
+    the 2-D kxk curve), softmax and SiLU passes; the rest fall back to the ReLU pass."""
+    from cnncalc.analysis.calibrate_numpy import measure_numpy
+    from cnncalc.layers.base import COMPUTE_KINDS
+    calibration = measure_numpy(lambda *args: None)
+    assert calibration.backend.startswith("numpy")
+    assert set(calibration.forward) >= set(COMPUTE_KINDS) - {"conv_3d"} | {
+        "softmax", "elementwise_exp"}
+    assert calibration.compute_seconds("conv_3d", 1e9) == calibration.compute_seconds("conv", 1e9)
+
+
 def test_calibration_keeps_freed_memory_where_malloc_is_glibcs():
     """glibc's mallopt is there to call (no mmap'd blocks, no trimming); elsewhere the call
     says it could not."""
