@@ -4,10 +4,12 @@ Each layer's kernel takes the longest of three times (docs/time.md):
   compute   2 x MACs / (efficiency of its kind x the device's dense peak at the dtype)
   memory    bytes moved (inputs + output + weights at the dtype) / bandwidth
   overhead  the per-kernel floor (launch and framework dispatch)
-The kind (1x1, kxk, strided, depthwise, grouped, gemm, elementwise) is the layer's own answer
-(`Layer.time_kind`). On the CPU the efficiencies, the bandwidth and the floor are this
-machine's, measured across sizes by `cnncalc calibrate`; on a GPU they are the assumptions of
-GPU_EFFICIENCY (unmeasured predictions).
+The kind (layers/base.py's COMPUTE_KINDS and PASS_KINDS) is the layer's own answer
+(`Layer.time_kind`); a layer that runs several kernels lists them (`Layer.time_kernels`:
+attention, LeNet-5's modules). On the CPU the rates, the bandwidth and the floor are this
+machine's, measured across sizes by `cnncalc calibrate` (with weight-count floors for convs and
+fc layers: calibration.FLOORS); on a GPU they are the assumptions of GPU_EFFICIENCY
+(unmeasured predictions).
 """
 
 from __future__ import annotations
