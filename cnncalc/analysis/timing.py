@@ -210,12 +210,14 @@ def predict(network: Network, report: Report, device: Device, settings: TimeSett
         backward = 0.0
         if trained is not None:
             step = trained.layers[index]
-            back = [t for k in kernels for t in _backward_parts(
-                rates, k.kind, step, 2 * k.macs * batch, read if len(kernels) == 1 else
-                batch * k.values * value / 2, written if len(kernels) == 1 else
-                batch * k.values * value / 2, k.weights, 0, value)]
+            # what each kernel reads and writes: the layer's input and output, or for a listed
+            # kernel half its values each way
+            sides = [(read, written)] if len(kernels) == 1 else [
+                (batch * k.values * value / 2,) * 2 for k in kernels]
+            back = [t for k, (r, w) in zip(kernels, sides) for t in _backward_parts(
+                rates, k.kind, step, 2 * k.macs * batch, r, w, k.weights, value)]
             back += [kernel_time(rates, fused, 0, 2 * written, True)] \
-                * (layer.time_fused_passes() if back else 0)
+                * (layer.time_fused_passes() if back else 0)  # the activation's backward
             parts += back
             backward = sum(t for t, _ in back)
             if step.needs_weight_grad and row.totals.trainable_params:
@@ -239,25 +241,22 @@ def optimizer_seconds(rates, optimizer: str, tensors: list[int]) -> float:
                              rates.overhead) for n in tensors)
 
 
-def _backward_parts(rates, kind, step, flops, read, written, weights, fused,
-                    value=4) -> list:
-    """The backward of one layer: its activation's backward, then the input- and
-    weight-gradient kernels as autograd runs them (training.py says which)."""
+def _backward_parts(rates, kind, step, flops, read, written, weights, value) -> list:
+    """The backward of one kernel: its input- and weight-gradient kernels as autograd runs
+    them (training.py says which); `weights` in values of `value` bytes."""
     if not (any(step.needs_input_grad) or step.needs_weight_grad):
         return []
-    parts = [kernel_time(rates, "elementwise", 0, 2 * written, True)] * fused
     if kind in PASSES:  # reads the output gradient and what it saved, writes its own
-        return [*parts, kernel_time(rates, kind, 0, read + written, True)]
+        return [kernel_time(rates, kind, 0, read + written, True)]
     full = 2 * step.macs  # both gradients cost about two forwards: the measured backward
     share = step.backward_macs / full if full else 0.0
-    if share:
-        compute = rates.compute_seconds(kind, flops, True, weights) * share
-        # reads the output gradient, the saved input and the weights; writes the input's and
-        # the weights' gradients
-        memory = rates.traffic_seconds(2 * read + written + 2 * weights * value)
-        parts.append(max((compute, COMPUTE), (memory, MEMORY),
-                         (rates.backward_overhead, OVERHEAD)))
-    return parts
+    if not share:
+        return []
+    compute = rates.compute_seconds(kind, flops, True, weights) * share
+    # reads the output gradient, the saved input and the weights; writes the input's and the
+    # weights' gradients
+    memory = rates.traffic_seconds(2 * read + written + 2 * weights * value)
+    return [max((compute, COMPUTE), (memory, MEMORY), (rates.backward_overhead, OVERHEAD))]
 
 
 def _training(network: Network, report: Report):
