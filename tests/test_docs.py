@@ -95,3 +95,11 @@ def test_every_module_has_its_line_in_the_architecture_page():
                if p.name not in ("__init__.py", "__main__.py") and "__pycache__" not in p.parts
                and f"`{p.name}`" not in page]
     assert missing == []
+
+
+def test_every_time_kind_has_its_row_in_time_md():
+    """docs/time.md's table says which layers each kind times and by what rate."""
+    from cnncalc.layers.base import TIME_KINDS
+    rows = {line.split("|")[1].strip().strip("`") for line in
+            (ROOT / "docs" / "time.md").read_text().splitlines() if line.startswith("| `")}
+    assert set(TIME_KINDS) <= rows
