@@ -408,6 +408,9 @@ def test_stored_calibration_is_read_back_and_used(cache):
      "another machine"),
     (lambda p: p.write_text(p.read_text().replace('"threads": 1', '"threads": "x"')),
      "is not a calibration file"),
+    # a file of the first layout (before the kinds of format 2): measured anew
+    (lambda p: p.write_text(p.read_text().replace('"format": 2', '"format": 1')),
+     "has another layout"),
 ])
 def test_unusable_calibration_is_ignored_with_one_warning_line(change, words):
     path = store(fake_calibration())
